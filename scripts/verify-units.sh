@@ -20,7 +20,14 @@ for b in ourvidz-supervisor ourvidz-wan ourvidz-sdxl ourvidz-qwen ourvidzctl our
   printf '#!/bin/sh\nexit 0\n' > "$tmp/bin/$b"
   chmod +x "$tmp/bin/$b"
 done
-out=$(cd "$tmp" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no ./*.service 2>&1 || true)
+plain=()
+for u in "$tmp"/*.service; do
+  case "$u" in *@.service) ;; *) plain+=("./$(basename "$u")") ;; esac
+done
+out=""
+if [ ${#plain[@]} -gt 0 ]; then
+  out=$(cd "$tmp" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "${plain[@]}" 2>&1 || true)
+fi
 # Template units are verified through an instance name.
 inst=()
 for u in "$tmp"/*@.service; do
@@ -29,7 +36,7 @@ for u in "$tmp"/*@.service; do
   inst+=("./${base}wan.service")
 done
 if [ ${#inst[@]} -gt 0 ]; then
-  out+=$(cd "$tmp" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "${inst[@]}" 2>&1 || true)
+  out+=$'\n'$(cd "$tmp" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "${inst[@]}" 2>&1 || true)
 fi
 # Only complaints about our files count (the host's own units may be noisy).
 ours=$(printf '%s\n' "$out" | grep -E 'ourvidz' | grep -vE 'is not a valid unit name|Unit .*@\.service.*template' || true)
