@@ -143,4 +143,14 @@ int ov_msg_encode(const ov_msg *m, ov_buf *out);
  * problem (m is left zeroed). */
 int ov_msg_decode(const uint8_t *payload, size_t len, ov_msg *m, char *err, size_t errlen);
 
+/* Added after the first contract (additions only). */
+/* "hello" -> OV_MSG_HELLO; 0 when unknown. */
+int ov_msg_type_from_name(const char *name);
+/* Append one output to a result message (path and mime copied). 0, OV_EINVAL (not a result or
+ * NULL argument), OV_ERANGE (OV_IPC_OUTPUTS_MAX reached), OV_ENOMEM. */
+int ov_msg_add_output(ov_msg *m, const char *path, const char *mime);
+/* Deep equality of two messages (NULL string == ""; kv lists compared in order; floats
+ * bitwise). For tests and the fuzz round trip. */
+bool ov_msg_equal(const ov_msg *a, const ov_msg *b);
+
 #endif
