@@ -39,4 +39,36 @@ size_t ov_dtype_row_bytes(int dtype, int64_t n);
 /* Non-zero for Q8_0/Q4_K/Q6_K. */
 int ov_dtype_is_quantized(int dtype);
 
+/* ---- Added by the formats work: name lookup and element conversion (common/tensor/dtype.c). ---- */
+
+/* Inverse of ov_dtype_name() (exact, case-sensitive: "q4_K"). Returns the dtype or -1. */
+int ov_dtype_from_name(const char *name);
+
+/* Scalar conversions. Narrowing rounds to nearest, ties to even; NaN stays NaN (quiet),
+ * ±Inf stays ±Inf where the format has it, subnormals are produced and read exactly.
+ * f32 -> f16 / bf16 / e5m2: values past the largest finite round to ±Inf (IEEE).
+ * f32 -> e4m3fn (no Inf): |x| past 448 and ±Inf saturate to ±448 (CUDA __NV_SATFINITE),
+ * NaN -> 0x7F|sign. */
+float ov_f16_to_f32(uint16_t h);
+uint16_t ov_f32_to_f16(float f);
+float ov_bf16_to_f32(uint16_t h);
+uint16_t ov_f32_to_bf16(float f);
+float ov_f8_e4m3_to_f32(uint8_t b);
+uint8_t ov_f32_to_f8_e4m3(float f);
+float ov_f8_e5m2_to_f32(uint8_t b);
+uint8_t ov_f32_to_f8_e5m2(float f);
+
+/* Convert n elements stored as `dtype` at src (little-endian, any alignment) to f32 at dst.
+ * Quantised types are dequantised block by block exactly as ggml does (n must be a multiple of
+ * the block size). Integers and bool convert to their value (i64/f64 may round). The caller owns
+ * both buffers; they must not overlap. Returns 0, or OV_EINVAL (bad dtype, n < 0, n not a
+ * multiple of the block). */
+int ov_dtype_to_f32(int dtype, const void *src, float *dst, int64_t n);
+/* Convert n f32 elements to `dtype` at dst (ov_dtype_row_bytes(dtype, n) bytes). Float types
+ * round as the scalar functions above; integers round to nearest-even and saturate (NaN -> 0);
+ * bool is x != 0; Q8_0 quantises bit-exactly like ggml's quantize_row_q8_0_ref; Q4_K and Q6_K use
+ * a simple round-to-nearest quantiser (not ggml's search: same format, slightly larger error).
+ * Returns 0 or OV_EINVAL. */
+int ov_dtype_from_f32(int dtype, const float *src, void *dst, int64_t n);
+
 #endif
