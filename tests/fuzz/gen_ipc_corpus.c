@@ -1,4 +1,5 @@
 /* Writes the seed corpus for fuzz_ipc_decode: valid frames of every message type plus hostile ones. */
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,98 @@ static void fill(int type, ov_msg *m)
     }
 }
 
+/* Hand-packed payloads for the decoder's error paths. */
+static msgpack_sbuffer sb;
+static msgpack_packer pk;
+
+static void begin(size_t nkeys, const char *type)
+{
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, nkeys);
+    msgpack_pack_str(&pk, 1);
+    msgpack_pack_str_body(&pk, "t", 1);
+    msgpack_pack_str(&pk, strlen(type));
+    msgpack_pack_str_body(&pk, type, strlen(type));
+}
+
+static void s(const char *v)
+{
+    msgpack_pack_str(&pk, strlen(v));
+    msgpack_pack_str_body(&pk, v, strlen(v));
+}
+
+static void end(const char *name)
+{
+    put(name, sb.data, sb.size);
+}
+
+static void hand_packed(void)
+{
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+
+    /* Every msgpack format once, as the value of an unknown key (valid: unknown keys are skipped). */
+    begin(3, "cancel");
+    s("job_id");
+    s("j");
+    s("x");
+    msgpack_pack_array(&pk, 24);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_true(&pk);
+    msgpack_pack_uint8(&pk, 200);
+    msgpack_pack_uint16(&pk, 60000);
+    msgpack_pack_uint32(&pk, 4000000000u);
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_pack_int8(&pk, -100);
+    msgpack_pack_int16(&pk, -30000);
+    msgpack_pack_int32(&pk, -2000000000);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, -2.25);
+    msgpack_pack_str(&pk, 40);
+    msgpack_pack_str_body(&pk, "0123456789012345678901234567890123456789", 40);
+    msgpack_pack_bin(&pk, 3);
+    msgpack_pack_bin_body(&pk, "bin", 3);
+    for (size_t n = 1; n <= 16; n *= 2) {
+        msgpack_pack_ext(&pk, n, 1);
+        msgpack_pack_ext_body(&pk, "0123456789abcdef", n);
+    }
+    msgpack_pack_ext(&pk, 3, 2);
+    msgpack_pack_ext_body(&pk, "ext", 3);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_int8(&pk, 1);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, 0);
+    msgpack_pack_map(&pk, 0);
+    end("msg-cancel-every-format");
+
+    begin(3, "result"); s("job_id"); s("j"); s("outputs"); s("not-an-array");
+    end("bad-outputs-not-array");
+    begin(3, "result"); s("job_id"); s("j"); s("outputs");
+    msgpack_pack_array(&pk, 1); msgpack_pack_map(&pk, 1); s("path"); s("/p");
+    end("bad-outputs-no-mime");
+    begin(3, "result"); s("job_id"); s("j"); s("outputs");
+    msgpack_pack_array(&pk, 1); msgpack_pack_map(&pk, 3); s("path"); s("/p"); s("mime"); s("a/b"); s("path"); s("/q");
+    end("bad-outputs-dup-key");
+    begin(4, "job"); s("job_id"); s("j"); s("task"); s("t"); s("params");
+    msgpack_pack_map(&pk, 1); s("k"); msgpack_pack_nil(&pk);
+    end("bad-params-nil-value");
+    begin(3, "cancel"); s("job_id"); s("j"); s("job_id"); s("k");
+    end("bad-dup-field");
+    begin(2, "error"); s("code"); s("not-an-int");
+    end("bad-missing-and-wrong-type");
+    begin(2, "error"); s("t"); s("error");
+    end("bad-t-twice");
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 1); s("t"); msgpack_pack_int8(&pk, 3);
+    end("bad-t-not-string");
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_array(&pk, 2); s("t"); s("cancel");
+    end("bad-not-a-map");
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -156,5 +249,6 @@ int main(int argc, char **argv)
     put_stream("frame-over-cap", 3, over_cap, sizeof over_cap);
     put_stream("frame-len-ffffffff", 0, max_len, sizeof max_len);
     put_stream("frame-truncated", 1, half_frame, sizeof half_frame);
+    hand_packed();
     return 0;
 }
