@@ -185,7 +185,12 @@ int ov_frame_read_fd(int fd, ov_frame_reader *r, int timeout_ms, uint8_t **out, 
         }
         if (pr == 0)
             return OV_ETIMEDOUT;
-        ssize_t got = read(fd, chunk, sizeof chunk);
+        /* Never read more than the reader may hold: a partial frame is buffered (< one frame),
+         * so there is always room for at least one more frame's worth. */
+        size_t room = reader_limit(r) - (r->len - r->off);
+        if (room > sizeof chunk)
+            room = sizeof chunk;
+        ssize_t got = read(fd, chunk, room);
         if (got < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;

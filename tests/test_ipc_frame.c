@@ -348,6 +348,35 @@ START_TEST(write_all_large_payload_partial_writes)
 }
 END_TEST
 
+START_TEST(read_fd_small_cap_many_frames_in_one_write)
+{
+    /* 200 frames of 10 bytes in one write, read by a reader capped at 16-byte payloads: reads
+     * must stay within the reader's buffer cap (2 x (16 + 4) bytes). */
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    uint8_t stream[200 * 14];
+    for (int i = 0; i < 200; i++) {
+        ov_frame_put_header(stream + i * 14, 10);
+        memset(stream + i * 14 + 4, 'a' + i % 26, 10);
+    }
+    ck_assert_int_eq(ov_fd_write_all(sv[1], stream, sizeof stream), 0);
+    ov_frame_reader r;
+    ov_frame_reader_init(&r, 16);
+    for (int i = 0; i < 200; i++) {
+        uint8_t *out = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(ov_frame_read_fd(sv[0], &r, 1000, &out, &len), 1);
+        ck_assert_uint_eq(len, 10);
+        ck_assert_int_eq(out[9], 'a' + i % 26);
+        free(out);
+    }
+    ck_assert_uint_le(r.cap, 40);
+    ov_frame_reader_free(&r);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("ipc_frame");
@@ -362,6 +391,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, reader_buffer_is_capped);
     tcase_add_test(tc, read_fd_gets_a_frame_written_in_pieces);
     tcase_add_test(tc, read_fd_times_out);
+    tcase_add_test(tc, read_fd_small_cap_many_frames_in_one_write);
     tcase_add_test(tc, read_fd_peer_close_mid_frame_and_bad_header);
     tcase_add_test(tc, write_all_to_closed_peer_is_eclosed_not_sigpipe);
     tcase_add_test(tc, write_all_large_payload_partial_writes);
