@@ -1,0 +1,441 @@
+/* Supervisor suite: restart arithmetic, config refusal, status socket, unit-mode workers (fake). */
+#include <check.h>
+#include <jansson.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "ipc/frame.h"
+#include "supervisor/backoff.h"
+#include "test_supervisor_util.h"
+
+static const char *const UNIT[] = {"--unit-mode", NULL};
+
+/* ---- pure arithmetic ---- */
+
+START_TEST(backoff_doubles_caps_and_jitters)
+{
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.5), 1000);
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 1, 0.5), 2000);
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 5, 0.5), 32000);
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.5), 60000); /* 64 s capped */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 1000, 0.5), 60000); /* no overflow */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.0), 750);   /* jitter -25% */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.999999), 1249);
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.999999), 60000); /* jitter never exceeds cap */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.0), 45000);
+    ck_assert_int_eq(ov_backoff_delay_ms(0, 60000, 3, 0.5), 0);
+    ck_assert_int_eq(ov_backoff_delay_ms(10, 5, 0, 0.5), 10); /* max below initial: initial wins */
+    ck_assert_int_eq(ov_backoff_delay_ms(1, 1, 0, 0.0), 1);   /* never below 1 ms */
+}
+END_TEST
+
+START_TEST(crash_ring_detects_loops_in_window)
+{
+    uint64_t times[3];
+    ov_crash_ring r = {times, 3, 0, 0};
+    ck_assert_int_eq(ov_crash_ring_record(&r, 0, 1000), 0);
+    ck_assert_int_eq(ov_crash_ring_record(&r, 100, 1000), 0);
+    ck_assert_int_eq(ov_crash_ring_record(&r, 200, 1000), 1); /* 3 within 1 s */
+    ov_crash_ring_reset(&r);
+    ck_assert_int_eq(ov_crash_ring_record(&r, 10000, 1000), 0);
+    ck_assert_int_eq(ov_crash_ring_record(&r, 10600, 1000), 0);
+    ck_assert_int_eq(ov_crash_ring_record(&r, 11200, 1000), 0); /* spans 1.2 s: not a loop */
+    ck_assert_int_eq(ov_crash_ring_record(&r, 11300, 1000), 1); /* last three span 0.7 s */
+    uint64_t one[1];
+    ov_crash_ring r1 = {one, 1, 0, 0};
+    ck_assert_int_eq(ov_crash_ring_record(&r1, 5, 1000), 1); /* crash_loop_max = 1: first failure */
+}
+END_TEST
+
+/* ---- config ---- */
+
+START_TEST(bad_config_refused_with_file_and_line)
+{
+    tsup t;
+    tsup_prepare(&t, "spawn_workers = false\n[restart]\nbackoff_initial = soon\n");
+    pid_t p = fork();
+    if (p == 0) {
+        int fd = open(t.log, O_WRONLY | O_CREAT, 0644);
+        dup2(fd, 2);
+        execl(tsup_bin("ourvidz-supervisor"), "ourvidz-supervisor", "--config", t.conf, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(p, &st, 0), p);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 78);
+    char needle[256];
+    snprintf(needle, sizeof needle, "%s:5:", t.conf); /* line 5: runtime_dir is line 2 */
+    ck_assert_int_ge(tsup_log_count(&t, needle), 1);
+    ck_assert_int_ge(tsup_log_count(&t, "backoff_initial"), 1);
+    /* An unknown key too. */
+    tsup t2;
+    tsup_prepare(&t2, "colour = blue\n");
+    p = fork();
+    if (p == 0) {
+        int fd = open(t2.log, O_WRONLY | O_CREAT, 0644);
+        dup2(fd, 2);
+        execl(tsup_bin("ourvidz-supervisor"), "ourvidz-supervisor", "--config", t2.conf, (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_eq(waitpid(p, &st, 0), p);
+    ck_assert_int_eq(WEXITSTATUS(st), 78);
+    snprintf(needle, sizeof needle, "%s:3:", t2.conf);
+    ck_assert_int_ge(tsup_log_count(&t2, needle), 1);
+    /* No socket was created. */
+    char sock[256];
+    snprintf(sock, sizeof sock, "%s/status.sock", t.run);
+    ck_assert_int_ne(access(sock, F_OK), 0);
+    tsup_kill_all(&t);
+    tsup_kill_all(&t2);
+}
+END_TEST
+
+/* ---- status socket ---- */
+
+START_TEST(status_json_valid_and_tracks_state_within_1s)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    json_t *j = tsup_status(&t);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "supervisor"), "pid")), t.pid);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "workers")), 3);
+    ck_assert_str_eq(tsup_wstate(j, "wan.0"), "starting");
+    json_t *w = tsup_worker(j, "wan.0");
+    const char *fields[] = {"name", "kind", "pid", "state", "restarts", "uptime_s", "job_id", "phase", "progress",
+                            "model", "vram_budget_bytes", "last_heartbeat_ms", "reason"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        ck_assert_msg(json_object_get(w, fields[i]) != NULL, "field %s missing", fields[i]);
+    json_t *jobs = json_object_get(j, "jobs");
+    const char *counters[] = {"started", "completed", "failed", "retried", "dead"};
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(json_integer_value(json_object_get(jobs, counters[i])), 0);
+    json_decref(j);
+
+    int fd = fake_connect(&t);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 0), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "loading", 1000));
+    int64_t t0 = tsup_now_ms();
+    ov_msg r;
+    ov_msg_init(&r, OV_MSG_READY);
+    r.u.ready.model = "fake-model-v2";
+    ck_assert_int_eq(fake_send(fd, &r), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 1000));
+    ck_assert_int_lt(tsup_now_ms() - t0, 1000);
+    j = tsup_status(&t);
+    ck_assert_int_eq(tsup_wint(j, "wan.0", "pid"), getpid());
+    ck_assert_str_eq(json_string_value(json_object_get(tsup_worker(j, "wan.0"), "model")), "fake-model-v2");
+    ck_assert_int_lt(tsup_wint(j, "wan.0", "last_heartbeat_ms"), 1000);
+    json_decref(j);
+
+    /* Text table and metrics carry the same facts. */
+    char *tab = tsup_cmd(&t, "status");
+    ck_assert_ptr_nonnull(strstr(tab, "wan.0"));
+    ck_assert_ptr_nonnull(strstr(tab, "ready"));
+    free(tab);
+    char *m = tsup_cmd(&t, "metrics");
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_worker_up{worker=\"wan.0\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_worker_up{worker=\"sdxl.0\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_jobs_total{type=\"sdxl\",result=\"dead\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_job_duration_seconds_bucket{type=\"wan\",le=\"+Inf\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_worker_restarts_total{worker=\"qwen.0\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(m, "ourvidz_queue_depth{queue=\"wan_local\"} 0\n"));
+    free(m);
+    close(fd);
+    ck_assert(tsup_wait_state(&t, "wan.0", "starting", 1000)); /* unit gone: waiting again */
+    tsup_kill_all(&t);
+}
+END_TEST
+
+START_TEST(status_socket_survives_junk)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    int64_t ms;
+    /* Binary bytes with a newline. */
+    const char bin[] = {'\x01', '\xff', '\x00', 'z', '\x7f', '\n'};
+    char *r = tsup_raw(&t, bin, sizeof bin, 3000, &ms);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(strncmp(r, "error: ", 7), 0);
+    free(r);
+    /* A 1 MB line: refused after the 4 KiB cap, quickly. */
+    size_t big = 1u << 20;
+    char *junk = malloc(big);
+    memset(junk, 'a', big);
+    r = tsup_raw(&t, junk, big, 5000, &ms);
+    free(junk);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r, "error: command line too long\n");
+    ck_assert_int_lt(ms, 2000);
+    free(r);
+    /* No newline, then silence: answered at the read deadline (2 s), not held forever. */
+    r = tsup_raw(&t, "stat", 4, 6000, &ms);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r, "error: no complete command line within the deadline\n");
+    ck_assert_int_ge(ms, 1500);
+    ck_assert_int_lt(ms, 4000);
+    free(r);
+    /* Unknown command, bad submit. */
+    r = tsup_cmd(&t, "show me everything");
+    ck_assert_int_eq(strncmp(r, "error: unknown command", 22), 0);
+    free(r);
+    r = tsup_cmd(&t, "submit flux t2i");
+    ck_assert_int_eq(strncmp(r, "error: unknown kind", 19), 0);
+    free(r);
+    r = tsup_cmd(&t, "submit wan t2v novalue");
+    ck_assert_int_eq(strncmp(r, "error: bad parameter", 20), 0);
+    free(r);
+    r = tsup_cmd(&t, "job nope");
+    ck_assert_str_eq(r, "error: no such job\n");
+    free(r);
+    /* Connect and close at once, many times. */
+    for (int i = 0; i < 50; i++) {
+        char *x = tsup_raw(&t, "", 0, 1, NULL);
+        free(x);
+    }
+    r = tsup_cmd(&t, "ping");
+    ck_assert_str_eq(r, "pong\n");
+    free(r);
+    ck_assert_int_eq(kill(t.pid, 0), 0);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+/* ---- unit mode: hello checks ---- */
+
+START_TEST(wrong_protocol_hello_refused_supervisor_keeps_serving)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    int fd = fake_connect(&t);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", 999, 1), 0);
+    ov_msg m;
+    ck_assert_int_lt(fake_read(fd, 3000, &m), 0); /* closed by the supervisor */
+    close(fd);
+    ck_assert_int_ge(tsup_log_count(&t, "protocol version 999, want 1"), 1);
+    json_t *j = tsup_status(&t);
+    ck_assert_str_eq(tsup_wstate(j, "wan.0"), "starting");
+    json_decref(j);
+    /* Unknown name refused too. */
+    fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "flux.0", "flux", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert_int_lt(fake_read(fd, 3000, &m), 0);
+    close(fd);
+    /* A correct worker is still accepted. */
+    fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    /* A second connection claiming the live name is refused; the first stays ready. */
+    int fd2 = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd2, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert_int_lt(fake_read(fd2, 3000, &m), 0);
+    close(fd2);
+    j = tsup_status(&t);
+    ck_assert_str_eq(tsup_wstate(j, "wan.0"), "ready");
+    json_decref(j);
+    ck_assert_int_ge(tsup_log_count(&t, "a live connection already claims this name"), 1);
+    close(fd);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+/* A fake worker process: hello + ready, then optional garbage after delay_ms, then idle. */
+static pid_t fake_worker_proc(const tsup *t, const char *name, const char *kind, const void *garbage, size_t glen)
+{
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        int fd = fake_connect(t);
+        if (fd < 0 || fake_hello(fd, name, kind, OV_IPC_PROTOCOL_VERSION, 1) != 0)
+            _exit(2);
+        tsup_sleep_ms(400);
+        if (garbage)
+            ov_fd_write_all(fd, garbage, glen);
+        for (int i = 0; i < 100; i++) { /* ~10 s of heartbeats */
+            ov_msg hb;
+            ov_msg_init(&hb, OV_MSG_HEARTBEAT);
+            hb.u.heartbeat.seq = i;
+            hb.u.heartbeat.state = "idle";
+            if (fake_send(fd, &hb) != 0)
+                _exit(3);
+            tsup_sleep_ms(100);
+        }
+        _exit(0);
+    }
+    return p;
+}
+
+START_TEST(garbage_frames_close_only_that_worker)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    const uint8_t oversized[] = {0x7f, 0xff, 0xff, 0xff, 1, 2, 3};  /* 2 GiB announced */
+    const uint8_t junk[] = {0, 0, 0, 4, 0xc1, 0xc1, 0xc1, 0xc1};    /* 0xc1: never valid msgpack */
+    pid_t pw = fake_worker_proc(&t, "wan.0", "wan", oversized, sizeof oversized);
+    pid_t pq = fake_worker_proc(&t, "qwen.0", "qwen", junk, sizeof junk);
+    pid_t ps = fake_worker_proc(&t, "sdxl.0", "sdxl", NULL, 0);
+    ck_assert(tsup_wait_state(&t, "sdxl.0", "ready", 3000));
+    int st;
+    ck_assert_int_eq(waitpid(pw, &st, 0), pw);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    ck_assert_int_eq(waitpid(pq, &st, 0), pq);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    ck_assert_int_ge(tsup_log_count(&t, "worker=wan.0 code=EPROTO"), 1);
+    ck_assert_int_ge(tsup_log_count(&t, "worker=qwen.0 code=EPROTO"), 1);
+    json_t *j = tsup_status(&t);
+    ck_assert_str_eq(tsup_wstate(j, "wan.0"), "starting");
+    ck_assert_str_eq(tsup_wstate(j, "qwen.0"), "starting");
+    ck_assert_str_eq(tsup_wstate(j, "sdxl.0"), "ready");
+    ck_assert_int_eq(tsup_wint(j, "sdxl.0", "pid"), ps);
+    json_decref(j);
+    ck_assert_int_eq(kill(ps, 0), 0);
+    kill(ps, SIGKILL);
+    waitpid(ps, NULL, 0);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+/* ---- dispatch through a fake worker: results, hand-back on disconnect, drain ---- */
+
+static ov_msg expect_job(int fd)
+{
+    ov_msg m;
+    ck_assert_int_eq(fake_read(fd, 3000, &m), 1);
+    ck_assert_int_eq(m.type, OV_MSG_JOB);
+    return m;
+}
+
+static void send_simple(int fd, int type, const char *job_id)
+{
+    ov_msg m;
+    ov_msg_init(&m, type);
+    switch (type) {
+    case OV_MSG_ACCEPT: m.u.accept.job_id = (char *)job_id; break;
+    case OV_MSG_PROGRESS:
+        m.u.progress.job_id = (char *)job_id;
+        m.u.progress.phase = "denoise";
+        m.u.progress.step = 1;
+        m.u.progress.total = 4;
+        break;
+    case OV_MSG_RESULT: m.u.result.job_id = (char *)job_id; break;
+    default: break;
+    }
+    ck_assert_int_eq(fake_send(fd, &m), 0);
+}
+
+START_TEST(fake_worker_job_roundtrip_handback_and_drain)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    int fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+
+    char id[128];
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", "steps=4 prompt=cat"));
+    ov_msg job = expect_job(fd);
+    ck_assert_str_eq(job.u.job.job_id, id);
+    ck_assert_str_eq(job.u.job.task, "t2v");
+    int64_t steps;
+    ck_assert_int_eq(ov_kvlist_get_int(&job.u.job.params, "steps", &steps), 0);
+    ck_assert_int_eq(steps, 4);
+    const char *prompt;
+    ck_assert_int_eq(ov_kvlist_get_str(&job.u.job.params, "prompt", &prompt), 0);
+    ck_assert_str_eq(prompt, "cat");
+    ov_msg_free(&job);
+    send_simple(fd, OV_MSG_ACCEPT, id);
+    send_simple(fd, OV_MSG_PROGRESS, id);
+    tsup_sleep_ms(100);
+    json_t *j = tsup_status(&t);
+    ck_assert_str_eq(tsup_wstate(j, "wan.0"), "busy");
+    json_t *w = tsup_worker(j, "wan.0");
+    ck_assert_str_eq(json_string_value(json_object_get(w, "job_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(w, "phase")), "denoise");
+    ck_assert(json_real_value(json_object_get(w, "progress")) == 0.25);
+    json_decref(j);
+    send_simple(fd, OV_MSG_RESULT, id);
+    ck_assert(tsup_wait_job(&t, id, "completed", 2000));
+
+    /* Disconnect while busy: the job is handed back (attempt 1 of 3) and runs on the next unit. */
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
+    job = expect_job(fd);
+    ov_msg_free(&job);
+    send_simple(fd, OV_MSG_ACCEPT, id);
+    close(fd);
+    ck_assert(tsup_wait_job(&t, id, "queued", 2000));
+    fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    job = expect_job(fd);
+    ck_assert_str_eq(job.u.job.job_id, id);
+    ov_msg_free(&job);
+    char line[160];
+    snprintf(line, sizeof line, "job %s", id);
+    char *r = tsup_cmd(&t, line);
+    json_t *jj = json_loads(r, 0, NULL);
+    free(r);
+    ck_assert_int_eq(json_integer_value(json_object_get(jj, "attempts")), 2);
+    json_decref(jj);
+    send_simple(fd, OV_MSG_ACCEPT, id);
+
+    /* SIGTERM while busy: nothing new is sent until the job ends; then shutdown; exit 0. */
+    ck_assert_int_eq(kill(t.pid, SIGTERM), 0);
+    tsup_sleep_ms(300);
+    r = tsup_cmd(&t, "submit wan t2v");
+    ck_assert_str_eq(r, "error: draining, not accepting jobs\n");
+    free(r);
+    send_simple(fd, OV_MSG_RESULT, id);
+    ov_msg sd;
+    ck_assert_int_eq(fake_read(fd, 3000, &sd), 1);
+    ck_assert_int_eq(sd.type, OV_MSG_SHUTDOWN);
+    ov_msg_free(&sd);
+    close(fd);
+    int st = tsup_wait_exit(&t, 5000);
+    ck_assert_int_ne(st, -1);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_ge(tsup_log_count(&t, "job_handback"), 1);
+    ck_assert_int_eq(tsup_log_count(&t, "event=job_completed"), 2);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("supervisor");
+    TCase *pure = tcase_create("pure");
+    tcase_add_test(pure, backoff_doubles_caps_and_jitters);
+    tcase_add_test(pure, crash_ring_detects_loops_in_window);
+    suite_add_tcase(s, pure);
+    TCase *io = tcase_create("integration");
+    tcase_set_timeout(io, 60);
+    tcase_add_test(io, bad_config_refused_with_file_and_line);
+    tcase_add_test(io, status_json_valid_and_tracks_state_within_1s);
+    tcase_add_test(io, status_socket_survives_junk);
+    tcase_add_test(io, wrong_protocol_hello_refused_supervisor_keeps_serving);
+    tcase_add_test(io, garbage_frames_close_only_that_worker);
+    tcase_add_test(io, fake_worker_job_roundtrip_handback_and_drain);
+    suite_add_tcase(s, io);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
