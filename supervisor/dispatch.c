@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "strcopy.h"
 #include "common/log.h"
 #include "sup.h"
 
@@ -62,7 +63,7 @@ static int assign(ov_worker *w, ov_job *job)
     m.u.job.job_id = job->id;
     m.u.job.task = job->task;
     m.u.job.params = job->params; /* borrowed: not freed here */
-    snprintf(job->worker, sizeof job->worker, "%s", w->name);
+    ov_str_copy(job->worker, sizeof job->worker, w->name);
     job->phase[0] = '\0';
     job->progress = 0;
     job->dispatch_ack_us = -1;
@@ -156,7 +157,7 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
             s->jobs->ops->accepted(s->jobs, job);
         return;
     case OV_MSG_PROGRESS:
-        snprintf(job->phase, sizeof job->phase, "%s", m->u.progress.phase ? m->u.progress.phase : "");
+        ov_str_copy(job->phase, sizeof job->phase, m->u.progress.phase ? m->u.progress.phase : "");
         if (m->u.progress.total > 0) {
             double p = (double)m->u.progress.step / (double)m->u.progress.total;
             job->progress = p < 0 ? 0 : p > 1 ? 1 : p;

@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "strcopy.h"
 #include "common/log.h"
 
 enum rec_state { REC_QUEUED, REC_RUNNING, REC_COMPLETED, REC_DEAD };
@@ -145,7 +146,7 @@ static void l_complete(ov_job_source *base, ov_job *job, const ov_msg *result)
 /* Retry policy shared by fail (retriable) and handback: requeue at the head while attempts remain. */
 static int requeue_or_die(local_src *s, rec *r, const char *why)
 {
-    snprintf(r->error, sizeof r->error, "%s", why ? why : "");
+    ov_str_copy(r->error, sizeof r->error, why ? why : "");
     if (r->job.attempts < s->max_attempts) {
         r->state = REC_QUEUED;
         r->job.worker[0] = '\0';
@@ -165,7 +166,7 @@ static int l_fail(ov_job_source *base, ov_job *job, int code, const char *messag
     char why[256];
     snprintf(why, sizeof why, "%s: %s", ov_errname(code), message ? message : "");
     if (!retriable) {
-        snprintf(r->error, sizeof r->error, "%s", why);
+        ov_str_copy(r->error, sizeof r->error, why);
         r->state = REC_DEAD;
         finished(s);
         return OV_JOB_DEAD;
@@ -236,8 +237,8 @@ static int l_submit(ov_job_source *base, int kind, const char *task, const ov_kv
     ov_buf_init(&r->outputs, 1u << 20);
     snprintf(r->job.id, sizeof r->job.id, "local-%llu", (unsigned long long)++s->next_id);
     r->job.kind = kind;
-    snprintf(r->job.task, sizeof r->job.task, "%s", task);
-    snprintf(r->job.type, sizeof r->job.type, "%s", ov_kind_name(kind));
+    ov_str_copy(r->job.task, sizeof r->job.task, task);
+    ov_str_copy(r->job.type, sizeof r->job.type, ov_kind_name(kind));
     r->job.dispatch_ack_us = -1;
     r->state = REC_QUEUED;
     r->aprev = s->atail;
@@ -247,7 +248,7 @@ static int l_submit(ov_job_source *base, int kind, const char *task, const ov_kv
         s->ahead = r;
     s->atail = r;
     q_push_tail(s, r);
-    snprintf(id_out, id_len, "%s", r->job.id);
+    ov_str_copy(id_out, id_len, r->job.id);
     ov_job_source_wake(&s->base);
     return 0;
 }

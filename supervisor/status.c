@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "strcopy.h"
 #include "common/log.h"
 #include "sup.h"
 
@@ -210,7 +211,7 @@ static int cmd_submit(ov_sup *s, char **w, int n, ov_buf *out)
 int ov_status_command(ov_sup *s, const char *line, ov_buf *out)
 {
     char copy[OV_STATUS_LINE_MAX + 1];
-    snprintf(copy, sizeof copy, "%s", line);
+    ov_str_copy(copy, sizeof copy, line);
     char *w[OV_IPC_KV_MAX + 4];
     int n = split_words(copy, w, (int)(sizeof w / sizeof w[0]));
     if (n == 0)

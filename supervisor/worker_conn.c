@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "strcopy.h"
 #include "common/log.h"
 
 typedef struct write_req {
@@ -45,7 +46,7 @@ void ov_conn_set_owner(ov_conn *c, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fai
     c->on_msg = on_msg;
     c->on_fail = on_fail;
     c->ud = ud;
-    snprintf(c->label, sizeof c->label, "%s", label);
+    ov_str_copy(c->label, sizeof c->label, label);
 }
 
 void ov_conn_close(ov_conn *c)

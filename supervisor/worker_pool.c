@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "strcopy.h"
 #include "common/log.h"
 #include "dispatch.h"
 #include "sup.h"
@@ -19,16 +20,6 @@
 extern char **environ;
 
 #define EOF_GRACE_MS 2000 /* socket closed but process alive: kill after this */
-
-/* Copy with truncation (reasons and messages are bounded on purpose). */
-static void str_copy(char *dst, size_t n, const char *src)
-{
-    size_t l = strlen(src);
-    if (l >= n)
-        l = n - 1;
-    memcpy(dst, src, l);
-    dst[l] = '\0';
-}
 
 static const char *const state_names[OV_W_STATE_COUNT] = {"starting", "loading",     "ready",  "busy",
                                                           "draining", "backing-off", "failed", "stopped"};
@@ -74,8 +65,8 @@ int ov_pool_init(ov_sup *s)
             w->index = i;
             w->gpu = wc->ngpus > 0 ? wc->gpus[i % wc->ngpus] : -1;
             w->state = OV_W_STARTING;
-            snprintf(w->reason, sizeof w->reason, "%s", s->unit_mode ? "waiting for the unit to connect" : "");
-            snprintf(w->model, sizeof w->model, "%s", wc->model);
+            ov_str_copy(w->reason, sizeof w->reason, s->unit_mode ? "waiting for the unit to connect" : "");
+            ov_str_copy(w->model, sizeof w->model, wc->model);
             w->crashes.cap = s->cfg.crash_loop_max;
             w->crashes.times = calloc((size_t)w->crashes.cap, sizeof *w->crashes.times);
             if (!w->crashes.times)
@@ -127,7 +118,7 @@ static void worker_gone(ov_worker *w, int64_t status, int sig, const char *what)
     if (w->kill_reason[0])
         snprintf(why, sizeof why, "%s (%s)", what, w->kill_reason);
     else
-        snprintf(why, sizeof why, "%s", what);
+        ov_str_copy(why, sizeof why, what);
     if (w->job) {
         char hb[340];
         snprintf(hb, sizeof hb, "worker %s %s", w->name, why);
@@ -196,7 +187,7 @@ void ov_pool_kill(ov_worker *w, const char *reason)
 {
     ov_sup *s = w->sup;
     if (!w->kill_reason[0])
-        snprintf(w->kill_reason, sizeof w->kill_reason, "%s", reason);
+        ov_str_copy(w->kill_reason, sizeof w->kill_reason, reason);
     char esc[200];
     ov_log(OV_LOG_WARN, "worker_kill", "worker=%s pid=%lld reason=\"%s\"", w->name, (long long)w->pid,
            ov_log_escape(esc, sizeof esc, reason));
@@ -218,7 +209,7 @@ void ov_pool_kill(ov_worker *w, const char *reason)
 static void hello_accept(ov_worker *w, const ov_msg *m)
 {
     const char *model = m->u.hello.model && *m->u.hello.model ? m->u.hello.model : w->model;
-    snprintf(w->model, sizeof w->model, "%s", model);
+    ov_str_copy(w->model, sizeof w->model, model);
     if (w->sup->unit_mode)
         w->pid = m->u.hello.pid;
     set_state(w, OV_W_LOADING, "loading %s", w->model);
@@ -258,7 +249,7 @@ static void worker_on_msg(ov_conn *c, ov_msg *m, void *ud)
             char why[96];
             snprintf(why, sizeof why, "wrong protocol version %lld (want %d)", (long long)m->u.hello.protocol,
                      OV_IPC_PROTOCOL_VERSION);
-            str_copy(w->last_error, sizeof w->last_error, why);
+            ov_str_copy(w->last_error, sizeof w->last_error, why);
             ov_pool_kill(w, why);
             return;
         }
@@ -271,7 +262,7 @@ static void worker_on_msg(ov_conn *c, ov_msg *m, void *ud)
             return;
         }
         if (m->u.ready.model && *m->u.ready.model)
-            snprintf(w->model, sizeof w->model, "%s", m->u.ready.model);
+            ov_str_copy(w->model, sizeof w->model, m->u.ready.model);
         w->vram_used_bytes = m->u.ready.vram_used_bytes;
         w->ready_ms = now;
         w->last_error[0] = '\0';
@@ -345,7 +336,7 @@ static void worker_binary(const ov_sup *s, const ov_worker *w, char *out, size_t
 {
     const ov_worker_config *wc = &s->cfg.workers[w->kind];
     if (wc->binary[0])
-        snprintf(out, n, "%s", wc->binary);
+        ov_str_copy(out, n, wc->binary);
     else
         snprintf(out, n, "%s/ourvidz-%s", s->cfg.bin_dir, ov_kind_name(w->kind));
 }
@@ -363,7 +354,7 @@ static int needs_kind_flag(const char *binary, int kind)
 
 static void spawn_failed(ov_worker *w, const char *why)
 {
-    str_copy(w->last_error, sizeof w->last_error, why);
+    ov_str_copy(w->last_error, sizeof w->last_error, why);
     worker_gone(w, 1, 0, why);
 }
 

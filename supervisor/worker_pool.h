@@ -48,7 +48,7 @@ typedef struct ov_worker {
     int backoff_step;         /* consecutive failures since the last healthy run */
     ov_crash_ring crashes;
     char last_error[256];     /* last worker-level error message (not about a job) */
-    char model[256];
+    char model[OV_CONFIG_PATH_MAX];
     int64_t vram_used_bytes;
     /* The job it runs (dispatch.c). */
     ov_job *job;

@@ -219,7 +219,7 @@ START_TEST(wrong_protocol_hello_refused_supervisor_keeps_serving)
     tsup_start(&t, UNIT);
     int fd = fake_connect(&t);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", 999, 1), 0);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", 999, 0), 0);
     ov_msg m;
     ck_assert_int_lt(fake_read(fd, 3000, &m), 0); /* closed by the supervisor */
     close(fd);
@@ -229,7 +229,7 @@ START_TEST(wrong_protocol_hello_refused_supervisor_keeps_serving)
     json_decref(j);
     /* Unknown name refused too. */
     fd = fake_connect(&t);
-    ck_assert_int_eq(fake_hello(fd, "flux.0", "flux", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert_int_eq(fake_hello(fd, "flux.0", "flux", OV_IPC_PROTOCOL_VERSION, 0), 0);
     ck_assert_int_lt(fake_read(fd, 3000, &m), 0);
     close(fd);
     /* A correct worker is still accepted. */
@@ -238,7 +238,7 @@ START_TEST(wrong_protocol_hello_refused_supervisor_keeps_serving)
     ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
     /* A second connection claiming the live name is refused; the first stays ready. */
     int fd2 = fake_connect(&t);
-    ck_assert_int_eq(fake_hello(fd2, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert_int_eq(fake_hello(fd2, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 0), 0);
     ck_assert_int_lt(fake_read(fd2, 3000, &m), 0);
     close(fd2);
     j = tsup_status(&t);

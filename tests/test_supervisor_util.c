@@ -85,20 +85,26 @@ static void rm_rf(const char *dir)
 
 void tsup_kill_all(tsup *t)
 {
+    /* Sanitizer reports from the supervisor fail the test that ran it. */
+    int san = tsup_log_count(t, "AddressSanitizer") + tsup_log_count(t, "runtime error:") +
+              tsup_log_count(t, "LeakSanitizer");
     if (t->pid > 0) {
         kill(-t->pid, SIGKILL); /* the supervisor leads a process group its workers share */
         kill(t->pid, SIGKILL);
         waitpid(t->pid, NULL, 0);
         t->pid = 0;
     }
-    if (!getenv("OV_TEST_KEEP"))
+    if (!getenv("OV_TEST_KEEP") && !san)
         rm_rf(t->dir);
+    ck_assert_msg(san == 0, "sanitizer report in %s", t->log);
 }
 
 static void atexit_cleanup(void)
 {
-    if (cleanup_target)
-        tsup_kill_all(cleanup_target);
+    if (cleanup_target && cleanup_target->pid > 0) {
+        kill(-cleanup_target->pid, SIGKILL);
+        kill(cleanup_target->pid, SIGKILL);
+    }
 }
 
 void tsup_start(tsup *t, const char *const *extra)
