@@ -110,7 +110,7 @@ static int parse_bool(const char *s, int *out)
 
 /* ---- the key table ---- */
 
-enum key_type { KT_STR, KT_BOOL, KT_INT, KT_DURATION, KT_SIZE, KT_GPUS, KT_LOGLEVEL };
+enum key_type { KT_STR, KT_BOOL, KT_INT, KT_DURATION, KT_SIZE, KT_GPUS, KT_LOGLEVEL, KT_ENUM };
 
 typedef struct key_def {
     const char *section; /* "worker" for the per-kind sections */
@@ -119,7 +119,7 @@ typedef struct key_def {
     size_t off;          /* into ov_config, or into ov_worker_config for section "worker" */
     size_t size;         /* for strings */
     int64_t min, max;    /* for numbers */
-    const char *help;
+    const char *help;    /* for KT_ENUM: the allowed values, '|'-separated */
 } key_def;
 
 #define C_OFF(f) offsetof(ov_config, f), sizeof(((ov_config *)0)->f)
@@ -152,6 +152,35 @@ static const key_def keys[] = {
     {"worker", "binary", KT_STR, W_OFF(binary), 0, 0, "worker executable"},
     {"worker", "max_consecutive_failures", KT_INT, W_OFF(max_consecutive_failures), 1, 1000, "then restart"},
     {"worker", "job_timeout", KT_DURATION, W_OFF(job_timeout_ms), 1000, DAY_MS, "cancel a job after this"},
+    {"redis", "url", KT_STR, C_OFF(redis_url), 0, 0, "redis:// or unix:// URL"},
+    {"redis", "sdxl_queue", KT_STR, C_OFF(redis_sdxl_queue), 0, 0, "list the sdxl jobs arrive on"},
+    {"redis", "wan_queue", KT_STR, C_OFF(redis_wan_queue), 0, 0, "list the wan jobs arrive on"},
+    {"redis", "key_prefix", KT_STR, C_OFF(redis_key_prefix), 0, 0, "prefix of our own keys"},
+    {"redis", "lease", KT_DURATION, C_OFF(redis_lease_ms), 1000, DAY_MS, "in-flight lease"},
+    {"redis", "max_attempts", KT_INT, C_OFF(redis_max_attempts), 1, 100, "deliveries before dead-letter"},
+    {"redis", "retry_backoff_initial", KT_DURATION, C_OFF(redis_retry_backoff_initial_ms), 0, DAY_MS, "retry"},
+    {"redis", "retry_backoff_max", KT_DURATION, C_OFF(redis_retry_backoff_max_ms), 0, DAY_MS, "retry cap"},
+    {"redis", "dead_letter_max", KT_INT, C_OFF(redis_dead_letter_max), 1, 100000000, "dead-letter cap"},
+    {"redis", "block_timeout", KT_DURATION, C_OFF(redis_block_timeout_ms), 100, 60000, "blocking pop"},
+    {"redis", "command_timeout", KT_DURATION, C_OFF(redis_command_timeout_ms), 100, 600000, "per command"},
+    {"redis", "reconnect_max", KT_DURATION, C_OFF(redis_reconnect_max_ms), 100, 3600000, "reconnect cap"},
+    {"redis", "reap_interval", KT_DURATION, C_OFF(redis_reap_interval_ms), 100, 3600000, "lease reaper"},
+    {"upstash", "poll_min", KT_DURATION, C_OFF(upstash_poll_min_ms), 10, 3600000, "idle poll start"},
+    {"upstash", "poll_max", KT_DURATION, C_OFF(upstash_poll_max_ms), 10, 3600000, "idle poll cap"},
+    {"storage", "backend", KT_ENUM, C_OFF(storage_backend), 0, 0, "auto|local|supabase"},
+    {"storage", "dir", KT_STR, C_OFF(storage_dir), 0, 0, "local storage root"},
+    {"storage", "layout", KT_ENUM, C_OFF(storage_layout), 0, 0, "legacy|workspace"},
+    {"storage", "thumbnails", KT_BOOL, C_OFF(storage_thumbnails), 0, 1, "WebP thumbnails"},
+    {"storage", "upload_timeout", KT_DURATION, C_OFF(storage_upload_timeout_ms), 100, DAY_MS, "per attempt"},
+    {"storage", "retry_max_age", KT_DURATION, C_OFF(storage_retry_max_age_ms), 0, DAY_MS, "give up after"},
+    {"callback", "url", KT_STR, C_OFF(callback_url), 0, 0, "job-callback URL"},
+    {"callback", "asset_format", KT_ENUM, C_OFF(callback_asset_format), 0, 0, "paths|objects"},
+    {"callback", "processing", KT_BOOL, C_OFF(callback_processing), 0, 1, "progress callbacks"},
+    {"callback", "timeout", KT_DURATION, C_OFF(callback_timeout_ms), 100, 600000, "per attempt"},
+    {"callback", "retry_max_age", KT_DURATION, C_OFF(callback_retry_max_age_ms), 0, 7 * DAY_MS, "give up after"},
+    {"http", "port", KT_INT, C_OFF(http_port), 0, 65535, "0 = off"},
+    {"http", "bind", KT_STR, C_OFF(http_bind), 0, 0, "listen address"},
+    {"jobs", "types_file", KT_STR, C_OFF(jobs_types_file), 0, 0, "job-type table"},
 };
 
 static void default_runtime_dir(char *out, size_t n)
@@ -185,6 +214,32 @@ void ov_config_defaults(ov_config *c)
     c->heartbeat_timeout_loading_ms = 10 * 60000;
     c->heartbeat_timeout_idle_ms = 10000;
     c->heartbeat_timeout_busy_ms = 60000;
+    snprintf(c->redis_sdxl_queue, sizeof c->redis_sdxl_queue, "sdxl_queue");
+    snprintf(c->redis_wan_queue, sizeof c->redis_wan_queue, "wan_queue");
+    snprintf(c->redis_key_prefix, sizeof c->redis_key_prefix, "ourvidz");
+    c->redis_lease_ms = 60000;
+    c->redis_max_attempts = 3;
+    c->redis_retry_backoff_initial_ms = 10000;
+    c->redis_retry_backoff_max_ms = 10 * 60000;
+    c->redis_dead_letter_max = 10000;
+    c->redis_block_timeout_ms = 2000;
+    c->redis_command_timeout_ms = 10000;
+    c->redis_reconnect_max_ms = 30000;
+    c->redis_reap_interval_ms = 5000;
+    c->upstash_poll_min_ms = 1000;
+    c->upstash_poll_max_ms = 30000;
+    snprintf(c->storage_backend, sizeof c->storage_backend, "auto");
+    snprintf(c->storage_dir, sizeof c->storage_dir, "/var/lib/ourvidz/storage");
+    snprintf(c->storage_layout, sizeof c->storage_layout, "legacy");
+    c->storage_thumbnails = 1;
+    c->storage_upload_timeout_ms = 120000;
+    c->storage_retry_max_age_ms = 10 * 60000;
+    snprintf(c->callback_asset_format, sizeof c->callback_asset_format, "paths");
+    c->callback_processing = 0;
+    c->callback_timeout_ms = 15000;
+    c->callback_retry_max_age_ms = 3600000;
+    c->http_port = 0;
+    snprintf(c->http_bind, sizeof c->http_bind, "127.0.0.1");
     for (int k = 0; k < OV_KIND_COUNT; k++) {
         ov_worker_config *w = &c->workers[k];
         w->enabled = 1;
@@ -266,6 +321,21 @@ int ov_config_set(ov_config *c, const char *section, const char *key, const char
                         key, value);
         snprintf(field, d->size, "%s", value);
         return 0;
+    }
+    case KT_ENUM: {
+        /* help holds "a|b|c" */
+        const char *p = d->help;
+        size_t vl = strlen(value);
+        while (p && *p) {
+            const char *bar = strchr(p, '|');
+            size_t n = bar ? (size_t)(bar - p) : strlen(p);
+            if (n == vl && strncmp(p, value, n) == 0 && vl < d->size) {
+                memcpy(field, value, vl + 1);
+                return 0;
+            }
+            p = bar ? bar + 1 : NULL;
+        }
+        return errf(err, errlen, "%s: %s.%s must be one of %s, not '%s'", where, section, key, d->help, value);
     }
     case KT_BOOL: {
         int b;
@@ -424,6 +494,9 @@ int ov_config_apply_env(ov_config *c, char *err, size_t errlen)
     } aliases[] = {
         {"OURVIDZ_RUNTIME_DIR", "supervisor", "runtime_dir"},
         {"OURVIDZ_MODELS_DIR", "supervisor", "models_dir"},
+        {"OURVIDZ_STORAGE_DIR", "storage", "dir"},
+        {"OURVIDZ_CALLBACK_URL", "callback", "url"},
+        {"REDIS_URL", "redis", "url"},
     };
     char name[128], where[160];
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {

@@ -52,6 +52,43 @@ typedef struct ov_config {
     int64_t heartbeat_timeout_busy_ms;    /* timeout_busy = 60s */
     /* [worker.wan] [worker.sdxl] [worker.qwen] */
     ov_worker_config workers[OV_KIND_COUNT];
+
+    /* [redis] — the native Redis queue (env alias REDIS_URL for url). Secrets in the URL are
+     * registered with the logger by the queue module, never printed. */
+    char redis_url[OV_CONFIG_PATH_MAX];   /* url = redis://[:password@]host:port/db | unix:///path */
+    char redis_sdxl_queue[64];            /* sdxl_queue = sdxl_queue */
+    char redis_wan_queue[64];             /* wan_queue = wan_queue */
+    char redis_key_prefix[64];            /* key_prefix = ourvidz : in-flight, lease, dead-letter keys */
+    int64_t redis_lease_ms;               /* lease = 60s : renewed while the job runs */
+    int redis_max_attempts;               /* max_attempts = 3 */
+    int64_t redis_retry_backoff_initial_ms; /* retry_backoff_initial = 10s */
+    int64_t redis_retry_backoff_max_ms;   /* retry_backoff_max = 10m */
+    int64_t redis_dead_letter_max;        /* dead_letter_max = 10000 entries kept */
+    int64_t redis_block_timeout_ms;       /* block_timeout = 2s : blocking pops wake this often */
+    int64_t redis_command_timeout_ms;     /* command_timeout = 10s */
+    int64_t redis_reconnect_max_ms;       /* reconnect_max = 30s : reconnect backoff cap */
+    int64_t redis_reap_interval_ms;       /* reap_interval = 5s : expired leases are reaped this often */
+    /* [upstash] — REST queue; URL and token come only from UPSTASH_REDIS_REST_URL / _TOKEN. */
+    int64_t upstash_poll_min_ms;          /* poll_min = 1s : idle polling backs off from here ... */
+    int64_t upstash_poll_max_ms;          /* poll_max = 30s : ... to here */
+    /* [storage] */
+    char storage_backend[16];             /* backend = auto | local | supabase */
+    char storage_dir[OV_CONFIG_PATH_MAX]; /* dir (env alias OURVIDZ_STORAGE_DIR) : local backend root */
+    char storage_layout[16];              /* layout = legacy | workspace */
+    int storage_thumbnails;               /* thumbnails = true : 256-px WebP (workspace layout) */
+    int64_t storage_upload_timeout_ms;    /* upload_timeout = 120s per attempt */
+    int64_t storage_retry_max_age_ms;     /* retry_max_age = 10m : then the job fails */
+    /* [callback] — URL default {SUPABASE_URL}/functions/v1/job-callback (alias OURVIDZ_CALLBACK_URL) */
+    char callback_url[OV_CONFIG_PATH_MAX];
+    char callback_asset_format[16];       /* asset_format = paths | objects */
+    int callback_processing;              /* processing = false : send "processing" progress callbacks */
+    int64_t callback_timeout_ms;          /* timeout = 15s per attempt */
+    int64_t callback_retry_max_age_ms;    /* retry_max_age = 1h : retried with backoff until then */
+    /* [http] */
+    int http_port;                        /* port = 0 : 0 = off */
+    char http_bind[64];                   /* bind = 127.0.0.1 */
+    /* [jobs] */
+    char jobs_types_file[OV_CONFIG_PATH_MAX]; /* types_file = "" : "" = the embedded job-type table */
 } ov_config;
 
 /* Fill with embedded defaults (the demo runs on these). Never fails. */

@@ -146,6 +146,14 @@ START_TEST(config_file_values_and_env_override)
     ck_assert_int_eq(c.workers[OV_KIND_SDXL].instances, 3);
     ck_assert_int_eq(c.backoff_max_ms, 30000);
     ck_assert_int_eq(c.heartbeat_interval_ms, 250);
+    ck_assert_str_eq(c.storage_layout, "legacy");
+    ck_assert_str_eq(c.redis_wan_queue, "wan_queue");
+    char err2[256];
+    ck_assert_int_eq(ov_config_set(&c, "storage", "layout", "workspace", "t", err2, sizeof err2), 0);
+    ck_assert_str_eq(c.storage_layout, "workspace");
+    setenv("REDIS_URL", "unix:///tmp/r.sock", 1);
+    ck_assert_int_eq(ov_config_load(&c, NULL, err2, sizeof err2), 0);
+    ck_assert_str_eq(c.redis_url, "unix:///tmp/r.sock");
 }
 END_TEST
 
@@ -174,6 +182,7 @@ START_TEST(config_errors_name_file_and_line)
     expect_config_error("instances = 1\n", ":1: key 'instances' outside any [section]");
     expect_config_error("[supervisor]\nlog_level = loud\n", ":2: supervisor.log_level must be");
     expect_config_error("[restart]\nbackoff_initial = 10s\nbackoff_max = 1s\n", "backoff_initial");
+    expect_config_error("[storage]\nlayout = flat\n", ":2: storage.layout must be one of legacy|workspace, not 'flat'");
 }
 END_TEST
 
