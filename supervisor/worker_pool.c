@@ -42,7 +42,9 @@ static void set_state(ov_worker *w, int state, const char *fmt, ...)
     }
     if (old != state) {
         char esc[300];
-        ov_log(state == OV_W_FAILED ? OV_LOG_ERR : OV_LOG_INFO, "worker_state", "worker=%s pid=%lld from=%s to=%s reason=\"%s\"",
+        /* busy <-> ready happens once per job: debug, not info. */
+        int quiet = (old == OV_W_BUSY && state == OV_W_READY) || (old == OV_W_READY && state == OV_W_BUSY);
+        ov_log(state == OV_W_FAILED ? OV_LOG_ERR : quiet ? OV_LOG_DEBUG : OV_LOG_INFO, "worker_state", "worker=%s pid=%lld from=%s to=%s reason=\"%s\"",
                w->name, (long long)w->pid, state_names[old], state_names[state],
                ov_log_escape(esc, sizeof esc, w->reason));
     }
@@ -736,7 +738,7 @@ void ov_pool_worker_idle(ov_worker *w)
         send_shutdown(w, s->cfg.stop_timeout_ms);
         return;
     }
-    set_state(w, OV_W_READY, NULL);
+    set_state(w, OV_W_READY, "%s", "");
 }
 
 int ov_pool_live(const ov_sup *s)
