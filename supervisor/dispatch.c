@@ -219,6 +219,6 @@ void ov_dispatch_tick(ov_worker *w, uint64_t now)
         w->cancel_sent_ms = now;
         return;
     }
-    if (now - w->cancel_sent_ms > OV_DISPATCH_CANCEL_GRACE_MS)
+    if (now - w->cancel_sent_ms > (uint64_t)s->cfg.stop_timeout_ms)
         ov_pool_kill(w, "job timeout: cancel not honoured");
 }

@@ -17,11 +17,9 @@ void ov_dispatch_kick(struct ov_sup *s);
 void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m);
 /* Return w's job (if any) to the source without a verdict (the worker died or is stopping). */
 void ov_dispatch_handback(ov_worker *w, const char *reason);
-/* Job timeout: CANCEL past job_timeout, kill if it has not stopped within the cancel grace. */
+/* Job timeout: CANCEL past job_timeout, kill if it has not stopped within stop_timeout. */
 void ov_dispatch_tick(ov_worker *w, uint64_t now_ms);
 /* Close the wake handle. */
 void ov_dispatch_close(struct ov_sup *s);
-
-#define OV_DISPATCH_CANCEL_GRACE_MS 10000 /* CANCEL sent -> kill if still running after this */
 
 #endif

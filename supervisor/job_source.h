@@ -64,7 +64,14 @@ typedef struct ov_job_source_ops {
      * 0, OV_EINVAL, OV_ENOMEM, OV_EUNSUPP. May be NULL (the source has its own producers). */
     int (*submit)(ov_job_source *s, int kind, const char *task, const ov_kvlist *params, char *id_out,
                   size_t id_len);
-    /* Free the source and every job it still owns. */
+    /* Work the source must finish before the process exits (deliveries, acks in flight); the
+     * supervisor's stop waits for 0 after the workers are gone, up to stop_timeout past the drain
+     * deadline. May be NULL (nothing pending). */
+    int (*pending)(ov_job_source *s);
+    /* Close the source's loop handles (called once when the supervisor stops; the loop then
+     * runs their close callbacks). May be NULL. */
+    void (*close)(ov_job_source *s);
+    /* Free the source and every job it still owns (after the loop has ended). */
     void (*destroy)(ov_job_source *s);
 } ov_job_source_ops;
 

@@ -121,6 +121,8 @@ void ov_sup_finish(ov_sup *s)
     ov_status_close(s);
     ov_pool_close(s);
     ov_dispatch_close(s);
+    if (s->jobs->ops->close)
+        s->jobs->ops->close(s->jobs);
 }
 
 int main(int argc, char **argv)

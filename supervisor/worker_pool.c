@@ -101,10 +101,21 @@ static void describe_exit(char *out, size_t n, int64_t status, int sig)
         snprintf(out, n, "exit %lld", (long long)status);
 }
 
+/* The stop ends once every worker is gone and the job source has nothing in flight (or it had
+ * stop_timeout past the drain deadline to finish). */
 static void check_all_gone(ov_sup *s)
 {
-    if (s->stopping && ov_pool_live(s) == 0)
-        ov_sup_finish(s);
+    if (!s->stopping || ov_pool_live(s) != 0)
+        return;
+    int pending = s->jobs->ops->pending ? s->jobs->ops->pending(s->jobs) : 0;
+    uint64_t hard = s->drain_deadline_ms + (uint64_t)s->cfg.stop_timeout_ms;
+    if (pending > 0 && uv_now(s->loop) < hard)
+        return;
+    if (pending > 0) {
+        ov_log(OV_LOG_WARN, "stop_abandons", "pending=%d reason=\"job source still busy after stop_timeout\"", pending);
+        s->unclean = 1;
+    }
+    ov_sup_finish(s);
 }
 
 /* The process (spawn mode) or the connection (unit mode) is gone for good: decide what next. */
