@@ -3,15 +3,19 @@
 #include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "ipc/frame.h"
 #include "supervisor/backoff.h"
+#include "supervisor/notify.h"
 #include "test_supervisor_util.h"
 
 static const char *const UNIT[] = {"--unit-mode", NULL};
@@ -412,12 +416,177 @@ START_TEST(fake_worker_job_roundtrip_handback_and_drain)
 }
 END_TEST
 
+
+/* ---- sd_notify ---- */
+
+static int notify_listener(const char *path, int abstract)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    memcpy(sa.sun_path, path, n);
+    if (abstract)
+        sa.sun_path[0] = '\0';
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (abstract ? 0 : 1));
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
+    return fd;
+}
+
+static int recv_text(int fd, char *buf, size_t n, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t r = recv(fd, buf, n - 1, 0);
+    buf[r > 0 ? r : 0] = '\0';
+    return (int)r;
+}
+
+START_TEST(notify_sends_datagrams_path_and_abstract)
+{
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_int_eq(ov_notify("READY=1"), 0); /* not under systemd: no-op */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ovnotify.%d", (int)getpid());
+    unlink(path);
+    int fd = notify_listener(path, 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    ck_assert_int_eq(ov_notify("READY=1\nSTATUS=hello"), 0);
+    char buf[256];
+    ck_assert_int_gt(recv_text(fd, buf, sizeof buf, 1000), 0);
+    ck_assert_str_eq(buf, "READY=1\nSTATUS=hello");
+    close(fd);
+    unlink(path);
+    char apath[64];
+    snprintf(apath, sizeof apath, "@ovnotify-abstract-%d", (int)getpid());
+    fd = notify_listener(apath, 1);
+    setenv("NOTIFY_SOCKET", apath, 1);
+    ck_assert_int_eq(ov_notify("WATCHDOG=1"), 0);
+    ck_assert_int_gt(recv_text(fd, buf, sizeof buf, 1000), 0);
+    ck_assert_str_eq(buf, "WATCHDOG=1");
+    close(fd);
+    setenv("NOTIFY_SOCKET", "relative/path", 1);
+    ck_assert_int_eq(ov_notify("READY=1"), OV_EINVAL);
+    unsetenv("NOTIFY_SOCKET");
+    setenv("WATCHDOG_USEC", "3000000", 1);
+    ck_assert_int_eq(ov_notify_watchdog_usec(), 3000000);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)getpid() + 1);
+    setenv("WATCHDOG_PID", pid, 1);
+    ck_assert_int_eq(ov_notify_watchdog_usec(), 0); /* meant for another process */
+    unsetenv("WATCHDOG_PID");
+    setenv("WATCHDOG_USEC", "soon", 1);
+    ck_assert_int_eq(ov_notify_watchdog_usec(), 0);
+    unsetenv("WATCHDOG_USEC");
+}
+END_TEST
+
+START_TEST(supervisor_notifies_ready_watchdog_and_stopping)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ovnotify-sup.%d", (int)getpid());
+    unlink(path);
+    int fd = notify_listener(path, 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    setenv("WATCHDOG_USEC", "400000", 1); /* ping every 200 ms */
+    tsup t;
+    tsup_prepare(&t, "[worker.sdxl]\nenabled = false\n[worker.qwen]\nenabled = false\n");
+    tsup_start(&t, UNIT);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    int ready = 0, watchdog = 0, stopping = 0;
+    char buf[512];
+    int64_t end = tsup_now_ms() + 3000;
+    while (tsup_now_ms() < end && !(ready && watchdog >= 2)) {
+        if (recv_text(fd, buf, sizeof buf, 500) <= 0)
+            continue;
+        ready += strstr(buf, "READY=1") != NULL;
+        watchdog += strstr(buf, "WATCHDOG=1") != NULL;
+    }
+    ck_assert_int_eq(ready, 1);
+    ck_assert_int_ge(watchdog, 2);
+    ck_assert_int_eq(kill(t.pid, SIGTERM), 0);
+    end = tsup_now_ms() + 3000;
+    while (tsup_now_ms() < end && !stopping) {
+        if (recv_text(fd, buf, sizeof buf, 500) > 0)
+            stopping += strstr(buf, "STOPPING=1") != NULL;
+    }
+    ck_assert_int_eq(stopping, 1);
+    int st = tsup_wait_exit(&t, 5000);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(fd);
+    unlink(path);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+/* ---- ourvidzctl ---- */
+
+static char *run_capture(const char *cmdline, int *status)
+{
+    FILE *p = popen(cmdline, "r");
+    ck_assert_ptr_nonnull(p);
+    static char out[1 << 16];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    *status = pclose(p);
+    return out;
+}
+
+START_TEST(ourvidzctl_status_json_submit_job_and_missing_socket)
+{
+    tsup t;
+    tsup_prepare(&t, "");
+    tsup_start(&t, UNIT);
+    char cmd[1024];
+    int st;
+    snprintf(cmd, sizeof cmd, "%s --runtime-dir %s status --json", tsup_bin("ourvidzctl"), t.run);
+    char *out = run_capture(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON: %s", e.text);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "workers")), 3);
+    json_decref(j);
+    /* env instead of the flag */
+    snprintf(cmd, sizeof cmd, "OURVIDZ_RUNTIME_DIR=%s %s submit --kind sdxl --task t2i --param steps=3 --param seed=42",
+             t.run, tsup_bin("ourvidzctl"));
+    out = run_capture(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_str_eq(out, "local-1\n");
+    snprintf(cmd, sizeof cmd, "%s --runtime-dir %s job local-1", tsup_bin("ourvidzctl"), t.run);
+    out = run_capture(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    j = json_loads(out, 0, &e);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "queued");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "sdxl");
+    json_decref(j);
+    snprintf(cmd, sizeof cmd, "%s --runtime-dir %s metrics", tsup_bin("ourvidzctl"), t.run);
+    out = run_capture(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    ck_assert_ptr_nonnull(strstr(out, "ourvidz_queue_depth{queue=\"sdxl_local\"} 1\n"));
+    snprintf(cmd, sizeof cmd, "%s --runtime-dir %s job local-99 2>&1", tsup_bin("ourvidzctl"), t.run);
+    out = run_capture(cmd, &st);
+    ck_assert_int_ne(st, 0);
+    ck_assert_str_eq(out, "ourvidzctl: no such job\n");
+    tsup_kill_all(&t);
+    snprintf(cmd, sizeof cmd, "%s --runtime-dir %s status 2>&1", tsup_bin("ourvidzctl"), t.run);
+    out = run_capture(cmd, &st);
+    ck_assert_int_ne(st, 0);
+    ck_assert_ptr_nonnull(strstr(out, "is the supervisor running?"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("supervisor");
     TCase *pure = tcase_create("pure");
     tcase_add_test(pure, backoff_doubles_caps_and_jitters);
     tcase_add_test(pure, crash_ring_detects_loops_in_window);
+    tcase_add_test(pure, notify_sends_datagrams_path_and_abstract);
     suite_add_tcase(s, pure);
     TCase *io = tcase_create("integration");
     tcase_set_timeout(io, 60);
@@ -427,6 +596,8 @@ static Suite *suite(void)
     tcase_add_test(io, wrong_protocol_hello_refused_supervisor_keeps_serving);
     tcase_add_test(io, garbage_frames_close_only_that_worker);
     tcase_add_test(io, fake_worker_job_roundtrip_handback_and_drain);
+    tcase_add_test(io, supervisor_notifies_ready_watchdog_and_stopping);
+    tcase_add_test(io, ourvidzctl_status_json_submit_job_and_missing_socket);
     suite_add_tcase(s, io);
     return s;
 }
