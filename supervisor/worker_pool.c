@@ -538,6 +538,7 @@ static void pending_on_msg(ov_conn *c, ov_msg *m, void *ud)
     w->conn = c;
     ov_conn_set_owner(c, worker_on_msg, worker_on_fail, w, w->name);
     w->last_frame_ms = uv_now(s->loop);
+    w->spawn_ms = w->last_frame_ms; /* uptime counts from the unit's hello */
     w->kill_reason[0] = '\0';
     w->ready_ms = 0;
     w->stop_stage = 0;

@@ -417,6 +417,75 @@ START_TEST(fake_worker_job_roundtrip_handback_and_drain)
 END_TEST
 
 
+START_TEST(job_timeout_sends_cancel_then_retry_completes)
+{
+    tsup t;
+    tsup_prepare(&t, "stop_timeout = 1s\n[worker.wan]\njob_timeout = 1s\n");
+    tsup_start(&t, UNIT);
+    pid_t victim = fork();
+    if (victim == 0) {
+        pause();
+        _exit(0);
+    }
+    fake_hello_pid = victim;
+    int fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    char id[128];
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
+    ov_msg job = expect_job(fd);
+    ov_msg_free(&job);
+    int64_t t0 = tsup_now_ms();
+    send_simple(fd, OV_MSG_ACCEPT, id);
+    ov_msg c;
+    ck_assert_int_eq(fake_read(fd, 3000, &c), 1);
+    ck_assert_int_eq(c.type, OV_MSG_CANCEL);
+    ck_assert_str_eq(c.u.cancel.job_id, id);
+    ov_msg_free(&c);
+    int64_t waited = tsup_now_ms() - t0;
+    ck_assert_int_ge(waited, 900);
+    ck_assert_int_lt(waited, 2000);
+    /* The worker honours it: a retriable ECANCELED error; the job is retried on the same worker. */
+    ov_msg e;
+    ov_msg_init(&e, OV_MSG_ERROR);
+    e.u.error.job_id = id;
+    e.u.error.code = OV_ECANCELED;
+    e.u.error.message = "cancelled";
+    e.u.error.retriable = true;
+    ck_assert_int_eq(fake_send(fd, &e), 0);
+    job = expect_job(fd);
+    ck_assert_str_eq(job.u.job.job_id, id);
+    ov_msg_free(&job);
+    send_simple(fd, OV_MSG_ACCEPT, id);
+    send_simple(fd, OV_MSG_RESULT, id);
+    ck_assert(tsup_wait_job(&t, id, "completed", 2000));
+    json_t *j = tsup_status(&t);
+    json_t *jobs = json_object_get(j, "jobs");
+    ck_assert_int_eq(json_integer_value(json_object_get(jobs, "started")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(jobs, "failed")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(jobs, "retried")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(jobs, "completed")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(jobs, "dead")), 0);
+    json_decref(j);
+    /* A second timeout that the worker ignores: killed after stop_timeout (unit mode: the
+     * connection is dropped and the job handed back). */
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
+    job = expect_job(fd);
+    ov_msg_free(&job);
+    ck_assert_int_eq(fake_read(fd, 3000, &c), 1);
+    ck_assert_int_eq(c.type, OV_MSG_CANCEL);
+    ov_msg_free(&c);
+    ck_assert_int_lt(fake_read(fd, 3000, &c), 0); /* dropped */
+    close(fd);
+    ck_assert(tsup_wait_job(&t, id, "queued", 2000));
+    ck_assert_int_ge(tsup_log_count(&t, "cancel not honoured"), 1);
+    int st;
+    ck_assert_int_eq(waitpid(victim, &st, 0), victim); /* the announced pid got SIGKILL */
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 /* ---- sd_notify ---- */
 
 static int notify_listener(const char *path, int abstract)
@@ -597,6 +666,7 @@ static Suite *suite(void)
     tcase_add_test(io, garbage_frames_close_only_that_worker);
     tcase_add_test(io, fake_worker_job_roundtrip_handback_and_drain);
     tcase_add_test(io, supervisor_notifies_ready_watchdog_and_stopping);
+    tcase_add_test(io, job_timeout_sends_cancel_then_retry_completes);
     tcase_add_test(io, ourvidzctl_status_json_submit_job_and_missing_socket);
     suite_add_tcase(s, io);
     return s;

@@ -21,6 +21,7 @@
 #include "ipc/frame.h"
 
 static tsup *cleanup_target;
+pid_t fake_hello_pid;
 
 int64_t tsup_now_ms(void)
 {
@@ -354,7 +355,7 @@ int fake_hello(int fd, const char *name, const char *kind, int64_t protocol, int
     ov_msg_init(&m, OV_MSG_HELLO);
     m.u.hello.kind = (char *)kind;
     m.u.hello.name = (char *)name;
-    m.u.hello.pid = getpid();
+    m.u.hello.pid = fake_hello_pid ? fake_hello_pid : getpid();
     m.u.hello.protocol = protocol;
     m.u.hello.model = "fake-model";
     int rc = fake_send(fd, &m);

@@ -53,6 +53,9 @@ void tsup_sleep_ms(int ms);
 int fake_connect(const tsup *t);
 /* Send a message; 0 or <0. */
 int fake_send(int fd, const ov_msg *m);
+/* The pid fake_hello() announces (0 = our own). Unit mode kills that pid on a hang or a
+ * protocol violation, so in-process fakes that expect a kill announce a sacrificial child. */
+extern pid_t fake_hello_pid;
 /* Send hello (protocol given) then, if ready, a ready frame. */
 int fake_hello(int fd, const char *name, const char *kind, int64_t protocol, int ready);
 /* Read one message with a deadline: 1 and *m filled, or <0. */
