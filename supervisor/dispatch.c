@@ -118,8 +118,8 @@ void ov_dispatch_handback(ov_worker *w, const char *reason)
         return;
     int kind = job->kind;
     char esc[300];
-    ov_log(OV_LOG_WARN, "job_handback", "worker=%s job=%s attempt=%d reason=\"%s\"", w->name, job->id, job->attempts,
-           ov_log_escape(esc, sizeof esc, reason));
+    ov_log(OV_LOG_WARN, "job_handback", "worker=%s job=%s attempt=%d reason=\"%s\"", w->name, job->id,
+           job->attempts, ov_log_escape(esc, sizeof esc, reason));
     release(w);
     count(s, kind, s->jobs->ops->handback(s->jobs, job, reason));
 }
@@ -144,8 +144,8 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
     if (!job_matches(w, id)) {
         /* A late frame for a job we already took back (cancel race): harmless, logged. */
         char esc[120];
-        ov_log(OV_LOG_WARN, "job_frame_ignored", "worker=%s type=%s job=\"%s\"", w->name, ov_msg_type_name(m->type),
-               ov_log_escape(esc, sizeof esc, id ? id : ""));
+        ov_log(OV_LOG_WARN, "job_frame_ignored", "worker=%s type=%s job=\"%s\"", w->name,
+               ov_msg_type_name(m->type), ov_log_escape(esc, sizeof esc, id ? id : ""));
         return;
     }
     uint64_t now = uv_now(s->loop);
@@ -182,21 +182,20 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
     case OV_MSG_ERROR: {
         int kind = job->kind;
         char esc[300];
-        ov_log(OV_LOG_WARN, "job_failed", "worker=%s job=%s code=%s retriable=%d message=\"%s\"", w->name, job->id,
-               ov_errname((int)m->u.error.code), (int)m->u.error.retriable,
+        ov_log(OV_LOG_WARN, "job_failed", "worker=%s job=%s code=%s retriable=%d message=\"%s\"", w->name,
+               job->id, ov_errname((int)m->u.error.code), (int)m->u.error.retriable,
                ov_log_escape(esc, sizeof esc, m->u.error.message ? m->u.error.message : ""));
         release(w);
         s->metrics.failed++;
         ov_metrics_job_result(&s->metrics, kind, OV_RESULT_FAILED);
-        int verdict = s->jobs->ops->fail(s->jobs, job, (int)m->u.error.code, m->u.error.message,
-                                         m->u.error.retriable);
+        int verdict =
+            s->jobs->ops->fail(s->jobs, job, (int)m->u.error.code, m->u.error.message, m->u.error.retriable);
         count(s, kind, verdict);
         ov_pool_worker_idle(w);
         ov_dispatch_kick(s);
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -209,8 +208,8 @@ void ov_dispatch_tick(ov_worker *w, uint64_t now)
     if (limit <= 0 || now - w->job_start_ms <= (uint64_t)limit)
         return;
     if (!w->cancel_sent_ms) {
-        ov_log(OV_LOG_WARN, "job_timeout", "worker=%s job=%s limit_ms=%lld action=cancel", w->name, w->job->id,
-               (long long)limit);
+        ov_log(OV_LOG_WARN, "job_timeout", "worker=%s job=%s limit_ms=%lld action=cancel", w->name,
+               w->job->id, (long long)limit);
         ov_msg m;
         ov_msg_init(&m, OV_MSG_CANCEL);
         m.u.cancel.job_id = w->job->id;

@@ -16,16 +16,16 @@
  * calls exactly one of complete / fail / handback. */
 typedef struct ov_job {
     char id[OV_JOB_ID_MAX];
-    int kind;                    /* enum ov_worker_kind: which worker pool runs it */
-    char type[OV_JOB_TASK_MAX];  /* job type, the metrics label ("t2v", "sdxl_image_fast") */
-    char task[OV_JOB_TASK_MAX];  /* task string sent to the worker */
-    ov_kvlist params;            /* sent to the worker as is */
-    int attempts;                /* deliveries to a worker so far, this one included */
+    int kind;                   /* enum ov_worker_kind: which worker pool runs it */
+    char type[OV_JOB_TASK_MAX]; /* job type, the metrics label ("t2v", "sdxl_image_fast") */
+    char task[OV_JOB_TASK_MAX]; /* task string sent to the worker */
+    ov_kvlist params;           /* sent to the worker as is */
+    int attempts;               /* deliveries to a worker so far, this one included */
     /* Written by the dispatcher while the job runs (sources may read them in describe). */
     char worker[32];
     char phase[32];
-    double progress;             /* 0..1 */
-    int64_t dispatch_ack_us;     /* JOB written -> ACCEPT read; -1 until acknowledged */
+    double progress;         /* 0..1 */
+    int64_t dispatch_ack_us; /* JOB written -> ACCEPT read; -1 until acknowledged */
 } ov_job;
 
 /* What fail()/handback() decided. */

@@ -17,7 +17,7 @@ typedef struct rec {
     ov_job job; /* first member: ov_job* <-> rec* */
     int state;
     char error[256];
-    ov_buf outputs; /* JSON array text of output paths once completed */
+    ov_buf outputs;            /* JSON array text of output paths once completed */
     struct rec *qprev, *qnext; /* queue links while queued */
     struct rec *aprev, *anext; /* all-records list (submission order) */
 } rec;
@@ -136,7 +136,8 @@ static void l_complete(ov_job_source *base, ov_job *job, const ov_msg *result)
         for (uint32_t i = 0; i < result->u.result.noutputs; i++) {
             if (i)
                 ov_buf_puts(&r->outputs, ",");
-            ov_json_str(&r->outputs, result->u.result.outputs[i].path ? result->u.result.outputs[i].path : "");
+            ov_json_str(&r->outputs,
+                        result->u.result.outputs[i].path ? result->u.result.outputs[i].path : "");
         }
     }
     ov_buf_puts(&r->outputs, "]");
@@ -203,13 +204,16 @@ static int l_describe(ov_job_source *base, const char *id, ov_buf *out)
     int rc = 0;
     rc |= ov_buf_puts(out, "{");
     rc |= ov_json_key(out, "id"), rc |= ov_json_str(out, r->job.id);
-    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "kind"), rc |= ov_json_str(out, ov_kind_name(r->job.kind));
+    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "kind"),
+        rc |= ov_json_str(out, ov_kind_name(r->job.kind));
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "task"), rc |= ov_json_str(out, r->job.task);
-    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "state"), rc |= ov_json_str(out, rec_state_names[r->state]);
+    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "state"),
+        rc |= ov_json_str(out, rec_state_names[r->state]);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "attempts"), rc |= ov_json_int(out, r->job.attempts);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "worker"), rc |= ov_json_str(out, r->job.worker);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "phase"), rc |= ov_json_str(out, r->job.phase);
-    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "progress"), rc |= ov_json_double(out, r->job.progress);
+    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "progress"),
+        rc |= ov_json_double(out, r->job.progress);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "dispatch_ack_us");
     rc |= r->job.dispatch_ack_us >= 0 ? ov_json_int(out, r->job.dispatch_ack_us) : ov_buf_puts(out, "null");
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "error"), rc |= ov_json_str(out, r->error);

@@ -24,11 +24,12 @@ static int ready_notified;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ourvidz-supervisor [--config PATH] [--spawn-workers | --unit-mode] [--runtime-dir DIR]\n"
-               "  --config PATH      configuration file (default: none, embedded defaults + environment)\n"
-               "  --spawn-workers    start and restart the workers as children (overrides the config)\n"
-               "  --unit-mode        workers are systemd units connecting to <runtime_dir>/workers.sock\n"
-               "  --runtime-dir DIR  where status.sock and workers.sock live (env OURVIDZ_RUNTIME_DIR)\n");
+    fprintf(f,
+            "usage: ourvidz-supervisor [--config PATH] [--spawn-workers | --unit-mode] [--runtime-dir DIR]\n"
+            "  --config PATH      configuration file (default: none, embedded defaults + environment)\n"
+            "  --spawn-workers    start and restart the workers as children (overrides the config)\n"
+            "  --unit-mode        workers are systemd units connecting to <runtime_dir>/workers.sock\n"
+            "  --runtime-dir DIR  where status.sock and workers.sock live (env OURVIDZ_RUNTIME_DIR)\n");
 }
 
 /* mkdir -p with mode for the last component; parents get 0755. 0 or OV_EIO. */
@@ -114,7 +115,8 @@ void ov_sup_finish(ov_sup *s)
     if (s->done)
         return;
     s->done = 1;
-    ov_log(OV_LOG_NOTICE, "supervisor_stopped", "clean=%d completed=%lld", !s->unclean, (long long)s->metrics.completed);
+    ov_log(OV_LOG_NOTICE, "supervisor_stopped", "clean=%d completed=%lld", !s->unclean,
+           (long long)s->metrics.completed);
     uv_timer_stop(&s->tick);
     uv_close((uv_handle_t *)&s->tick, NULL);
     ov_signals_close();
@@ -160,10 +162,11 @@ int main(int argc, char **argv)
     char err[512];
     int rc = ov_config_load(&s->cfg, config_path, err, sizeof err);
     if (rc == 0 && runtime_dir)
-        rc = ov_config_set(&s->cfg, "supervisor", "runtime_dir", runtime_dir, "--runtime-dir", err, sizeof err);
+        rc = ov_config_set(&s->cfg, "supervisor", "runtime_dir", runtime_dir, "--runtime-dir", err,
+                           sizeof err);
     if (rc == 0 && (force_spawn || force_unit))
-        rc = ov_config_set(&s->cfg, "supervisor", "spawn_workers", force_spawn ? "true" : "false", "command line",
-                           err, sizeof err);
+        rc = ov_config_set(&s->cfg, "supervisor", "spawn_workers", force_spawn ? "true" : "false",
+                           "command line", err, sizeof err);
     if (rc == 0)
         rc = ov_config_validate(&s->cfg, err, sizeof err);
     if (rc != 0) {
@@ -178,15 +181,16 @@ int main(int argc, char **argv)
         ov_log_set_level(level);
     s->unit_mode = !s->cfg.spawn_workers;
     if (make_dirs(s->cfg.runtime_dir, 0750) != 0) {
-        fprintf(stderr, "ourvidz-supervisor: cannot create runtime dir %s: %s\n", s->cfg.runtime_dir, strerror(errno));
+        fprintf(stderr, "ourvidz-supervisor: cannot create runtime dir %s: %s\n", s->cfg.runtime_dir,
+                strerror(errno));
         return 1;
     }
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
 
     s->loop = uv_default_loop();
     s->start_ms = uv_now(s->loop);
-    if (ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0 || ov_pool_init(s) != 0 || ov_dispatch_init(s) != 0 ||
-        ov_signals_start(s) != 0) {
+    if (ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0 || ov_pool_init(s) != 0 ||
+        ov_dispatch_init(s) != 0 || ov_signals_start(s) != 0) {
         fprintf(stderr, "ourvidz-supervisor: startup failed (out of memory or libuv error)\n");
         return 1;
     }
@@ -197,8 +201,8 @@ int main(int argc, char **argv)
     uv_timer_init(s->loop, &s->tick);
     s->tick.data = s;
     uv_timer_start(&s->tick, on_tick, OV_SUP_TICK_MS, OV_SUP_TICK_MS);
-    ov_log(OV_LOG_NOTICE, "supervisor_started", "version=%s pid=%d mode=%s workers=%d runtime_dir=%s", OV_SUP_VERSION,
-           (int)getpid(), s->unit_mode ? "unit" : "spawn", s->pool.n, s->cfg.runtime_dir);
+    ov_log(OV_LOG_NOTICE, "supervisor_started", "version=%s pid=%d mode=%s workers=%d runtime_dir=%s",
+           OV_SUP_VERSION, (int)getpid(), s->unit_mode ? "unit" : "spawn", s->pool.n, s->cfg.runtime_dir);
 
     uv_run(s->loop, UV_RUN_DEFAULT);
 

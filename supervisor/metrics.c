@@ -7,8 +7,10 @@
 #include "common/error.h"
 #include "sup.h"
 
-static const double dur_le[OV_METRICS_NBUCKETS] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
-static const double ack_le[OV_METRICS_ACK_NBUCKETS] = {5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1};
+static const double dur_le[OV_METRICS_NBUCKETS] = {0.05, 0.1, 0.25, 0.5, 1,   2.5, 5,
+                                                   10,   30,  60,   120, 300, 600, 1800};
+static const double ack_le[OV_METRICS_ACK_NBUCKETS] = {5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3,
+                                                       5e-3, 0.01, 0.05, 0.1,  0.5,  1};
 static const char *const result_names[OV_RESULT_COUNT] = {"completed", "failed", "retried", "dead"};
 
 void ov_metrics_job_result(ov_metrics *m, int kind, int result)
@@ -76,9 +78,10 @@ int ov_metrics_render(const ov_sup *s, ov_buf *b)
             rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_bucket{type=\"%s\",le=\"%g\"} %lld\n",
                                 ov_kind_name(k), dur_le[i], (long long)cum);
         }
-        rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_bucket{type=\"%s\",le=\"+Inf\"} %lld\n", ov_kind_name(k),
-                            (long long)m->dur_count[k]);
-        rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_sum{type=\"%s\"} %.6f\n", ov_kind_name(k), m->dur_sum[k]);
+        rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_bucket{type=\"%s\",le=\"+Inf\"} %lld\n",
+                            ov_kind_name(k), (long long)m->dur_count[k]);
+        rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_sum{type=\"%s\"} %.6f\n", ov_kind_name(k),
+                            m->dur_sum[k]);
         rc |= ov_buf_printf(b, "ourvidz_job_duration_seconds_count{type=\"%s\"} %lld\n", ov_kind_name(k),
                             (long long)m->dur_count[k]);
     }
@@ -86,17 +89,20 @@ int ov_metrics_render(const ov_sup *s, ov_buf *b)
     int64_t cum = 0;
     for (int i = 0; i < OV_METRICS_ACK_NBUCKETS; i++) {
         cum += m->ack_buckets[i];
-        rc |= ov_buf_printf(b, "ourvidz_dispatch_ack_seconds_bucket{le=\"%g\"} %lld\n", ack_le[i], (long long)cum);
+        rc |= ov_buf_printf(b, "ourvidz_dispatch_ack_seconds_bucket{le=\"%g\"} %lld\n", ack_le[i],
+                            (long long)cum);
     }
-    rc |= ov_buf_printf(b, "ourvidz_dispatch_ack_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->ack_count);
+    rc |=
+        ov_buf_printf(b, "ourvidz_dispatch_ack_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->ack_count);
     rc |= ov_buf_printf(b, "ourvidz_dispatch_ack_seconds_sum %.6f\nourvidz_dispatch_ack_seconds_count %lld\n",
                         m->ack_sum_s, (long long)m->ack_count);
-    rc |= help(b, "ourvidz_last_job_completed_timestamp_seconds", "gauge", "Unix time of the last completed job.");
+    rc |= help(b, "ourvidz_last_job_completed_timestamp_seconds", "gauge",
+               "Unix time of the last completed job.");
     rc |= ov_buf_printf(b, "ourvidz_last_job_completed_timestamp_seconds %.3f\n", m->last_completed_unix);
     rc |= help(b, "ourvidz_queue_depth", "gauge", "Jobs waiting per queue.");
     for (int k = 0; k < OV_KIND_COUNT; k++)
-        rc |= ov_buf_printf(b, "ourvidz_queue_depth{queue=\"%s\"} %lld\n", s->jobs->ops->queue_name(s->jobs, k),
-                            (long long)s->jobs->ops->depth(s->jobs, k));
+        rc |= ov_buf_printf(b, "ourvidz_queue_depth{queue=\"%s\"} %lld\n",
+                            s->jobs->ops->queue_name(s->jobs, k), (long long)s->jobs->ops->depth(s->jobs, k));
     rc |= help(b, "ourvidz_worker_up", "gauge", "1 when the worker is ready or busy.");
     for (int i = 0; i < s->pool.n; i++) {
         const ov_worker *w = &s->pool.workers[i];
@@ -110,7 +116,8 @@ int ov_metrics_render(const ov_sup *s, ov_buf *b)
     rc |= help(b, "ourvidz_worker_state", "gauge", "1 for the state each worker is in.");
     for (int i = 0; i < s->pool.n; i++)
         for (int st = 0; st < OV_W_STATE_COUNT; st++)
-            rc |= ov_buf_printf(b, "ourvidz_worker_state{worker=\"%s\",state=\"%s\"} %d\n", s->pool.workers[i].name,
-                                ov_worker_state_name(st), s->pool.workers[i].state == st);
+            rc |= ov_buf_printf(b, "ourvidz_worker_state{worker=\"%s\",state=\"%s\"} %d\n",
+                                s->pool.workers[i].name, ov_worker_state_name(st),
+                                s->pool.workers[i].state == st);
     return rc ? OV_ENOMEM : 0;
 }

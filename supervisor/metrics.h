@@ -7,7 +7,13 @@
 #include "common/buf.h"
 #include "common/config.h"
 
-enum ov_job_result { OV_RESULT_COMPLETED = 0, OV_RESULT_FAILED, OV_RESULT_RETRIED, OV_RESULT_DEAD, OV_RESULT_COUNT };
+enum ov_job_result {
+    OV_RESULT_COMPLETED = 0,
+    OV_RESULT_FAILED,
+    OV_RESULT_RETRIED,
+    OV_RESULT_DEAD,
+    OV_RESULT_COUNT
+};
 
 #define OV_METRICS_NBUCKETS 14
 #define OV_METRICS_ACK_NBUCKETS 12

@@ -15,7 +15,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     ov_sup *s = h->data;
     if (signum == SIGHUP) {
-        ov_log(OV_LOG_NOTICE, "signal", "signal=SIGHUP action=ignored reason=\"reload is not supported; restart\"");
+        ov_log(OV_LOG_NOTICE, "signal",
+               "signal=SIGHUP action=ignored reason=\"reload is not supported; restart\"");
         return;
     }
     int fast = s->draining;

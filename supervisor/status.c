@@ -53,7 +53,8 @@ int ov_status_json(const ov_sup *s, ov_buf *b)
     uint64_t now = uv_now(s->loop);
     J(ov_buf_puts(b, "{\"supervisor\":{"));
     J(ov_json_key(b, "pid")), J(ov_json_int(b, getpid()));
-    J(ov_buf_puts(b, ",")), J(ov_json_key(b, "uptime_s")), J(ov_json_int(b, (int64_t)((now - s->start_ms) / 1000)));
+    J(ov_buf_puts(b, ",")), J(ov_json_key(b, "uptime_s")),
+        J(ov_json_int(b, (int64_t)((now - s->start_ms) / 1000)));
     J(ov_buf_puts(b, ",")), J(ov_json_key(b, "version")), J(ov_json_str(b, OV_SUP_VERSION));
     J(ov_buf_puts(b, ",")), J(ov_json_key(b, "mode")), J(ov_json_str(b, s->unit_mode ? "unit" : "spawn"));
     J(ov_buf_puts(b, ",")), J(ov_json_key(b, "draining")), J(ov_json_bool(b, s->draining));
@@ -72,7 +73,8 @@ int ov_status_json(const ov_sup *s, ov_buf *b)
         J(w->job ? ov_json_str(b, w->job->id) : ov_buf_puts(b, "null"));
         J(ov_buf_puts(b, ",")), J(ov_json_key(b, "phase"));
         J(w->job ? ov_json_str(b, w->job->phase) : ov_buf_puts(b, "null"));
-        J(ov_buf_puts(b, ",")), J(ov_json_key(b, "progress")), J(ov_json_double(b, w->job ? w->job->progress : 0.0));
+        J(ov_buf_puts(b, ",")), J(ov_json_key(b, "progress")),
+            J(ov_json_double(b, w->job ? w->job->progress : 0.0));
         J(ov_buf_puts(b, ",")), J(ov_json_key(b, "model")), J(ov_json_str(b, w->model));
         J(ov_buf_puts(b, ",")), J(ov_json_key(b, "vram_budget_bytes"));
         J(ov_json_int(b, s->cfg.workers[w->kind].vram_budget_bytes));
@@ -93,8 +95,10 @@ int ov_status_json(const ov_sup *s, ov_buf *b)
     for (int k = 0; k < OV_KIND_COUNT; k++) {
         if (k)
             J(ov_buf_puts(b, ","));
-        J(ov_buf_puts(b, "{")), J(ov_json_key(b, "name")), J(ov_json_str(b, s->jobs->ops->queue_name(s->jobs, k)));
-        J(ov_buf_puts(b, ",")), J(ov_json_key(b, "depth")), J(ov_json_int(b, s->jobs->ops->depth(s->jobs, k)));
+        J(ov_buf_puts(b, "{")), J(ov_json_key(b, "name")),
+            J(ov_json_str(b, s->jobs->ops->queue_name(s->jobs, k)));
+        J(ov_buf_puts(b, ",")), J(ov_json_key(b, "depth")),
+            J(ov_json_int(b, s->jobs->ops->depth(s->jobs, k)));
         J(ov_buf_puts(b, "}"));
     }
     J(ov_buf_puts(b, "]}\n"));
@@ -109,17 +113,18 @@ int ov_status_table(const ov_sup *s, ov_buf *b)
     J(ov_buf_printf(b, "ourvidz-supervisor %s pid %d up %llus mode %s%s\n", OV_SUP_VERSION, (int)getpid(),
                     (unsigned long long)((now - s->start_ms) / 1000), s->unit_mode ? "unit" : "spawn",
                     s->draining ? " (draining)" : ""));
-    J(ov_buf_printf(b, "jobs: started %lld completed %lld failed %lld retried %lld dead %lld\n", (long long)m->started,
-                    (long long)m->completed, (long long)m->failed, (long long)m->retried, (long long)m->dead));
-    J(ov_buf_printf(b, "%-8s %-11s %8s %8s %8s %-16s %-10s %5s  %s\n", "WORKER", "STATE", "PID", "RESTARTS", "UPTIME",
-                    "JOB", "PHASE", "PROG", "REASON"));
+    J(ov_buf_printf(b, "jobs: started %lld completed %lld failed %lld retried %lld dead %lld\n",
+                    (long long)m->started, (long long)m->completed, (long long)m->failed,
+                    (long long)m->retried, (long long)m->dead));
+    J(ov_buf_printf(b, "%-8s %-11s %8s %8s %8s %-16s %-10s %5s  %s\n", "WORKER", "STATE", "PID", "RESTARTS",
+                    "UPTIME", "JOB", "PHASE", "PROG", "REASON"));
     for (int i = 0; i < s->pool.n; i++) {
         const ov_worker *w = &s->pool.workers[i];
         J(ov_buf_printf(b, "%-8s %-11s %8lld %8d %7llds %-16.16s %-10.10s %4.0f%%  %s\n", w->name,
                         ov_worker_state_name(w->state), (long long)w->pid, w->restarts,
                         (long long)worker_uptime_s(s, w), w->job ? w->job->id : "-",
-                        w->job && w->job->phase[0] ? w->job->phase : "-", w->job ? w->job->progress * 100.0 : 0.0,
-                        w->reason));
+                        w->job && w->job->phase[0] ? w->job->phase : "-",
+                        w->job ? w->job->progress * 100.0 : 0.0, w->reason));
     }
     return rc ? OV_ENOMEM : 0;
 }

@@ -6,7 +6,7 @@
 
 struct ov_sup;
 
-#define OV_STATUS_LINE_MAX 4096      /* a longer command line is refused */
+#define OV_STATUS_LINE_MAX 4096         /* a longer command line is refused */
 #define OV_STATUS_READ_DEADLINE_MS 2000 /* a client must send its line within this */
 #define OV_STATUS_REPLY_MAX (8u << 20)
 #define OV_STATUS_CLIENTS_MAX 64

@@ -18,13 +18,13 @@ typedef struct ov_status_server ov_status_server;
 typedef struct ov_sup {
     uv_loop_t *loop;
     ov_config cfg;
-    int unit_mode;             /* workers connect to workers.sock instead of being spawned */
-    uint64_t start_ms;         /* uv_now at start */
-    int draining;              /* SIGTERM seen: no new jobs */
-    int stopping;              /* every worker is being stopped */
+    int unit_mode;     /* workers connect to workers.sock instead of being spawned */
+    uint64_t start_ms; /* uv_now at start */
+    int draining;      /* SIGTERM seen: no new jobs */
+    int stopping;      /* every worker is being stopped */
     uint64_t drain_deadline_ms;
-    int unclean;               /* a worker had to be killed during the stop: exit 1 */
-    int done;                  /* all workers gone after a stop: leave the loop */
+    int unclean; /* a worker had to be killed during the stop: exit 1 */
+    int done;    /* all workers gone after a stop: leave the loop */
     ov_pool pool;
     ov_job_source *jobs;
     ov_metrics metrics;

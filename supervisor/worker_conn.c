@@ -41,7 +41,8 @@ int ov_conn_new(uv_loop_t *loop, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail,
     return 0;
 }
 
-void ov_conn_set_owner(ov_conn *c, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail, void *ud, const char *label)
+void ov_conn_set_owner(ov_conn *c, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail, void *ud,
+                       const char *label)
 {
     c->on_msg = on_msg;
     c->on_fail = on_fail;

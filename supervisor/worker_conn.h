@@ -25,7 +25,7 @@ struct ov_conn {
     ov_conn_msg_cb on_msg;
     ov_conn_fail_cb on_fail;
     void *ud;
-    char label[48];     /* for log lines: the worker name, or "pending" */
+    char label[48]; /* for log lines: the worker name, or "pending" */
     size_t pending_write;
     int reading, closing, in_read;
     uint8_t rbuf[65536];
@@ -38,7 +38,8 @@ int ov_conn_new(uv_loop_t *loop, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail,
 /* Start reading. 0 or OV_EIO. */
 int ov_conn_start(ov_conn *c);
 /* Change who receives events (unit mode: pending -> named worker after hello). */
-void ov_conn_set_owner(ov_conn *c, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail, void *ud, const char *label);
+void ov_conn_set_owner(ov_conn *c, ov_conn_msg_cb on_msg, ov_conn_fail_cb on_fail, void *ud,
+                       const char *label);
 /* Encode and send one message (tries a direct write first, then queues). 0, OV_EINVAL (encode),
  * OV_EIO/OV_ECLOSED (the connection is failing: on_fail will follow from the loop), OV_ENOMEM. */
 int ov_conn_send(ov_conn *c, const ov_msg *m);

@@ -44,9 +44,11 @@ static void set_state(ov_worker *w, int state, const char *fmt, ...)
         char esc[300];
         /* busy <-> ready happens once per job: debug, not info. */
         int quiet = (old == OV_W_BUSY && state == OV_W_READY) || (old == OV_W_READY && state == OV_W_BUSY);
-        ov_log(state == OV_W_FAILED ? OV_LOG_ERR : quiet ? OV_LOG_DEBUG : OV_LOG_INFO, "worker_state", "worker=%s pid=%lld from=%s to=%s reason=\"%s\"",
-               w->name, (long long)w->pid, state_names[old], state_names[state],
-               ov_log_escape(esc, sizeof esc, w->reason));
+        ov_log(state == OV_W_FAILED ? OV_LOG_ERR
+               : quiet              ? OV_LOG_DEBUG
+                                    : OV_LOG_INFO,
+               "worker_state", "worker=%s pid=%lld from=%s to=%s reason=\"%s\"", w->name, (long long)w->pid,
+               state_names[old], state_names[state], ov_log_escape(esc, sizeof esc, w->reason));
     }
 }
 
@@ -112,7 +114,8 @@ static void check_all_gone(ov_sup *s)
     if (pending > 0 && uv_now(s->loop) < hard)
         return;
     if (pending > 0) {
-        ov_log(OV_LOG_WARN, "stop_abandons", "pending=%d reason=\"job source still busy after stop_timeout\"", pending);
+        ov_log(OV_LOG_WARN, "stop_abandons", "pending=%d reason=\"job source still busy after stop_timeout\"",
+               pending);
         s->unclean = 1;
     }
     ov_sup_finish(s);
@@ -186,8 +189,8 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
     w->proc = NULL;
     char what[96];
     describe_exit(what, sizeof what, status, sig);
-    ov_log(status || sig ? OV_LOG_WARN : OV_LOG_INFO, "worker_exit", "worker=%s pid=%lld status=%lld signal=%d",
-           w->name, (long long)w->pid, (long long)status, sig);
+    ov_log(status || sig ? OV_LOG_WARN : OV_LOG_INFO, "worker_exit",
+           "worker=%s pid=%lld status=%lld signal=%d", w->name, (long long)w->pid, (long long)status, sig);
     worker_gone(w, status, sig, what);
 }
 
@@ -282,9 +285,7 @@ static void worker_on_msg(ov_conn *c, ov_msg *m, void *ud)
         set_state(w, OV_W_READY, "loaded in %lld ms", (long long)m->u.ready.load_ms);
         ov_dispatch_kick(s);
         return;
-    case OV_MSG_HEARTBEAT:
-        w->vram_used_bytes = m->u.heartbeat.vram_used_bytes;
-        return;
+    case OV_MSG_HEARTBEAT: w->vram_used_bytes = m->u.heartbeat.vram_used_bytes; return;
     case OV_MSG_ERROR:
         if (!m->u.error.job_id || !*m->u.error.job_id) {
             snprintf(w->last_error, sizeof w->last_error, "%s: %s", ov_errname((int)m->u.error.code),
@@ -298,9 +299,7 @@ static void worker_on_msg(ov_conn *c, ov_msg *m, void *ud)
         return;
     case OV_MSG_ACCEPT:
     case OV_MSG_PROGRESS:
-    case OV_MSG_RESULT:
-        ov_dispatch_on_msg(w, m);
-        return;
+    case OV_MSG_RESULT: ov_dispatch_on_msg(w, m); return;
     default: {
         char why[96];
         snprintf(why, sizeof why, "protocol violation: unexpected '%s' from a worker",
@@ -319,8 +318,8 @@ static void worker_on_fail(ov_conn *c, int code, const char *why, void *ud)
     (void)c;
     w->conn = NULL; /* closed by worker_conn right after this returns */
     char esc[260];
-    ov_log(code == OV_ECLOSED ? OV_LOG_INFO : OV_LOG_ERR, "worker_conn_closed", "worker=%s code=%s reason=\"%s\"",
-           w->name, ov_errname(code), ov_log_escape(esc, sizeof esc, why));
+    ov_log(code == OV_ECLOSED ? OV_LOG_INFO : OV_LOG_ERR, "worker_conn_closed",
+           "worker=%s code=%s reason=\"%s\"", w->name, ov_errname(code), ov_log_escape(esc, sizeof esc, why));
     if (code != OV_ECLOSED) {
         ov_pool_kill(w, why);
         return;
@@ -471,7 +470,8 @@ static void worker_spawn(ov_worker *w)
         ov_conn_close(c);
         char why[OV_CONFIG_PATH_MAX + 64];
         snprintf(why, sizeof why, "spawn of %s failed: %s", binary, uv_strerror(rc));
-        ov_log(OV_LOG_ERR, "worker_spawn_failed", "worker=%s binary=%s error=%s", w->name, binary, uv_err_name(rc));
+        ov_log(OV_LOG_ERR, "worker_spawn_failed", "worker=%s binary=%s error=%s", w->name, binary,
+               uv_err_name(rc));
         spawn_failed(w, why);
         return;
     }
@@ -479,8 +479,8 @@ static void worker_spawn(ov_worker *w)
     w->pid = proc->pid;
     w->conn = c;
     ov_conn_start(c);
-    ov_log(OV_LOG_INFO, "worker_spawned", "worker=%s pid=%lld binary=%s gpu=%d", w->name, (long long)w->pid, binary,
-           w->gpu);
+    ov_log(OV_LOG_INFO, "worker_spawned", "worker=%s pid=%lld binary=%s gpu=%d", w->name, (long long)w->pid,
+           binary, w->gpu);
     set_state(w, OV_W_STARTING, "spawned");
 }
 
@@ -611,16 +611,11 @@ int ov_pool_start(ov_sup *s)
 static int64_t state_timeout_ms(const ov_sup *s, int state)
 {
     switch (state) {
-    case OV_W_STARTING:
-        return s->cfg.heartbeat_timeout_starting_ms;
-    case OV_W_LOADING:
-        return s->cfg.heartbeat_timeout_loading_ms;
-    case OV_W_READY:
-        return s->cfg.heartbeat_timeout_idle_ms;
-    case OV_W_BUSY:
-        return s->cfg.heartbeat_timeout_busy_ms;
-    default:
-        return 0;
+    case OV_W_STARTING: return s->cfg.heartbeat_timeout_starting_ms;
+    case OV_W_LOADING: return s->cfg.heartbeat_timeout_loading_ms;
+    case OV_W_READY: return s->cfg.heartbeat_timeout_idle_ms;
+    case OV_W_BUSY: return s->cfg.heartbeat_timeout_busy_ms;
+    default: return 0;
     }
 }
 
@@ -708,7 +703,8 @@ void ov_pool_tick(ov_sup *s, uint64_t now)
     for (int i = 0; i < OV_POOL_MAX_PENDING; i++) {
         ov_pending *p = &s->pool.pending[i];
         if (p->conn && now - p->accept_ms > (uint64_t)s->cfg.heartbeat_timeout_starting_ms) {
-            ov_log(OV_LOG_WARN, "worker_refused", "worker=pending reason=\"no hello within timeout_starting\"");
+            ov_log(OV_LOG_WARN, "worker_refused",
+                   "worker=pending reason=\"no hello within timeout_starting\"");
             pending_drop(p);
         }
     }
@@ -720,8 +716,7 @@ void ov_pool_drain(ov_sup *s)
     for (int i = 0; i < s->pool.n; i++) {
         ov_worker *w = &s->pool.workers[i];
         switch (w->state) {
-        case OV_W_BUSY:
-            break; /* its job finishes first (ov_pool_worker_idle) or the deadline hits (tick) */
+        case OV_W_BUSY: break; /* its job finishes first (ov_pool_worker_idle) or the deadline hits (tick) */
         case OV_W_BACKOFF:
         case OV_W_FAILED:
             if (w->state == OV_W_BACKOFF)
@@ -736,8 +731,7 @@ void ov_pool_drain(ov_sup *s)
             }
             send_shutdown(w, s->cfg.stop_timeout_ms);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     check_all_gone(s);

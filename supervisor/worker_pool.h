@@ -32,29 +32,29 @@ const char *ov_worker_state_name(int state);
 
 typedef struct ov_worker {
     struct ov_sup *sup;
-    char name[32];            /* "<kind>.<i>" */
-    int kind, index, gpu;     /* gpu -1 = CUDA_VISIBLE_DEVICES untouched */
+    char name[32];        /* "<kind>.<i>" */
+    int kind, index, gpu; /* gpu -1 = CUDA_VISIBLE_DEVICES untouched */
     int state;
-    char reason[256];         /* why it is in this state (failed, backing-off, last exit) */
-    uv_process_t *proc;       /* spawn mode; freed in its close callback after exit_cb */
-    int64_t pid;              /* 0 when no process */
-    ov_conn *conn;            /* NULL when not connected */
+    char reason[256];   /* why it is in this state (failed, backing-off, last exit) */
+    uv_process_t *proc; /* spawn mode; freed in its close callback after exit_cb */
+    int64_t pid;        /* 0 when no process */
+    ov_conn *conn;      /* NULL when not connected */
     uint64_t spawn_ms, ready_ms, last_frame_ms;
-    uint64_t restart_at_ms;   /* backing-off: respawn time */
-    uint64_t stop_at_ms;      /* draining: next escalation time; EOF grace otherwise */
-    int stop_stage;           /* 0 shutdown sent, 1 SIGTERM sent, 2 SIGKILL sent */
-    char kill_reason[160];    /* set when the supervisor killed it (heartbeat, garbage, timeout) */
-    int restarts;             /* respawns so far (status "restarts") */
-    int backoff_step;         /* consecutive failures since the last healthy run */
+    uint64_t restart_at_ms; /* backing-off: respawn time */
+    uint64_t stop_at_ms;    /* draining: next escalation time; EOF grace otherwise */
+    int stop_stage;         /* 0 shutdown sent, 1 SIGTERM sent, 2 SIGKILL sent */
+    char kill_reason[160];  /* set when the supervisor killed it (heartbeat, garbage, timeout) */
+    int restarts;           /* respawns so far (status "restarts") */
+    int backoff_step;       /* consecutive failures since the last healthy run */
     ov_crash_ring crashes;
-    char last_error[256];     /* last worker-level error message (not about a job) */
+    char last_error[256]; /* last worker-level error message (not about a job) */
     char model[OV_CONFIG_PATH_MAX];
     int64_t vram_used_bytes;
     /* The job it runs (dispatch.c). */
     ov_job *job;
     uint64_t job_start_ms;
     uint64_t dispatch_ns;
-    uint64_t cancel_sent_ms;  /* 0 = no cancel sent */
+    uint64_t cancel_sent_ms; /* 0 = no cancel sent */
 } ov_worker;
 
 typedef struct ov_pending {
@@ -66,7 +66,7 @@ typedef struct ov_pending {
 typedef struct ov_pool {
     ov_worker workers[OV_POOL_MAX_WORKERS];
     int n;
-    uv_pipe_t listener;       /* unit mode: <runtime_dir>/workers.sock */
+    uv_pipe_t listener; /* unit mode: <runtime_dir>/workers.sock */
     int listening;
     ov_pending pending[OV_POOL_MAX_PENDING];
 } ov_pool;

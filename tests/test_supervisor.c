@@ -27,9 +27,9 @@ START_TEST(backoff_doubles_caps_and_jitters)
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.5), 1000);
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 1, 0.5), 2000);
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 5, 0.5), 32000);
-    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.5), 60000); /* 64 s capped */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.5), 60000);    /* 64 s capped */
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 1000, 0.5), 60000); /* no overflow */
-    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.0), 750);   /* jitter -25% */
+    ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.0), 750);      /* jitter -25% */
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 0, 0.999999), 1249);
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.999999), 60000); /* jitter never exceeds cap */
     ck_assert_int_eq(ov_backoff_delay_ms(1000, 60000, 6, 0.0), 45000);
@@ -113,8 +113,9 @@ START_TEST(status_json_valid_and_tracks_state_within_1s)
     ck_assert_int_eq(json_array_size(json_object_get(j, "workers")), 3);
     ck_assert_str_eq(tsup_wstate(j, "wan.0"), "starting");
     json_t *w = tsup_worker(j, "wan.0");
-    const char *fields[] = {"name", "kind", "pid", "state", "restarts", "uptime_s", "job_id", "phase", "progress",
-                            "model", "vram_budget_bytes", "last_heartbeat_ms", "reason"};
+    const char *fields[] = {"name",   "kind",  "pid",      "state", "restarts",          "uptime_s",
+                            "job_id", "phase", "progress", "model", "vram_budget_bytes", "last_heartbeat_ms",
+                            "reason"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         ck_assert_msg(json_object_get(w, fields[i]) != NULL, "field %s missing", fields[i]);
     json_t *jobs = json_object_get(j, "jobs");
@@ -255,7 +256,8 @@ START_TEST(wrong_protocol_hello_refused_supervisor_keeps_serving)
 END_TEST
 
 /* A fake worker process: hello + ready, then optional garbage after delay_ms, then idle. */
-static pid_t fake_worker_proc(const tsup *t, const char *name, const char *kind, const void *garbage, size_t glen)
+static pid_t fake_worker_proc(const tsup *t, const char *name, const char *kind, const void *garbage,
+                              size_t glen)
 {
     pid_t p = fork();
     ck_assert_int_ge(p, 0);
@@ -285,8 +287,8 @@ START_TEST(garbage_frames_close_only_that_worker)
     tsup t;
     tsup_prepare(&t, "");
     tsup_start(&t, UNIT);
-    const uint8_t oversized[] = {0x7f, 0xff, 0xff, 0xff, 1, 2, 3};  /* 2 GiB announced */
-    const uint8_t junk[] = {0, 0, 0, 4, 0xc1, 0xc1, 0xc1, 0xc1};    /* 0xc1: never valid msgpack */
+    const uint8_t oversized[] = {0x7f, 0xff, 0xff, 0xff, 1, 2, 3}; /* 2 GiB announced */
+    const uint8_t junk[] = {0, 0, 0, 4, 0xc1, 0xc1, 0xc1, 0xc1};   /* 0xc1: never valid msgpack */
     pid_t pw = fake_worker_proc(&t, "wan.0", "wan", oversized, sizeof oversized);
     pid_t pq = fake_worker_proc(&t, "qwen.0", "qwen", junk, sizeof junk);
     pid_t ps = fake_worker_proc(&t, "sdxl.0", "sdxl", NULL, 0);
@@ -415,7 +417,6 @@ START_TEST(fake_worker_job_roundtrip_handback_and_drain)
     tsup_kill_all(&t);
 }
 END_TEST
-
 
 START_TEST(job_timeout_sends_cancel_then_retry_completes)
 {
@@ -620,8 +621,9 @@ START_TEST(ourvidzctl_status_json_submit_job_and_missing_socket)
     ck_assert_int_eq(json_array_size(json_object_get(j, "workers")), 3);
     json_decref(j);
     /* env instead of the flag */
-    snprintf(cmd, sizeof cmd, "OURVIDZ_RUNTIME_DIR=%s %s submit --kind sdxl --task t2i --param steps=3 --param seed=42",
-             t.run, tsup_bin("ourvidzctl"));
+    snprintf(cmd, sizeof cmd,
+             "OURVIDZ_RUNTIME_DIR=%s %s submit --kind sdxl --task t2i --param steps=3 --param seed=42", t.run,
+             tsup_bin("ourvidzctl"));
     out = run_capture(cmd, &st);
     ck_assert_int_eq(st, 0);
     ck_assert_str_eq(out, "local-1\n");

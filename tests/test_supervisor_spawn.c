@@ -61,7 +61,8 @@ START_TEST(kill9_one_of_three_restarts_it_alone_and_hands_back_its_job)
     tsup_start(&t, SPAWN);
     wait_all_ready(&t, "wsq");
     json_t *j = tsup_status(&t);
-    int64_t pw = tsup_wint(j, "wan.0", "pid"), ps = tsup_wint(j, "sdxl.0", "pid"), pq = tsup_wint(j, "qwen.0", "pid");
+    int64_t pw = tsup_wint(j, "wan.0", "pid"), ps = tsup_wint(j, "sdxl.0", "pid"),
+            pq = tsup_wint(j, "qwen.0", "pid");
     json_decref(j);
     ck_assert_int_gt(pw, 1);
     char id[128];

@@ -9,11 +9,11 @@
 #include "ipc/message.h"
 
 typedef struct tsup {
-    char dir[128];     /* temp dir: config, log, run/ */
-    char run[160];     /* runtime dir */
+    char dir[128]; /* temp dir: config, log, run/ */
+    char run[160]; /* runtime dir */
     char conf[192];
     char log[192];
-    pid_t pid;         /* supervisor */
+    pid_t pid; /* supervisor */
 } tsup;
 
 /* Path of a binary in build/bin ("ourvidz-supervisor") or build/tests ("ourvidz-testworker"). */

@@ -13,18 +13,19 @@
 #include "common/config.h"
 #include "common/error.h"
 
-#define CTL_TIMEOUT_MS 10000    /* whole exchange deadline */
+#define CTL_TIMEOUT_MS 10000 /* whole exchange deadline */
 #define CTL_REPLY_MAX (16u << 20)
 #define CTL_LINE_MAX 4096
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ourvidzctl [--runtime-dir DIR] COMMAND\n"
-               "  status [--json]                             workers and job counters\n"
-               "  metrics                                     Prometheus text\n"
-               "  submit --kind K --task T [--param k=v ...]  enqueue a local job, print its id\n"
-               "  job ID                                      one job's state as JSON\n"
-               "The socket is DIR/status.sock; DIR defaults to $OURVIDZ_RUNTIME_DIR, then the config default.\n");
+    fprintf(
+        f, "usage: ourvidzctl [--runtime-dir DIR] COMMAND\n"
+           "  status [--json]                             workers and job counters\n"
+           "  metrics                                     Prometheus text\n"
+           "  submit --kind K --task T [--param k=v ...]  enqueue a local job, print its id\n"
+           "  job ID                                      one job's state as JSON\n"
+           "The socket is DIR/status.sock; DIR defaults to $OURVIDZ_RUNTIME_DIR, then the config default.\n");
 }
 
 static int64_t now_ms(void)
@@ -76,7 +77,8 @@ static int exchange(const char *dir, const char *line, ov_buf *out)
             }
         } else {
             int e = errno;
-            fprintf(stderr, "ourvidzctl: cannot connect to %s: %s (is the supervisor running?)\n", path, strerror(e));
+            fprintf(stderr, "ourvidzctl: cannot connect to %s: %s (is the supervisor running?)\n", path,
+                    strerror(e));
             exit(1);
         }
     }
