@@ -353,17 +353,6 @@ static void worker_binary(const ov_sup *s, const ov_worker *w, char *out, size_t
         snprintf(out, n, "%s/ourvidz-%s", s->cfg.bin_dir, ov_kind_name(w->kind));
 }
 
-/* The product binaries are named ourvidz-<kind> and know their kind; any other binary (the test
- * worker) is told its kind with --kind. */
-static int needs_kind_flag(const char *binary, int kind)
-{
-    const char *base = strrchr(binary, '/');
-    base = base ? base + 1 : binary;
-    char want[32];
-    snprintf(want, sizeof want, "ourvidz-%s", ov_kind_name(kind));
-    return strcmp(base, want) != 0;
-}
-
 static void spawn_failed(ov_worker *w, const char *why)
 {
     ov_str_copy(w->last_error, sizeof w->last_error, why);
@@ -374,7 +363,8 @@ static void worker_spawn(ov_worker *w)
 {
     ov_sup *s = w->sup;
     const ov_worker_config *wc = &s->cfg.workers[w->kind];
-    char binary[OV_CONFIG_PATH_MAX + 32], spool[OV_CONFIG_PATH_MAX + 64], vram[32], hb[32], gpu_env[48];
+    char binary[OV_CONFIG_PATH_MAX + 32], spool[OV_CONFIG_PATH_MAX + 64], vram[32], hb[32], maxf[16],
+        gpu_env[48];
     worker_binary(s, w, binary, sizeof binary);
     snprintf(spool, sizeof spool, "%s/spool", s->cfg.runtime_dir);
     ensure_dir(spool, 0750);
@@ -382,6 +372,7 @@ static void worker_spawn(ov_worker *w)
     ensure_dir(spool, 0750);
     snprintf(vram, sizeof vram, "%lld", (long long)wc->vram_budget_bytes);
     snprintf(hb, sizeof hb, "%lld", (long long)s->cfg.heartbeat_interval_ms);
+    snprintf(maxf, sizeof maxf, "%d", wc->max_consecutive_failures);
 
     char *args[24];
     int a = 0;
@@ -389,10 +380,9 @@ static void worker_spawn(ov_worker *w)
     args[a++] = "--worker";
     args[a++] = "--name";
     args[a++] = w->name;
-    if (needs_kind_flag(binary, w->kind)) {
-        args[a++] = "--kind";
-        args[a++] = (char *)ov_kind_name(w->kind);
-    }
+    /* Always named: a product binary checks it matches its own kind; the test worker needs it. */
+    args[a++] = "--kind";
+    args[a++] = (char *)ov_kind_name(w->kind);
     args[a++] = "--ipc-fd";
     args[a++] = "3";
     args[a++] = "--model";
@@ -403,6 +393,8 @@ static void worker_spawn(ov_worker *w)
     args[a++] = spool;
     args[a++] = "--heartbeat-ms";
     args[a++] = hb;
+    args[a++] = "--max-failures";
+    args[a++] = maxf;
     args[a] = NULL;
 
     /* Environment: ours, with CUDA_VISIBLE_DEVICES set per instance when the config names GPUs. */
