@@ -37,7 +37,12 @@ typedef struct ov_worker_env {
     const char *name;          /* instance name, "wan.0" */
     const char *model;         /* model path from config/flags ("" if none) */
     int64_t vram_budget_bytes; /* 0 = unlimited */
+    void *priv;                /* the runtime's; see ov_worker_load_error() */
 } ov_worker_env;
+
+/* From inside load(): record why loading failed (printf-style, copied). The runtime sends it to
+ * the supervisor in the ERROR frame and logs it, so the operator sees it in `ourvidzctl status`. */
+void ov_worker_load_error(const ov_worker_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The one small interface a worker binary plugs in. */
 typedef struct ov_worker_ops {

@@ -1,0 +1,126 @@
+/* ourvidz-testworker: the real worker runtime with a test-only engine, for runtime and supervisor
+ * tests. Never installed; product binaries contain only real pipelines.
+ *
+ * Knobs at start (environment):
+ *   OV_TEST_EXIT_AT_START=N   exit with code N before saying hello (crash at start, 78 = do not respawn)
+ *   OV_TEST_LOAD_MS=N         spend N ms in load() (heartbeats keep flowing meanwhile)
+ *   OV_TEST_LOAD_FAIL=config  load() fails with OV_ECONFIG (-> error frame, exit 78)
+ *   OV_TEST_LOAD_FAIL=crash   load() aborts
+ * Knobs per job (params):
+ *   sleep_ms (int, 0)      total work time, spread over the progress steps
+ *   steps (int, 4)         progress steps (phase "denoise")
+ *   block_ms (int, 0)      sleep this long WITHOUT calling progress (heartbeats must still flow)
+ *   fail (str)             "retriable" or "fatal": fail with OV_EIO, retriable true / false
+ *                          (a non-zero number or true means "fatal")
+ *   crash (bool)           abort() halfway through the job
+ *   gpu_error (bool)       return OV_EGPU (the runtime then exits 75)
+ *   output (bool, true)    write <spool>/<job_id>/out.txt ("<job_id> <task>\n"), mime text/plain
+ * Result meta: seed=42, task=<task>, steps=<steps>.
+ * The kind is given with --kind (wan, sdxl, qwen, or anything for runtime tests). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "workers/runtime/worker.h"
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int64_t env_int(const char *name, int64_t dflt)
+{
+    const char *v = getenv(name);
+    int64_t x;
+    return v && ov_parse_int64(v, &x) == 0 ? x : dflt;
+}
+
+static int test_load(const ov_worker_env *env, void **state, char *model_id, size_t n)
+{
+    *state = NULL;
+    sleep_ms(env_int("OV_TEST_LOAD_MS", 0));
+    const char *fail = getenv("OV_TEST_LOAD_FAIL");
+    if (fail && strcmp(fail, "crash") == 0)
+        abort();
+    if (fail && strcmp(fail, "config") == 0) {
+        ov_worker_load_error(env, "test: model file %s is missing", env->model[0] ? env->model : "(none)");
+        return OV_ECONFIG;
+    }
+    snprintf(model_id, n, "test-engine:%s", env->model[0] ? env->model : "none");
+    return 0;
+}
+
+static int test_run(void *state, const char *job_id, const char *task, const ov_kvlist *params, ov_job_io *io)
+{
+    (void)state;
+    int64_t total_ms = 0, steps = 4, block = 0;
+    bool crash = false, gpu = false, output = true;
+    const char *fail = NULL;
+    ov_kvlist_get_int(params, "sleep_ms", &total_ms);
+    ov_kvlist_get_int(params, "steps", &steps);
+    ov_kvlist_get_int(params, "block_ms", &block);
+    ov_kvlist_get_bool(params, "crash", &crash);
+    ov_kvlist_get_bool(params, "gpu_error", &gpu);
+    ov_kvlist_get_bool(params, "output", &output);
+    if (ov_kvlist_get_str(params, "fail", &fail) == OV_EINVAL) {
+        int64_t f = 0; /* fail=1 (a number or bool): a fatal failure */
+        bool fb = false;
+        if ((ov_kvlist_get_int(params, "fail", &f) == 0 && f) || (ov_kvlist_get_bool(params, "fail", &fb) == 0 && fb))
+            fail = "fatal";
+    }
+    if (steps < 1)
+        steps = 1;
+
+    sleep_ms(block);
+    for (int64_t i = 1; i <= steps; i++) {
+        sleep_ms(total_ms / steps);
+        if (crash && i * 2 > steps)
+            abort();
+        int rc = ov_job_progress(io, "denoise", i, steps);
+        if (rc)
+            return rc;
+    }
+    if (gpu) {
+        ov_job_set_error(io, true, "test: illegal memory access (simulated sticky GPU error)");
+        return OV_EGPU;
+    }
+    if (fail) {
+        ov_job_set_error(io, strcmp(fail, "fatal") != 0, "test: requested %s failure", fail);
+        return OV_EIO;
+    }
+    if (output) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/out.txt", ov_job_spool_dir(io));
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            ov_job_set_error(io, true, "test: cannot write %s", path);
+            return OV_EIO;
+        }
+        fprintf(f, "%s %s\n", job_id, task);
+        fclose(f);
+        int rc = ov_job_add_output(io, path, "text/plain");
+        if (rc)
+            return rc;
+    }
+    ov_kvlist_set_int(ov_job_meta(io), "seed", 42);
+    ov_kvlist_set_str(ov_job_meta(io), "task", task);
+    ov_kvlist_set_int(ov_job_meta(io), "steps", steps);
+    return 0;
+}
+
+static const ov_worker_ops test_ops = {.kind = NULL, .load = test_load, .run = test_run, .unload = NULL};
+
+int main(int argc, char **argv)
+{
+    int64_t code = env_int("OV_TEST_EXIT_AT_START", -1);
+    if (code >= 0)
+        return (int)code;
+    return ov_worker_main(&test_ops, argc, argv);
+}
