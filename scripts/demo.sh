@@ -66,9 +66,9 @@ tail -n 15 "$tmp/supervisor.log"
 echo
 echo "Workers whose model pipeline is not built in this version report 'failed' with the reason"
 echo "above and are not respawned (exit code 78); the rest of the service keeps running."
-echo "Try: OURVIDZ_RUNTIME_DIR=$OURVIDZ_RUNTIME_DIR build/bin/ourvidzctl status --json"
 
 if [ "$keep" -eq 1 ]; then
+  echo "Try: OURVIDZ_RUNTIME_DIR=$OURVIDZ_RUNTIME_DIR build/bin/ourvidzctl status --json"
   echo "Running; Ctrl-C to stop."
   wait "$sup_pid" || true
 fi
