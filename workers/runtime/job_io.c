@@ -117,6 +117,13 @@ int ov_rt_run_job(ov_worker_rt *rt, ov_msg *job)
                           &job->u.job.params, &io);
     }
     int64_t ms = ov_rt_now_ms() - t0;
+    /* Idle again BEFORE the outcome goes out: the supervisor dispatches the next job the moment it
+     * reads RESULT/ERROR, and that job must not meet a worker that still looks busy. */
+    pthread_mutex_lock(&rt->lock);
+    rt->state = OV_RT_IDLE;
+    rt->current[0] = '\0';
+    atomic_store(&rt->cancel, false);
+    pthread_mutex_unlock(&rt->lock);
 
     if (rc == 0) {
         io.result.u.result.job_id = strdup(io.job_id);

@@ -255,8 +255,6 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv)
     while (wait_job(rt, &job)) {
         rc = ov_rt_run_job(rt, &job);
         ov_msg_free(&job);
-        atomic_store(&rt->cancel, false);
-        set_state(rt, OV_RT_IDLE, NULL);
         if (rc == OV_EGPU) {
             ov_log(OV_LOG_ERR, "gpu_error_sticky", "action=exit code=%d", OV_EXIT_UNHEALTHY);
             exit_code = OV_EXIT_UNHEALTHY;
