@@ -243,10 +243,14 @@ int main(int argc, char **argv)
     double t1 = now_s(), cpu1 = proc_cpu_s(pid);
     long rss_after = proc_status_kb(pid, "VmRSS"), hwm = proc_status_kb(pid, "VmHWM");
     if (done < njobs) {
-        fprintf(stderr, "bench_dispatch: only %lld of %d jobs completed\n", (long long)done, njobs);
+        char *st = cmd("status");
+        fprintf(stderr, "bench_dispatch: only %lld of %d jobs completed (log: %s)\n%s", (long long)done,
+                njobs, logp, st ? st : "");
+        free(st);
         kill(pid, SIGKILL);
         return 1;
     }
+    int64_t failed = jobs_counter("failed");
     int64_t *lat = calloc((size_t)njobs, sizeof *lat);
     int nl = 0;
     for (int i = 0; i < njobs; i++) {
@@ -281,6 +285,7 @@ int main(int argc, char **argv)
     printf("%-44s %9.1f MB %12s\n", "supervisor RSS, 3 workers, idle", rss_idle / 1024.0, "< 30 MB");
     printf("%-44s %9.1f MB %12s\n", "supervisor RSS after the run (peak)", rss_after / 1024.0, "");
     printf("%-44s %9.1f MB %12s\n", "supervisor VmHWM", hwm / 1024.0, "");
+    printf("%-44s %12lld\n", "job failures reported by workers", (long long)failed);
     printf("%-44s %12d\n", "supervisor exit status after SIGTERM", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     free(lat);
     free(ids);
