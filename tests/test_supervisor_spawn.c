@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -251,6 +252,46 @@ START_TEST(status_reflects_busy_within_1s_and_counts_jobs)
 }
 END_TEST
 
+START_TEST(garbage_from_a_spawned_worker_restarts_only_it)
+{
+    /* wan.0 is a script that writes an oversized frame header on fd 3, then idles. */
+    tsup t;
+    char script[256];
+    prepare(&t, "wsq", NULL);
+    snprintf(script, sizeof script, "%s/garbage-worker.sh", t.dir);
+    FILE *f = fopen(script, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "#!/bin/sh\nprintf '\\177\\377\\377\\377garbage' >&3\nexec sleep 30\n");
+    fclose(f);
+    ck_assert_int_eq(chmod(script, 0755), 0);
+    f = fopen(t.conf, "a"); /* a repeated section: the later binary wins */
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[worker.wan]\nbinary = %s\n", script);
+    fclose(f);
+    tsup_start(&t, SPAWN);
+    wait_all_ready(&t, "sq");
+    json_t *j = tsup_status(&t);
+    int64_t ps = tsup_wint(j, "sdxl.0", "pid"), pq = tsup_wint(j, "qwen.0", "pid");
+    json_decref(j);
+    int64_t end = tsup_now_ms() + 5000;
+    while (tsup_now_ms() < end && tsup_log_count(&t, "event=worker_spawned worker=wan.0") < 2)
+        tsup_sleep_ms(50);
+    ck_assert_int_ge(tsup_log_count(&t, "event=worker_spawned worker=wan.0"), 2);
+    ck_assert_int_ge(tsup_log_count(&t, "event=worker_conn_closed worker=wan.0 code=EPROTO"), 1);
+    ck_assert_int_ge(tsup_log_count(&t, "event=worker_kill worker=wan.0"), 1);
+    j = tsup_status(&t);
+    ck_assert_int_ge(tsup_wint(j, "wan.0", "restarts"), 1);
+    ck_assert_int_eq(tsup_wint(j, "sdxl.0", "pid"), ps);
+    ck_assert_int_eq(tsup_wint(j, "qwen.0", "pid"), pq);
+    ck_assert_int_eq(tsup_wint(j, "sdxl.0", "restarts"), 0);
+    ck_assert_int_eq(tsup_wint(j, "qwen.0", "restarts"), 0);
+    ck_assert_str_eq(tsup_wstate(j, "sdxl.0"), "ready");
+    json_decref(j);
+    ck_assert_int_eq(tsup_log_count(&t, "worker=sdxl.0 code="), 0);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("supervisor_spawn");
@@ -262,6 +303,7 @@ static Suite *suite(void)
     tcase_add_test(tc, exit_78_is_failed_and_never_respawned);
     tcase_add_test(tc, sigterm_during_job_finishes_it_and_everything_exits_0);
     tcase_add_test(tc, status_reflects_busy_within_1s_and_counts_jobs);
+    tcase_add_test(tc, garbage_from_a_spawned_worker_restarts_only_it);
     suite_add_tcase(s, tc);
     return s;
 }
