@@ -171,6 +171,7 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
         ov_log(OV_LOG_INFO, "job_completed", "worker=%s job=%s outputs=%u duration_ms=%llu", w->name, job->id,
                m->u.result.noutputs, (unsigned long long)(now - w->job_start_ms));
         release(w);
+        w->fail_streak = 0;
         s->jobs->ops->complete(s->jobs, job, m);
         s->metrics.completed++;
         ov_metrics_job_result(&s->metrics, kind, OV_RESULT_COMPLETED);
@@ -191,7 +192,15 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
         int verdict =
             s->jobs->ops->fail(s->jobs, job, (int)m->u.error.code, m->u.error.message, m->u.error.retriable);
         count(s, kind, verdict);
-        ov_pool_worker_idle(w);
+        /* The runtime exits 75 after a sticky GPU error or max_consecutive_failures errors in a
+         * row: do not hand that process another job. */
+        w->fail_streak++;
+        if (m->u.error.code == OV_EGPU)
+            ov_pool_worker_expect_exit(w, "sticky GPU error");
+        else if (w->fail_streak >= s->cfg.workers[w->kind].max_consecutive_failures)
+            ov_pool_worker_expect_exit(w, "too many failed jobs in a row");
+        else
+            ov_pool_worker_idle(w);
         ov_dispatch_kick(s);
         return;
     }

@@ -456,6 +456,7 @@ static void worker_spawn(ov_worker *w)
     w->stop_stage = 0;
     w->stop_at_ms = 0;
     w->kill_reason[0] = '\0';
+    w->fail_streak = 0;
     if (rc != 0) {
         proc->data = NULL;
         uv_close((uv_handle_t *)proc, on_proc_closed);
@@ -649,12 +650,14 @@ static void tick_worker(ov_worker *w, uint64_t now)
                 kill((pid_t)w->pid, SIGTERM);
             w->stop_stage = 1;
             w->stop_at_ms = now + (uint64_t)s->cfg.stop_timeout_ms;
-            s->unclean = 1;
+            if (s->stopping)
+                s->unclean = 1;
         } else if (w->stop_stage == 1) {
             ov_log(OV_LOG_WARN, "worker_stop_escalate", "worker=%s signal=SIGKILL", w->name);
             w->stop_stage = 2;
             w->stop_at_ms = 0;
-            s->unclean = 1;
+            if (s->stopping)
+                s->unclean = 1;
             if (w->state == OV_W_DRAINING) {
                 if (w->proc)
                     uv_process_kill(w->proc, SIGKILL);
@@ -737,6 +740,13 @@ void ov_pool_worker_idle(ov_worker *w)
         return;
     }
     set_state(w, OV_W_READY, "%s", "");
+}
+
+void ov_pool_worker_expect_exit(ov_worker *w, const char *why)
+{
+    w->stop_stage = 0;
+    w->stop_at_ms = uv_now(w->sup->loop) + (uint64_t)w->sup->cfg.stop_timeout_ms;
+    set_state(w, OV_W_DRAINING, "%s: waiting for it to exit", why);
 }
 
 int ov_pool_live(const ov_sup *s)

@@ -55,6 +55,7 @@ typedef struct ov_worker {
     uint64_t job_start_ms;
     uint64_t dispatch_ns;
     uint64_t cancel_sent_ms; /* 0 = no cancel sent */
+    int fail_streak;         /* job errors in a row (the runtime exits 75 at max_consecutive_failures) */
 } ov_worker;
 
 typedef struct ov_pending {
@@ -82,6 +83,9 @@ void ov_pool_tick(struct ov_sup *s, uint64_t now_ms);
 void ov_pool_drain(struct ov_sup *s);
 /* A worker finished its job (dispatch.c): READY again, or SHUTDOWN when draining. */
 void ov_pool_worker_idle(ov_worker *w);
+/* The worker reported something after which it exits on its own (sticky GPU error, failure
+ * streak): no more jobs; wait for its exit (killed past stop_timeout), then restart. */
+void ov_pool_worker_expect_exit(ov_worker *w, const char *why);
 /* Kill one worker (SIGKILL in spawn mode; unit mode: close and kill the hello pid) with a reason;
  * the restart follows from its exit. */
 void ov_pool_kill(ov_worker *w, const char *reason);

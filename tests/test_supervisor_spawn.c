@@ -292,6 +292,58 @@ START_TEST(garbage_from_a_spawned_worker_restarts_only_it)
 }
 END_TEST
 
+START_TEST(exit_75_restarts_promptly_and_crashing_job_goes_dead)
+{
+    tsup t;
+    prepare(&t, "w", "[restart]\ncrash_loop_max = 10\n");
+    tsup_start(&t, SPAWN);
+    wait_all_ready(&t, "w");
+    json_t *j = tsup_status(&t);
+    int64_t p0 = tsup_wint(j, "wan.0", "pid");
+    json_decref(j);
+    /* Sticky GPU error: the job fails (retriable), the worker exits 75 and is back at once. */
+    char id[128];
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", "gpu_error=true"));
+    int64_t end = tsup_now_ms() + 3000;
+    while (tsup_now_ms() < end && tsup_log_count(&t, "status=75") < 1)
+        tsup_sleep_ms(20);
+    ck_assert_int_eq(tsup_log_count(&t, "status=75"), 1);
+    ck_assert_int_ge(tsup_log_count(&t, "restarting in 0 ms"), 1);
+    /* The retried job hits the GPU error again each time: dead after 3 attempts. */
+    ck_assert(tsup_wait_job(&t, id, "dead", 15000));
+    /* The third ERROR arrives before that process exits 75: wait for its restart too. */
+    int restarts = 0;
+    end = tsup_now_ms() + 5000;
+    while (tsup_now_ms() < end) {
+        j = tsup_status(&t);
+        restarts = (int)tsup_wint(j, "wan.0", "restarts");
+        int ready = strcmp(tsup_wstate(j, "wan.0"), "ready") == 0;
+        ck_assert_int_ne(tsup_wint(j, "wan.0", "pid"), p0);
+        json_decref(j);
+        if (restarts == 3 && ready)
+            break;
+        tsup_sleep_ms(20);
+    }
+    ck_assert_int_eq(restarts, 3);
+    ck_assert_int_eq(tsup_log_count(&t, "status=75"), 3);
+    /* A job that crashes its worker (abort) is handed back each time, then dead after 3. */
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", "crash=true steps=2"));
+    ck_assert(tsup_wait_job(&t, id, "dead", 20000));
+    j = job_json(&t, id);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "attempts")), 3);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "error")), "signal 6"));
+    json_decref(j);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 10000));
+    /* A normal job still runs afterwards. */
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
+    ck_assert(tsup_wait_job(&t, id, "completed", 5000));
+    j = job_json(&t, id);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "outputs")), 1);
+    json_decref(j);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("supervisor_spawn");
@@ -304,6 +356,7 @@ static Suite *suite(void)
     tcase_add_test(tc, sigterm_during_job_finishes_it_and_everything_exits_0);
     tcase_add_test(tc, status_reflects_busy_within_1s_and_counts_jobs);
     tcase_add_test(tc, garbage_from_a_spawned_worker_restarts_only_it);
+    tcase_add_test(tc, exit_75_restarts_promptly_and_crashing_job_goes_dead);
     suite_add_tcase(s, tc);
     return s;
 }
