@@ -344,6 +344,28 @@ START_TEST(exit_75_restarts_promptly_and_crashing_job_goes_dead)
 }
 END_TEST
 
+START_TEST(load_config_error_shows_the_workers_reason)
+{
+    tsup t;
+    prepare(&t, "w", "[worker.wan]\nmodel = /nonexistent/wan.safetensors\n");
+    setenv("OV_TEST_LOAD_FAIL", "config", 1);
+    tsup_start(&t, SPAWN);
+    unsetenv("OV_TEST_LOAD_FAIL");
+    ck_assert(tsup_wait_state(&t, "wan.0", "failed", 5000));
+    json_t *j = tsup_status(&t);
+    const char *reason = json_string_value(json_object_get(tsup_worker(j, "wan.0"), "reason"));
+    ck_assert_msg(strstr(reason, "exit 78") && strstr(reason, "/nonexistent/wan.safetensors is missing"),
+                  "reason: %s", reason);
+    json_decref(j);
+    char *tab = tsup_cmd(&t, "status");
+    ck_assert_ptr_nonnull(strstr(tab, "is missing"));
+    free(tab);
+    tsup_sleep_ms(500);
+    ck_assert_int_eq(tsup_log_count(&t, "event=worker_spawned worker=wan.0"), 1);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("supervisor_spawn");
@@ -357,6 +379,7 @@ static Suite *suite(void)
     tcase_add_test(tc, status_reflects_busy_within_1s_and_counts_jobs);
     tcase_add_test(tc, garbage_from_a_spawned_worker_restarts_only_it);
     tcase_add_test(tc, exit_75_restarts_promptly_and_crashing_job_goes_dead);
+    tcase_add_test(tc, load_config_error_shows_the_workers_reason);
     suite_add_tcase(s, tc);
     return s;
 }
