@@ -114,8 +114,8 @@ static void fs_expect(fake_sup *f, int type, ov_msg *m, int timeout_ms, int *hb)
         if (m->type == OV_MSG_HEARTBEAT && hb)
             (*hb)++;
         ck_assert_msg(m->type == OV_MSG_HEARTBEAT || m->type == OV_MSG_PROGRESS || m->type == OV_MSG_ACCEPT,
-                      "unexpected %s while waiting for %s",
-                      ov_msg_type_name(m->type), ov_msg_type_name(type));
+                      "unexpected %s while waiting for %s", ov_msg_type_name(m->type),
+                      ov_msg_type_name(type));
         ov_msg_free(m);
     }
 }
@@ -268,15 +268,111 @@ START_TEST(heartbeats_flow_while_the_job_blocks)
 {
     fake_sup f;
     start_ready(&f, NULL);
-    fs_send_job(&f, "block", "block_ms=1500 steps=1");
+    fs_send_job(&f, "block", "block_ms=3000 steps=1");
+    int64_t t0 = now_ms(), last_seq = 0;
+    int hb = 0, busy = 0;
     ov_msg m;
-    int hb = 0;
-    int64_t t0 = now_ms();
-    fs_expect(&f, OV_MSG_RESULT, &m, 5000, &hb);
-    ck_assert_int_ge(now_ms() - t0, 1400);
-    /* 100 ms interval over >= 1.5 s of a job that never calls progress */
-    ck_assert_int_ge(hb, 10);
+    for (;;) {
+        ck_assert_int_eq(fs_recv(&f, &m, 5000), 0);
+        if (m.type == OV_MSG_RESULT)
+            break;
+        if (m.type == OV_MSG_HEARTBEAT) {
+            hb++;
+            ck_assert_int_gt(m.u.heartbeat.seq, last_seq); /* strictly increasing */
+            last_seq = m.u.heartbeat.seq;
+            if (!strcmp(m.u.heartbeat.state, "busy"))
+                busy++;
+        } else {
+            ck_assert_msg(m.type == OV_MSG_ACCEPT || m.type == OV_MSG_PROGRESS, "unexpected %s",
+                          ov_msg_type_name(m.type));
+        }
+        ov_msg_free(&m);
+    }
+    ck_assert_str_eq(m.u.result.job_id, "block");
     ov_msg_free(&m);
+    ck_assert_int_ge(now_ms() - t0, 2900);
+    /* 100 ms interval over 3 s of a job that never calls progress: ~30 */
+    ck_assert_int_ge(hb, 20);
+    ck_assert_int_ge(busy, 20);
+    fs_close(&f);
+}
+END_TEST
+
+START_TEST(heartbeats_say_loading_during_a_long_load)
+{
+    setenv("OV_TEST_LOAD_MS", "1000", 1);
+    char tw[PATH_MAX];
+    bin_path(tw, sizeof tw, "OURVIDZ_TEST_BIN_DIR", "ourvidz-testworker");
+    fake_sup f;
+    fs_spawn(&f, tw, "test", NULL);
+    ov_msg m;
+    fs_expect(&f, OV_MSG_HELLO, &m, 3000, NULL); /* hello first, before the load */
+    ov_msg_free(&m);
+    int loading = 0;
+    for (;;) {
+        ck_assert_int_eq(fs_recv(&f, &m, 3000), 0);
+        if (m.type == OV_MSG_READY)
+            break;
+        ck_assert_int_eq(m.type, OV_MSG_HEARTBEAT);
+        ck_assert_str_eq(m.u.heartbeat.state, "loading");
+        loading++;
+        ov_msg_free(&m);
+    }
+    ck_assert_int_ge(m.u.ready.load_ms, 1000);
+    ck_assert_int_lt(m.u.ready.load_ms, 2000);
+    ov_msg_free(&m);
+    ck_assert_int_ge(loading, 7);
+    fs_close(&f);
+}
+END_TEST
+
+START_TEST(sigterm_while_busy_finishes_the_job_then_exits_0)
+{
+    fake_sup f;
+    start_ready(&f, NULL);
+    fs_send_job(&f, "term", "steps=4 sleep_ms=800");
+    ov_msg m;
+    fs_expect(&f, OV_MSG_ACCEPT, &m, 2000, NULL);
+    ov_msg_free(&m);
+    ck_assert_int_eq(kill(f.pid, SIGTERM), 0);
+    fs_expect(&f, OV_MSG_RESULT, &m, 5000, NULL);
+    ck_assert_str_eq(m.u.result.job_id, "term");
+    ov_msg_free(&m);
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), 0);
+    fs_close(&f);
+}
+END_TEST
+
+START_TEST(sigterm_deadline_cancels_a_long_job_then_exits_0)
+{
+    fake_sup f;
+    const char *const extra[] = {"--term-deadline-ms", "300", NULL};
+    start_ready(&f, extra);
+    fs_send_job(&f, "slowterm", "steps=100 sleep_ms=20000");
+    ov_msg m;
+    fs_expect(&f, OV_MSG_ACCEPT, &m, 2000, NULL);
+    ov_msg_free(&m);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(kill(f.pid, SIGTERM), 0);
+    fs_expect(&f, OV_MSG_ERROR, &m, 3000, NULL);
+    ck_assert_str_eq(m.u.error.job_id, "slowterm");
+    ck_assert_int_eq(m.u.error.code, OV_ECANCELED);
+    ov_msg_free(&m);
+    ck_assert_int_ge(now_ms() - t0, 250);  /* the job had its deadline ... */
+    ck_assert_int_lt(now_ms() - t0, 1500); /* ... and no more */
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), 0);
+    fs_close(&f);
+}
+END_TEST
+
+START_TEST(sigterm_while_idle_exits_0)
+{
+    fake_sup f;
+    start_ready(&f, NULL);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(kill(f.pid, SIGTERM), 0);
+    ck_assert_int_eq(fs_wait_exit(&f, 2000), 0);
+    ck_assert_int_lt(now_ms() - t0, 1000);
     fs_close(&f);
 }
 END_TEST
@@ -527,7 +623,8 @@ START_TEST(unit_mode_connects_to_the_socket_and_says_hello)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        execl(tw, tw, "--worker", "--kind", "sdxl", "--name", "sdxl.1", "--socket", path, "--spool", dir, NULL);
+        execl(tw, tw, "--worker", "--kind", "sdxl", "--name", "sdxl.1", "--socket", path, "--spool", dir,
+              NULL);
         _exit(127);
     }
     int fd = accept(ls, NULL, NULL);
@@ -547,6 +644,152 @@ START_TEST(unit_mode_connects_to_the_socket_and_says_hello)
 }
 END_TEST
 
+START_TEST(config_file_supplies_model_budget_and_failures_and_flags_override_it)
+{
+    char dir[] = "/tmp/ovrt-conf-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char conf[128];
+    snprintf(conf, sizeof conf, "%s/ourvidz.conf", dir);
+    FILE *fp = fopen(conf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp,
+            "[supervisor]\nruntime_dir = %s\n[worker.sdxl]\nmodel = /models/sdxl.safetensors\n"
+            "vram_budget = 6G\nmax_consecutive_failures = 2\n",
+            dir);
+    fclose(fp);
+    char tw[PATH_MAX];
+    bin_path(tw, sizeof tw, "OURVIDZ_TEST_BIN_DIR", "ourvidz-testworker");
+    ov_msg m;
+
+    fake_sup f;
+    const char *const from_file[] = {"--config", conf, NULL};
+    fs_spawn(&f, tw, "sdxl", from_file);
+    fs_expect(&f, OV_MSG_HELLO, &m, 3000, NULL);
+    ck_assert_str_eq(m.u.hello.model, "/models/sdxl.safetensors");
+    ck_assert_int_eq(m.u.hello.vram_budget_bytes, 6LL << 30);
+    ov_msg_free(&m);
+    fs_expect(&f, OV_MSG_READY, &m, 3000, NULL);
+    ck_assert_str_eq(m.u.ready.model, "test-engine:/models/sdxl.safetensors");
+    ov_msg_free(&m);
+    for (int i = 0; i < 2; i++) { /* max_consecutive_failures = 2 from the file */
+        fs_send_job(&f, i ? "c2" : "c1", "fail=fatal");
+        fs_expect(&f, OV_MSG_ERROR, &m, 2000, NULL);
+        ov_msg_free(&m);
+    }
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), OV_EXIT_UNHEALTHY);
+    fs_close(&f);
+
+    const char *const flags[] = {"--config", conf, "--model", "/other", "--vram-budget", "123", NULL};
+    fs_spawn(&f, tw, "sdxl", flags);
+    fs_expect(&f, OV_MSG_HELLO, &m, 3000, NULL);
+    ck_assert_str_eq(m.u.hello.model, "/other");
+    ck_assert_int_eq(m.u.hello.vram_budget_bytes, 123);
+    ov_msg_free(&m);
+    fs_close(&f);
+
+    /* a broken config file: refused with 78 */
+    fp = fopen(conf, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp, "[worker.sdxl]\nbogus_key = 1\n");
+    fclose(fp);
+    char cmd[PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd, "%s --worker --kind sdxl --ipc-fd 0 --config %s 2>/dev/null </dev/null", tw,
+             conf);
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(unit_mode_retries_until_the_socket_appears)
+{
+    char dir[] = "/tmp/ovrt-unit-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%.40s/workers.sock", dir);
+    char tw[PATH_MAX];
+    bin_path(tw, sizeof tw, "OURVIDZ_TEST_BIN_DIR", "ourvidz-testworker");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl(tw, tw, "--worker", "--kind", "qwen", "--name", "qwen.0", "--socket", path, "--spool", dir,
+              "--connect-timeout-ms", "10000", NULL);
+        _exit(127);
+    }
+    usleep(600 * 1000); /* the worker starts before the supervisor */
+    ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(ls, 4), 0);
+    int64_t t0 = now_ms();
+    int fd = accept(ls, NULL, NULL); /* backoff caps at 1 s */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_lt(now_ms() - t0, 1500);
+    fake_sup f = {.fd = fd, .pid = pid};
+    snprintf(f.spool, sizeof f.spool, "%s", dir);
+    ov_frame_reader_init(&f.r, OV_IPC_FRAME_MAX);
+    ov_msg m;
+    fs_expect(&f, OV_MSG_HELLO, &m, 3000, NULL);
+    ck_assert_str_eq(m.u.hello.name, "qwen.0");
+    ov_msg_free(&m);
+    close(ls);
+    fs_close(&f);
+}
+END_TEST
+
+START_TEST(unit_mode_gives_up_at_the_connect_deadline)
+{
+    char tw[PATH_MAX];
+    bin_path(tw, sizeof tw, "OURVIDZ_TEST_BIN_DIR", "ourvidz-testworker");
+    char cmd[PATH_MAX + 200];
+    snprintf(cmd, sizeof cmd,
+             "%s --worker --kind test --socket /tmp/ovrt-no-such-dir/workers.sock --spool /tmp "
+             "--connect-timeout-ms 300 2>/dev/null",
+             tw);
+    int64_t t0 = now_ms();
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_FAILURE);
+    ck_assert_int_lt(now_ms() - t0, 1500);
+}
+END_TEST
+
+START_TEST(test_worker_start_knobs)
+{
+    char tw[PATH_MAX];
+    bin_path(tw, sizeof tw, "OURVIDZ_TEST_BIN_DIR", "ourvidz-testworker");
+    fake_sup f;
+    /* exit before hello */
+    setenv("OV_TEST_EXIT_AT_START", "78", 1);
+    fs_spawn(&f, tw, "test", NULL);
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), 78);
+    ov_msg m;
+    ck_assert_int_eq(fs_recv(&f, &m, 500), OV_ECLOSED); /* nothing was said */
+    fs_close(&f);
+    unsetenv("OV_TEST_EXIT_AT_START");
+    /* load crash: hello, then SIGABRT */
+    setenv("OV_TEST_LOAD_FAIL", "crash", 1);
+    fs_spawn(&f, tw, "test", NULL);
+    fs_expect(&f, OV_MSG_HELLO, &m, 3000, NULL);
+    ov_msg_free(&m);
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), 128 + SIGABRT);
+    fs_close(&f);
+    unsetenv("OV_TEST_LOAD_FAIL");
+    /* crash mid-job: accept, some progress, then SIGABRT */
+    start_ready(&f, NULL);
+    fs_send_job(&f, "boom", "crash=true steps=4");
+    fs_expect(&f, OV_MSG_ACCEPT, &m, 2000, NULL);
+    ov_msg_free(&m);
+    ck_assert_int_eq(fs_wait_exit(&f, 3000), 128 + SIGABRT);
+    fs_close(&f);
+}
+END_TEST
+
 START_TEST(bad_flags_exit_78_with_a_message)
 {
     char tw[PATH_MAX];
@@ -561,6 +804,29 @@ START_TEST(bad_flags_exit_78_with_a_message)
     snprintf(cmd, sizeof cmd, "%s --worker --kind sdxl --ipc-fd 3 2>/dev/null", bin);
     st = system(cmd);
     ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN); /* a wan binary asked to be sdxl */
+    snprintf(cmd, sizeof cmd, "%s --worker --kind test --ipc-fd 9 2>/dev/null", tw);
+    st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN); /* fd 9 is not an open socket */
+    snprintf(cmd, sizeof cmd, "%s --worker --kind test --name ../up --ipc-fd 0 2>/dev/null", tw);
+    st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN); /* a name that would escape the spool */
+    snprintf(cmd, sizeof cmd, "%s --worker --kind test --heartbeat-ms soon --ipc-fd 0 2>/dev/null", tw);
+    st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN);
+    /* product binaries outside service mode: no one-shot mode yet, a clear refusal */
+    static const char *const kinds[] = {"wan", "sdxl", "qwen"};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "ourvidz-%s", kinds[i]);
+        bin_path(bin, sizeof bin, "OURVIDZ_BIN_DIR", name);
+        snprintf(cmd, sizeof cmd, "%s 2>&1 | grep -q 'is not built in this version'", bin);
+        ck_assert_int_eq(system(cmd), 0);
+        snprintf(cmd, sizeof cmd, "%s --prompt x 2>/dev/null", bin);
+        st = system(cmd);
+        ck_assert_int_eq(WEXITSTATUS(st), OV_EXIT_NO_RESPAWN);
+        snprintf(cmd, sizeof cmd, "%s --version | grep -q '^%s '", bin, name);
+        ck_assert_int_eq(system(cmd), 0);
+    }
 }
 END_TEST
 
@@ -572,6 +838,10 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, job_accept_progress_result_with_output_file);
     tcase_add_test(tc, heartbeats_flow_while_the_job_blocks);
+    tcase_add_test(tc, heartbeats_say_loading_during_a_long_load);
+    tcase_add_test(tc, sigterm_while_busy_finishes_the_job_then_exits_0);
+    tcase_add_test(tc, sigterm_deadline_cancels_a_long_job_then_exits_0);
+    tcase_add_test(tc, sigterm_while_idle_exits_0);
     tcase_add_test(tc, busy_worker_refuses_a_second_job_and_cancel_stops_the_first);
     tcase_add_test(tc, failures_report_retriable_flag_and_three_in_a_row_exit_75);
     tcase_add_test(tc, a_success_resets_the_failure_count);
@@ -584,6 +854,10 @@ int main(void)
     tcase_add_test(tc, garbage_and_oversized_frames_end_the_worker_cleanly);
     tcase_add_test(tc, unsafe_job_ids_are_refused);
     tcase_add_test(tc, unit_mode_connects_to_the_socket_and_says_hello);
+    tcase_add_test(tc, config_file_supplies_model_budget_and_failures_and_flags_override_it);
+    tcase_add_test(tc, unit_mode_retries_until_the_socket_appears);
+    tcase_add_test(tc, unit_mode_gives_up_at_the_connect_deadline);
+    tcase_add_test(tc, test_worker_start_knobs);
     tcase_add_test(tc, bad_flags_exit_78_with_a_message);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

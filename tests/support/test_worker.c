@@ -72,7 +72,8 @@ static int test_run(void *state, const char *job_id, const char *task, const ov_
     if (ov_kvlist_get_str(params, "fail", &fail) == OV_EINVAL) {
         int64_t f = 0; /* fail=1 (a number or bool): a fatal failure */
         bool fb = false;
-        if ((ov_kvlist_get_int(params, "fail", &f) == 0 && f) || (ov_kvlist_get_bool(params, "fail", &fb) == 0 && fb))
+        if ((ov_kvlist_get_int(params, "fail", &f) == 0 && f) ||
+            (ov_kvlist_get_bool(params, "fail", &fb) == 0 && fb))
             fail = "fatal";
     }
     if (steps < 1)

@@ -33,6 +33,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ourvidz-qwen --worker --name NAME (--ipc-fd N | --socket PATH) [--config PATH]\n"
                "                   [--model PATH] [--vram-budget BYTES] [--spool DIR] [--heartbeat-ms N]\n"
+               "                   [--max-failures N] [--kind qwen] [--connect-timeout-ms N]\n"
+               "                   [--term-deadline-ms N]\n"
                "The Qwen2.5 enhancer worker of ourvidz, normally started by ourvidz-supervisor.\n"
                "Status: the Qwen2.5 enhancer is not built in this version; the worker exits with code 78.\n");
 }
@@ -49,5 +51,12 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    return ov_worker_main(&qwen_ops, argc, argv);
+    if (ov_worker_service_mode(argc, argv))
+        return ov_worker_main(&qwen_ops, argc, argv);
+    /* One-shot CLI mode (ourvidz-qwen --model DIR --prompt TEXT) arrives with the pipeline. */
+    fprintf(
+        stderr,
+        "ourvidz-qwen: the Qwen2.5 enhancer is not built in this version, so there is no one-shot mode yet; "
+        "service mode is --worker (see --help)\n");
+    return OV_EXIT_NO_RESPAWN;
 }

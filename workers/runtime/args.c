@@ -1,5 +1,6 @@
 /* Worker command line: --name, --ipc-fd/--socket, --config, model, budget, spool, heartbeat. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,35 @@ static int int_arg(int64_t *dst, const char *src, int64_t min, int64_t max, cons
     return 0;
 }
 
+/* Names end up in paths (the spool dir) and log fields: [A-Za-z0-9._-], not "." or "..". */
+static bool safe_name(const char *s)
+{
+    if (!s[0] || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
 int ov_worker_args_parse(ov_worker_args *a, const char *kind, int argc, char **argv, char *err, size_t errlen)
 {
-    enum { O_WORKER = 256, O_NAME, O_KIND, O_FD, O_SOCKET, O_CONFIG, O_MODEL, O_VRAM, O_SPOOL, O_HB, O_MAXF, O_CT };
+    enum {
+        O_WORKER = 256,
+        O_NAME,
+        O_KIND,
+        O_FD,
+        O_SOCKET,
+        O_CONFIG,
+        O_MODEL,
+        O_VRAM,
+        O_SPOOL,
+        O_HB,
+        O_MAXF,
+        O_CT,
+        O_TD
+    };
     static const struct option opts[] = {
         {"worker", no_argument, NULL, O_WORKER},
         {"name", required_argument, NULL, O_NAME},
@@ -48,6 +75,7 @@ int ov_worker_args_parse(ov_worker_args *a, const char *kind, int argc, char **a
         {"heartbeat-ms", required_argument, NULL, O_HB},
         {"max-failures", required_argument, NULL, O_MAXF},
         {"connect-timeout-ms", required_argument, NULL, O_CT},
+        {"term-deadline-ms", required_argument, NULL, O_TD},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -56,6 +84,7 @@ int ov_worker_args_parse(ov_worker_args *a, const char *kind, int argc, char **a
     a->heartbeat_ms = -1;
     a->max_failures = -1;
     a->connect_timeout_ms = 30000;
+    a->term_deadline_ms = OV_RT_DEFAULT_SHUTDOWN_MS;
     if (kind)
         snprintf(a->kind, sizeof a->kind, "%s", kind);
 
@@ -80,20 +109,31 @@ int ov_worker_args_parse(ov_worker_args *a, const char *kind, int argc, char **a
             rc = int_arg(&v, optarg, 0, 65535, "--ipc-fd", err, errlen);
             a->ipc_fd = (int)v;
             break;
-        case O_SOCKET: rc = copy_arg(a->socket_path, sizeof a->socket_path, optarg, "--socket", err, errlen); break;
-        case O_CONFIG: rc = copy_arg(a->config_path, sizeof a->config_path, optarg, "--config", err, errlen); break;
+        case O_SOCKET:
+            rc = copy_arg(a->socket_path, sizeof a->socket_path, optarg, "--socket", err, errlen);
+            break;
+        case O_CONFIG:
+            rc = copy_arg(a->config_path, sizeof a->config_path, optarg, "--config", err, errlen);
+            break;
         case O_MODEL:
             rc = copy_arg(a->model, sizeof a->model, optarg, "--model", err, errlen);
             have_model = 1;
             break;
-        case O_VRAM: rc = int_arg(&a->vram_budget_bytes, optarg, 0, INT64_MAX, "--vram-budget", err, errlen); break;
+        case O_VRAM:
+            rc = int_arg(&a->vram_budget_bytes, optarg, 0, INT64_MAX, "--vram-budget", err, errlen);
+            break;
         case O_SPOOL: rc = copy_arg(a->spool, sizeof a->spool, optarg, "--spool", err, errlen); break;
         case O_HB: rc = int_arg(&a->heartbeat_ms, optarg, 10, 600000, "--heartbeat-ms", err, errlen); break;
         case O_MAXF:
             rc = int_arg(&v, optarg, 1, 1000, "--max-failures", err, errlen);
             a->max_failures = (int)v;
             break;
-        case O_CT: rc = int_arg(&a->connect_timeout_ms, optarg, 0, 3600000, "--connect-timeout-ms", err, errlen); break;
+        case O_CT:
+            rc = int_arg(&a->connect_timeout_ms, optarg, 0, 3600000, "--connect-timeout-ms", err, errlen);
+            break;
+        case O_TD:
+            rc = int_arg(&a->term_deadline_ms, optarg, 0, 86400000, "--term-deadline-ms", err, errlen);
+            break;
         default:
             snprintf(err, errlen, "unknown or incomplete option '%s'", argv[optind - 1]);
             return OV_EINVAL;
@@ -107,6 +147,11 @@ int ov_worker_args_parse(ov_worker_args *a, const char *kind, int argc, char **a
     }
     if (!a->kind[0]) {
         snprintf(err, errlen, "no worker kind (use --kind)");
+        return OV_EINVAL;
+    }
+    if (!safe_name(a->kind) || (a->name[0] && !safe_name(a->name))) {
+        snprintf(err, errlen, "--kind/--name may hold only A-Z a-z 0-9 . _ - (got kind '%s', name '%s')",
+                 a->kind, a->name);
         return OV_EINVAL;
     }
     if (a->ipc_fd >= 0 && a->socket_path[0]) {

@@ -14,7 +14,7 @@ struct ov_job_io {
     ov_worker_rt *rt;
     const char *job_id;
     char spool_dir[OV_RT_PATH_MAX + OV_RT_JOB_ID_MAX + 2];
-    ov_msg result;   /* OV_MSG_RESULT being built */
+    ov_msg result; /* OV_MSG_RESULT being built */
     char error[512];
     bool error_set;
     bool retriable;
@@ -28,8 +28,8 @@ bool ov_rt_job_id_valid(const char *id)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-              c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.'))
             return false;
     }
     return true;
@@ -69,7 +69,8 @@ const char *ov_job_spool_dir(const ov_job_io *io)
 int ov_job_add_output(ov_job_io *io, const char *path, const char *mime)
 {
     size_t sl = strlen(io->spool_dir);
-    if (!path || !mime || strncmp(path, io->spool_dir, sl) != 0 || path[sl] != '/' || strstr(path + sl, "/../"))
+    if (!path || !mime || strncmp(path, io->spool_dir, sl) != 0 || path[sl] != '/' ||
+        strstr(path + sl, "/../"))
         return OV_EINVAL;
     return ov_msg_add_output(&io->result, path, mime);
 }
@@ -113,8 +114,7 @@ int ov_rt_run_job(ov_worker_rt *rt, ov_msg *job)
         ov_job_set_error(&io, true, "cannot create spool directory %s: %s", io.spool_dir, strerror(errno));
     } else {
         ov_log(OV_LOG_INFO, "job_start", "job_id=%s task=%s", io.job_id, job->u.job.task);
-        rc = rt->ops->run(rt->model_state, io.job_id, job->u.job.task,
-                          &job->u.job.params, &io);
+        rc = rt->ops->run(rt->model_state, io.job_id, job->u.job.task, &job->u.job.params, &io);
     }
     int64_t ms = ov_rt_now_ms() - t0;
     /* Idle again BEFORE the outcome goes out: the supervisor dispatches the next job the moment it
@@ -132,8 +132,8 @@ int ov_rt_run_job(ov_worker_rt *rt, ov_msg *job)
             ov_job_set_error(&io, true, "out of memory building the result");
         } else {
             ov_rt_send(rt, &io.result);
-            ov_log(OV_LOG_INFO, "job_done", "job_id=%s outputs=%u ms=%lld", io.job_id, io.result.u.result.noutputs,
-                   (long long)ms);
+            ov_log(OV_LOG_INFO, "job_done", "job_id=%s outputs=%u ms=%lld", io.job_id,
+                   io.result.u.result.noutputs, (long long)ms);
         }
     }
     if (rc != 0) {

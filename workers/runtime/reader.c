@@ -21,7 +21,8 @@ static void on_job(ov_worker_rt *rt, ov_msg *m)
 {
     const char *id = m->u.job.job_id;
     if (!ov_rt_job_id_valid(id)) {
-        ov_rt_send_error(rt, id, OV_EINVAL, "invalid job id (allowed: A-Z a-z 0-9 . _ -, 1..95 bytes)", false);
+        ov_rt_send_error(rt, id, OV_EINVAL, "invalid job id (allowed: A-Z a-z 0-9 . _ -, 1..95 bytes)",
+                         false);
         ov_msg_free(m);
         return;
     }
@@ -63,6 +64,7 @@ static void *reader_main(void *arg)
         pthread_mutex_unlock(&rt->lock);
         if (stop)
             break;
+        ov_rt_check_term(rt);
         uint8_t *payload = NULL;
         size_t len = 0;
         int rc = ov_frame_read_fd(rt->fd, &r, 250, &payload, &len);
@@ -83,9 +85,7 @@ static void *reader_main(void *arg)
             break;
         }
         switch (m.type) {
-        case OV_MSG_JOB:
-            on_job(rt, &m);
-            break;
+        case OV_MSG_JOB: on_job(rt, &m); break;
         case OV_MSG_CANCEL:
             pthread_mutex_lock(&rt->lock);
             if (rt->current[0] && strcmp(rt->current, m.u.cancel.job_id) == 0) {
@@ -100,14 +100,14 @@ static void *reader_main(void *arg)
             pthread_mutex_lock(&rt->lock);
             rt->shutdown = true;
             rt->shutdown_deadline_ms =
-                ov_rt_now_ms() + (m.u.shutdown.deadline_ms > 0 ? m.u.shutdown.deadline_ms : OV_RT_DEFAULT_SHUTDOWN_MS);
+                ov_rt_now_ms() +
+                (m.u.shutdown.deadline_ms > 0 ? m.u.shutdown.deadline_ms : OV_RT_DEFAULT_SHUTDOWN_MS);
             pthread_cond_broadcast(&rt->cond);
             pthread_mutex_unlock(&rt->lock);
-            ov_log(OV_LOG_INFO, "shutdown_requested", "deadline_ms=%lld", (long long)m.u.shutdown.deadline_ms);
+            ov_log(OV_LOG_INFO, "shutdown_requested", "deadline_ms=%lld",
+                   (long long)m.u.shutdown.deadline_ms);
             break;
-        default:
-            ov_log(OV_LOG_WARN, "ipc_unexpected", "type=%s", ov_msg_type_name(m.type));
-            break;
+        default: ov_log(OV_LOG_WARN, "ipc_unexpected", "type=%s", ov_msg_type_name(m.type)); break;
         }
         ov_msg_free(&m);
     }

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +73,44 @@ void ov_worker_load_error(const ov_worker_env *env, const char *fmt, ...)
 
 /* Unit mode: connect to the supervisor's workers.sock, retrying until the deadline (the
  * supervisor may start after us). Returns the fd or a negative OV_E*. */
+void ov_worker_set_vram_used(const ov_worker_env *env, int64_t bytes)
+{
+    ov_worker_rt *rt = env ? env->priv : NULL;
+    if (rt)
+        atomic_store(&rt->vram_used_bytes, bytes < 0 ? 0 : bytes);
+}
+
+bool ov_worker_service_mode(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--worker") == 0 || strcmp(a, "--ipc-fd") == 0 || strncmp(a, "--ipc-fd=", 9) == 0 ||
+            strcmp(a, "--socket") == 0 || strncmp(a, "--socket=", 9) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* SIGTERM becomes a shutdown with the default deadline. Caller holds rt->lock. */
+static void term_to_shutdown_locked(ov_worker_rt *rt)
+{
+    if (g_term && !rt->shutdown) {
+        rt->shutdown = true;
+        rt->shutdown_deadline_ms = ov_rt_now_ms() + rt->args.term_deadline_ms;
+        pthread_cond_broadcast(&rt->cond);
+        ov_log(OV_LOG_INFO, "sigterm", "deadline_ms=%lld", (long long)rt->args.term_deadline_ms);
+    }
+}
+
+void ov_rt_check_term(ov_worker_rt *rt)
+{
+    if (!g_term)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    term_to_shutdown_locked(rt);
+    pthread_mutex_unlock(&rt->lock);
+}
+
 static int connect_socket(const char *path, int64_t timeout_ms)
 {
     struct sockaddr_un sa;
@@ -123,11 +163,7 @@ static int wait_job(ov_worker_rt *rt, ov_msg *job)
 {
     pthread_mutex_lock(&rt->lock);
     for (;;) {
-        if (g_term && !rt->shutdown) {
-            rt->shutdown = true;
-            rt->shutdown_deadline_ms = ov_rt_now_ms() + OV_RT_DEFAULT_SHUTDOWN_MS;
-            ov_log(OV_LOG_INFO, "sigterm", "deadline_ms=%d", OV_RT_DEFAULT_SHUTDOWN_MS);
-        }
+        term_to_shutdown_locked(rt);
         if (rt->have_pending && !atomic_load(&rt->peer_gone)) {
             *job = rt->pending;
             memset(&rt->pending, 0, sizeof rt->pending);
@@ -168,7 +204,7 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv)
     rt->fd = -1;
     char err[512];
     int rc = ov_worker_args_parse(&rt->args, ops->kind, argc, argv, err, sizeof err);
-    ov_log_init(rt->args.name[0] ? rt->args.name : (ops->kind ? ops->kind : "worker"));
+    ov_log_init(rc == 0 ? rt->args.name : (ops->kind ? ops->kind : "worker"));
     if (rc != 0) {
         ov_log(OV_LOG_ERR, "bad_arguments", "error=\"%s\"", err);
         fprintf(stderr, "ourvidz worker: %s\n", err);
@@ -191,12 +227,24 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv)
     pthread_condattr_destroy(&ca);
 
     if (rt->args.ipc_fd >= 0) {
+        struct stat st;
+        if (fstat(rt->args.ipc_fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+            ov_log(OV_LOG_ERR, "bad_arguments", "error=\"--ipc-fd %d is not an open socket\"",
+                   rt->args.ipc_fd);
+            fprintf(stderr,
+                    "ourvidz worker: --ipc-fd %d is not an open socket (spawn mode needs the supervisor's "
+                    "socket on that descriptor)\n",
+                    rt->args.ipc_fd);
+            return OV_EXIT_NO_RESPAWN;
+        }
         rt->fd = rt->args.ipc_fd;
+        fcntl(rt->fd, F_SETFD, FD_CLOEXEC); /* never leaks into anything a pipeline starts */
     } else {
         rt->fd = connect_socket(rt->args.socket_path, rt->args.connect_timeout_ms);
         if (rt->fd < 0) {
-            ov_log(OV_LOG_ERR, "connect_failed", "socket=%s error=\"%s\"", rt->args.socket_path, ov_strerror(rt->fd));
-            return OV_EXIT_FAILURE;
+            ov_log(OV_LOG_ERR, "connect_failed", "socket=%s error=\"%s\"", rt->args.socket_path,
+                   ov_strerror(rt->fd));
+            return g_term ? OV_EXIT_OK : OV_EXIT_FAILURE;
         }
     }
     ov_log(OV_LOG_INFO, "worker_start", "kind=%s pid=%d protocol=%d model=\"%s\" vram_budget_bytes=%lld",
@@ -270,9 +318,10 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv)
     }
     if (exit_code == OV_EXIT_OK && atomic_load(&rt->peer_gone)) {
         pthread_mutex_lock(&rt->lock);
-        bool asked = rt->shutdown && !g_term;
+        bool asked = rt->shutdown;
         pthread_mutex_unlock(&rt->lock);
-        /* The supervisor closing after SHUTDOWN is an orderly stop; without it we were orphaned. */
+        /* The supervisor closing after SHUTDOWN or SIGTERM is an orderly stop; without either we
+         * were orphaned. */
         exit_code = asked ? OV_EXIT_OK : OV_EXIT_FAILURE;
     }
 

@@ -9,9 +9,10 @@
 
 /* Reserved exit codes (mirrored in systemd/ourvidz-worker@.service RestartPreventExitStatus=). */
 #define OV_EXIT_OK 0
-#define OV_EXIT_FAILURE 1      /* ordinary crash-like failure: respawn with backoff */
-#define OV_EXIT_UNHEALTHY 75   /* sticky GPU error or N failed jobs in a row: respawn at once, fresh context */
-#define OV_EXIT_NO_RESPAWN 78  /* misconfigured (model missing, bad config): do not respawn (EX_CONFIG) */
+#define OV_EXIT_FAILURE 1     /* ordinary crash-like failure: respawn with backoff */
+#define OV_EXIT_UNHEALTHY 75  /* sticky GPU error or N failed jobs in a row: respawn at once, fresh context  \
+                               */
+#define OV_EXIT_NO_RESPAWN 78 /* misconfigured (model missing, bad config): do not respawn (EX_CONFIG) */
 
 typedef struct ov_job_io ov_job_io;
 
@@ -29,7 +30,8 @@ int ov_job_add_output(ov_job_io *io, const char *path, const char *mime);
 /* Result metadata (seed, timings, enhanced prompt, ...). */
 ov_kvlist *ov_job_meta(ov_job_io *io);
 /* Set the error message returned with a failing code (copied, printf-style). */
-void ov_job_set_error(ov_job_io *io, bool retriable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ov_job_set_error(ov_job_io *io, bool retriable, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Facts the runtime hands to load(). */
 typedef struct ov_worker_env {
@@ -42,7 +44,12 @@ typedef struct ov_worker_env {
 
 /* From inside load(): record why loading failed (printf-style, copied). The runtime sends it to
  * the supervisor in the ERROR frame and logs it, so the operator sees it in `ourvidzctl status`. */
-void ov_worker_load_error(const ov_worker_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ov_worker_load_error(const ov_worker_env *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report the device memory the model holds (bytes; sent in READY and every HEARTBEAT). env stays
+ * valid for the whole process, so a pipeline may keep it and call this from run() too. */
+void ov_worker_set_vram_used(const ov_worker_env *env, int64_t bytes);
 
 /* The one small interface a worker binary plugs in. */
 typedef struct ov_worker_ops {
@@ -62,8 +69,14 @@ typedef struct ov_worker_ops {
 /* Entry point of a worker process in service mode (ourvidz-<kind> --worker ...).
  * Flags: --name NAME, --ipc-fd N (spawn mode: socket inherited from the supervisor) or
  * --socket PATH (unit mode: connect to the supervisor's workers.sock), --config PATH,
- * --model PATH, --vram-budget BYTES, --spool DIR, --heartbeat-ms N, --max-failures N.
+ * --model PATH, --vram-budget BYTES, --spool DIR, --heartbeat-ms N, --max-failures N,
+ * --kind KIND (must match ops->kind when that is set), --connect-timeout-ms N (unit mode, 30 s),
+ * --term-deadline-ms N (SIGTERM: the running job may finish within this, 30 s; then cancelled).
  * Returns the process exit code (one of OV_EXIT_*). */
 int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv);
+
+/* True when argv asks for service mode (--worker, --ipc-fd or --socket). A worker binary's main()
+ * uses it to choose between ov_worker_main() and its own one-shot CLI. */
+bool ov_worker_service_mode(int argc, char **argv);
 
 #endif

@@ -33,6 +33,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ourvidz-wan --worker --name NAME (--ipc-fd N | --socket PATH) [--config PATH]\n"
                "                   [--model PATH] [--vram-budget BYTES] [--spool DIR] [--heartbeat-ms N]\n"
+               "                   [--max-failures N] [--kind wan] [--connect-timeout-ms N]\n"
+               "                   [--term-deadline-ms N]\n"
                "The WAN 2.1 worker of ourvidz, normally started by ourvidz-supervisor.\n"
                "Status: the WAN 2.1 pipeline is not built in this version; the worker exits with code 78.\n");
 }
@@ -49,5 +51,12 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    return ov_worker_main(&wan_ops, argc, argv);
+    if (ov_worker_service_mode(argc, argv))
+        return ov_worker_main(&wan_ops, argc, argv);
+    /* One-shot CLI mode (ourvidz-wan --model DIR --prompt TEXT --out FILE) arrives with the pipeline. */
+    fprintf(
+        stderr,
+        "ourvidz-wan: the WAN 2.1 pipeline is not built in this version, so there is no one-shot mode yet; "
+        "service mode is --worker (see --help)\n");
+    return OV_EXIT_NO_RESPAWN;
 }
