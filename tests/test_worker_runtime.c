@@ -606,6 +606,32 @@ START_TEST(unsafe_job_ids_are_refused)
 }
 END_TEST
 
+START_TEST(outputs_outside_the_job_spool_dir_are_refused)
+{
+    fake_sup f;
+    const char *const extra[] = {"--max-failures", "10", NULL};
+    start_ready(&f, extra);
+    static const char *const bad[] = {"output_name=..", "output_name=x/../..",
+                                      "output_name=../other/out.txt"};
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "esc%d", i);
+        ov_msg m;
+        fs_send_job(&f, id, bad[i]);
+        fs_expect(&f, OV_MSG_ERROR, &m, 2000, NULL);
+        ck_assert_str_eq(m.u.error.job_id, id);
+        ck_assert_int_eq(m.u.error.code, OV_EINVAL);
+        ov_msg_free(&m);
+    }
+    ov_msg m;
+    fs_send_job(&f, "dots", "output_name=a..b"); /* dots inside a name are fine */
+    fs_expect(&f, OV_MSG_RESULT, &m, 2000, NULL);
+    ck_assert_int_eq(m.u.result.noutputs, 1);
+    ov_msg_free(&m);
+    fs_close(&f);
+}
+END_TEST
+
 START_TEST(unit_mode_connects_to_the_socket_and_says_hello)
 {
     char dir[] = "/tmp/ovrt-unit-XXXXXX";
@@ -853,6 +879,7 @@ int main(void)
     tcase_add_test(tc, supervisor_gone_makes_the_worker_exit_promptly);
     tcase_add_test(tc, garbage_and_oversized_frames_end_the_worker_cleanly);
     tcase_add_test(tc, unsafe_job_ids_are_refused);
+    tcase_add_test(tc, outputs_outside_the_job_spool_dir_are_refused);
     tcase_add_test(tc, unit_mode_connects_to_the_socket_and_says_hello);
     tcase_add_test(tc, config_file_supplies_model_budget_and_failures_and_flags_override_it);
     tcase_add_test(tc, unit_mode_retries_until_the_socket_appears);

@@ -15,6 +15,8 @@
  *   crash (bool)           abort() halfway through the job
  *   gpu_error (bool)       return OV_EGPU (the runtime then exits 75)
  *   output (bool, true)    write <spool>/<job_id>/out.txt ("<job_id> <task>\n"), mime text/plain
+ *   output_name (str)      declare <spool>/<job_id>/<output_name> instead of out.txt (written only
+ *                          when it has no '/' and is not ".."; for path-escape tests)
  * Result meta: seed=42, task=<task>, steps=<steps>.
  * The kind is given with --kind (wan, sdxl, qwen, or anything for runtime tests). */
 #include <stdio.h>
@@ -97,9 +99,12 @@ static int test_run(void *state, const char *job_id, const char *task, const ov_
         return OV_EIO;
     }
     if (output) {
+        const char *name = "out.txt";
+        ov_kvlist_get_str(params, "output_name", &name);
         char path[1024];
-        snprintf(path, sizeof path, "%s/out.txt", ov_job_spool_dir(io));
-        FILE *f = fopen(path, "w");
+        snprintf(path, sizeof path, "%s/%s", ov_job_spool_dir(io), name);
+        bool plain = !strchr(name, '/') && strcmp(name, "..") != 0 && strcmp(name, ".") != 0;
+        FILE *f = plain ? fopen(path, "w") : fopen("/dev/null", "w");
         if (!f) {
             ov_job_set_error(io, true, "test: cannot write %s", path);
             return OV_EIO;

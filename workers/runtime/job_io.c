@@ -69,9 +69,11 @@ const char *ov_job_spool_dir(const ov_job_io *io)
 int ov_job_add_output(ov_job_io *io, const char *path, const char *mime)
 {
     size_t sl = strlen(io->spool_dir);
-    if (!path || !mime || strncmp(path, io->spool_dir, sl) != 0 || path[sl] != '/' ||
-        strstr(path + sl, "/../"))
+    if (!path || !mime || strncmp(path, io->spool_dir, sl) != 0 || path[sl] != '/')
         return OV_EINVAL;
+    for (const char *p = path + sl; (p = strstr(p, "/..")) != NULL; p += 3)
+        if (p[3] == '/' || p[3] == '\0')
+            return OV_EINVAL; /* a ".." component would leave the job's spool dir */
     return ov_msg_add_output(&io->result, path, mime);
 }
 

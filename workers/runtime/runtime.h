@@ -16,6 +16,7 @@
 #define OV_RT_PATH_MAX 512
 #define OV_RT_JOB_ID_MAX 96
 #define OV_RT_DEFAULT_SHUTDOWN_MS 30000 /* SIGTERM without a SHUTDOWN frame: finish within this */
+#define OV_RT_WRITE_TIMEOUT_MS 20000    /* a frame write blocked this long: the supervisor is gone */
 
 /* Parsed command line (args.c). */
 typedef struct ov_worker_args {

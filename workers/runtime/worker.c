@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -247,6 +248,10 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv)
             return g_term ? OV_EXIT_OK : OV_EXIT_FAILURE;
         }
     }
+    /* Every write has a deadline: a supervisor that stops reading for this long (stopped, wedged)
+     * is treated as gone, so a frame write never blocks the job or heartbeat thread for good. */
+    struct timeval sndto = {.tv_sec = OV_RT_WRITE_TIMEOUT_MS / 1000, .tv_usec = 0};
+    setsockopt(rt->fd, SOL_SOCKET, SO_SNDTIMEO, &sndto, sizeof sndto);
     ov_log(OV_LOG_INFO, "worker_start", "kind=%s pid=%d protocol=%d model=\"%s\" vram_budget_bytes=%lld",
            rt->args.kind, (int)getpid(), OV_IPC_PROTOCOL_VERSION, rt->args.model,
            (long long)rt->args.vram_budget_bytes);

@@ -9,8 +9,9 @@
 
 /* Reserved exit codes (mirrored in systemd/ourvidz-worker@.service RestartPreventExitStatus=). */
 #define OV_EXIT_OK 0
-#define OV_EXIT_FAILURE 1     /* ordinary crash-like failure: respawn with backoff */
-#define OV_EXIT_UNHEALTHY 75  /* sticky GPU error or N failed jobs in a row: respawn at once, fresh context  \
+#define OV_EXIT_FAILURE 1 /* ordinary crash-like failure: respawn with backoff */
+#define OV_EXIT_UNHEALTHY                                                                                    \
+    75                        /* sticky GPU error or N failed jobs in a row: respawn at once, fresh context  \
                                */
 #define OV_EXIT_NO_RESPAWN 78 /* misconfigured (model missing, bad config): do not respawn (EX_CONFIG) */
 
