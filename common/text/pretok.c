@@ -81,7 +81,7 @@ void ov_pretok_free(ov_pretok *p)
     free(p);
 }
 
-int ov_pretok_split(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx)
+static int split(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx, int gaps)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->re, NULL);
     if (!md)
@@ -104,14 +104,24 @@ int ov_pretok_split(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok
                 pos++;
             continue;
         }
-        if (s > gap && (rc = fn(ctx, text + gap, s - gap)))
+        if (gaps && s > gap && (rc = fn(ctx, text + gap, s - gap)))
             break;
         if ((rc = fn(ctx, text + s, e - s)))
             break;
         pos = gap = e;
     }
-    if (!rc && gap < n)
+    if (!rc && gaps && gap < n)
         rc = fn(ctx, text + gap, n - gap);
     pcre2_match_data_free(md);
     return rc;
+}
+
+int ov_pretok_split(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx)
+{
+    return split(p, text, n, fn, ctx, 1);
+}
+
+int ov_pretok_findall(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx)
+{
+    return split(p, text, n, fn, ctx, 0);
 }

@@ -21,4 +21,7 @@ typedef int (*ov_pretok_fn)(void *ctx, const uint8_t *piece, size_t n);
  * (HF SplitDelimiterBehavior::Isolated). Thread-safe (match data per call). */
 int ov_pretok_split(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx);
 
+/* Every match only; text between matches is dropped (Python re.findall: CLIP). */
+int ov_pretok_findall(const ov_pretok *p, const uint8_t *text, size_t n, ov_pretok_fn fn, void *ctx);
+
 #endif
