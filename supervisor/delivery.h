@@ -35,6 +35,15 @@ typedef struct ov_delivery_job {
  * negative = gave up (upload or callback expired past its retry_max_age; `detail` says why) —
  * for an upload failure the delivery has already turned into a `failed` callback when it could. */
 typedef void (*ov_delivery_done_cb)(void *ctx, int status, const char *detail);
+/* The status values done_cb receives (added with the implementation):
+ *   0             the callback asked for was delivered (or callbacks are disabled: no URL):
+ *                 ack the job;
+ *   OV_EIO        uploading gave up (storage.retry_max_age passed, or a permanent refusal such as
+ *                 HTTP 415) and a `failed` callback saying "upload failed: ..." WAS delivered:
+ *                 the job is finished as failed (dead-letter it; do not replay);
+ *   OV_ETIMEDOUT  the callback was not delivered within callback.retry_max_age;
+ *   OV_EPROTO     the callback endpoint refused it for good (4xx other than 408/429; logged).
+ * For the last two the job's outcome never reached the producer. */
 
 /* Create from the [storage] and [callback] config and the environment (SUPABASE_URL,
  * SUPABASE_SERVICE_KEY — registered as log secrets). 0, OV_ECONFIG (message in err), OV_ENOMEM. */
@@ -50,6 +59,14 @@ void ov_delivery_progress(ov_delivery *d, const char *job_id, const char *job_ty
 
 /* Deliveries not finished yet (status / drain: the supervisor waits for these on SIGTERM). */
 int ov_delivery_pending(const ov_delivery *d);
+
+/* Retry pacing for uploads and callbacks: capped exponential backoff with jitter, starting at
+ * initial_ms and capped at max_ms (defaults 1 s and 60 s). Tests set it short. */
+void ov_delivery_set_backoff(ov_delivery *d, int64_t initial_ms, int64_t max_ms);
+
+/* Health of the storage backend (for GET /health): 0 usable, OV_EIO not; `detail` says which
+ * backend and why. */
+int ov_delivery_check_storage(ov_delivery *d, char *detail, size_t n);
 
 /* Stop: pending deliveries are abandoned (their jobs stay leased in Redis and are replayed).
  * Closes handles; `d` is freed after the loop has run the close callbacks. */
