@@ -32,7 +32,10 @@ static void setup_once(void)
     }
 }
 
-static void teardown_once(void) { ov_tok_clip_free(g_tok); }
+static void teardown_once(void)
+{
+    ov_tok_clip_free(g_tok);
+}
 
 static void enc(const char *s, ov_tok_ids *ids)
 {
@@ -52,7 +55,8 @@ START_TEST(golden_ids_match_open_clip)
         json_error_t e;
         json_t *rec = json_loads(line, JSON_ALLOW_NUL, &e);
         ck_assert_ptr_nonnull(rec);
-        json_t *s = json_object_get(rec, "s"), *want = json_object_get(rec, "ids"), *hf = json_object_get(rec, "hf");
+        json_t *s = json_object_get(rec, "s"), *want = json_object_get(rec, "ids"),
+               *hf = json_object_get(rec, "hf");
         ov_tok_ids ids;
         ov_tok_ids_init(&ids, 1 << 20);
         ck_assert_int_eq(ov_tok_clip_encode(g_tok, json_string_value(s), json_string_length(s), &ids), 0);
@@ -70,8 +74,9 @@ START_TEST(golden_ids_match_open_clip)
         n++;
     }
     gzclose(f);
-    fprintf(stderr, "clip golden: %zu prompts, %zu mismatches vs open_clip; transformers agrees with open_clip on "
-                    "%zu, with us on %zu\n",
+    fprintf(stderr,
+            "clip golden: %zu prompts, %zu mismatches vs open_clip; transformers agrees with open_clip on "
+            "%zu, with us on %zu\n",
             n, bad, hf_same, hf_ours);
     ck_assert_uint_ge(n, 1000);
     ck_assert_uint_eq(bad, 0);
@@ -124,14 +129,18 @@ static void clean_eq(const char *in, const char *want)
 START_TEST(cleanup_rules)
 {
     clean_eq("  Tom &amp; JERRY  ", "tom & jerry");
-    clean_eq("&amp;amp;lt;", "<");                    /* ftfy loop + html.unescape twice */
-    clean_eq("<b> &amp;amp;</b>", "<b> &</b>");       /* '<' turns ftfy's unescape off */
+    clean_eq("&amp;amp;lt;", "<");              /* ftfy loop + html.unescape twice */
+    clean_eq("<b> &amp;amp;</b>", "<b> &</b>"); /* '<' turns ftfy's unescape off */
     clean_eq("\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\x98x\xe2\x80\x99", "\"quoted\" 'x'");
     clean_eq("\xef\xac\x81ne \xef\xbc\xa6\xef\xbc\xb5\xef\xbc\xac\xef\xbc\xac", "fine full");
-    clean_eq("a\t\n\r\n b\xc2\xa0" "c\xe3\x80\x80" "d", "a b c d");
-    clean_eq("cafe\xcc\x81", "caf\xc3\xa9");          /* NFC */
-    clean_eq("\x1b[31mred\x1b[0m\x01", "red");        /* terminal escapes, control chars */
-    clean_eq("\xc4\xb0stanbul \xce\x9f\xce\x94\xce\x9f\xce\xa3", "i\xcc\x87stanbul \xce\xbf\xce\xb4\xce\xbf\xcf\x82");
+    clean_eq("a\t\n\r\n b\xc2\xa0"
+             "c\xe3\x80\x80"
+             "d",
+             "a b c d");
+    clean_eq("cafe\xcc\x81", "caf\xc3\xa9");   /* NFC */
+    clean_eq("\x1b[31mred\x1b[0m\x01", "red"); /* terminal escapes, control chars */
+    clean_eq("\xc4\xb0stanbul \xce\x9f\xce\x94\xce\x9f\xce\xa3",
+             "i\xcc\x87stanbul \xce\xbf\xce\xb4\xce\xbf\xcf\x82");
     clean_eq("&#39;&#x27;&#0;&ampx &notanentity;", "''\xef\xbf\xbd&x &notanentity;");
     clean_eq("bad \xff utf8", "bad \xef\xbf\xbd utf8");
     clean_eq("   ", "");
@@ -229,7 +238,8 @@ START_TEST(emphasis_parser)
 {
     /* the examples from A1111's parse_prompt_attention docstring */
     pw_expect("normal text", 1, (const char *[]){"normal text"}, (double[]){1.0});
-    pw_expect("an (important) word", 3, (const char *[]){"an ", "important", " word"}, (double[]){1.0, 1.1, 1.0});
+    pw_expect("an (important) word", 3, (const char *[]){"an ", "important", " word"},
+              (double[]){1.0, 1.1, 1.0});
     pw_expect("(unbalanced", 1, (const char *[]){"unbalanced"}, (double[]){1.1});
     pw_expect("\\(literal\\]", 1, (const char *[]){"(literal]"}, (double[]){1.0});
     pw_expect("(unnecessary)(parens)", 1, (const char *[]){"unnecessaryparens"}, (double[]){1.1});

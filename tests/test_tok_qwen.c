@@ -13,8 +13,8 @@
 #include "common/text/tok_qwen.h"
 #include "common/text/utf8.h"
 
-static ov_tok_qwen *g_tok;     /* loaded once in the parent (unchecked fixture), shared by forks */
-static json_t *g_golden;       /* array of {"s","ids","plain"?} */
+static ov_tok_qwen *g_tok; /* loaded once in the parent (unchecked fixture), shared by forks */
+static json_t *g_golden;   /* array of {"s","ids","plain"?} */
 static char g_json_path[4096];
 
 static const char *src_dir(void)
@@ -80,12 +80,12 @@ static void teardown_once(void)
     json_decref(g_golden);
 }
 
-#define NEED_TOK()                                                                                                 \
-    do {                                                                                                           \
-        if (!g_tok) {                                                                                              \
-            fprintf(stderr, "SKIP %s: no ../shared/data/qwen/tokenizer.json\n", __func__);                       \
-            return;                                                                                                \
-        }                                                                                                          \
+#define NEED_TOK()                                                                                           \
+    do {                                                                                                     \
+        if (!g_tok) {                                                                                        \
+            fprintf(stderr, "SKIP %s: no ../shared/data/qwen/tokenizer.json\n", __func__);                   \
+            return;                                                                                          \
+        }                                                                                                    \
     } while (0)
 
 static int ids_equal(const ov_tok_ids *ids, json_t *want)
@@ -128,8 +128,8 @@ static size_t check_corpus(ov_tok_qwen *t, int plain_too, size_t *n_plain)
         json_t *plain = json_object_get(rec, "plain");
         if (plain_too && plain) {
             ov_tok_ids_reset(&ids);
-            ck_assert_int_eq(ov_tok_qwen_encode(t, json_string_value(s), json_string_length(s), OV_TOK_PLAIN_TEXT,
-                                                &ids, NULL),
+            ck_assert_int_eq(ov_tok_qwen_encode(t, json_string_value(s), json_string_length(s),
+                                                OV_TOK_PLAIN_TEXT, &ids, NULL),
                              0);
             (*n_plain)++;
             if (!ids_equal(&ids, plain) && bad++ < 5)
@@ -145,8 +145,8 @@ START_TEST(golden_ids_and_round_trip)
     NEED_TOK();
     size_t n_plain;
     size_t bad = check_corpus(g_tok, 1, &n_plain);
-    fprintf(stderr, "qwen golden: %zu strings (%zu plain-mode), %zu mismatches\n", json_array_size(g_golden), n_plain,
-            bad);
+    fprintf(stderr, "qwen golden: %zu strings (%zu plain-mode), %zu mismatches\n", json_array_size(g_golden),
+            n_plain, bad);
     ck_assert_uint_gt(n_plain, 100);
     ck_assert_uint_eq(bad, 0);
 }
@@ -221,8 +221,9 @@ START_TEST(streaming_decode_never_breaks_utf8)
         json_array_foreach(ids, k, id)
         {
             ov_buf_reset(&chunk);
-            ck_assert_int_eq(ov_tok_stream_push(&st, ov_tok_qwen_bpe(g_tok), (int32_t)json_integer_value(id), 0, &chunk),
-                             0);
+            ck_assert_int_eq(
+                ov_tok_stream_push(&st, ov_tok_qwen_bpe(g_tok), (int32_t)json_integer_value(id), 0, &chunk),
+                0);
             ck_assert(ov_utf8_valid((const uint8_t *)chunk.data, chunk.len));
             chunks_held += st.npend != 0;
             ov_buf_append(&all, chunk.data, chunk.len);
@@ -253,8 +254,9 @@ START_TEST(stream_decoder_bytes)
     const uint8_t bad[] = {0x80, 0xE2, 0x82, 'x', 0xED, 0xA0, 0x80, 0xC0, 0xAF, 0xF0, 0x9F};
     ck_assert_int_eq(ov_tok_stream_bytes(&st, bad, sizeof bad, &out), 0);
     ck_assert_int_eq(ov_tok_stream_flush(&st, &out), 0);
-    ck_assert_str_eq(out.data, "\xEF\xBF\xBD\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
-                               "\xEF\xBF\xBD");
+    ck_assert_str_eq(out.data,
+                     "\xEF\xBF\xBD\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                     "\xEF\xBF\xBD");
     ck_assert(ov_utf8_valid((const uint8_t *)out.data, out.len));
     ov_buf_free(&out);
 }
@@ -316,7 +318,8 @@ START_TEST(large_input_and_caps)
     ck_assert_uint_eq(small.len, 3);
     ov_tok_ids_free(&small);
     /* input cap */
-    ck_assert_int_eq(ov_tok_qwen_encode(g_tok, big, (size_t)OV_TOK_QWEN_MAX_INPUT + 1, 0, &ids, NULL), OV_ERANGE);
+    ck_assert_int_eq(ov_tok_qwen_encode(g_tok, big, (size_t)OV_TOK_QWEN_MAX_INPUT + 1, 0, &ids, NULL),
+                     OV_ERANGE);
     ov_tok_ids_free(&ids);
     free(big);
 }
@@ -339,8 +342,8 @@ START_TEST(vocab_merges_files_match)
     fputs("#version: 0.2\n", f);
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(json_object_get(j, "model"), "merges"), i, m)
-        fprintf(f, "%s %s\n", json_string_value(json_array_get(m, 0)), json_string_value(json_array_get(m, 1)));
+    json_array_foreach(json_object_get(json_object_get(j, "model"), "merges"), i, m) fprintf(
+        f, "%s %s\n", json_string_value(json_array_get(m, 0)), json_string_value(json_array_get(m, 1)));
     fclose(f);
     json_decref(j);
     ov_tok_qwen *t;
@@ -366,7 +369,7 @@ START_TEST(gguf_vocab_matches)
     size_t n_tok = 151936;
     ov_tok_str *toks = calloc(n_tok, sizeof *toks);
     int32_t *types = calloc(n_tok, sizeof *types);
-    char (*pads)[24] = calloc(n_tok, 24);
+    char(*pads)[24] = calloc(n_tok, 24);
     const char *key;
     json_t *val;
     json_object_foreach(json_object_get(json_object_get(j, "model"), "vocab"), key, val)
@@ -382,7 +385,8 @@ START_TEST(gguf_vocab_matches)
         json_int_t id = json_integer_value(json_object_get(a, "id"));
         json_t *c = json_object_get(a, "content");
         toks[id] = (ov_tok_str){json_string_value(c), json_string_length(c)};
-        types[id] = json_is_true(json_object_get(a, "special")) ? OV_GGUF_TOK_CONTROL : OV_GGUF_TOK_USER_DEFINED;
+        types[id] =
+            json_is_true(json_object_get(a, "special")) ? OV_GGUF_TOK_CONTROL : OV_GGUF_TOK_USER_DEFINED;
     }
     for (i = 0; i < n_tok; i++)
         if (!toks[i].s) {
@@ -431,7 +435,8 @@ START_TEST(bad_files_are_errors)
     char p[] = "/tmp/ovtokbadXXXXXX";
     int fd = mkstemp(p);
     ck_assert_int_ge(fd, 0);
-    const char *docs[] = {"{", "{}", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
+    const char *docs[] = {"{", "{}",
+                          "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
                           "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-4},\"merges\":[]}}",
                           "{\"model\":{\"type\":\"Unigram\",\"vocab\":{},\"merges\":[]}}"};
     for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
@@ -449,7 +454,7 @@ END_TEST
 START_TEST(byte_map_is_gpt2)
 {
     ck_assert_uint_eq(ov_bpe_byte_to_cp('!'), '!');
-    ck_assert_uint_eq(ov_bpe_byte_to_cp(' '), 0x120); /* Ġ */
+    ck_assert_uint_eq(ov_bpe_byte_to_cp(' '), 0x120);  /* Ġ */
     ck_assert_uint_eq(ov_bpe_byte_to_cp('\n'), 0x10A); /* Ċ */
     ck_assert_uint_eq(ov_bpe_byte_to_cp(0), 0x100);
     ck_assert_uint_eq(ov_bpe_byte_to_cp(0xAD), 0x143);

@@ -25,7 +25,10 @@ void ov_tok_ids_free(ov_tok_ids *ids)
     ids->len = ids->cap = 0;
 }
 
-void ov_tok_ids_reset(ov_tok_ids *ids) { ids->len = 0; }
+void ov_tok_ids_reset(ov_tok_ids *ids)
+{
+    ids->len = 0;
+}
 
 int ov_tok_ids_push(ov_tok_ids *ids, int32_t id)
 {
@@ -47,7 +50,10 @@ int ov_tok_ids_push(ov_tok_ids *ids, int32_t id)
 
 /* ---------- GPT-2 byte map ---------- */
 
-static int byte_is_self(unsigned b) { return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174); }
+static int byte_is_self(unsigned b)
+{
+    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+}
 
 uint32_t ov_bpe_byte_to_cp(uint8_t b)
 {
@@ -468,8 +474,14 @@ int32_t ov_bpe_token_id(const ov_bpe *b, const char *tok, size_t n)
     return str_find(b, (const uint8_t *)tok, n);
 }
 
-size_t ov_bpe_vocab_size(const ov_bpe *b) { return b ? b->n_ids : 0; }
-size_t ov_bpe_merge_count(const ov_bpe *b) { return b ? b->n_merges : 0; }
+size_t ov_bpe_vocab_size(const ov_bpe *b)
+{
+    return b ? b->n_ids : 0;
+}
+size_t ov_bpe_merge_count(const ov_bpe *b)
+{
+    return b ? b->n_merges : 0;
+}
 
 int ov_bpe_token_bytes(const ov_bpe *b, int32_t id, const uint8_t **bytes, size_t *n, int *is_special)
 {
@@ -704,7 +716,10 @@ int ov_bpe_decode(const ov_bpe *b, const int32_t *ids, size_t n, unsigned flags,
 
 static const uint8_t REPLACEMENT[3] = {0xEF, 0xBF, 0xBD};
 
-void ov_tok_stream_init(ov_tok_stream *s) { memset(s, 0, sizeof *s); }
+void ov_tok_stream_init(ov_tok_stream *s)
+{
+    memset(s, 0, sizeof *s);
+}
 
 int ov_tok_stream_bytes(ov_tok_stream *s, const uint8_t *p, size_t n, ov_buf *out)
 {

@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 /* Hard caps (every buffer capped). */
-#define OV_BPE_MAX_VOCAB (1u << 22)      /* ids 0 .. 4M-1 */
-#define OV_BPE_MAX_TOKEN_BYTES 1024u     /* one vocab entry / special token */
-#define OV_BPE_CACHE_ENTRIES 16384u      /* per-word cache; cleared when full */
-#define OV_BPE_CACHE_MAX_WORD 128u       /* words longer than this are not cached */
+#define OV_BPE_MAX_VOCAB (1u << 22)  /* ids 0 .. 4M-1 */
+#define OV_BPE_MAX_TOKEN_BYTES 1024u /* one vocab entry / special token */
+#define OV_BPE_CACHE_ENTRIES 16384u  /* per-word cache; cleared when full */
+#define OV_BPE_CACHE_MAX_WORD 128u   /* words longer than this are not cached */
 
 /* A growable id array with a hard cap (max ids). */
 typedef struct ov_tok_ids {

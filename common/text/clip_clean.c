@@ -47,27 +47,75 @@ static const struct {
     const char *text;
     int legacy;
 } ENTITIES[] = {
-    {"amp", "&", 1},       {"lt", "<", 1},        {"gt", ">", 1},        {"quot", "\"", 1},    {"apos", "'", 0},
-    {"nbsp", "\xc2\xa0", 1}, {"copy", "\xc2\xa9", 1}, {"reg", "\xc2\xae", 1}, {"trade", "\xe2\x84\xa2", 0},
-    {"hellip", "\xe2\x80\xa6", 0}, {"mdash", "\xe2\x80\x94", 0}, {"ndash", "\xe2\x80\x93", 0},
-    {"lsquo", "\xe2\x80\x98", 0}, {"rsquo", "\xe2\x80\x99", 0}, {"ldquo", "\xe2\x80\x9c", 0},
-    {"rdquo", "\xe2\x80\x9d", 0}, {"laquo", "\xc2\xab", 1}, {"raquo", "\xc2\xbb", 1}, {"deg", "\xc2\xb0", 1},
-    {"times", "\xc3\x97", 1}, {"divide", "\xc3\xb7", 1}, {"middot", "\xc2\xb7", 1}, {"bull", "\xe2\x80\xa2", 0},
-    {"cent", "\xc2\xa2", 1}, {"pound", "\xc2\xa3", 1}, {"euro", "\xe2\x82\xac", 0}, {"yen", "\xc2\xa5", 1},
-    {"sect", "\xc2\xa7", 1}, {"para", "\xc2\xb6", 1}, {"plusmn", "\xc2\xb1", 1}, {"frac12", "\xc2\xbd", 1},
-    {"frac14", "\xc2\xbc", 1}, {"frac34", "\xc2\xbe", 1}, {"sup2", "\xc2\xb2", 1}, {"sup3", "\xc2\xb3", 1},
-    {"micro", "\xc2\xb5", 1}, {"iexcl", "\xc2\xa1", 1}, {"iquest", "\xc2\xbf", 1}, {"shy", "\xc2\xad", 1},
-    {"eacute", "\xc3\xa9", 1}, {"Eacute", "\xc3\x89", 1}, {"egrave", "\xc3\xa8", 1}, {"agrave", "\xc3\xa0", 1},
-    {"aacute", "\xc3\xa1", 1}, {"acirc", "\xc3\xa2", 1}, {"auml", "\xc3\xa4", 1}, {"ouml", "\xc3\xb6", 1},
-    {"uuml", "\xc3\xbc", 1}, {"Auml", "\xc3\x84", 1}, {"Ouml", "\xc3\x96", 1}, {"Uuml", "\xc3\x9c", 1},
-    {"szlig", "\xc3\x9f", 1}, {"ntilde", "\xc3\xb1", 1}, {"ccedil", "\xc3\xa7", 1}, {"oslash", "\xc3\xb8", 1},
-    {"aring", "\xc3\xa5", 1}, {"hearts", "\xe2\x99\xa5", 0}, {"star", "\xe2\x98\x86", 0},
-    {"larr", "\xe2\x86\x90", 0}, {"rarr", "\xe2\x86\x92", 0}, {"uarr", "\xe2\x86\x91", 0},
+    {"amp", "&", 1},
+    {"lt", "<", 1},
+    {"gt", ">", 1},
+    {"quot", "\"", 1},
+    {"apos", "'", 0},
+    {"nbsp", "\xc2\xa0", 1},
+    {"copy", "\xc2\xa9", 1},
+    {"reg", "\xc2\xae", 1},
+    {"trade", "\xe2\x84\xa2", 0},
+    {"hellip", "\xe2\x80\xa6", 0},
+    {"mdash", "\xe2\x80\x94", 0},
+    {"ndash", "\xe2\x80\x93", 0},
+    {"lsquo", "\xe2\x80\x98", 0},
+    {"rsquo", "\xe2\x80\x99", 0},
+    {"ldquo", "\xe2\x80\x9c", 0},
+    {"rdquo", "\xe2\x80\x9d", 0},
+    {"laquo", "\xc2\xab", 1},
+    {"raquo", "\xc2\xbb", 1},
+    {"deg", "\xc2\xb0", 1},
+    {"times", "\xc3\x97", 1},
+    {"divide", "\xc3\xb7", 1},
+    {"middot", "\xc2\xb7", 1},
+    {"bull", "\xe2\x80\xa2", 0},
+    {"cent", "\xc2\xa2", 1},
+    {"pound", "\xc2\xa3", 1},
+    {"euro", "\xe2\x82\xac", 0},
+    {"yen", "\xc2\xa5", 1},
+    {"sect", "\xc2\xa7", 1},
+    {"para", "\xc2\xb6", 1},
+    {"plusmn", "\xc2\xb1", 1},
+    {"frac12", "\xc2\xbd", 1},
+    {"frac14", "\xc2\xbc", 1},
+    {"frac34", "\xc2\xbe", 1},
+    {"sup2", "\xc2\xb2", 1},
+    {"sup3", "\xc2\xb3", 1},
+    {"micro", "\xc2\xb5", 1},
+    {"iexcl", "\xc2\xa1", 1},
+    {"iquest", "\xc2\xbf", 1},
+    {"shy", "\xc2\xad", 1},
+    {"eacute", "\xc3\xa9", 1},
+    {"Eacute", "\xc3\x89", 1},
+    {"egrave", "\xc3\xa8", 1},
+    {"agrave", "\xc3\xa0", 1},
+    {"aacute", "\xc3\xa1", 1},
+    {"acirc", "\xc3\xa2", 1},
+    {"auml", "\xc3\xa4", 1},
+    {"ouml", "\xc3\xb6", 1},
+    {"uuml", "\xc3\xbc", 1},
+    {"Auml", "\xc3\x84", 1},
+    {"Ouml", "\xc3\x96", 1},
+    {"Uuml", "\xc3\x9c", 1},
+    {"szlig", "\xc3\x9f", 1},
+    {"ntilde", "\xc3\xb1", 1},
+    {"ccedil", "\xc3\xa7", 1},
+    {"oslash", "\xc3\xb8", 1},
+    {"aring", "\xc3\xa5", 1},
+    {"hearts", "\xe2\x99\xa5", 0},
+    {"star", "\xe2\x98\x86", 0},
+    {"larr", "\xe2\x86\x90", 0},
+    {"rarr", "\xe2\x86\x92", 0},
+    {"uarr", "\xe2\x86\x91", 0},
     {"darr", "\xe2\x86\x93", 0},
 };
 #define N_ENTITIES (sizeof ENTITIES / sizeof *ENTITIES)
 
-static int is_alnum(uint32_t c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_alnum(uint32_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 static int name_eq(const uint32_t *v, size_t n, const char *name)
 {
@@ -161,10 +209,11 @@ static const struct {
     uint32_t cp;
     const char *text;
 } LIGATURES[] = {
-    {0x132, "IJ"}, {0x133, "ij"}, {0x149, "\xca\xbcn"}, {0x1F1, "DZ"}, {0x1F2, "Dz"}, {0x1F3, "dz"},
-    {0x1C4, "D\xc5\xbd"}, {0x1C5, "D\xc5\xbe"}, {0x1C6, "d\xc5\xbe"}, {0x1C7, "LJ"}, {0x1C8, "Lj"}, {0x1C9, "lj"},
-    {0x1CA, "NJ"}, {0x1CB, "Nj"}, {0x1CC, "nj"}, {0xFB00, "ff"}, {0xFB01, "fi"}, {0xFB02, "fl"}, {0xFB03, "ffi"},
-    {0xFB04, "ffl"}, {0xFB05, "\xc5\xbft"}, {0xFB06, "st"},
+    {0x132, "IJ"},         {0x133, "ij"},        {0x149, "\xca\xbcn"}, {0x1F1, "DZ"},        {0x1F2, "Dz"},
+    {0x1F3, "dz"},         {0x1C4, "D\xc5\xbd"}, {0x1C5, "D\xc5\xbe"}, {0x1C6, "d\xc5\xbe"}, {0x1C7, "LJ"},
+    {0x1C8, "Lj"},         {0x1C9, "lj"},        {0x1CA, "NJ"},        {0x1CB, "Nj"},        {0x1CC, "nj"},
+    {0xFB00, "ff"},        {0xFB01, "fi"},       {0xFB02, "fl"},       {0xFB03, "ffi"},      {0xFB04, "ffl"},
+    {0xFB05, "\xc5\xbft"}, {0xFB06, "st"},
 };
 
 static int is_ftfy_control(uint32_t c)
@@ -203,8 +252,8 @@ static int char_fixes(const cpvec *in, cpvec *o)
         } else if (c >= 0xFF01 && c <= 0xFFEF) { /* NFKC of full/half width forms */
             utf8proc_uint8_t buf[8], *m = NULL;
             size_t k = ov_utf8_encode1(c, buf);
-            utf8proc_ssize_t r = utf8proc_map(buf, (utf8proc_ssize_t)k, &m, UTF8PROC_STABLE | UTF8PROC_COMPOSE |
-                                                                            UTF8PROC_COMPAT);
+            utf8proc_ssize_t r = utf8proc_map(buf, (utf8proc_ssize_t)k, &m,
+                                              UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
             if (r > 0) {
                 m[r] = 0;
                 rc = cp_push_str(o, (const char *)m);
@@ -281,7 +330,8 @@ static int nfc(cpvec *c)
 static int py_space(uint32_t c)
 {
     return (c >= 0x9 && c <= 0xD) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+           c == 0x3000;
 }
 
 static int cased_letter(uint32_t c)
@@ -314,7 +364,8 @@ int ov_tok_clip_clean(const char *text, size_t n, ov_buf *out)
             rc = OV_ENOMEM;
             break;
         }
-        memcpy(orig.v, a.v, a.n * sizeof *a.v);
+        if (a.n)
+            memcpy(orig.v, a.v, a.n * sizeof *a.v);
         orig.n = a.n;
         if (html) {
             b.n = 0;

@@ -37,7 +37,10 @@ static void multiply_range(parser *p, size_t start, double m)
         p->e[i].w *= m;
 }
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 /* ":\s*([+-]?[.\d]+)\s*\)" at s[0] == ':'. Returns the match length (0: no match) and the
  * number text span. */

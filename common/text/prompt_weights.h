@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #define OV_PW_MAX_INPUT (256u << 10) /* prompt bytes; longer is OV_ERANGE */
-#define OV_PW_MAX_DEPTH 256 /* deeper brackets are treated as text */
+#define OV_PW_MAX_DEPTH 256          /* deeper brackets are treated as text */
 
 typedef struct ov_pw_segment {
     size_t off, len; /* into ov_pw_result.text (unescaped text) */

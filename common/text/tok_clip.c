@@ -133,8 +133,8 @@ int ov_tok_clip_load_default(ov_tok_clip **out)
     for (size_t i = 0; i < 3; i++) {
         if (!dirs[i][0] || !*dirs[i][0])
             continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s/bpe_simple_vocab_16e6.txt.gz", dirs[i][0], dirs[i][1]) >=
-            sizeof path)
+        if ((size_t)snprintf(path, sizeof path, "%s/%s/bpe_simple_vocab_16e6.txt.gz", dirs[i][0],
+                             dirs[i][1]) >= sizeof path)
             continue;
         int rc = ov_tok_clip_load(out, path);
         if (rc != OV_ENOENT)
@@ -221,4 +221,7 @@ int ov_tok_clip_chunks(const int32_t *ids, const float *weights, size_t n, int32
     return 0;
 }
 
-const ov_bpe *ov_tok_clip_bpe(const ov_tok_clip *t) { return t ? t->bpe : NULL; }
+const ov_bpe *ov_tok_clip_bpe(const ov_tok_clip *t)
+{
+    return t ? t->bpe : NULL;
+}

@@ -12,8 +12,8 @@
 #define OV_CLIP_EOS 49407 /* <|endoftext|> */
 #define OV_CLIP_CTX 77    /* tokens per window: BOS + 75 + EOS */
 #define OV_CLIP_CHUNK 75
-#define OV_CLIP_PAD_L 49407 /* CLIP ViT-L/14 (OpenAI/HF) pads with <|endoftext|> */
-#define OV_CLIP_PAD_G 0     /* OpenCLIP ViT-bigG/14 pads with 0 ("!") */
+#define OV_CLIP_PAD_L 49407            /* CLIP ViT-L/14 (OpenAI/HF) pads with <|endoftext|> */
+#define OV_CLIP_PAD_G 0                /* OpenCLIP ViT-bigG/14 pads with 0 ("!") */
 #define OV_CLIP_MAX_INPUT (256u << 10) /* prompt bytes; longer is OV_ERANGE */
 
 typedef struct ov_tok_clip ov_tok_clip;

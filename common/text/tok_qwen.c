@@ -23,11 +23,11 @@ struct ov_tok_qwen {
 /* The Qwen2.5 added tokens (REFERENCE-MODELS.md C.5): ids 151643.. in this order; the first
  * 14 are "special" (skipped by decode with skip_special_tokens). */
 static const char *const QWEN25_ADDED[] = {
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>",
-    "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>",
-    "<|repo_name|>", "<|file_sep|>"};
+    "<|endoftext|>",  "<|im_start|>",   "<|im_end|>",     "<|object_ref_start|>", "<|object_ref_end|>",
+    "<|box_start|>",  "<|box_end|>",    "<|quad_start|>", "<|quad_end|>",         "<|vision_start|>",
+    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",  "<|video_pad|>",        "<tool_call>",
+    "</tool_call>",   "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",       "<|fim_pad|>",
+    "<|repo_name|>",  "<|file_sep|>"};
 #define QWEN25_FIRST_ADDED 151643
 #define QWEN25_N_SPECIAL 14
 
@@ -198,7 +198,8 @@ int ov_tok_qwen_load_json(ov_tok_qwen **out, const char *path)
             goto fail;
         }
         if ((rc = ov_bpe_add_special(t->bpe, json_string_value(c), json_string_length(c),
-                                     (int32_t)json_integer_value(id), json_is_true(json_object_get(a, "special"))))) {
+                                     (int32_t)json_integer_value(id),
+                                     json_is_true(json_object_get(a, "special"))))) {
             OV_LOG_ERROR("tok_qwen_load", "error=bad_added_token index=%zu", i);
             goto fail;
         }
@@ -209,7 +210,8 @@ int ov_tok_qwen_load_json(ov_tok_qwen **out, const char *path)
     const char *ntype = json_string_value(json_object_get(norm, "type"));
     t->nfc = ntype && strcmp(ntype, "NFC") == 0;
     if (!json_is_null(norm) && norm && !t->nfc)
-        OV_LOG_WARNING("tok_qwen_load", "normalizer=\"%s\" detail=\"unsupported, ignored\"", ntype ? ntype : "?");
+        OV_LOG_WARNING("tok_qwen_load", "normalizer=\"%s\" detail=\"unsupported, ignored\"",
+                       ntype ? ntype : "?");
     if ((rc = qwen_finish(t, find_split_pattern(json_object_get(j, "pre_tokenizer")))))
         goto fail;
     json_decref(j);
@@ -224,15 +226,16 @@ fail:
 static int add_default_added(ov_bpe *b)
 {
     for (size_t i = 0; i < sizeof QWEN25_ADDED / sizeof *QWEN25_ADDED; i++) {
-        int rc = ov_bpe_add_special(b, QWEN25_ADDED[i], strlen(QWEN25_ADDED[i]), (int32_t)(QWEN25_FIRST_ADDED + i),
-                                    i < QWEN25_N_SPECIAL);
+        int rc = ov_bpe_add_special(b, QWEN25_ADDED[i], strlen(QWEN25_ADDED[i]),
+                                    (int32_t)(QWEN25_FIRST_ADDED + i), i < QWEN25_N_SPECIAL);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-int ov_tok_qwen_load_files(ov_tok_qwen **out, const char *vocab_json, const char *merges_txt, const char *config_json)
+int ov_tok_qwen_load_files(ov_tok_qwen **out, const char *vocab_json, const char *merges_txt,
+                           const char *config_json)
 {
     int rc = 0;
     ov_tok_qwen *t = NULL;
@@ -445,13 +448,25 @@ int ov_tok_qwen_decode(const ov_tok_qwen *t, const int32_t *ids, size_t n, unsig
     return ov_bpe_decode(t->bpe, ids, n, flags, out);
 }
 
-const ov_bpe *ov_tok_qwen_bpe(const ov_tok_qwen *t) { return t ? t->bpe : NULL; }
+const ov_bpe *ov_tok_qwen_bpe(const ov_tok_qwen *t)
+{
+    return t ? t->bpe : NULL;
+}
 
 int32_t ov_tok_qwen_token_id(const ov_tok_qwen *t, const char *text)
 {
     return t && text ? ov_bpe_token_id(t->bpe, text, strlen(text)) : -1;
 }
 
-size_t ov_tok_qwen_vocab_size(const ov_tok_qwen *t) { return t ? ov_bpe_vocab_size(t->bpe) : 0; }
-int32_t ov_tok_qwen_eos_id(const ov_tok_qwen *t) { return t ? t->eos_id : -1; }
-int32_t ov_tok_qwen_pad_id(const ov_tok_qwen *t) { return t ? t->pad_id : -1; }
+size_t ov_tok_qwen_vocab_size(const ov_tok_qwen *t)
+{
+    return t ? ov_bpe_vocab_size(t->bpe) : 0;
+}
+int32_t ov_tok_qwen_eos_id(const ov_tok_qwen *t)
+{
+    return t ? t->eos_id : -1;
+}
+int32_t ov_tok_qwen_pad_id(const ov_tok_qwen *t)
+{
+    return t ? t->pad_id : -1;
+}

@@ -13,8 +13,9 @@
 #define OV_TOK_QWEN_MAX_FILE ((size_t)64 << 20)
 
 /* The Qwen2 pre-tokenizer pattern (tokenizer.json, used when a source carries none). */
-#define OV_TOK_QWEN2_PATTERN                                                                                   \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|" \
+#define OV_TOK_QWEN2_PATTERN                                                                                 \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "                                    \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"                                                           \
     "\\s+(?!\\S)|\\s+"
 
 typedef struct ov_tok_qwen ov_tok_qwen;
@@ -37,22 +38,22 @@ typedef struct ov_tok_str {
 } ov_tok_str;
 
 enum ov_gguf_token_type { /* llama.cpp llama_token_type */
-    OV_GGUF_TOK_NORMAL = 1,
-    OV_GGUF_TOK_UNKNOWN = 2,
-    OV_GGUF_TOK_CONTROL = 3,
-    OV_GGUF_TOK_USER_DEFINED = 4,
-    OV_GGUF_TOK_UNUSED = 5,
-    OV_GGUF_TOK_BYTE = 6
+                          OV_GGUF_TOK_NORMAL = 1,
+                          OV_GGUF_TOK_UNKNOWN = 2,
+                          OV_GGUF_TOK_CONTROL = 3,
+                          OV_GGUF_TOK_USER_DEFINED = 4,
+                          OV_GGUF_TOK_UNUSED = 5,
+                          OV_GGUF_TOK_BYTE = 6
 };
 
 typedef struct ov_tok_gguf_vocab {
-    const char *model;         /* tokenizer.ggml.model: must be "gpt2" */
-    const char *pre;           /* tokenizer.ggml.pre: "qwen2" (NULL accepted = qwen2) */
-    const ov_tok_str *tokens;  /* tokenizer.ggml.tokens, id = index */
+    const char *model;        /* tokenizer.ggml.model: must be "gpt2" */
+    const char *pre;          /* tokenizer.ggml.pre: "qwen2" (NULL accepted = qwen2) */
+    const ov_tok_str *tokens; /* tokenizer.ggml.tokens, id = index */
     size_t n_tokens;
-    const ov_tok_str *merges;  /* tokenizer.ggml.merges, "left right" */
+    const ov_tok_str *merges; /* tokenizer.ggml.merges, "left right" */
     size_t n_merges;
-    const int32_t *token_type; /* tokenizer.ggml.token_type (NULL: all normal) */
+    const int32_t *token_type;      /* tokenizer.ggml.token_type (NULL: all normal) */
     int64_t bos_id, eos_id, pad_id; /* tokenizer.ggml.{bos,eos,padding}_token_id, -1 absent */
 } ov_tok_gguf_vocab;
 
@@ -73,7 +74,8 @@ int ov_tok_qwen_encode(ov_tok_qwen *t, const char *text, size_t n, unsigned flag
                        size_t *n_replaced);
 /* Exact bytes of the ids (flags: OV_TOK_SKIP_SPECIAL). May be invalid UTF-8 when ids split a
  * character; use ov_tok_stream_* (bpe.h) with ov_tok_qwen_bpe() for display. */
-int ov_tok_qwen_decode(const ov_tok_qwen *t, const int32_t *ids, size_t n, unsigned flags, struct ov_buf *out);
+int ov_tok_qwen_decode(const ov_tok_qwen *t, const int32_t *ids, size_t n, unsigned flags,
+                       struct ov_buf *out);
 
 /* The BPE core (for ov_tok_stream_push and ov_bpe_token_bytes); owned by t. */
 const ov_bpe *ov_tok_qwen_bpe(const ov_tok_qwen *t);

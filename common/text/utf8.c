@@ -44,8 +44,8 @@ size_t ov_utf8_decode1(const uint8_t *p, size_t n, uint32_t *cp)
     case 2: *cp = ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F); break;
     case 3: *cp = ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F); break;
     default:
-        *cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) | ((uint32_t)(p[2] & 0x3F) << 6) |
-              (p[3] & 0x3F);
+        *cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
+              ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
     }
     return need;
 }
@@ -96,6 +96,10 @@ int ov_utf8_sanitize(const uint8_t *p, size_t n, ov_buf *out, size_t *n_replaced
     static const uint8_t rep[3] = {0xEF, 0xBF, 0xBD};
     size_t i = 0, run = 0, reps = 0;
     int rc;
+    if (n_replaced)
+        *n_replaced = 0;
+    if (n == 0)
+        return 0;
     while (i < n) {
         size_t need, got = valid_prefix(p + i, n - i, &need);
         if (got == need) {
