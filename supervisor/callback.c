@@ -29,12 +29,56 @@ int ov_callback_format_parse(const char *s, int *out)
     return 0;
 }
 
+/* A JSON string from arbitrary bytes: invalid UTF-8 sequences become U+FFFD (jansson refuses them). */
+static json_t *jstr(const char *s)
+{
+    json_t *v = json_string(s ? s : "");
+    if (v)
+        return v;
+    size_t n = strlen(s);
+    if (n > OV_CALLBACK_BODY_MAX)
+        return NULL;
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[i + k] & 0xc0) == 0x80;
+        if (ok && len > 1) {
+            /* Reject overlongs, surrogates and > U+10FFFF the way jansson does. */
+            uint32_t cp = len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+            for (size_t k = 1; k < len; k++)
+                cp = cp << 6 | (p[i + k] & 0x3f);
+            ok = !((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                   (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff);
+        }
+        if (ok && !(len == 1 && c == 0)) {
+            memcpy(out + o, p + i, len);
+            o += len;
+            i += len;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    v = json_string(out);
+    free(out);
+    return v;
+}
+
 static json_t *kv_value(const ov_kv *kv)
 {
     switch (kv->type) {
     case OV_KV_INT: return json_integer(kv->i);
     case OV_KV_FLOAT: return json_real(kv->f);
-    case OV_KV_STR: return json_string(kv->s ? kv->s : "");
+    case OV_KV_STR: return jstr(kv->s);
     case OV_KV_BOOL: return json_boolean(kv->i != 0);
     default: return json_null();
     }
@@ -141,7 +185,7 @@ int ov_callback_body(const ov_cb_body *b, ov_buf *out)
         e |= put(root, "job_id", json_string(b->job_id));
         e |= put(root, "status", json_string(b->status));
         e |= json_object_set(root, "assets", assets) != 0;
-        e |= put(root, "error_message", b->error_message ? json_string(b->error_message) : json_null());
+        e |= put(root, "error_message", b->error_message ? jstr(b->error_message) : json_null());
         e |= json_object_set(root, "metadata", meta) != 0;
     }
     char *txt = e ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -512,6 +512,10 @@ static void step(dlv *r)
         }
         upload_step(r);
         return;
+    case PH_CALLBACK:
+        if (!r->cb_req)
+            callback_attempt(r);
+        return;
     default: return;
     }
 }
