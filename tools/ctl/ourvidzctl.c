@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "ctl_jobs.h"
 
 #define CTL_TIMEOUT_MS 10000 /* whole exchange deadline */
 #define CTL_REPLY_MAX (16u << 20)
@@ -25,6 +26,8 @@ static void usage(FILE *f)
            "  metrics                                     Prometheus text\n"
            "  submit --kind K --task T [--param k=v ...]  enqueue a local job, print its id\n"
            "  job ID                                      one job's state as JSON\n"
+           "  submit --type T --prompt P [...]            push an OurVidz job into Redis (submit --type -h)\n"
+           "  wait ID [--timeout S]                       follow a Redis job to its end\n"
            "The socket is DIR/status.sock; DIR defaults to $OURVIDZ_RUNTIME_DIR, then the config default.\n");
 }
 
@@ -175,6 +178,8 @@ int main(int argc, char **argv)
         dir = defaults.runtime_dir;
     }
     const char *cmd = argv[i++];
+    if (ov_ctl_jobs_wants(cmd, argc - i, argv + i))
+        return ov_ctl_jobs_main(cmd, argc - i, argv + i);
     char line[CTL_LINE_MAX + 1] = "";
     size_t len = 0;
     if (strcmp(cmd, "status") == 0) {
