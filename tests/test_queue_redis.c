@@ -1,0 +1,437 @@
+/* Redis queue: the Lua scripts on a real redis-server (tokens, leases, reaping, retries, orphans),
+ * then the supervisor end to end (kill -9 of workers / supervisor / redis, two supervisors,
+ * malformed payloads) with the test worker and a local HTTP callback server. */
+#include <check.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "queue_scripts.h"
+#include "redis_conn.h"
+#include "support/http_test_server.h"
+#include "test_supervisor_util.h"
+
+/* ---------- a private redis-server ---------- */
+
+typedef struct tredis {
+    char dir[128];
+    char sock[192];
+    pid_t pid;
+    int aof;
+} tredis;
+
+static tredis *redis_cleanup;
+static void redis_atexit(void)
+{
+    if (redis_cleanup && redis_cleanup->pid > 0)
+        kill(redis_cleanup->pid, SIGKILL);
+}
+
+static void redis_start(tredis *r)
+{
+    char aof[8];
+    snprintf(aof, sizeof aof, "%s", r->aof ? "yes" : "no");
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char logf[256];
+        snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
+        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->sock, "--unixsocketperm", "700",
+               "--save", "", "--appendonly", aof, "--appendfsync", "always", "--dir", r->dir, (char *)NULL);
+        _exit(127);
+    }
+    r->pid = p;
+    redis_cleanup = r;
+    atexit(redis_atexit);
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(r->sock);
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            int ok = rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            if (ok)
+                return;
+        } else if (c)
+            redisFree(c);
+        tsup_sleep_ms(10);
+    }
+    ck_abort_msg("redis-server did not start");
+}
+
+static void redis_init(tredis *r, int aof)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "/tmp/ovq.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->sock, sizeof r->sock, "%s/r.sock", r->dir);
+    r->aof = aof;
+    redis_start(r);
+}
+
+static void redis_kill(tredis *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+static redisContext *rc_open(const tredis *r)
+{
+    redisContext *c = redisConnectUnix(r->sock);
+    ck_assert_msg(c && !c->err, "connect %s", r->sock);
+    return c;
+}
+
+static long long r_int(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_msg(rep->type == REDIS_REPLY_INTEGER, "not an integer: %s", rep->str ? rep->str : "?");
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* HGET as a malloc'd string ("" when nil). */
+static char *r_hget(redisContext *c, const char *key, const char *field)
+{
+    redisReply *rep = redisCommand(c, "HGET %s %s", key, field);
+    ck_assert_ptr_nonnull(rep);
+    char *s = strdup(rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return s;
+}
+
+/* EVAL with argv (script text, then nkeys, then keys+args). Returns the reply (caller frees). */
+static redisReply *r_eval(redisContext *c, const char *script, int nkeys, int n, const char **args)
+{
+    const char *av[64];
+    char nk[8];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    av[0] = "EVAL", av[1] = script, av[2] = nk;
+    for (int i = 0; i < n; i++)
+        av[3 + i] = args[i];
+    redisReply *rep = redisCommandArgv(c, 3 + n, av, NULL);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_msg(rep->type != REDIS_REPLY_ERROR, "script error: %s", rep->str);
+    return rep;
+}
+
+static long long eval_int(redisContext *c, const char *script, int nkeys, int n, const char **args)
+{
+    redisReply *rep = r_eval(c, script, nkeys, n, args);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+#define P "t"
+#define Q "wan_queue"
+#define PROC "t:proc:sid1:wan_queue"
+
+/* Push, move into the processing list, claim. Returns the attempt number. */
+static long long claim(redisContext *c, const char *payload, const char *cid, const char *token, const char *lease_ms,
+                       const char *job_id)
+{
+    char ck[64], sk[64], ak[64];
+    snprintf(ck, sizeof ck, P ":claim:%s", cid);
+    snprintf(sk, sizeof sk, P ":status:%s", job_id);
+    snprintf(ak, sizeof ak, "id:%s", job_id);
+    const char *a[] = {PROC, ck, P ":leases", P ":attempts", sk, payload, cid, token, "sid1", Q, lease_ms, ak,
+                       job_id, "3600"};
+    return eval_int(c, OV_LUA_CLAIM, 5, 14, a);
+}
+
+static long long finish(redisContext *c, const char *cid, const char *token, const char *state, const char *dead)
+{
+    char ck[64];
+    snprintf(ck, sizeof ck, P ":claim:%s", cid);
+    const char *a[] = {ck, P ":leases", P ":attempts", P ":status:j1", P ":dead", token, cid, state, dead, "2",
+                       "3600", "", "1"};
+    return eval_int(c, OV_LUA_FINISH, 5, 13, a);
+}
+
+static redisReply *maint(redisContext *c, const char *max_attempts)
+{
+    const char *a[] = {P ":leases", P ":delayed", P ":procs", P, max_attempts, "sid9", "60000", "reap.", "100", "3600"};
+    redisReply *rep = r_eval(c, OV_LUA_MAINT, 3, 10, a);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+    ck_assert_int_eq(rep->elements, 4);
+    return rep;
+}
+
+static void push_and_move(redisContext *c, const char *payload)
+{
+    r_int(c, "LPUSH %s %s", Q, payload);
+    redisReply *rep = redisCommand(c, "LMOVE %s %s RIGHT LEFT", Q, PROC);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+    freeReplyObject(rep);
+}
+
+START_TEST(lua_claim_finish_token)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "60000", "j1"), 1);
+    ck_assert_int_eq(r_int(c, "LLEN %s", PROC), 0);
+    ck_assert_int_eq(r_int(c, "ZCARD " P ":leases"), 1);
+    /* a resend of the same claim (lost reply) is idempotent */
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "60000", "j1"), 1);
+    char *st = r_hget(c, P ":status:j1", "state");
+    ck_assert_str_eq(st, "running");
+    free(st);
+    /* wrong token loses and changes nothing */
+    ck_assert_int_eq(finish(c, "c1", "tokB", "completed", ""), 0);
+    ck_assert_int_eq(r_int(c, "EXISTS " P ":claim:c1"), 1);
+    ck_assert_int_eq(r_int(c, "ZCARD " P ":leases"), 1);
+    /* the owner wins once */
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 1);
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 0);
+    ck_assert_int_eq(r_int(c, "EXISTS " P ":claim:c1"), 0);
+    ck_assert_int_eq(r_int(c, "ZCARD " P ":leases"), 0);
+    ck_assert_int_eq(r_int(c, "HLEN " P ":attempts"), 0);
+    ck_assert_int_eq(r_int(c, "LLEN " P ":dead"), 0);
+    st = r_hget(c, P ":status:j1", "state");
+    ck_assert_str_eq(st, "completed");
+    free(st);
+    /* a claim whose payload left the processing list (reaped) returns 0 */
+    ck_assert_int_eq(claim(c, "{\"id\":\"zz\"}", "c2", "tokC", "60000", "zz"), 0);
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
+START_TEST(lua_expired_lease_reaped_once)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "1", "j1"), 1);
+    tsup_sleep_ms(20);
+    redisReply *m = maint(c, "3");
+    ck_assert_int_eq(m->element[1]->integer, 1); /* requeued */
+    ck_assert_int_eq(m->element[3]->elements, 0);
+    freeReplyObject(m);
+    m = maint(c, "3");
+    ck_assert_int_eq(m->element[1]->integer, 0); /* only once */
+    freeReplyObject(m);
+    ck_assert_int_eq(r_int(c, "LLEN %s", Q), 1);
+    /* the old owner's late completion loses */
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s", Q), 1);
+    /* the attempt count survives the requeue */
+    redisReply *mv = redisCommand(c, "LMOVE %s %s RIGHT LEFT", Q, PROC);
+    freeReplyObject(mv);
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c3", "tokD", "60000", "j1"), 2);
+    /* a renewed lease is not reaped */
+    m = maint(c, "3");
+    ck_assert_int_eq(m->element[1]->integer, 0);
+    freeReplyObject(m);
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
+START_TEST(lua_reaper_takes_exhausted_claim)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "1", "j1"), 1);
+    tsup_sleep_ms(20);
+    redisReply *m = maint(c, "1"); /* max_attempts 1: no attempts left */
+    ck_assert_int_eq(m->element[1]->integer, 0);
+    ck_assert_int_eq(m->element[3]->elements, 1);
+    redisReply *d = m->element[3]->element[0];
+    ck_assert_str_eq(d->element[0]->str, "c1");
+    ck_assert_str_eq(d->element[1]->str, "reap.c1");
+    ck_assert_str_eq(d->element[2]->str, "{\"id\":\"j1\"}");
+    ck_assert_str_eq(d->element[3]->str, "j1");
+    ck_assert_int_eq(d->element[4]->integer, 1);
+    freeReplyObject(m);
+    /* taken over with a fresh lease: not handed out twice */
+    m = maint(c, "1");
+    ck_assert_int_eq(m->element[3]->elements, 0);
+    freeReplyObject(m);
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 0); /* old owner loses */
+    ck_assert_int_eq(finish(c, "c1", "reap.c1", "dead", "{\"reason\":\"x\"}"), 1);
+    ck_assert_int_eq(r_int(c, "LLEN " P ":dead"), 1);
+    ck_assert_int_eq(r_int(c, "LLEN %s", Q), 0);
+    /* the dead-letter list is capped (dead_max 2) */
+    for (int i = 0; i < 4; i++) {
+        char cid[16], pl[16];
+        snprintf(cid, sizeof cid, "d%d", i);
+        snprintf(pl, sizeof pl, "p%d", i);
+        push_and_move(c, pl);
+        ck_assert_int_eq(claim(c, pl, cid, "t", "60000", "j1"), 1);
+        ck_assert_int_eq(finish(c, cid, "t", "dead", pl), 1);
+    }
+    ck_assert_int_eq(r_int(c, "LLEN " P ":dead"), 2);
+    redisReply *top = redisCommand(c, "LINDEX " P ":dead 0");
+    ck_assert_str_eq(top->str, "p3");
+    freeReplyObject(top);
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
+START_TEST(lua_retry_delayed_then_promoted)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "60000", "j1"), 1);
+    const char *bad[] = {P ":claim:c1", P ":leases", P ":delayed", P ":status:j1", "tokX", "c1", "0", "why", "3600", "1"};
+    ck_assert_int_eq(eval_int(c, OV_LUA_RETRY, 4, 10, bad), 0);
+    const char *a[] = {P ":claim:c1", P ":leases", P ":delayed", P ":status:j1", "tokA", "c1", "300", "why", "3600", "1"};
+    ck_assert_int_eq(eval_int(c, OV_LUA_RETRY, 4, 10, a), 1);
+    ck_assert_int_eq(r_int(c, "ZCARD " P ":leases"), 0);
+    ck_assert_int_eq(r_int(c, "ZCARD " P ":delayed"), 1);
+    char *st = r_hget(c, P ":status:j1", "state");
+    ck_assert_str_eq(st, "retrying");
+    free(st);
+    /* not due yet */
+    redisReply *m = maint(c, "3");
+    ck_assert_int_eq(m->element[0]->integer, 0);
+    freeReplyObject(m);
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 0); /* no owner while delayed */
+    tsup_sleep_ms(350);
+    m = maint(c, "3");
+    ck_assert_int_eq(m->element[0]->integer, 1);
+    freeReplyObject(m);
+    ck_assert_int_eq(r_int(c, "LLEN %s", Q), 1);
+    ck_assert_int_eq(r_int(c, "EXISTS " P ":claim:c1"), 0);
+    redisReply *mv = redisCommand(c, "LMOVE %s %s RIGHT LEFT", Q, PROC);
+    freeReplyObject(mv);
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c2", "tokB", "60000", "j1"), 2);
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
+START_TEST(lua_orphan_proc_and_renew)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    /* supervisor sid1 registered and alive: its processing list is left alone */
+    const char *rn[] = {P ":leases", P ":alive:sid1", P ":procs", P, "200", "sid1", "1", PROC, Q};
+    redisReply *rep = r_eval(c, OV_LUA_RENEW, 3, 9, rn);
+    ck_assert_int_eq(rep->elements, 0);
+    freeReplyObject(rep);
+    r_int(c, "LPUSH %s a b", Q); /* queue: b a (a is the oldest, at the right) */
+    freeReplyObject(redisCommand(c, "LMOVE %s %s RIGHT LEFT", Q, PROC));
+    freeReplyObject(redisCommand(c, "LMOVE %s %s RIGHT LEFT", Q, PROC));
+    redisReply *m = maint(c, "3");
+    ck_assert_int_eq(m->element[2]->integer, 0);
+    freeReplyObject(m);
+    /* sid1 dies (liveness key expires): both payloads go back, oldest at the consuming end */
+    tsup_sleep_ms(250);
+    m = maint(c, "3");
+    ck_assert_int_eq(m->element[2]->integer, 2);
+    freeReplyObject(m);
+    ck_assert_int_eq(r_int(c, "LLEN %s", PROC), 0);
+    ck_assert_int_eq(r_int(c, "HLEN " P ":procs"), 0);
+    redisReply *x = redisCommand(c, "RPOP %s", Q);
+    ck_assert_str_eq(x->str, "a");
+    freeReplyObject(x);
+    x = redisCommand(c, "RPOP %s", Q);
+    ck_assert_str_eq(x->str, "b");
+    freeReplyObject(x);
+    /* renew reports claims whose token changed */
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "60000", "j1"), 1);
+    const char *rn2[] = {P ":leases", P ":alive:sid1", P ":procs", P, "60000", "sid1", "0", "c1", "tokA", "c9",
+                         "tokZ"};
+    rep = r_eval(c, OV_LUA_RENEW, 3, 11, rn2);
+    ck_assert_int_eq(rep->elements, 1);
+    ck_assert_str_eq(rep->element[0]->str, "c9");
+    freeReplyObject(rep);
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
+START_TEST(url_parse)
+{
+    ov_redis_url u;
+    char err[128];
+    ck_assert_int_eq(ov_redis_url_parse("redis://:s3cretpw@example.com:6380/2", &u, err, sizeof err), 0);
+    ck_assert_str_eq(u.host, "example.com");
+    ck_assert_int_eq(u.port, 6380);
+    ck_assert_str_eq(u.password, "s3cretpw");
+    ck_assert_int_eq(u.db, 2);
+    ck_assert_int_eq(u.is_unix, 0);
+    ck_assert_int_eq(ov_redis_url_parse("redis://user:pw12@h/0", &u, err, sizeof err), 0);
+    ck_assert_str_eq(u.password, "pw12");
+    ck_assert_int_eq(u.port, 6379);
+    ck_assert_int_eq(ov_redis_url_parse("redis://localhost", &u, err, sizeof err), 0);
+    ck_assert_str_eq(u.host, "localhost");
+    ck_assert_int_eq(u.db, 0);
+    ck_assert_int_eq(ov_redis_url_parse("unix:///run/redis.sock?db=3", &u, err, sizeof err), 0);
+    ck_assert_int_eq(u.is_unix, 1);
+    ck_assert_str_eq(u.host, "/run/redis.sock");
+    ck_assert_int_eq(u.db, 3);
+    ck_assert_int_eq(ov_redis_url_parse("http://x", &u, err, sizeof err), OV_EINVAL);
+    ck_assert_int_eq(ov_redis_url_parse("redis://h:99999", &u, err, sizeof err), OV_EINVAL);
+    ck_assert_int_eq(ov_redis_url_parse("redis://h:12/x", &u, err, sizeof err), OV_EINVAL);
+    ck_assert_int_eq(ov_redis_url_parse("unix://relative", &u, err, sizeof err), OV_EINVAL);
+    ck_assert_ptr_null(strstr(err, "s3cretpw"));
+}
+END_TEST
+
+static void add_e2e_cases(Suite *s)
+{
+    (void)s;
+}
+
+int main(void)
+{
+    Suite *s = suite_create("queue_redis");
+    TCase *lua = tcase_create("lua");
+    tcase_set_timeout(lua, 30);
+    tcase_add_test(lua, lua_claim_finish_token);
+    tcase_add_test(lua, lua_expired_lease_reaped_once);
+    tcase_add_test(lua, lua_reaper_takes_exhausted_claim);
+    tcase_add_test(lua, lua_retry_delayed_then_promoted);
+    tcase_add_test(lua, lua_orphan_proc_and_renew);
+    tcase_add_test(lua, url_parse);
+    suite_add_tcase(s, lua);
+    add_e2e_cases(s);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
