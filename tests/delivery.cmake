@@ -5,3 +5,5 @@ ov_add_check_test(test_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_store.c
   LIBS ov_delivery ov_http_test_server PkgConfig::JANSSON TIMEOUT 300)
 ov_add_check_test(test_callback SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_callback.c
   LIBS ov_delivery ov_http_test_server PkgConfig::JANSSON TIMEOUT 300)
+ov_add_check_test(test_http SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_http.c
+  LIBS ov_delivery PkgConfig::JANSSON TIMEOUT 300)
