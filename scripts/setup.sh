@@ -8,7 +8,7 @@ PKGS=(
   check libsubunit-dev
   redis-server
   clang libclang-rt-14-dev
-  libpng-dev libcurl4-openssl-dev libopenblas-dev libpcre2-dev libmicrohttpd-dev
+  libpng-dev libcurl4-openssl-dev libopenblas-dev libpcre2-dev libmicrohttpd-dev libwebp-dev
   libutf8proc-dev zlib1g-dev
   systemd
   python3
