@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "jobs_local.h"
 #include "notify.h"
+#include "queue_redis.h"
 #include "signals.h"
 #include "status.h"
 #include "sup.h"
@@ -189,7 +190,19 @@ int main(int argc, char **argv)
 
     s->loop = uv_default_loop();
     s->start_ms = uv_now(s->loop);
-    if (ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0 || ov_pool_init(s) != 0 ||
+    if (s->cfg.redis_url[0]) {
+        /* Redis job source (issue 3); the local source otherwise. */
+        ov_delivery *dlv = NULL;
+        rc = ov_delivery_init(&dlv, s->loop, &s->cfg, err, sizeof err);
+        if (rc == 0)
+            rc = ov_queue_redis_new(s->loop, &s->cfg, dlv, &s->jobs, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "ourvidz-supervisor: job source: %s\n", err);
+            ov_log(OV_LOG_ERR, "config_refused", "error=\"%s\"", err);
+            return rc == OV_ECONFIG ? EXIT_CONFIG : 1;
+        }
+    }
+    if ((!s->jobs && ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0) || ov_pool_init(s) != 0 ||
         ov_dispatch_init(s) != 0 || ov_signals_start(s) != 0) {
         fprintf(stderr, "ourvidz-supervisor: startup failed (out of memory or libuv error)\n");
         return 1;

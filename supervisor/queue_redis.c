@@ -108,7 +108,8 @@ struct qsrc {
     int max_attempts;
     int registered;      /* RENEW answered since the last connect: BLMOVE may run (I3) */
     int fetching[NQ];    /* BLMOVE in flight */
-    int want[NQ];        /* a worker asked and found nothing */
+    int want[NQ];        /* a worker asked and found nothing (cleared when one gets a job) */
+    int claiming[NQ];    /* claims popped and not answered yet */
     qrec *all;
     qrec *rhead[OV_KIND_COUNT], *rtail[OV_KIND_COUNT];
     int64_t nready[OV_KIND_COUNT];
@@ -299,14 +300,17 @@ static void on_delivered(void *ctx, int status, const char *detail)
         return;
     }
     char why[600];
-    snprintf(why, sizeof why, "%s: %s", status == OV_EIO ? "upload failed" : "callback not delivered",
-             detail ? detail : ov_errname(status));
+    if (status == OV_EIO)
+        snprintf(why, sizeof why, "%s", detail ? detail : "upload failed");
+    else
+        snprintf(why, sizeof why, "callback not delivered: %s", detail ? detail : ov_errname(status));
     ov_log(OV_LOG_ERR, "job_delivery_gave_up", "job=%s status=%s detail=\"%s\"", r->spec.id, ov_errname(status),
            detail ? detail : "");
     rec_start_finish(r, status == OV_EIO ? "failed" : "dead", 1, why);
 }
 
 static void on_claim_reply(ov_rconn *c, redisReply *rep, void *priv);
+static void claim_answered(qrec *r, long long attempt);
 static int retry_or_die(qsrc *s, qrec *r, const char *why);
 static void enhancement_done(qrec *r, const ov_msg *result, const char *why);
 static void on_op_reply(ov_rconn *c, redisReply *rep, void *priv);
@@ -375,16 +379,25 @@ static void on_claim_reply(ov_rconn *c, redisReply *rep, void *priv)
     r->op_inflight = 0;
     if (!rep || s->closing)
         return; /* resent after reconnect (the script is idempotent for our token) */
-    if (rep->type != REDIS_REPLY_INTEGER) {
-        ov_log(OV_LOG_ERR, "redis_claim_error", "error=\"%s\"", rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
-        return; /* stays claiming; retried on the next renew tick */
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        s->claiming[r->qi]--;
+        claim_answered(r, rep->integer);
+        fetch(s, r->qi); /* an invalid job did not reach a worker: the next one may */
+        return;
     }
-    if (rep->integer == 0) {
+    ov_log(OV_LOG_ERR, "redis_claim_error", "error=\"%s\"", rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+}
+
+/* CLAIM answered: 0 = lost to a reaper, else the attempt number. */
+static void claim_answered(qrec *r, long long attempt)
+{
+    qsrc *s = r->s;
+    if (attempt == 0) {
         ov_log(OV_LOG_WARN, "job_claim_lost", "cid=%s reason=\"processing list was reaped\"", r->cid);
         rec_unlink_free(s, r);
         return;
     }
-    r->job.attempts = (int)rep->integer;
+    r->job.attempts = (int)attempt;
     r->last_renew_ms = uv_now(s->loop);
     if (r->parse_rc == OV_EFORMAT) {
         char esc[200];
@@ -479,8 +492,8 @@ static void on_blmove(ov_rconn *c, redisReply *rep, void *priv)
         if (s->all)
             s->all->prev = r;
         s->all = r;
+        s->claiming[qi]++;
         rec_send(r);
-        s->want[qi] = 0;
     }
     fetch(s, qi);
 }
@@ -488,7 +501,9 @@ static void on_blmove(ov_rconn *c, redisReply *rep, void *priv)
 /* Start a blocking pop on queue qi when a worker is waiting for one and none is running. */
 static void fetch(qsrc *s, int qi)
 {
-    if (s->closing || !s->want[qi] || s->fetching[qi] || !s->registered || !ov_rconn_up(s->blk[qi]))
+    int kind = qi == 0 ? OV_KIND_SDXL : OV_KIND_WAN;
+    if (s->closing || !s->want[qi] || s->fetching[qi] || s->claiming[qi] || s->nready[kind] || !s->registered ||
+        !ov_rconn_up(s->blk[qi]))
         return;
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%.3f", (double)s->block_ms / 1000.0);
@@ -730,6 +745,8 @@ static int q_next(ov_job_source *base, int kind, ov_job **out)
         return 0;
     }
     r->state = R_RUNNING;
+    if (kind_queue(kind) >= 0)
+        s->want[kind_queue(kind)] = 0;
     *out = &r->job;
     return 1;
 }

@@ -17,6 +17,10 @@
  *   output (bool, true)    write <spool>/<job_id>/out.txt ("<job_id> <task>\n"), mime text/plain
  *   output_name (str)      declare <spool>/<job_id>/<output_name> instead of out.txt (written only
  *                          when it has no '/' and is not ".."; for path-escape tests)
+ * Knobs for every job (environment, for queue tests where params come from real payloads):
+ *   OV_TEST_JOB_SLEEP_MS=N    default for sleep_ms
+ *   OV_TEST_OUTPUT_PNG=1      write <spool>/<job_id>/out.png (a valid 1x1 PNG, image/png) instead of out.txt
+ * Task "enhance" (the qwen stage) also reports enhanced_prompt="<prompt> (enhanced)" in its meta.
  * Result meta: seed=42, task=<task>, steps=<steps>.
  * The kind is given with --kind (wan, sdxl, qwen, or anything for runtime tests). */
 #include <stdio.h>
@@ -59,10 +63,16 @@ static int test_load(const ov_worker_env *env, void **state, char *model_id, siz
     return 0;
 }
 
+static const unsigned char png_1x1[] = {
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+    0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
+    0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80,
+    0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+
 static int test_run(void *state, const char *job_id, const char *task, const ov_kvlist *params, ov_job_io *io)
 {
     (void)state;
-    int64_t total_ms = 0, steps = 4, block = 0;
+    int64_t total_ms = env_int("OV_TEST_JOB_SLEEP_MS", 0), steps = 4, block = 0;
     bool crash = false, gpu = false, output = true;
     const char *fail = NULL;
     ov_kvlist_get_int(params, "sleep_ms", &total_ms);
@@ -97,6 +107,30 @@ static int test_run(void *state, const char *job_id, const char *task, const ov_
     if (fail) {
         ov_job_set_error(io, strcmp(fail, "fatal") != 0, "test: requested %s failure", fail);
         return OV_EIO;
+    }
+    if (strcmp(task, "enhance") == 0) {
+        const char *prompt = "";
+        ov_kvlist_get_str(params, "prompt", &prompt);
+        char enhanced[4096];
+        snprintf(enhanced, sizeof enhanced, "%s (enhanced)", prompt);
+        ov_kvlist_set_str(ov_job_meta(io), "enhanced_prompt", enhanced);
+        output = false;
+    }
+    if (output && env_int("OV_TEST_OUTPUT_PNG", 0) == 1) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/out.png", ov_job_spool_dir(io));
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(png_1x1, 1, sizeof png_1x1, f) != sizeof png_1x1) {
+            if (f)
+                fclose(f);
+            ov_job_set_error(io, true, "test: cannot write %s", path);
+            return OV_EIO;
+        }
+        fclose(f);
+        int rc = ov_job_add_output(io, path, "image/png");
+        if (rc)
+            return rc;
+        output = false;
     }
     if (output) {
         const char *name = "out.txt";
