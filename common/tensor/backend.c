@@ -1,0 +1,72 @@
+/* Backend selection and the host<->backend tensor copies shared by every backend. */
+#include "common/tensor/backend.h"
+
+#include "common/error.h"
+
+#ifdef OV_TENSOR_HAVE_CUDA
+/* Defined by the CUDA backend (ops_cuda.cu) when the build has it. */
+int ov_backend_cuda_open(int device, ov_backend **out);
+void ov_backend_cuda_close(ov_backend *be);
+#endif
+
+int ov_backend_open(int kind, int device, ov_backend **out)
+{
+    *out = NULL;
+    if (kind == OV_BACKEND_CPU) {
+        *out = ov_backend_cpu();
+        return 0;
+    }
+    if (kind == OV_BACKEND_CUDA) {
+#ifdef OV_TENSOR_HAVE_CUDA
+        return ov_backend_cuda_open(device, out);
+#else
+        return ov_tensor_fail(OV_EUNSUPP, "backend: this build has no CUDA backend");
+#endif
+    }
+    return ov_tensor_fail(OV_EINVAL, "backend: unknown kind %d", kind);
+}
+
+void ov_backend_close(ov_backend *be)
+{
+    if (!be || be->kind == OV_BACKEND_CPU)
+        return;
+#ifdef OV_TENSOR_HAVE_CUDA
+    if (be->kind == OV_BACKEND_CUDA)
+        ov_backend_cuda_close(be);
+#endif
+}
+
+static int check_xfer(const ov_tensor *t, size_t bytes, const char *what)
+{
+    char sb[96];
+    if (!t->backend || !t->data)
+        return ov_tensor_fail(OV_EINVAL, "%s: '%s' has no memory", what, t->name);
+    if (!ov_tensor_is_contiguous(t))
+        return ov_tensor_fail(OV_EINVAL, "%s: '%s' %s is not contiguous", what, t->name,
+                              ov_tensor_shape_str(t, sb, sizeof sb));
+    if (bytes != ov_tensor_nbytes(t))
+        return ov_tensor_fail(OV_EINVAL, "%s: '%s' %s holds %zu bytes, %zu given", what, t->name,
+                              ov_tensor_shape_str(t, sb, sizeof sb), ov_tensor_nbytes(t), bytes);
+    return 0;
+}
+
+int ov_tensor_upload(ov_tensor *t, const void *src_host, size_t bytes)
+{
+    int rc = check_xfer(t, bytes, "upload");
+    if (rc)
+        return rc;
+    return bytes ? t->backend->ops->upload(t->backend, t->data, src_host, bytes) : 0;
+}
+
+int ov_tensor_download(const ov_tensor *t, void *dst_host, size_t bytes)
+{
+    int rc = check_xfer(t, bytes, "download");
+    if (rc)
+        return rc;
+    return bytes ? t->backend->ops->download(t->backend, dst_host, t->data, bytes) : 0;
+}
+
+int ov_backend_sync(ov_backend *be)
+{
+    return be->ops->sync ? be->ops->sync(be) : 0;
+}

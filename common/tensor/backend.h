@@ -1,0 +1,121 @@
+/* The backend interface: memory and one entry per op; the CPU backend and (later) CUDA fill it. */
+#ifndef OV_BACKEND_H
+#define OV_BACKEND_H
+
+#include <stddef.h>
+
+#include "common/tensor/ops.h"
+#include "common/tensor/tensor.h"
+
+enum ov_backend_kind {
+    OV_BACKEND_CPU = 0,
+    OV_BACKEND_CUDA = 1,
+};
+
+typedef struct ov_backend ov_backend;
+
+/* How a backend is written (ops_cpu.c now, ops_cuda.cu next):
+ *
+ * - Model code never calls these entries: it calls ov_op_* (ops.h), which checks ranks, shapes,
+ *   dtypes, parameters and that all operands live on one backend, then calls the entry below.
+ *   So an entry may trust: shapes are consistent as documented in ops.h, y has the documented
+ *   shape, params are normalised (strides/dilations/groups >= 1, attention scale resolved to a
+ *   number, never 0). It must still check dtypes it cannot run (OV_EUNSUPP via ov_tensor_fail,
+ *   naming the op and the dtype) and layouts ops.h leaves open (e.g. strided inputs).
+ * - An entry left NULL makes the op return OV_EUNSUPP ("op X not supported by backend Y").
+ * - Entries run in stream order on the backend's one queue (CUDA: one stream per worker).
+ *   They may return before the work is done; sync() waits. Host-visible results exist only
+ *   after download()/sync(). Errors from asynchronous work surface at the next call or sync():
+ *   a sticky device error returns OV_EGPU from then on.
+ * - Memory: alloc() returns `bytes` of backend memory aligned to at least 256 bytes (CPU: 64),
+ *   never managed/unified memory; OV_ENOMEM when the device refuses. free(NULL) is a no-op.
+ *   Budgets are not the backend's concern (arena.h does that accounting).
+ * - upload/download copy `bytes` between host memory and backend memory (the CPU backend's
+ *   are memcpy), blocking until the host buffer may be reused.
+ * - Tensors hold data pointers of the backend's memory; `scale` and quantised dtypes follow
+ *   tensor.h. */
+typedef struct ov_backend_ops {
+    /* memory */
+    int (*alloc)(ov_backend *be, size_t bytes, void **out);
+    void (*free)(ov_backend *be, void *p);
+    int (*upload)(ov_backend *be, void *dst, const void *src_host, size_t bytes);
+    int (*download)(ov_backend *be, void *dst_host, const void *src, size_t bytes);
+    int (*sync)(ov_backend *be);
+
+    /* ops: same arguments and meaning as the ov_op_* of the same name (ops.h) */
+    int (*copy)(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+    int (*concat)(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int dim);
+    int (*pad)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t *before, const int64_t *after,
+               float value);
+    int (*upsample_nearest2x)(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+    int (*linear)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+    int (*matmul)(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
+                  int trans_b, float alpha);
+    int (*conv2d)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                  const ov_conv2d_params *p);
+    int (*conv3d_causal)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                         const ov_tensor *b, const ov_conv3d_params *p);
+    int (*layer_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                      const ov_tensor *beta, float eps);
+    int (*rms_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
+    int (*group_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                      const ov_tensor *beta, float eps);
+    int (*channel_rms_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                            float eps);
+    /* unary element-wise: kind selects the function; a, b its parameters */
+    int (*unary)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind /* enum ov_unary_kind */, float a,
+                 float b);
+    /* broadcasting binary: y, a, b already broadcast-checked; kind enum ov_binary_kind */
+    int (*binary)(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int kind);
+    int (*modulate)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *shift,
+                    const ov_tensor *scale);
+    int (*geglu)(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+    int (*swiglu)(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov_tensor *up);
+    int (*softmax)(ov_backend *be, ov_tensor *y, const ov_tensor *x, float scale);
+    int (*attention)(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
+                     const ov_attn_params *p);
+    int (*rope_neox)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
+    int (*rope_wan3d)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,
+                      float theta);
+    int (*timestep_embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
+    int (*embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+} ov_backend_ops;
+
+enum ov_unary_kind {
+    OV_UNARY_SILU = 0,
+    OV_UNARY_GELU_ERF,
+    OV_UNARY_GELU_TANH,
+    OV_UNARY_GELU_QUICK,
+    OV_UNARY_SCALE, /* x·a + b */
+    OV_UNARY_CLAMP, /* min(max(x, a), b) */
+};
+
+enum ov_binary_kind {
+    OV_BINARY_ADD = 0,
+    OV_BINARY_MUL,
+};
+
+struct ov_backend {
+    const char *name; /* "cpu", "cuda:0" */
+    int kind;         /* enum ov_backend_kind */
+    const ov_backend_ops *ops;
+    int act_dtype;    /* the activation dtype this backend computes in (CPU: OV_DTYPE_F32) */
+    void *impl;       /* backend-private state */
+};
+
+/* The process-wide CPU backend (never freed; thread count from $OURVIDZ_CPU_THREADS, default
+ * the number of online CPUs). */
+ov_backend *ov_backend_cpu(void);
+/* Open a backend: OV_BACKEND_CPU returns the CPU one; OV_BACKEND_CUDA device `device` returns
+ * OV_EUNSUPP when this build has no CUDA, OV_ENOENT when no such device. Close with
+ * ov_backend_close() (no-op for the CPU backend). */
+int ov_backend_open(int kind, int device, ov_backend **out);
+void ov_backend_close(ov_backend *be);
+
+/* Copy a contiguous tensor's bytes from/to host memory (bytes must equal ov_tensor_nbytes(t)). */
+int ov_tensor_upload(ov_tensor *t, const void *src_host, size_t bytes);
+int ov_tensor_download(const ov_tensor *t, void *dst_host, size_t bytes);
+/* Wait for all queued work on be. */
+int ov_backend_sync(ov_backend *be);
+
+#endif

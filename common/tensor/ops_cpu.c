@@ -1,0 +1,317 @@
+/* CPU backend: host memory, the thread pool for non-GEMM ops, weight conversion, the op table. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/tensor/cpu_internal.h"
+
+/* ---- thread pool ----
+ * Workers sleep on a condition variable between jobs (no spinning: the machine's cores are
+ * shared with OpenBLAS's own threads). One job at a time; the caller runs chunks too. */
+
+#define OV_CPU_MAX_THREADS 64
+
+static struct {
+    pthread_mutex_t mu;     /* guards everything below */
+    pthread_cond_t wake;    /* workers wait for a new generation */
+    pthread_cond_t done;    /* the caller waits for busy == 0 */
+    pthread_mutex_t job_mu; /* one job at a time */
+    int ready;
+    int nthreads; /* including the caller */
+    uint64_t gen;
+    int busy;
+    ov_cpu_task_fn fn;
+    void *ctx;
+    int64_t n, chunk;
+    atomic_llong next;
+} g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+            .wake = PTHREAD_COND_INITIALIZER,
+            .done = PTHREAD_COND_INITIALIZER,
+            .job_mu = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local int t_in_pool;
+
+static void run_chunks(void)
+{
+    for (;;) {
+        int64_t b = atomic_fetch_add(&g_pool.next, g_pool.chunk);
+        if (b >= g_pool.n)
+            break;
+        int64_t e = b + g_pool.chunk < g_pool.n ? b + g_pool.chunk : g_pool.n;
+        g_pool.fn(g_pool.ctx, b, e);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    t_in_pool = 1;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&g_pool.mu);
+    seen = g_pool.gen;
+    for (;;) {
+        while (g_pool.gen == seen)
+            pthread_cond_wait(&g_pool.wake, &g_pool.mu);
+        seen = g_pool.gen;
+        pthread_mutex_unlock(&g_pool.mu);
+        run_chunks();
+        pthread_mutex_lock(&g_pool.mu);
+        if (--g_pool.busy == 0)
+            pthread_cond_signal(&g_pool.done);
+    }
+    return NULL;
+}
+
+/* A forked child has no pool threads: start over (tests fork per case). */
+static void pool_atfork_child(void)
+{
+    pthread_mutex_init(&g_pool.mu, NULL);
+    pthread_mutex_init(&g_pool.job_mu, NULL);
+    pthread_cond_init(&g_pool.wake, NULL);
+    pthread_cond_init(&g_pool.done, NULL);
+    g_pool.ready = 0;
+    g_pool.busy = 0;
+}
+
+static void pool_init_locked(void)
+{
+    static int atfork_done;
+    if (!atfork_done) {
+        pthread_atfork(NULL, NULL, pool_atfork_child);
+        atfork_done = 1;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("OURVIDZ_CPU_THREADS");
+    if (env && *env) {
+        char *end = NULL;
+        long v = strtol(env, &end, 10);
+        if (end && !*end && v >= 1)
+            n = v;
+    }
+    if (n < 1)
+        n = 1;
+    if (n > OV_CPU_MAX_THREADS)
+        n = OV_CPU_MAX_THREADS;
+    g_pool.nthreads = 1;
+    for (long i = 1; i < n; i++) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &at, worker_main, NULL);
+        pthread_attr_destroy(&at);
+        if (rc)
+            break; /* fewer threads is still correct */
+        g_pool.nthreads++;
+    }
+    g_pool.ready = 1;
+}
+
+int ov_cpu_threads(void)
+{
+    pthread_mutex_lock(&g_pool.mu);
+    if (!g_pool.ready)
+        pool_init_locked();
+    int n = g_pool.nthreads;
+    pthread_mutex_unlock(&g_pool.mu);
+    return n;
+}
+
+void ov_cpu_parallel(int64_t n, int64_t min_chunk, ov_cpu_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (min_chunk < 1)
+        min_chunk = 1;
+    int nt = t_in_pool ? 1 : ov_cpu_threads();
+    if (nt == 1 || n <= min_chunk) {
+        fn(ctx, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&g_pool.job_mu);
+    int64_t chunk = (n + (int64_t)nt * 4 - 1) / ((int64_t)nt * 4);
+    if (chunk < min_chunk)
+        chunk = min_chunk;
+    pthread_mutex_lock(&g_pool.mu);
+    g_pool.fn = fn;
+    g_pool.ctx = ctx;
+    g_pool.n = n;
+    g_pool.chunk = chunk;
+    atomic_store(&g_pool.next, 0);
+    g_pool.busy = g_pool.nthreads - 1;
+    g_pool.gen++;
+    pthread_cond_broadcast(&g_pool.wake);
+    pthread_mutex_unlock(&g_pool.mu);
+    t_in_pool = 1;
+    run_chunks();
+    t_in_pool = 0;
+    pthread_mutex_lock(&g_pool.mu);
+    while (g_pool.busy > 0)
+        pthread_cond_wait(&g_pool.done, &g_pool.mu);
+    pthread_mutex_unlock(&g_pool.mu);
+    pthread_mutex_unlock(&g_pool.job_mu);
+}
+
+/* ---- OpenBLAS thread count around pool-run sgemm tiles ---- */
+
+static pthread_mutex_t g_blas_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_blas_depth, g_blas_saved;
+
+void ov_cpu_blas_single_begin(void)
+{
+    pthread_mutex_lock(&g_blas_mu);
+    if (g_blas_depth++ == 0) {
+        g_blas_saved = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&g_blas_mu);
+}
+
+void ov_cpu_blas_single_end(void)
+{
+    pthread_mutex_lock(&g_blas_mu);
+    if (--g_blas_depth == 0)
+        openblas_set_num_threads(g_blas_saved);
+    pthread_mutex_unlock(&g_blas_mu);
+}
+
+/* ---- conversion helpers ---- */
+
+void ov_cpu_to_f32(int dtype, const void *src, float *dst, int64_t n, float scale)
+{
+    ov_dtype_to_f32(dtype, src, dst, n); /* dtype and n validated by the op layer */
+    if (scale != 1.0f)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] *= scale;
+}
+
+const float *ov_cpu_vec_f32(const ov_tensor *t, float **tmp)
+{
+    *tmp = NULL;
+    if (!t)
+        return NULL;
+    if (t->dtype == OV_DTYPE_F32 && t->scale == 1.0f)
+        return t->data;
+    int64_t n = ov_tensor_nelem(t);
+    *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!*tmp)
+        return NULL;
+    ov_cpu_to_f32(t->dtype, t->data, *tmp, n, t->scale);
+    return *tmp;
+}
+
+struct conv_rows_ctx {
+    const ov_tensor *t;
+    float *dst;
+    int64_t row;
+};
+
+static void conv_rows(void *vctx, int64_t b, int64_t e)
+{
+    struct conv_rows_ctx *c = vctx;
+    for (int64_t r = b; r < e; r++)
+        ov_cpu_to_f32(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row, c->t->scale);
+}
+
+const float *ov_cpu_weight_f32(const ov_tensor *t, float **tmp)
+{
+    *tmp = NULL;
+    if (t->dtype == OV_DTYPE_F32 && t->scale == 1.0f)
+        return t->data;
+    int64_t n = ov_tensor_nelem(t);
+    *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!*tmp)
+        return NULL;
+    int64_t row = t->ndim ? t->shape[t->ndim - 1] : 1;
+    struct conv_rows_ctx c = {t, *tmp, row ? row : 1};
+    ov_cpu_parallel(row ? n / row : 0, 16, conv_rows, &c);
+    return *tmp;
+}
+
+int ov_cpu_need_f32(const char *op, int n, const ov_tensor *const *ts)
+{
+    for (int i = 0; i < n; i++) {
+        if (ts[i] && ts[i]->dtype != OV_DTYPE_F32)
+            return ov_tensor_fail(OV_EUNSUPP, "%s: the cpu backend computes in f32; '%s' is %s", op, ts[i]->name,
+                                  ov_dtype_name(ts[i]->dtype));
+    }
+    return 0;
+}
+
+/* ---- memory ---- */
+
+static int cpu_alloc(ov_backend *be, size_t bytes, void **out)
+{
+    (void)be;
+    size_t n = (bytes + 63) / 64 * 64;
+    *out = aligned_alloc(64, n ? n : 64);
+    return *out ? 0 : OV_ENOMEM;
+}
+
+static void cpu_free(ov_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static int cpu_upload(ov_backend *be, void *dst, const void *src, size_t bytes)
+{
+    (void)be;
+    memmove(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_sync(ov_backend *be)
+{
+    (void)be;
+    return 0;
+}
+
+static const ov_backend_ops k_cpu_ops = {
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_upload,
+    .download = cpu_upload,
+    .sync = cpu_sync,
+    .copy = ov_cpu_copy,
+    .concat = ov_cpu_concat,
+    .pad = ov_cpu_pad,
+    .upsample_nearest2x = ov_cpu_upsample_nearest2x,
+    .linear = ov_cpu_linear,
+    .matmul = ov_cpu_matmul,
+    .conv2d = ov_cpu_conv2d,
+    .conv3d_causal = ov_cpu_conv3d_causal,
+    .layer_norm = ov_cpu_layer_norm,
+    .rms_norm = ov_cpu_rms_norm,
+    .group_norm = ov_cpu_group_norm,
+    .channel_rms_norm = ov_cpu_channel_rms_norm,
+    .unary = ov_cpu_unary,
+    .binary = ov_cpu_binary,
+    .modulate = ov_cpu_modulate,
+    .geglu = ov_cpu_geglu,
+    .swiglu = ov_cpu_swiglu,
+    .softmax = ov_cpu_softmax,
+    .attention = ov_cpu_attention,
+    .rope_neox = ov_cpu_rope_neox,
+    .rope_wan3d = ov_cpu_rope_wan3d,
+    .timestep_embedding = ov_cpu_timestep_embedding,
+    .embedding = ov_cpu_embedding,
+};
+
+static ov_backend g_cpu = {
+    .name = "cpu",
+    .kind = OV_BACKEND_CPU,
+    .ops = &k_cpu_ops,
+    .act_dtype = OV_DTYPE_F32,
+    .impl = NULL,
+};
+
+ov_backend *ov_backend_cpu(void)
+{
+    return &g_cpu;
+}

@@ -1,0 +1,313 @@
+/* CPU GEMM family: linear (any weight dtype, dequantised per tile), batched matmul, conv2d/3d (im2col). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/tensor/cpu_internal.h"
+
+#define OV_CPU_TILE_FLOATS ((int64_t)2 << 20) /* 8 MB of dequantised weight or im2col per tile */
+#define OV_CPU_GEMV_MAX_ROWS 8                /* up to this many x rows: fused dequant + dot */
+
+static int nomem(const char *op, const ov_tensor *t, size_t bytes)
+{
+    return ov_tensor_fail(OV_ENOMEM, "%s: no memory for %zu bytes of scratch for '%s'", op, bytes, t->name);
+}
+
+/* ---- bias ---- */
+
+struct bias_ctx {
+    float *y;
+    const float *b;
+    int64_t n, ld;
+};
+
+static void bias_rows(void *vctx, int64_t r0, int64_t r1)
+{
+    struct bias_ctx *c = vctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *row = c->y + r * c->ld;
+        for (int64_t j = 0; j < c->n; j++)
+            row[j] += c->b[j];
+    }
+}
+
+/* ---- linear ---- */
+
+/* Row conversion without the weight's scale (linear applies the scale as sgemm's alpha). */
+struct dq_ctx {
+    const ov_tensor *t;
+    float *dst;
+    int64_t row;
+};
+
+static void dequant_rows(void *vctx, int64_t b, int64_t e)
+{
+    struct dq_ctx *c = vctx;
+    for (int64_t r = b; r < e; r++)
+        ov_cpu_to_f32(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row, 1.0f);
+}
+
+struct gemv_ctx {
+    const ov_tensor *w;
+    const float *x;
+    int64_t M, K, N, ldx;
+    float *y;
+    int failed;
+};
+
+/* Few rows (decode): each task dequantises its weight rows once and dots them with every x row. */
+static void gemv_rows(void *vctx, int64_t n0, int64_t n1)
+{
+    struct gemv_ctx *c = vctx;
+    float *buf = NULL;
+    int direct = c->w->dtype == OV_DTYPE_F32;
+    if (!direct && !(buf = malloc((size_t)c->K * sizeof(float)))) {
+        c->failed = 1;
+        return;
+    }
+    for (int64_t n = n0; n < n1; n++) {
+        const float *wr;
+        if (direct) {
+            wr = (const float *)c->w->data + n * c->K;
+        } else {
+            ov_cpu_to_f32(c->w->dtype, ov_cpu_elem_ptr(c->w, n * c->K), buf, c->K, 1.0f);
+            wr = buf;
+        }
+        for (int64_t m = 0; m < c->M; m++) {
+            const float *xr = c->x + m * c->ldx;
+            float acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+            int64_t k = 0;
+            for (; k + 4 <= c->K; k += 4) {
+                acc0 += xr[k] * wr[k];
+                acc1 += xr[k + 1] * wr[k + 1];
+                acc2 += xr[k + 2] * wr[k + 2];
+                acc3 += xr[k + 3] * wr[k + 3];
+            }
+            for (; k < c->K; k++)
+                acc0 += xr[k] * wr[k];
+            c->y[m * c->N + n] = (acc0 + acc1 + acc2 + acc3) * c->w->scale;
+        }
+    }
+    free(buf);
+}
+
+int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
+{
+    OV_CPU_NEED_F32("linear", y, x);
+    int64_t K = w->shape[1], N = w->shape[0];
+    int64_t M = ov_tensor_nelem(y) / (N ? N : 1);
+    int64_t ldx = x->ndim >= 2 && M > 1 ? x->stride[x->ndim - 2] : K;
+    const float *xp = x->data;
+    float *yp = y->data;
+    if (M == 0 || N == 0)
+        return 0;
+    if (K == 0) {
+        memset(yp, 0, (size_t)(M * N) * sizeof(float));
+    } else if (w->dtype == OV_DTYPE_F32 && M > OV_CPU_GEMV_MAX_ROWS) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, w->scale, xp, (int)ldx,
+                    w->data, (int)K, 0.0f, yp, (int)N);
+    } else if (M <= OV_CPU_GEMV_MAX_ROWS) {
+        struct gemv_ctx c = {w, xp, M, K, N, ldx, yp, 0};
+        ov_cpu_parallel(N, 8, gemv_rows, &c);
+        if (c.failed)
+            return nomem("linear", w, (size_t)K * sizeof(float));
+    } else {
+        /* dequantise a tile of weight rows, then one sgemm into y's column block */
+        int64_t nb = OV_CPU_TILE_FLOATS / K;
+        if (nb < 16)
+            nb = 16;
+        if (nb > N)
+            nb = N;
+        float *tile = malloc((size_t)(nb * K) * sizeof(float));
+        if (!tile)
+            return nomem("linear", w, (size_t)(nb * K) * sizeof(float));
+        for (int64_t n0 = 0; n0 < N; n0 += nb) {
+            int64_t cnt = N - n0 < nb ? N - n0 : nb;
+            ov_tensor rows;
+            ov_tensor_slice(&rows, w, 0, n0, cnt);
+            struct dq_ctx cc = {&rows, tile, K};
+            ov_cpu_parallel(cnt, 4, dequant_rows, &cc);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)cnt, (int)K, w->scale, xp, (int)ldx,
+                        tile, (int)K, 0.0f, yp + n0, (int)N);
+        }
+        free(tile);
+    }
+    if (b) {
+        float *tmp;
+        const float *bp = ov_cpu_vec_f32(b, &tmp);
+        if (!bp)
+            return nomem("linear", b, (size_t)N * sizeof(float));
+        struct bias_ctx bc = {yp, bp, N, N};
+        ov_cpu_parallel(M, 64, bias_rows, &bc);
+        free(tmp);
+    }
+    (void)be;
+    return 0;
+}
+
+/* ---- matmul ---- */
+
+int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b,
+                  float alpha)
+{
+    (void)be;
+    OV_CPU_NEED_F32("matmul", y, a, b);
+    int64_t B = y->shape[0], M = y->shape[1], N = y->shape[2];
+    int64_t K = trans_a ? a->shape[1] : a->shape[2];
+    int lda = (int)(a->shape[1] > 1 ? a->stride[1] : a->shape[2]);
+    int ldb = (int)(b->shape[1] > 1 ? b->stride[1] : b->shape[2]);
+    for (int64_t i = 0; i < B; i++) {
+        const float *ap = (const float *)a->data + (a->shape[0] == 1 ? 0 : i * a->stride[0]);
+        const float *bp = (const float *)b->data + (b->shape[0] == 1 ? 0 : i * b->stride[0]);
+        float *yp = (float *)y->data + i * M * N;
+        if (K == 0) {
+            memset(yp, 0, (size_t)(M * N) * sizeof(float));
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    (int)M, (int)N, (int)K, alpha, ap, lda < 1 ? 1 : lda, bp, ldb < 1 ? 1 : ldb, 0.0f, yp,
+                    (int)(N ? N : 1));
+    }
+    return 0;
+}
+
+/* ---- convolution (2D and causal 3D share one im2col) ---- */
+
+struct conv_geom {
+    int64_t C, T, H, W;     /* input (per sample) */
+    int64_t kt, kh, kw;
+    int st, sh, sw;
+    int pt, ph, pw;         /* pt: front time padding only */
+    int dh, dw;
+    int64_t To, Ho, Wo;
+};
+
+struct im2col_ctx {
+    const struct conv_geom *g;
+    const float *x; /* sample base [C, T, H, W] */
+    int64_t c0;     /* first channel of the group */
+    int64_t to;     /* output frame */
+    int64_t p0, np; /* output pixel range */
+    float *col;     /* [Cg·kt·kh·kw, np] */
+};
+
+static void im2col_rows(void *vctx, int64_t r0, int64_t r1)
+{
+    const struct im2col_ctx *c = vctx;
+    const struct conv_geom *g = c->g;
+    int64_t kk = g->kt * g->kh * g->kw;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t ci = r / kk, rem = r % kk;
+        int64_t dt = rem / (g->kh * g->kw), dy = rem / g->kw % g->kh, dx = rem % g->kw;
+        int64_t ti = c->to * g->st - g->pt + dt;
+        float *dst = c->col + r * c->np;
+        if (ti < 0 || ti >= g->T) {
+            memset(dst, 0, (size_t)c->np * sizeof(float));
+            continue;
+        }
+        const float *plane = c->x + ((c->c0 + ci) * g->T + ti) * g->H * g->W;
+        for (int64_t p = 0; p < c->np; p++) {
+            int64_t oy = (c->p0 + p) / g->Wo, ox = (c->p0 + p) % g->Wo;
+            int64_t iy = oy * g->sh - g->ph + dy * g->dh, ix = ox * g->sw - g->pw + dx * g->dw;
+            dst[p] = (iy >= 0 && iy < g->H && ix >= 0 && ix < g->W) ? plane[iy * g->W + ix] : 0.0f;
+        }
+    }
+}
+
+/* y [N, O, To, Ho, Wo] (To = 1 for 2D) = w [O, C/groups, kt, kh, kw] * x. */
+static int conv_run(const char *op, const struct conv_geom *g, int groups, ov_tensor *y, const ov_tensor *x,
+                    const ov_tensor *w, const ov_tensor *b)
+{
+    OV_CPU_NEED_F32(op, y, x);
+    float *wtmp = NULL, *btmp = NULL, *col = NULL;
+    const float *wp = ov_cpu_weight_f32(w, &wtmp);
+    if (!wp)
+        return nomem(op, w, ov_tensor_nelem(w) * sizeof(float));
+    int64_t Nb = x->shape[0], O = w->shape[0], Og = O / groups, Cg = g->C / groups;
+    int64_t KK = Cg * g->kt * g->kh * g->kw, HWo = g->Ho * g->Wo;
+    int rc = 0;
+    int pointwise = g->kt == 1 && g->kh == 1 && g->kw == 1 && g->st == 1 && g->sh == 1 && g->sw == 1 &&
+                    g->pt == 0 && g->ph == 0 && g->pw == 0;
+    int64_t np_max = pointwise ? 0 : OV_CPU_TILE_FLOATS / (KK ? KK : 1);
+    if (!pointwise) {
+        if (np_max < 64)
+            np_max = 64;
+        if (np_max > HWo)
+            np_max = HWo;
+        col = malloc((size_t)(KK * np_max) * sizeof(float));
+        if (!col) {
+            rc = nomem(op, x, (size_t)(KK * np_max) * sizeof(float));
+            goto out;
+        }
+    }
+    for (int64_t n = 0; n < Nb; n++) {
+        const float *xn = (const float *)x->data + n * g->C * g->T * g->H * g->W;
+        float *yn = (float *)y->data + n * O * g->To * HWo;
+        if (pointwise) {
+            /* 1×1(×1) conv: y[g] [Og, T·H·W] = w[g] [Og, Cg] · x[g] [Cg, T·H·W] */
+            int64_t P = g->T * g->H * g->W;
+            for (int gi = 0; gi < groups; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)P, (int)Cg, 1.0f,
+                            wp + gi * Og * Cg, (int)Cg, xn + gi * Cg * P, (int)P, 0.0f, yn + gi * Og * P, (int)P);
+            continue;
+        }
+        for (int64_t to = 0; to < g->To; to++) {
+            for (int gi = 0; gi < groups; gi++) {
+                for (int64_t p0 = 0; p0 < HWo; p0 += np_max) {
+                    int64_t np = HWo - p0 < np_max ? HWo - p0 : np_max;
+                    struct im2col_ctx ic = {g, xn, gi * Cg, to, p0, np, col};
+                    ov_cpu_parallel(KK, 4, im2col_rows, &ic);
+                    /* y[n, gi·Og.., to, p0..] has row stride To·HWo between output channels */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)np, (int)KK, 1.0f,
+                                wp + gi * Og * KK, (int)KK, col, (int)np, 0.0f,
+                                yn + (gi * Og * g->To + to) * HWo + p0, (int)(g->To * HWo));
+                }
+            }
+        }
+    }
+    if (b) {
+        const float *bp = ov_cpu_vec_f32(b, &btmp);
+        if (!bp) {
+            rc = nomem(op, b, (size_t)O * sizeof(float));
+            goto out;
+        }
+        int64_t P = g->To * HWo;
+        for (int64_t n = 0; n < Nb; n++) {
+            float *yn = (float *)y->data + n * O * P;
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t i = 0; i < P; i++)
+                    yn[o * P + i] += bp[o];
+        }
+    }
+out:
+    free(wtmp);
+    free(btmp);
+    free(col);
+    return rc;
+}
+
+int ov_cpu_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                  const ov_conv2d_params *p)
+{
+    (void)be;
+    struct conv_geom g = {
+        .C = x->shape[1], .T = 1, .H = x->shape[2], .W = x->shape[3], .kt = 1, .kh = w->shape[2],
+        .kw = w->shape[3], .st = 1, .sh = p->stride_h, .sw = p->stride_w, .pt = 0, .ph = p->pad_h,
+        .pw = p->pad_w, .dh = p->dilation_h, .dw = p->dilation_w, .To = 1, .Ho = y->shape[2], .Wo = y->shape[3],
+    };
+    return conv_run("conv2d", &g, p->groups, y, x, w, b);
+}
+
+int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                         const ov_conv3d_params *p)
+{
+    (void)be;
+    struct conv_geom g = {
+        .C = x->shape[1], .T = x->shape[2], .H = x->shape[3], .W = x->shape[4], .kt = w->shape[2],
+        .kh = w->shape[3], .kw = w->shape[4], .st = p->stride_t, .sh = p->stride_h, .sw = p->stride_w,
+        .pt = p->pad_t_front, .ph = p->pad_h, .pw = p->pad_w, .dh = 1, .dw = 1, .To = y->shape[2],
+        .Ho = y->shape[3], .Wo = y->shape[4],
+    };
+    return conv_run("conv3d_causal", &g, 1, y, x, w, b);
+}
