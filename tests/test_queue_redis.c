@@ -411,9 +411,305 @@ START_TEST(url_parse)
 }
 END_TEST
 
+/* ---------- end to end: supervisor + test workers + redis + callback server ---------- */
+
+typedef struct env {
+    tredis r;
+    ov_ts *ts;
+    tsup t;
+    char conf_body[4096];
+} env;
+
+/* Config for a supervisor on e's redis; `extra` appended. */
+static void env_prepare(env *e, tsup *t, const char *extra)
+{
+    const char *tw = tsup_test_bin("ourvidz-testworker");
+    snprintf(e->conf_body, sizeof e->conf_body,
+             "spawn_workers = true\nstop_timeout = 2s\ndrain_timeout = 5s\n"
+             "[restart]\nbackoff_initial = 50ms\nbackoff_max = 200ms\ncrash_loop_max = 1000\n"
+             "[heartbeat]\ninterval = 100ms\ntimeout_starting = 5s\ntimeout_loading = 5s\ntimeout_idle = 2s\n"
+             "timeout_busy = 5s\n"
+             "[worker.wan]\nbinary = %s\n[worker.sdxl]\nbinary = %s\n[worker.qwen]\nbinary = %s\n"
+             "[redis]\nurl = unix://%s\nlease = 2s\nreap_interval = 200ms\nretry_backoff_initial = 50ms\n"
+             "retry_backoff_max = 200ms\nmax_attempts = 6\nblock_timeout = 1s\ncommand_timeout = 2s\n"
+             "reconnect_max = 500ms\n"
+             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 2s\n%s",
+             tw, tw, tw, e->r.sock, e->r.dir, ov_ts_url(e->ts), extra ? extra : "");
+    tsup_prepare(t, e->conf_body);
+}
+
+static void env_init(env *e, int aof, const char *extra)
+{
+    memset(e, 0, sizeof *e);
+    redis_init(&e->r, aof);
+    ck_assert_int_eq(ov_ts_start(&e->ts), 0);
+    setenv("OV_TEST_OUTPUT_PNG", "1", 1);
+    env_prepare(e, &e->t, extra);
+}
+
+static void push_job(redisContext *c, int i, const char *type, const char *queue, const char *cmd)
+{
+    char pl[512];
+    snprintf(pl, sizeof pl,
+             "{\"id\":\"job-%04d\",\"type\":\"%s\",\"prompt\":\"test prompt %d\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1},\"metadata\":{\"queue\":\"%s\"}}",
+             i, type, i, queue);
+    redisReply *rep = redisCommand(c, "%s %s %s", cmd, queue, pl);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+}
+
+/* Terminal callbacks per job: counts[i] for job-%04d, and how many said "completed". */
+static int count_terminal(ov_ts *ts, int n, int *counts, int *completed)
+{
+    memset(counts, 0, sizeof(int) * (size_t)n);
+    *completed = 0;
+    int total = 0, nreq = ov_ts_count(ts);
+    for (int k = 0; k < nreq; k++) {
+        ov_ts_request q;
+        if (ov_ts_get(ts, k, &q) != 0)
+            continue;
+        if (q.answered / 100 == 2 && q.body) {
+            json_t *j = json_loadb(q.body, q.body_len, 0, NULL);
+            const char *id = json_string_value(json_object_get(j, "job_id"));
+            const char *st = json_string_value(json_object_get(j, "status"));
+            int idx;
+            if (id && st && sscanf(id, "job-%d", &idx) == 1 && idx >= 0 && idx < n &&
+                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0)) {
+                counts[idx]++;
+                total++;
+                *completed += strcmp(st, "completed") == 0;
+            }
+            json_decref(j);
+        }
+        ov_ts_request_free(&q);
+    }
+    return total;
+}
+
+/* Wait until every job 0..n-1 has a terminal callback (deadline_ms). Returns distinct jobs done. */
+static int wait_all(ov_ts *ts, int n, int *counts, int *completed, int deadline_ms)
+{
+    int64_t end = tsup_now_ms() + deadline_ms;
+    int done = 0;
+    while (tsup_now_ms() < end) {
+        count_terminal(ts, n, counts, completed);
+        done = 0;
+        for (int i = 0; i < n; i++)
+            done += counts[i] > 0;
+        if (done == n)
+            break;
+        tsup_sleep_ms(50);
+    }
+    tsup_sleep_ms(300); /* late duplicates would show up now */
+    count_terminal(ts, n, counts, completed);
+    return done;
+}
+
+static void assert_exactly_once(const int *counts, int n)
+{
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(counts[i] == 1, "job-%04d got %d terminal callbacks", i, counts[i]);
+}
+
+static void env_done(env *e)
+{
+    tsup_kill_all(&e->t);
+    ov_ts_stop(e->ts);
+    redis_kill(&e->r);
+}
+
+START_TEST(e2e_workers_killed_200_jobs)
+{
+    env e;
+    setenv("OV_TEST_JOB_SLEEP_MS", "30", 1);
+    env_init(&e, 0, "[worker.qwen]\nenabled = false\n[worker.wan]\ninstances = 2\n");
+    tsup_start(&e.t, NULL);
+    redisContext *c = rc_open(&e.r);
+    enum { N = 200 };
+    for (int i = 0; i < N; i++)
+        push_job(c, i, i % 2 ? "sdxl_image_fast" : "image_fast", i % 2 ? "sdxl_queue" : "wan_queue",
+                 i % 3 ? "LPUSH" : "RPUSH");
+    int counts[N], completed = 0, kills = 0;
+    int64_t end = tsup_now_ms() + 120000;
+    const char *names[] = {"wan.0", "wan.1", "sdxl.0"};
+    while (tsup_now_ms() < end) {
+        if (count_terminal(e.ts, N, counts, &completed) >= N)
+            break;
+        json_t *st = tsup_status(&e.t);
+        const char *nm = names[rand() % 3];
+        int64_t pid = tsup_wint(st, nm, "pid");
+        const char *ws = tsup_wstate(st, nm);
+        if (pid > 0 && ws && strcmp(ws, "busy") == 0 && kills < 60) {
+            kill((pid_t)pid, SIGKILL);
+            kills++;
+        }
+        json_decref(st);
+        tsup_sleep_ms(40 + rand() % 80);
+    }
+    int done = wait_all(e.ts, N, counts, &completed, 5000);
+    ck_assert_int_eq(done, N);
+    assert_exactly_once(counts, N);
+    ck_assert_int_gt(kills, 5);
+    ck_assert_int_gt(completed, N / 2);
+    /* nothing left behind in Redis */
+    tsup_sleep_ms(500);
+    ck_assert_int_eq(r_int(c, "ZCARD ourvidz:leases"), 0);
+    ck_assert_int_eq(r_int(c, "LLEN sdxl_queue") + r_int(c, "LLEN wan_queue"), 0);
+    fprintf(stderr, "e2e_workers_killed: %d kills, %d completed, %d failed\n", kills, completed, N - completed);
+    redisFree(c);
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(e2e_supervisor_kill9_restart)
+{
+    env e;
+    setenv("OV_TEST_JOB_SLEEP_MS", "3000", 1);
+    env_init(&e, 0, "[worker.qwen]\nenabled = false\n");
+    tsup_start(&e.t, NULL);
+    redisContext *c = rc_open(&e.r);
+    push_job(c, 0, "sdxl_image_fast", "sdxl_queue", "LPUSH");
+    int64_t end = tsup_now_ms() + 10000;
+    char *st = NULL;
+    while (tsup_now_ms() < end) {
+        free(st);
+        st = r_hget(c, "ourvidz:status:job-0000", "state");
+        if (strcmp(st, "running") == 0)
+            break;
+        tsup_sleep_ms(20);
+    }
+    ck_assert_str_eq(st, "running");
+    free(st);
+    tsup_sleep_ms(300);
+    kill(-e.t.pid, SIGKILL); /* the supervisor and its workers, mid-job */
+    waitpid(e.t.pid, NULL, 0);
+    ck_assert_int_eq(r_int(c, "ZCARD ourvidz:leases"), 1);
+    setenv("OV_TEST_JOB_SLEEP_MS", "100", 1);
+    tsup_start(&e.t, NULL); /* a new supervisor (new sid) reaps the expired lease and runs it */
+    int counts[1], completed = 0;
+    ck_assert_int_eq(wait_all(e.ts, 1, counts, &completed, 20000), 1);
+    assert_exactly_once(counts, 1);
+    ck_assert_int_eq(completed, 1);
+    char *att = r_hget(c, "ourvidz:status:job-0000", "attempts");
+    ck_assert_str_eq(att, "2");
+    free(att);
+    redisFree(c);
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(e2e_redis_restart)
+{
+    env e;
+    setenv("OV_TEST_JOB_SLEEP_MS", "40", 1);
+    env_init(&e, 1, "[worker.qwen]\nenabled = false\n");
+    tsup_start(&e.t, NULL);
+    redisContext *c = rc_open(&e.r);
+    enum { N = 60 };
+    for (int i = 0; i < N; i++)
+        push_job(c, i, i % 2 ? "sdxl_image_fast" : "image_fast", i % 2 ? "sdxl_queue" : "wan_queue", "LPUSH");
+    redisFree(c);
+    int counts[N], completed = 0;
+    int64_t end = tsup_now_ms() + 20000;
+    while (tsup_now_ms() < end && count_terminal(e.ts, N, counts, &completed) < 10)
+        tsup_sleep_ms(10);
+    redis_kill(&e.r);
+    tsup_sleep_ms(700);
+    redis_start(&e.r); /* the AOF brings every key back */
+    int done = wait_all(e.ts, N, counts, &completed, 40000);
+    ck_assert_int_eq(done, N);
+    assert_exactly_once(counts, N);
+    ck_assert_int_eq(completed, N);
+    ck_assert_int_ge(tsup_log_count(&e.t, "event=redis_connected"), 4); /* 3 connections, reconnected */
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(e2e_two_supervisors)
+{
+    env e;
+    setenv("OV_TEST_JOB_SLEEP_MS", "20", 1);
+    env_init(&e, 0, "[worker.qwen]\nenabled = false\n");
+    tsup t2;
+    env_prepare(&e, &t2, "[worker.qwen]\nenabled = false\n");
+    tsup_start(&t2, NULL);
+    tsup_start(&e.t, NULL);
+    redisContext *c = rc_open(&e.r);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++)
+        push_job(c, i, i % 2 ? "sdxl_image_fast" : "image_fast", i % 2 ? "sdxl_queue" : "wan_queue", "RPUSH");
+    int counts[N], completed = 0;
+    ck_assert_int_eq(wait_all(e.ts, N, counts, &completed, 60000), N);
+    assert_exactly_once(counts, N);
+    ck_assert_int_eq(completed, N);
+    int a = tsup_log_count(&e.t, "event=job_finished"), b = tsup_log_count(&t2, "event=job_finished");
+    fprintf(stderr, "e2e_two_supervisors: %d + %d jobs\n", a, b);
+    ck_assert_int_eq(a + b, N);
+    ck_assert_int_gt(a, 0);
+    ck_assert_int_gt(b, 0);
+    redisFree(c);
+    tsup_kill_all(&t2);
+    env_done(&e);
+}
+END_TEST
+
+START_TEST(e2e_malformed_and_enhanced)
+{
+    env e;
+    setenv("OV_TEST_JOB_SLEEP_MS", "0", 1);
+    env_init(&e, 0, NULL);
+    tsup_start(&e.t, NULL);
+    redisContext *c = rc_open(&e.r);
+    const char *bad[] = {
+        "{not json",
+        "{\"id\":\"job-0000\",\"type\":\"sdxl_image_fast\",\"prompt\":\"p\",\"user_id\":\"u1\","
+        "\"config\":{\"num_images\":4}}",
+        "{\"id\":\"job-0001\",\"type\":\"no_such_type\",\"prompt\":\"p\",\"user_id\":\"u1\"}",
+        "{\"type\":\"image_fast\",\"prompt\":\"no id\",\"user_id\":\"u1\"}",
+    };
+    for (int i = 0; i < 4; i++)
+        r_int(c, "LPUSH %s %s", i == 1 ? "sdxl_queue" : "wan_queue", bad[i]);
+    push_job(c, 2, "video7b_fast_enhanced", "wan_queue", "LPUSH");
+    int counts[3], completed = 0;
+    ck_assert_int_eq(wait_all(e.ts, 3, counts, &completed, 20000), 3);
+    assert_exactly_once(counts, 3);
+    ck_assert_int_eq(completed, 1); /* the enhanced job */
+    int64_t end = tsup_now_ms() + 5000;
+    while (tsup_now_ms() < end && r_int(c, "LLEN ourvidz:dead") < 4)
+        tsup_sleep_ms(20);
+    ck_assert_int_eq(r_int(c, "LLEN ourvidz:dead"), 4);
+    /* the failed callbacks name the field and the rule; the enhanced prompt is reported */
+    int seen_rule = 0, seen_enh = 0;
+    for (int k = 0; k < ov_ts_count(e.ts); k++) {
+        ov_ts_request q;
+        if (ov_ts_get(e.ts, k, &q) != 0)
+            continue;
+        if (q.body && strstr(q.body, "job-0000") && strstr(q.body, "num_images"))
+            seen_rule = 1;
+        if (q.body && strstr(q.body, "job-0002") && strstr(q.body, "test prompt 2 (enhanced)"))
+            seen_enh = 1;
+        ov_ts_request_free(&q);
+    }
+    ck_assert_int_eq(seen_rule, 1);
+    ck_assert_int_eq(seen_enh, 1);
+    ck_assert_int_eq(tsup_log_count(&e.t, "event=job_malformed"), 2);
+    redisFree(c);
+    env_done(&e);
+}
+END_TEST
+
 static void add_e2e_cases(Suite *s)
 {
-    (void)s;
+    TCase *tc = tcase_create("e2e");
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, e2e_malformed_and_enhanced);
+    tcase_add_test(tc, e2e_supervisor_kill9_restart);
+    tcase_add_test(tc, e2e_redis_restart);
+    tcase_add_test(tc, e2e_two_supervisors);
+    tcase_add_test(tc, e2e_workers_killed_200_jobs);
+    suite_add_tcase(s, tc);
 }
 
 int main(void)
