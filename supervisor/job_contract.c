@@ -786,7 +786,7 @@ int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec
     json_error_t jerr;
     /* Integers as doubles: a huge number is a range error on its field, not a parse failure.
      * NULs inside strings are allowed by the parser and refused per field (the id stays readable). */
-    json_t *root = json_loadb(raw ? raw : "", len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
+    json_t *root = json_loadb(raw ? raw : "", len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (!root)
         return errf(err, errlen, OV_EFORMAT, "payload is not JSON: %s at line %d column %d", jerr.text, jerr.line,
                     jerr.column);
@@ -808,6 +808,12 @@ int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec
         rc = parse_object(t, root, out, err, errlen);
         if (rc == OV_ENOMEM)
             errf(err, errlen, OV_ENOMEM, "out of memory");
+        if (rc != 0) { /* an invalid job has no plan */
+            for (int i = 0; i < OV_JOB_STAGES_MAX; i++)
+                ov_kvlist_free(&out->stages[i].params);
+            out->nstages = 0;
+            out->enhancement = OV_JOB_ENH_NONE;
+        }
     }
     json_decref(root);
     return rc;
