@@ -378,8 +378,10 @@ static void upload_step(dlv *r)
             r->inflight--;
             it->permanent = rc == OV_EINVAL || rc == OV_ENOENT;
             it->state = it->permanent ? IT_FAILED : IT_WAIT;
-            snprintf(it->detail, sizeof it->detail, "%s/%s: %s", it->bucket, it->path,
+            char why[sizeof it->detail];
+            snprintf(why, sizeof why, "%s/%s: %s", it->bucket, it->path,
                      rc == OV_ENOENT ? "output file missing" : ov_strerror(rc));
+            ov_str_copy(it->detail, sizeof it->detail, why);
         }
     }
     if (r->inflight > 0)

@@ -7,6 +7,8 @@
 
 #include "delivery_test_util.h"
 #include "supervisor/http.h"
+#include "supervisor/http_enhance.h"
+#include "supervisor/jobs_local.h"
 
 #define KEY "wan-key-0123456789abcdef"
 
@@ -480,6 +482,103 @@ START_TEST(test_bad_bind)
 }
 END_TEST
 
+/* ---- the enhance job-source wrapper over a real local source ---- */
+
+typedef struct edone {
+    int called, status;
+    char prompt[256], error[128];
+} edone;
+
+static void on_edone(void *req, int status, const char *p, const char *err)
+{
+    edone *d = req;
+    d->called++;
+    d->status = status;
+    snprintf(d->prompt, sizeof d->prompt, "%s", p ? p : "");
+    snprintf(d->error, sizeof d->error, "%s", err ? err : "");
+}
+
+static int wakes;
+static void on_wake(void *ctx)
+{
+    (void)ctx;
+    wakes++;
+}
+
+START_TEST(test_enhance_wrapper)
+{
+    ov_job_source *inner, *w;
+    ck_assert_int_eq(ov_jobs_local_new(3, &inner), 0);
+    ck_assert_int_eq(ov_enhance_source_wrap(inner, &w), 0);
+    w->wake_cb = on_wake;
+    /* An inner qwen job and an inner wan job, then an /enhance job. */
+    char id[96];
+    ck_assert_int_eq(w->ops->submit(w, OV_KIND_QWEN, "enhance", NULL, id, sizeof id), 0);
+    ck_assert_int_eq(w->ops->submit(w, OV_KIND_WAN, "t2v", NULL, id, sizeof id), 0);
+    ck_assert_int_ge(wakes, 2); /* inner wakes reach the wrapper's wake callback */
+    edone d1 = {0}, d2 = {0};
+    uint64_t t1 = 0, t2 = 0;
+    ck_assert_int_eq(ov_enhance_submit(w, "a cat", "base", on_edone, &d1, &t1), 0);
+    ck_assert_int_eq(ov_enhance_submit(w, "a dog", NULL, on_edone, &d2, &t2), 0);
+    ck_assert_int_ne(t1, t2);
+    ck_assert_int_eq(w->ops->depth(w, OV_KIND_QWEN), 3);
+    ck_assert_int_eq(ov_enhance_submit(w, "", "base", on_edone, &d1, &t1), OV_EINVAL);
+    ck_assert_int_eq(ov_enhance_submit(inner, "x", "base", on_edone, &d1, &t1), OV_EINVAL);
+    /* Qwen workers take the /enhance jobs first. */
+    ov_job *j = NULL;
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_QWEN, &j), 1);
+    ck_assert_str_eq(j->task, "enhance");
+    const char *p = NULL;
+    ck_assert_int_eq(ov_kvlist_get_str(&j->params, "prompt", &p), 0);
+    ck_assert_str_eq(p, "a cat");
+    ck_assert_int_eq(ov_kvlist_get_str(&j->params, "enhance_type", &p), 0);
+    ck_assert_str_eq(p, "base");
+    ov_msg res;
+    ov_msg_init(&res, OV_MSG_RESULT);
+    ov_kvlist_set_str(&res.u.result.meta, "enhanced_prompt", "a cat, golden hour");
+    w->ops->complete(w, j, &res);
+    ov_msg_free(&res);
+    ck_assert_int_eq(d1.called, 1);
+    ck_assert_int_eq(d1.status, 0);
+    ck_assert_str_eq(d1.prompt, "a cat, golden hour");
+    /* The second: handed back once (requeued), then fails. */
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_QWEN, &j), 1);
+    ck_assert_int_eq(w->ops->handback(w, j, "worker died"), OV_JOB_REQUEUED);
+    ck_assert_int_eq(d2.called, 0);
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_QWEN, &j), 1);
+    ck_assert_int_eq((w->ops->fail)(w, j, OV_EIO, "out of memory", true), OV_JOB_DEAD);
+    ck_assert_int_eq(d2.called, 1);
+    ck_assert_int_eq(d2.status, OV_EIO);
+    ck_assert_str_eq(d2.error, "out of memory");
+    /* Then the inner jobs flow as before. */
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_QWEN, &j), 1);
+    ck_assert_str_eq(j->id, "local-1");
+    w->ops->complete(w, j, NULL);
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_WAN, &j), 1);
+    ck_assert_str_eq(j->id, "local-2");
+    w->ops->complete(w, j, NULL);
+    /* A cancelled waiting job never runs; a cancelled running one finishes unseen. */
+    edone d3 = {0}, d4 = {0};
+    uint64_t t3, t4;
+    ck_assert_int_eq(ov_enhance_submit(w, "x", "base", on_edone, &d3, &t3), 0);
+    ck_assert_int_eq(ov_enhance_submit(w, "y", "base", on_edone, &d4, &t4), 0);
+    ov_enhance_cancel(w, t3);
+    ck_assert_int_eq(w->ops->depth(w, OV_KIND_QWEN), 1);
+    ck_assert_int_eq(w->ops->next(w, OV_KIND_QWEN, &j), 1);
+    ov_enhance_cancel(w, t4);
+    ck_assert_int_eq((w->ops->fail)(w, j, OV_EIO, "x", false), OV_JOB_DEAD);
+    ck_assert_int_eq(d3.called + d4.called, 0);
+    /* Queue cap. */
+    edone dd = {0};
+    uint64_t tt;
+    for (int i = 0; i < OV_ENHANCE_QUEUE_MAX; i++)
+        ck_assert_int_eq(ov_enhance_submit(w, "z", "base", on_edone, &dd, &tt), 0);
+    ck_assert_int_eq(ov_enhance_submit(w, "z", "base", on_edone, &dd, &tt), OV_EBUSY);
+    w->ops->destroy(w); /* frees waiting jobs and the inner source */
+    ck_assert_int_eq(dd.called, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http");
@@ -496,6 +595,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_close_with_enhance_pending);
     tcase_add_test(t, test_health_json_pure);
     tcase_add_test(t, test_bad_bind);
+    tcase_add_test(t, test_enhance_wrapper);
     suite_add_tcase(s, t);
     return s;
 }
