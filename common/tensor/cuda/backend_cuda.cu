@@ -1,0 +1,347 @@
+/* CUDA backend core: open/close a device, memory, host<->device copies, sync, status checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/tensor/cuda/backend_cuda.h"
+#include "common/tensor/cuda/cuda_internal.h"
+
+#define OV_CUDA_BLAS_WS_BYTES (32u << 20) /* cuBLAS workspace (Hopper wants >= 32 MiB) */
+
+/* Errors after which the CUDA context is unusable: every later call fails the same way. */
+static int is_sticky(cudaError_t e)
+{
+    switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorAssert:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorUnknown:
+    case cudaErrorDevicesUnavailable:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int ov_cuda_check(ov_backend *be, cudaError_t e, const char *op, const char *what)
+{
+    if (e == cudaSuccess)
+        return 0;
+    ov_cuda *c = ov_cuda_of(be);
+    if (is_sticky(e) && !c->sticky) {
+        c->sticky = 1;
+        snprintf(c->sticky_msg, sizeof c->sticky_msg, "%s: %s: %s", op, what, cudaGetErrorString(e));
+    }
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError(); /* not sticky: clear it */
+        return ov_tensor_fail(OV_ENOMEM, "%s: %s on %s: out of device memory", op, what, c->name);
+    }
+    if (!is_sticky(e))
+        (void)cudaGetLastError();
+    return ov_tensor_fail(OV_EGPU, "%s: %s on %s failed: %s (%s)%s", op, what, c->name, cudaGetErrorName(e),
+                          cudaGetErrorString(e), c->sticky ? " [sticky: backend unusable]" : "");
+}
+
+int ov_cuda_blas_check(ov_backend *be, cublasStatus_t s, const char *op, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return 0;
+    ov_cuda *c = ov_cuda_of(be);
+    if (s == CUBLAS_STATUS_ALLOC_FAILED)
+        return ov_tensor_fail(OV_ENOMEM, "%s: %s on %s: cuBLAS could not allocate", op, what, c->name);
+    if (s == CUBLAS_STATUS_EXECUTION_FAILED) {
+        /* may hide a sticky device error: look */
+        cudaError_t e = cudaPeekAtLastError();
+        if (e != cudaSuccess)
+            return ov_cuda_check(be, e, op, what);
+    }
+    if (s == CUBLAS_STATUS_NOT_SUPPORTED || s == CUBLAS_STATUS_ARCH_MISMATCH)
+        return ov_tensor_fail(OV_EUNSUPP, "%s: %s on %s: cuBLAS %s", op, what, c->name, cublasGetStatusString(s));
+    return ov_tensor_fail(OV_EGPU, "%s: %s on %s: cuBLAS %s", op, what, c->name, cublasGetStatusString(s));
+}
+
+int ov_cuda_enter(ov_backend *be, const char *op)
+{
+    ov_cuda *c = ov_cuda_of(be);
+    if (c->sticky)
+        return ov_tensor_fail(OV_EGPU, "%s: %s is unusable after an earlier device error (%s)", op, c->name,
+                              c->sticky_msg);
+    return ov_cuda_check(be, cudaSetDevice(c->device), op, "cudaSetDevice");
+}
+
+int ov_cuda_launched(ov_backend *be, const char *op)
+{
+    return ov_cuda_check(be, cudaGetLastError(), op, "kernel launch");
+}
+
+int ov_cuda_scratch(ov_backend *be, size_t bytes, void **out, const char *op)
+{
+    ov_cuda *c = ov_cuda_of(be);
+    *out = NULL;
+    if (bytes <= c->scratch_bytes && c->scratch) {
+        *out = c->scratch;
+        return 0;
+    }
+    if (c->scratch) {
+        /* the old scratch may still be read by queued work: cudaFreeAsync orders the free */
+        int rc = ov_cuda_check(be, cudaFreeAsync(c->scratch, c->stream), op, "cudaFreeAsync(scratch)");
+        c->scratch = NULL;
+        c->scratch_bytes = 0;
+        if (rc)
+            return rc;
+    }
+    size_t want = bytes < (1u << 20) ? (1u << 20) : bytes;
+    void *p = NULL;
+    int rc = ov_cuda_check(be, cudaMallocAsync(&p, want, c->stream), op, "cudaMallocAsync(scratch)");
+    if (rc)
+        return rc;
+    c->scratch = p;
+    c->scratch_bytes = want;
+    *out = p;
+    return 0;
+}
+
+int ov_cuda_need_float(const char *op, const ov_tensor *t, int allow_f8)
+{
+    if (!t)
+        return 0;
+    int dt = t->dtype;
+    if (dt == OV_DTYPE_F32 || dt == OV_DTYPE_F16 || dt == OV_DTYPE_BF16)
+        return 0;
+    if (allow_f8 && (dt == OV_DTYPE_F8_E4M3 || dt == OV_DTYPE_F8_E5M2))
+        return 0;
+    return ov_tensor_fail(OV_EUNSUPP, "%s: '%s' dtype %s not supported by the CUDA backend", op, t->name,
+                          ov_dtype_name(dt) ? ov_dtype_name(dt) : "?");
+}
+
+ov_cu_view ov_cu_view_of(const ov_tensor *t)
+{
+    ov_cu_view v;
+    memset(&v, 0, sizeof v);
+    v.data = t->data;
+    v.dtype = t->dtype;
+    v.ndim = t->ndim;
+    for (int i = 0; i < OV_TENSOR_MAX_DIMS; i++) {
+        v.shape[i] = i < t->ndim ? t->shape[i] : 1;
+        v.stride[i] = i < t->ndim ? t->stride[i] : 0;
+    }
+    v.scale = t->scale == 0.0f ? 1.0f : t->scale;
+    if (v.ndim == 0) { /* a scalar: one element */
+        v.ndim = 1;
+        v.shape[0] = 1;
+        v.stride[0] = 0;
+    }
+    return v;
+}
+
+ov_cu_view ov_cu_view_bcast(const ov_tensor *t, const ov_tensor *y)
+{
+    ov_cu_view v = ov_cu_view_of(t);
+    int n = y->ndim < 1 ? 1 : y->ndim, off = n - t->ndim;
+    for (int i = n - 1; i >= 0; i--) {
+        int ti = i - off;
+        int64_t ys = y->ndim < 1 ? 1 : y->shape[i];
+        if (ti >= 0 && t->ndim > 0) {
+            v.shape[i] = ys;
+            v.stride[i] = t->shape[ti] == 1 ? 0 : t->stride[ti];
+        } else {
+            v.shape[i] = ys;
+            v.stride[i] = 0;
+        }
+    }
+    v.ndim = n;
+    return v;
+}
+
+/* ---- memory ---- */
+
+static int cu_alloc(ov_backend *be, size_t bytes, void **out)
+{
+    *out = NULL;
+    int rc = ov_cuda_enter(be, "alloc");
+    if (rc)
+        return rc;
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 256);
+    if (e != cudaSuccess) {
+        size_t fr = 0, tot = 0;
+        (void)cudaGetLastError();
+        (void)cudaMemGetInfo(&fr, &tot);
+        if (e == cudaErrorMemoryAllocation)
+            return ov_tensor_fail(OV_ENOMEM, "alloc: cudaMalloc(%zu) on %s: out of device memory (%zu of %zu free)",
+                                  bytes, ov_cuda_of(be)->name, fr, tot);
+        return ov_cuda_check(be, e, "alloc", "cudaMalloc");
+    }
+    *out = p;
+    return 0;
+}
+
+static void cu_free(ov_backend *be, void *p)
+{
+    if (!p)
+        return;
+    ov_cuda *c = ov_cuda_of(be);
+    (void)cudaSetDevice(c->device);
+    /* cudaFree synchronises the device: queued work reading p completes first */
+    cudaError_t e = cudaFree(p);
+    if (e != cudaSuccess)
+        (void)ov_cuda_check(be, e, "free", "cudaFree");
+}
+
+static int cu_sync(ov_backend *be)
+{
+    int rc = ov_cuda_enter(be, "sync");
+    if (rc)
+        return rc;
+    return ov_cuda_check(be, cudaStreamSynchronize(ov_cuda_of(be)->stream), "sync", "cudaStreamSynchronize");
+}
+
+static int cu_upload(ov_backend *be, void *dst, const void *src_host, size_t bytes)
+{
+    int rc = ov_cuda_enter(be, "upload");
+    if (rc)
+        return rc;
+    ov_cuda *c = ov_cuda_of(be);
+    rc = ov_cuda_check(be, cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, c->stream), "upload",
+                       "cudaMemcpyAsync H2D");
+    if (rc)
+        return rc;
+    return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "upload", "cudaStreamSynchronize");
+}
+
+static int cu_download(ov_backend *be, void *dst_host, const void *src, size_t bytes)
+{
+    int rc = ov_cuda_enter(be, "download");
+    if (rc)
+        return rc;
+    ov_cuda *c = ov_cuda_of(be);
+    rc = ov_cuda_check(be, cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download",
+                       "cudaMemcpyAsync D2H");
+    if (rc)
+        return rc;
+    return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "download", "cudaStreamSynchronize");
+}
+
+static ov_backend_ops make_ops(void)
+{
+    ov_backend_ops o;
+    memset(&o, 0, sizeof o);
+    o.alloc = cu_alloc;
+    o.free = cu_free;
+    o.upload = cu_upload;
+    o.download = cu_download;
+    o.sync = cu_sync;
+    o.copy = ov_cuda_copy;
+    o.concat = ov_cuda_concat;
+    o.pad = ov_cuda_pad;
+    o.upsample_nearest2x = ov_cuda_upsample_nearest2x;
+    o.linear = ov_cuda_linear;
+    o.matmul = ov_cuda_matmul;
+    o.conv2d = NULL;        /* TODO: implicit GEMM (or im2col + cuBLAS) */
+    o.conv3d_causal = NULL; /* TODO: likewise */
+    o.layer_norm = ov_cuda_layer_norm;
+    o.rms_norm = ov_cuda_rms_norm;
+    o.group_norm = ov_cuda_group_norm;
+    o.channel_rms_norm = ov_cuda_channel_rms_norm;
+    o.unary = ov_cuda_unary;
+    o.binary = ov_cuda_binary;
+    o.modulate = ov_cuda_modulate;
+    o.geglu = ov_cuda_geglu;
+    o.swiglu = ov_cuda_swiglu;
+    o.softmax = ov_cuda_softmax;
+    o.attention = ov_cuda_attention;
+    o.rope_neox = ov_cuda_rope_neox;
+    o.rope_wan3d = ov_cuda_rope_wan3d;
+    o.timestep_embedding = ov_cuda_timestep_embedding;
+    o.embedding = ov_cuda_embedding;
+    return o;
+}
+
+static const ov_backend_ops g_cuda_ops = make_ops();
+
+extern "C" int ov_backend_cuda_device_count(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
+{
+    *out = NULL;
+    int n = ov_backend_cuda_device_count();
+    if (n <= 0)
+        return ov_tensor_fail(OV_ENOENT, "backend: no CUDA device visible");
+    if (device < 0 || device >= n)
+        return ov_tensor_fail(OV_ENOENT, "backend: CUDA device %d does not exist (%d visible)", device, n);
+    ov_backend *be = (ov_backend *)calloc(1, sizeof *be);
+    ov_cuda *c = (ov_cuda *)calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return ov_tensor_fail(OV_ENOMEM, "backend: out of host memory opening cuda:%d", device);
+    }
+    c->device = device;
+    snprintf(c->name, sizeof c->name, "cuda:%d", device);
+    be->name = c->name;
+    be->kind = OV_BACKEND_CUDA;
+    be->ops = &g_cuda_ops;
+    be->act_dtype = OV_DTYPE_BF16;
+    be->impl = c;
+    int rc = ov_cuda_check(be, cudaSetDevice(device), "open", "cudaSetDevice");
+    if (!rc)
+        rc = ov_cuda_check(be, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "open",
+                           "cudaStreamCreate");
+    if (!rc)
+        rc = ov_cuda_blas_check(be, cublasCreate(&c->blas), "open", "cublasCreate");
+    if (!rc)
+        rc = ov_cuda_blas_check(be, cublasSetStream(c->blas, c->stream), "open", "cublasSetStream");
+    if (!rc)
+        rc = ov_cuda_check(be, cudaMalloc(&c->blas_ws, OV_CUDA_BLAS_WS_BYTES), "open", "cudaMalloc(cublas ws)");
+    if (!rc)
+        rc = ov_cuda_blas_check(be, cublasSetWorkspace(c->blas, c->blas_ws, OV_CUDA_BLAS_WS_BYTES), "open",
+                                "cublasSetWorkspace");
+    if (!rc)
+        rc = ov_cuda_blas_check(be, cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH), "open", "cublasSetMathMode");
+    if (rc) {
+        ov_backend_cuda_close(be);
+        return rc;
+    }
+    *out = be;
+    return 0;
+}
+
+extern "C" void ov_backend_cuda_close(ov_backend *be)
+{
+    if (!be)
+        return;
+    ov_cuda *c = ov_cuda_of(be);
+    if (c) {
+        (void)cudaSetDevice(c->device);
+        if (c->stream)
+            (void)cudaStreamSynchronize(c->stream);
+        if (c->scratch)
+            (void)cudaFreeAsync(c->scratch, c->stream);
+        if (c->stream)
+            (void)cudaStreamSynchronize(c->stream);
+        if (c->blas)
+            (void)cublasDestroy(c->blas);
+        if (c->blas_ws)
+            (void)cudaFree(c->blas_ws);
+        if (c->stream)
+            (void)cudaStreamDestroy(c->stream);
+        (void)cudaGetLastError();
+        free(c);
+    }
+    free(be);
+}

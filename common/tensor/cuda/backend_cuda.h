@@ -1,0 +1,28 @@
+/* The CUDA backend's public entry: open one device as an ov_backend (one stream, cuBLAS handle). */
+#ifndef OV_BACKEND_CUDA_H
+#define OV_BACKEND_CUDA_H
+
+#include "common/tensor/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Open CUDA device `device` as a backend: its own non-blocking stream and cuBLAS handle; memory
+ * is plain cudaMalloc (never managed). act_dtype is OV_DTYPE_BF16 (activations in bf16 with f32
+ * accumulation); f32 and f16 activations are accepted by every op too (slower GEMMs).
+ * Returns 0 and *out (caller owns it: close with ov_backend_close() / ov_backend_cuda_close()),
+ * OV_ENOENT when no such device (or no device at all), OV_EGPU when the driver refuses.
+ * Normally reached through ov_backend_open(OV_BACKEND_CUDA, device, &be). */
+int ov_backend_cuda_open(int device, ov_backend **out);
+/* Destroy the stream and handle, free scratch memory and be itself. NULL is a no-op. Tensors
+ * allocated on be must be freed before. */
+void ov_backend_cuda_close(ov_backend *be);
+/* Number of visible CUDA devices (0 when none or no driver). */
+int ov_backend_cuda_device_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

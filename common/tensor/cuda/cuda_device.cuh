@@ -1,0 +1,103 @@
+/* Device-side helpers shared by the CUDA kernels: dtype loads/stores, strided indexing. */
+#ifndef OV_CUDA_DEVICE_CUH
+#define OV_CUDA_DEVICE_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include "common/tensor/cuda/cuda_internal.h"
+
+/* Element i (in elements) of storage p of dtype dt, as f32. The switch is warp-uniform. */
+__device__ __forceinline__ float ov_ld(const void *p, int dt, int64_t i)
+{
+    switch (dt) {
+    case OV_DTYPE_F32:
+        return ((const float *)p)[i];
+    case OV_DTYPE_F16:
+        return __half2float(((const __half *)p)[i]);
+    case OV_DTYPE_BF16:
+        return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    case OV_DTYPE_F8_E4M3: {
+        __nv_fp8_e4m3 v;
+        v.__x = ((const __nv_fp8_storage_t *)p)[i];
+        return (float)v;
+    }
+    case OV_DTYPE_F8_E5M2: {
+        __nv_fp8_e5m2 v;
+        v.__x = ((const __nv_fp8_storage_t *)p)[i];
+        return (float)v;
+    }
+    default:
+        return 0.0f;
+    }
+}
+
+__device__ __forceinline__ void ov_st(void *p, int dt, int64_t i, float v)
+{
+    switch (dt) {
+    case OV_DTYPE_F32:
+        ((float *)p)[i] = v;
+        break;
+    case OV_DTYPE_F16:
+        ((__half *)p)[i] = __float2half_rn(v);
+        break;
+    case OV_DTYPE_BF16:
+        ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Storage offset (elements) of the element whose row-major linear index over v's shape is li. */
+__device__ __forceinline__ int64_t ov_off(const ov_cu_view &v, int64_t li)
+{
+    int64_t off = 0;
+    for (int d = v.ndim - 1; d >= 0; d--) {
+        int64_t n = v.shape[d];
+        off += (li % n) * v.stride[d];
+        li /= n;
+    }
+    return off;
+}
+
+__device__ __forceinline__ float ov_ldv(const ov_cu_view &v, int64_t li)
+{
+    return ov_ld(v.data, v.dtype, ov_off(v, li)) * v.scale;
+}
+
+/* Sum over a block (blockDim.x a multiple of 32, <= 1024); every thread gets the total. */
+__device__ __forceinline__ float ov_block_sum(float x, float *sh /* [32] */)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    __syncthreads();
+    if (l == 0)
+        sh[w] = x;
+    __syncthreads();
+    int nw = blockDim.x / 32;
+    x = l < nw ? sh[l] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+__device__ __forceinline__ float ov_block_max(float x, float *sh)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    __syncthreads();
+    if (l == 0)
+        sh[w] = x;
+    __syncthreads();
+    int nw = blockDim.x / 32;
+    x = l < nw ? sh[l] : -INFINITY;
+    for (int o = 16; o > 0; o >>= 1)
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    return x;
+}
+
+#endif

@@ -1,0 +1,103 @@
+/* Internal to the CUDA backend: per-backend state, status checks, scratch, device views. */
+#ifndef OV_CUDA_INTERNAL_H
+#define OV_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "common/error.h"
+#include "common/tensor/backend.h"
+}
+
+/* Backend-private state (ov_backend.impl). */
+typedef struct ov_cuda {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    int sticky;        /* a sticky device error was seen: every later call returns OV_EGPU */
+    char sticky_msg[160];
+    void *scratch;     /* reusable device scratch (weight conversion, GEMM staging) */
+    size_t scratch_bytes;
+    void *blas_ws;     /* cuBLAS workspace bound to the handle */
+    char name[16];     /* "cuda:N" */
+} ov_cuda;
+
+static inline ov_cuda *ov_cuda_of(ov_backend *be)
+{
+    return (ov_cuda *)be->impl;
+}
+
+/* Make be's device current and refuse with OV_EGPU when a sticky error was seen. */
+int ov_cuda_enter(ov_backend *be, const char *op);
+/* Check a CUDA status from op (what = the call): 0, or OV_EGPU / OV_ENOMEM with a message naming
+ * the op; sticky errors latch. */
+int ov_cuda_check(ov_backend *be, cudaError_t e, const char *op, const char *what);
+/* After a kernel launch: cudaGetLastError checked as above. */
+int ov_cuda_launched(ov_backend *be, const char *op);
+int ov_cuda_blas_check(ov_backend *be, cublasStatus_t s, const char *op, const char *what);
+/* Device scratch of at least `bytes` (grown on demand; valid until the next ov_cuda_scratch on be;
+ * stream-ordered, so it may be reused by the next op on the same stream). */
+int ov_cuda_scratch(ov_backend *be, size_t bytes, void **out, const char *op);
+/* Refuse dtypes the CUDA kernels cannot read: f32/f16/bf16 (+ f8 when allow_f8). */
+int ov_cuda_need_float(const char *op, const ov_tensor *t, int allow_f8);
+
+/* A tensor view passed by value to kernels. */
+typedef struct ov_cu_view {
+    const void *data;
+    int dtype;
+    int ndim;
+    int64_t shape[OV_TENSOR_MAX_DIMS];
+    int64_t stride[OV_TENSOR_MAX_DIMS];
+    float scale;
+} ov_cu_view;
+
+ov_cu_view ov_cu_view_of(const ov_tensor *t);
+/* t's view aligned right to `ndim` dims (missing leading dims size 1), size-1 dims that broadcast
+ * to y get stride 0. */
+ov_cu_view ov_cu_view_bcast(const ov_tensor *t, const ov_tensor *y);
+
+/* Launch geometry for n elements, grid-stride loops. */
+static inline unsigned ov_cu_blocks(int64_t n, int threads)
+{
+    int64_t b = (n + threads - 1) / threads;
+    if (b < 1)
+        b = 1;
+    if (b > 65535LL * 8)
+        b = 65535LL * 8;
+    return (unsigned)b;
+}
+
+/* ---- entries (one file per family) ---- */
+int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+int ov_cuda_concat(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int dim);
+int ov_cuda_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t *before, const int64_t *after,
+                float value);
+int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
+                   int trans_b, float alpha);
+int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                       const ov_tensor *beta, float eps);
+int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
+int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                       const ov_tensor *beta, float eps);
+int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                             float eps);
+int ov_cuda_softmax(ov_backend *be, ov_tensor *y, const ov_tensor *x, float scale);
+int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, float a, float b);
+int ov_cuda_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int kind);
+int ov_cuda_modulate(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *shift,
+                     const ov_tensor *scale);
+int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x);
+int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov_tensor *up);
+int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
+                      const ov_attn_params *p);
+int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
+int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,
+                       float theta);
+int ov_cuda_timestep_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
+int ov_cuda_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+
+#endif

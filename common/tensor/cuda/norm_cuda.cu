@@ -1,0 +1,205 @@
+/* CUDA normalisations and softmax: one block per row/group, statistics in f32 (two passes). */
+#include <math.h>
+
+#include "common/tensor/cuda/cuda_device.cuh"
+
+#define THREADS 256
+
+struct vec_arg {
+    const void *p; /* NULL: none */
+    int dt;
+};
+
+static vec_arg vec_of(const ov_tensor *t)
+{
+    vec_arg v;
+    v.p = t ? t->data : NULL;
+    v.dt = t ? t->dtype : 0;
+    return v;
+}
+
+__device__ __forceinline__ float vec_ld(vec_arg v, int64_t i, float dflt)
+{
+    return v.p ? ov_ld(v.p, v.dt, i) : dflt;
+}
+
+static int prologue(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x, const ov_tensor *g,
+                    const ov_tensor *b)
+{
+    int rc = ov_cuda_enter(be, op);
+    if (!rc)
+        rc = ov_cuda_need_float(op, y, 0);
+    if (!rc)
+        rc = ov_cuda_need_float(op, x, 0);
+    if (!rc)
+        rc = ov_cuda_need_float(op, g, 0);
+    if (!rc)
+        rc = ov_cuda_need_float(op, b, 0);
+    return rc;
+}
+
+/* mode 0: layer norm, 1: rms norm */
+__global__ void k_rownorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, float eps,
+                          int mode)
+{
+    __shared__ float sh[32];
+    const int64_t row = blockIdx.x;
+    const int64_t base = row * C;
+    float mean = 0.0f;
+    if (mode == 0) {
+        float s = 0.0f;
+        for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+            s += ov_ld(x, xdt, base + c);
+        mean = ov_block_sum(s, sh) / (float)C;
+    }
+    float s2 = 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+        float d = ov_ld(x, xdt, base + c) - mean;
+        s2 += d * d;
+    }
+    float inv = rsqrtf(ov_block_sum(s2, sh) / (float)C + eps);
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+        float v = (ov_ld(x, xdt, base + c) - mean) * inv * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f);
+        ov_st(y, ydt, base + c, v);
+    }
+}
+
+static int rownorm(ov_backend *be, const char *op, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                   const ov_tensor *beta, float eps, int mode)
+{
+    int rc = prologue(be, op, y, x, gamma, beta);
+    if (rc)
+        return rc;
+    int64_t C = x->shape[x->ndim - 1], rows = C ? ov_tensor_nelem(x) / C : 0;
+    if (rows == 0)
+        return 0;
+    if (rows > 0x7fffffffLL)
+        return ov_tensor_fail(OV_EUNSUPP, "%s: %lld rows is too many for one launch", op, (long long)rows);
+    k_rownorm<<<(unsigned)rows, THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype,
+                                                                       vec_of(gamma), vec_of(beta), C, eps, mode);
+    return ov_cuda_launched(be, op);
+}
+
+int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                       const ov_tensor *beta, float eps)
+{
+    return rownorm(be, "layer_norm", y, x, gamma, beta, eps, 0);
+}
+
+int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps)
+{
+    return rownorm(be, "rms_norm", y, x, gamma, NULL, eps, 1);
+}
+
+/* One block per (n, group): the group's elements are contiguous (C/groups · S). */
+__global__ void k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, int groups,
+                            int64_t S, float eps)
+{
+    __shared__ float sh[32];
+    const int64_t ng = blockIdx.x, n = ng / groups, gi = ng % groups;
+    const int64_t cpg = C / groups, cnt = cpg * S;
+    const int64_t base = (n * C + gi * cpg) * S;
+    float s = 0.0f;
+    for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x)
+        s += ov_ld(x, xdt, base + i);
+    float mean = ov_block_sum(s, sh) / (float)cnt;
+    float s2 = 0.0f;
+    for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+        float d = ov_ld(x, xdt, base + i) - mean;
+        s2 += d * d;
+    }
+    float inv = rsqrtf(ov_block_sum(s2, sh) / (float)cnt + eps);
+    for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
+        int64_t c = gi * cpg + i / S;
+        float v = (ov_ld(x, xdt, base + i) - mean) * inv * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f);
+        ov_st(y, ydt, base + i, v);
+    }
+}
+
+int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                       const ov_tensor *beta, float eps)
+{
+    const char *op = "group_norm";
+    int rc = prologue(be, op, y, x, gamma, beta);
+    if (rc)
+        return rc;
+    int64_t N = x->shape[0], C = x->shape[1], S = 1;
+    for (int i = 2; i < x->ndim; i++)
+        S *= x->shape[i];
+    if (N * groups == 0 || C * S == 0)
+        return 0;
+    k_groupnorm<<<(unsigned)(N * groups), 1024, 0, ov_cuda_of(be)->stream>>>(
+        y->data, y->dtype, x->data, x->dtype, vec_of(gamma), vec_of(beta), C, groups, S, eps);
+    return ov_cuda_launched(be, op);
+}
+
+/* One thread per (n, position): sum of squares over C (stride S), coalesced across positions. */
+__global__ void k_chrms(void *y, int ydt, const void *x, int xdt, vec_arg g, int64_t C, int64_t S, float eps,
+                        int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t nn = i / S, s = i % S, base = nn * C * S + s;
+        float ss = 0.0f;
+        for (int64_t c = 0; c < C; c++) {
+            float v = ov_ld(x, xdt, base + c * S);
+            ss += v * v;
+        }
+        float inv = sqrtf((float)C) / fmaxf(sqrtf(ss), eps);
+        for (int64_t c = 0; c < C; c++)
+            ov_st(y, ydt, base + c * S, ov_ld(x, xdt, base + c * S) * inv * vec_ld(g, c, 1.0f));
+    }
+}
+
+int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps)
+{
+    const char *op = "channel_rms_norm";
+    int rc = prologue(be, op, y, x, gamma, NULL);
+    if (rc)
+        return rc;
+    int64_t N = x->shape[0], C = x->shape[1], S = 1;
+    for (int i = 2; i < x->ndim; i++)
+        S *= x->shape[i];
+    int64_t n = N * S;
+    if (n == 0 || C == 0)
+        return 0;
+    k_chrms<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype,
+                                                                               vec_of(gamma), C, S, eps, n);
+    return ov_cuda_launched(be, op);
+}
+
+/* ---- softmax over the last dim of x·scale ---- */
+
+__global__ void k_softmax(void *y, int ydt, const void *x, int xdt, int64_t C, float scale)
+{
+    __shared__ float sh[32];
+    const int64_t base = (int64_t)blockIdx.x * C;
+    float m = -INFINITY;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+        m = fmaxf(m, ov_ld(x, xdt, base + c) * scale);
+    m = ov_block_max(m, sh);
+    float s = 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x)
+        s += m == -INFINITY ? 0.0f : expf(ov_ld(x, xdt, base + c) * scale - m);
+    s = ov_block_sum(s, sh);
+    float inv = s > 0.0f ? 1.0f / s : 0.0f;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+        float e = m == -INFINITY ? 0.0f : expf(ov_ld(x, xdt, base + c) * scale - m);
+        ov_st(y, ydt, base + c, e * inv);
+    }
+}
+
+int ov_cuda_softmax(ov_backend *be, ov_tensor *y, const ov_tensor *x, float scale)
+{
+    const char *op = "softmax";
+    int rc = prologue(be, op, y, x, NULL, NULL);
+    if (rc)
+        return rc;
+    int64_t C = x->shape[x->ndim - 1], rows = C ? ov_tensor_nelem(x) / C : 0;
+    if (rows == 0)
+        return 0;
+    if (rows > 0x7fffffffLL)
+        return ov_tensor_fail(OV_EUNSUPP, "%s: %lld rows is too many for one launch", op, (long long)rows);
+    k_softmax<<<(unsigned)rows, THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype, C,
+                                                                       scale);
+    return ov_cuda_launched(be, op);
+}
