@@ -896,6 +896,8 @@ static int q_describe(ov_job_source *base, const char *id, ov_buf *out)
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "worker"), rc |= ov_json_str(out, r->job.worker);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "phase"), rc |= ov_json_str(out, r->job.phase);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "progress"), rc |= ov_json_double(out, r->job.progress);
+    rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "dispatch_ack_us");
+    rc |= r->job.dispatch_ack_us >= 0 ? ov_json_int(out, r->job.dispatch_ack_us) : ov_buf_puts(out, "null");
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "queue"), rc |= ov_json_str(out, s->queue[r->qi]);
     rc |= ov_buf_puts(out, ","), rc |= ov_json_key(out, "cid"), rc |= ov_json_str(out, r->cid);
     rc |= ov_buf_puts(out, "}");
