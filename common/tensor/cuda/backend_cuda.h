@@ -2,11 +2,11 @@
 #ifndef OV_BACKEND_CUDA_H
 #define OV_BACKEND_CUDA_H
 
-#include "common/tensor/backend.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "common/tensor/backend.h"
 
 /* Open CUDA device `device` as a backend: its own non-blocking stream and cuBLAS handle; memory
  * is plain cudaMalloc (never managed). act_dtype is OV_DTYPE_BF16 (activations in bf16 with f32
