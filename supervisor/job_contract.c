@@ -41,7 +41,8 @@ bool ov_job_id_is_safe(const char *s)
         char c = s[n];
         if (n >= OV_JOB_SAFE_ID_MAX)
             return false;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
             return false;
     }
     return n > 0;
@@ -79,7 +80,8 @@ static bool utf8_valid(const char *p, size_t n)
                 return false;
             cp = (cp << 6) | (s[i + j] & 0x3F);
         }
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
             return false;
         i += k + 1;
     }
@@ -151,7 +153,8 @@ static int opt_int(pctx *c, const json_t *obj, const char *key, const char *fiel
     char got[64];
     if (!number_of(v, &d) || d != floor(d) || d < lo || d > hi) {
         describe(v, got, sizeof got);
-        return errf(c->err, c->errlen, OV_EINVAL, "%s must be an integer from %d to %d (got %s)", field, lo, hi, got);
+        return errf(c->err, c->errlen, OV_EINVAL, "%s must be an integer from %d to %d (got %s)", field, lo,
+                    hi, got);
     }
     *out = (int)d;
     *present = true;
@@ -169,7 +172,8 @@ static int opt_number(pctx *c, const json_t *obj, const char *key, const char *f
     char got[64];
     if (!number_of(v, &d) || d < lo || d > hi) {
         describe(v, got, sizeof got);
-        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a number from %g to %g (got %s)", field, lo, hi, got);
+        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a number from %g to %g (got %s)", field, lo, hi,
+                    got);
     }
     *out = d;
     *present = true;
@@ -243,8 +247,8 @@ static int opt_id(pctx *c, const json_t *obj, const char *key, char *dst)
     if (!s || strlen(s) != json_string_length(v) || !ov_job_id_is_safe(s)) {
         char got[64];
         describe(v, got, sizeof got);
-        return errf(c->err, c->errlen, OV_EINVAL, "%s must be 1 to %d characters of [A-Za-z0-9_-] (got %s)", key,
-                    OV_JOB_SAFE_ID_MAX, got);
+        return errf(c->err, c->errlen, OV_EINVAL, "%s must be 1 to %d characters of [A-Za-z0-9_-] (got %s)",
+                    key, OV_JOB_SAFE_ID_MAX, got);
     }
     memcpy(dst, s, strlen(s) + 1);
     return 0;
@@ -307,7 +311,8 @@ static int parse_seed(pctx *c, const json_t *v, const char *field, ov_job_spec *
     if (!ok) {
         describe(v, got, sizeof got);
         return errf(c->err, c->errlen, OV_EINVAL,
-                    "%s must be an integer from 1 to 9007199254740991 (null, 0 or -1: random) (got %s)", field, got);
+                    "%s must be an integer from 1 to 9007199254740991 (null, 0 or -1: random) (got %s)",
+                    field, got);
     }
     if (d >= 1) {
         s->seed = (int64_t)d;
@@ -338,8 +343,8 @@ static bool parse_wxh(const char *str, int *w, int *h)
 static int check_dim(pctx *c, const char *field, int v, int cap)
 {
     if (v < 64 || v > cap || v % 16 != 0)
-        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a multiple of 16 from 64 to %d (got %d)", field, cap,
-                    v);
+        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a multiple of 16 from 64 to %d (got %d)", field,
+                    cap, v);
     return 0;
 }
 
@@ -348,7 +353,8 @@ static int parse_size(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_job_
     /* SDXL reads `resolution` first (F-SEP), WAN reads `size` first (F-QJ-JUL "480*832"); WAN
      * ignores `resolution` (an SDXL field the WAN workers never read). width/height are read
      * for both when the string form is absent. */
-    const char *keys[2] = {ty->kind == OV_KIND_SDXL ? "resolution" : "size", ty->kind == OV_KIND_SDXL ? "size" : NULL};
+    const char *keys[2] = {ty->kind == OV_KIND_SDXL ? "resolution" : "size",
+                           ty->kind == OV_KIND_SDXL ? "size" : NULL};
     int w = s->width, h = s->height, rc;
     for (int k = 0; k < 2; k++) {
         if (!keys[k])
@@ -363,8 +369,8 @@ static int parse_size(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_job_
         if (!parse_wxh(str, &w, &h)) {
             char got[64];
             describe(json_object_get(cfg, keys[k]), got, sizeof got);
-            return errf(c->err, c->errlen, OV_EINVAL, "%s must be \"WIDTHxHEIGHT\" or \"WIDTH*HEIGHT\" (got %s)",
-                        field, got);
+            return errf(c->err, c->errlen, OV_EINVAL,
+                        "%s must be \"WIDTHxHEIGHT\" or \"WIDTH*HEIGHT\" (got %s)", field, got);
         }
         if ((rc = check_dim(c, field, w, c->caps->max_width)) != 0 ||
             (rc = check_dim(c, field, h, c->caps->max_height)) != 0)
@@ -428,14 +434,20 @@ static int parse_sampler(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_j
         if ((rc = opt_string(c, cfg, "scheduler", "config.scheduler", 32, true, &v)) != 0 || !v)
             return rc;
         static const char *const names[][2] = {
-            {"euler", "euler"},         {"euler_a", "euler_a"},   {"euler_ancestral", "euler_a"},
-            {"dpmpp_2m", "dpmpp_2m"},   {"dpm++_2m", "dpmpp_2m"}, {"dpmpp_2m_karras", "dpmpp_2m_karras"},
+            {"euler", "euler"},
+            {"euler_a", "euler_a"},
+            {"euler_ancestral", "euler_a"},
+            {"dpmpp_2m", "dpmpp_2m"},
+            {"dpm++_2m", "dpmpp_2m"},
+            {"dpmpp_2m_karras", "dpmpp_2m_karras"},
             {"dpm++_2m_karras", "dpmpp_2m_karras"},
         };
         char low[33];
         size_t i = 0;
         for (; v[i] && i < 32; i++)
-            low[i] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : (v[i] == ' ' || v[i] == '-') ? '_' : v[i]);
+            low[i] = (char)((v[i] >= 'A' && v[i] <= 'Z')   ? v[i] + 32
+                            : (v[i] == ' ' || v[i] == '-') ? '_'
+                                                           : v[i]);
         low[i] = '\0';
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
             if (strcmp(low, names[k][0]) == 0) {
@@ -464,7 +476,8 @@ static int parse_sampler(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_j
     if (!solver) {
         char got[64];
         describe(json_object_get(cfg, "sample_solver"), got, sizeof got);
-        return errf(c->err, c->errlen, OV_EINVAL, "config.sample_solver must be unipc or dpm++ (got %s)", got);
+        return errf(c->err, c->errlen, OV_EINVAL, "config.sample_solver must be unipc or dpm++ (got %s)",
+                    got);
     }
     if (c->caps->allow_overrides)
         snprintf(s->sampler, sizeof s->sampler, "%s", solver);
@@ -479,8 +492,8 @@ static int parse_shift(pctx *c, const json_t *cfg, ov_job_spec *s)
     if (rc)
         return rc;
     if (present && shift <= 0.0)
-        return errf(c->err, c->errlen, OV_EINVAL, "config.sample_shift must be a number above 0 and up to 20 (got %g)",
-                    shift);
+        return errf(c->err, c->errlen, OV_EINVAL,
+                    "config.sample_shift must be a number above 0 and up to 20 (got %g)", shift);
     if (present && c->caps->allow_overrides)
         s->shift = shift;
     return 0;
@@ -498,15 +511,18 @@ static int parse_frames(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_jo
         char got[64];
         describe(v, got, sizeof got);
         if (ty->frames == 1)
-            return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 1 for image types (got %s)", got);
-        return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 4n+1 from 5 to %d for video types (got %s)",
+            return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 1 for image types (got %s)",
+                        got);
+        return errf(c->err, c->errlen, OV_EINVAL,
+                    "config.frame_num must be 4n+1 from 5 to %d for video types (got %s)",
                     c->caps->max_frames, got);
     }
     if (!present)
         return 0;
     if (ty->frames == 1) {
         if (f != 1)
-            return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 1 for image types (got %d)", f);
+            return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 1 for image types (got %d)",
+                        f);
         return 0;
     }
     if (f == 83) {
@@ -516,7 +532,8 @@ static int parse_frames(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_jo
         f = 81;
     }
     if (f < 5 || (f - 1) % 4 != 0 || f > c->caps->max_frames)
-        return errf(c->err, c->errlen, OV_EINVAL, "config.frame_num must be 4n+1 from 5 to %d for video types (got %d)",
+        return errf(c->err, c->errlen, OV_EINVAL,
+                    "config.frame_num must be 4n+1 from 5 to %d for video types (got %d)",
                     c->caps->max_frames, f);
     s->frames = f;
     return 0;
@@ -674,7 +691,8 @@ static int parse_object(const ov_job_types *t, json_t *root, ov_job_spec *s, cha
     if (!json_is_string(ju) || strlen(json_string_value(ju)) != json_string_length(ju) ||
         !ov_job_id_is_safe(json_string_value(ju))) {
         describe(ju, got, sizeof got);
-        return errf(err, errlen, OV_EINVAL, "user_id must be a string of 1 to %d characters of [A-Za-z0-9_-] (got %s)",
+        return errf(err, errlen, OV_EINVAL,
+                    "user_id must be a string of 1 to %d characters of [A-Za-z0-9_-] (got %s)",
                     OV_JOB_SAFE_ID_MAX, got);
     }
     snprintf(s->user_id, sizeof s->user_id, "%s", json_string_value(ju));
@@ -695,11 +713,13 @@ static int parse_object(const ov_job_types *t, json_t *root, ov_job_spec *s, cha
     if (!(s->prompt = strdup(prompt)))
         return OV_ENOMEM;
 
-    if ((rc = opt_id(cp, root, "video_id", s->video_id)) != 0 || (rc = opt_id(cp, root, "image_id", s->image_id)) != 0)
+    if ((rc = opt_id(cp, root, "video_id", s->video_id)) != 0 ||
+        (rc = opt_id(cp, root, "image_id", s->image_id)) != 0)
         return rc;
 
     const json_t *cfg, *meta;
-    if ((rc = opt_object(cp, root, "config", &cfg)) != 0 || (rc = opt_object(cp, root, "metadata", &meta)) != 0)
+    if ((rc = opt_object(cp, root, "config", &cfg)) != 0 ||
+        (rc = opt_object(cp, root, "metadata", &meta)) != 0)
         return rc;
 
     /* defaults of the type */
@@ -720,7 +740,8 @@ static int parse_object(const ov_job_types *t, json_t *root, ov_job_spec *s, cha
     const char *neg;
     if ((rc = opt_string(cp, root, "negative_prompt", "negative_prompt", pmax, true, &neg)) != 0)
         return rc;
-    if (!neg && cfg && (rc = opt_string(cp, cfg, "negative_prompt", "config.negative_prompt", pmax, true, &neg)) != 0)
+    if (!neg && cfg &&
+        (rc = opt_string(cp, cfg, "negative_prompt", "config.negative_prompt", pmax, true, &neg)) != 0)
         return rc;
     if (neg && !(s->negative_prompt = strdup(neg)))
         return OV_ENOMEM;
@@ -728,13 +749,15 @@ static int parse_object(const ov_job_types *t, json_t *root, ov_job_spec *s, cha
     bool present, ce = false;
     if ((rc = opt_bool(cp, root, "compel_enabled", "compel_enabled", &ce, &present)) != 0)
         return rc;
-    if (!present && cfg && (rc = opt_bool(cp, cfg, "compel_enabled", "config.compel_enabled", &ce, &present)) != 0)
+    if (!present && cfg &&
+        (rc = opt_bool(cp, cfg, "compel_enabled", "config.compel_enabled", &ce, &present)) != 0)
         return rc;
     s->compel_enabled = ce;
     const char *cw;
     if ((rc = opt_string(cp, root, "compel_weights", "compel_weights", pmax, true, &cw)) != 0)
         return rc;
-    if (!cw && cfg && (rc = opt_string(cp, cfg, "compel_weights", "config.compel_weights", pmax, true, &cw)) != 0)
+    if (!cw && cfg &&
+        (rc = opt_string(cp, cfg, "compel_weights", "config.compel_weights", pmax, true, &cw)) != 0)
         return rc;
     if (cw && !(s->compel_weights = strdup(cw)))
         return OV_ENOMEM;
@@ -767,12 +790,14 @@ static int parse_object(const ov_job_types *t, json_t *root, ov_job_spec *s, cha
 
     if ((rc = build_plan(ty, s)) != 0)
         return rc;
-    if (ty->kind == OV_KIND_SDXL && (rc = parse_reference(cp, cfg, meta, &ov_job_spec_gen_stage(s)->params)) != 0)
+    if (ty->kind == OV_KIND_SDXL &&
+        (rc = parse_reference(cp, cfg, meta, &ov_job_spec_gen_stage(s)->params)) != 0)
         return rc;
     return 0;
 }
 
-int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec *out, char *err, size_t errlen)
+int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec *out, char *err,
+                 size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (err && errlen)
@@ -786,10 +811,11 @@ int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec
     json_error_t jerr;
     /* Integers as doubles: a huge number is a range error on its field, not a parse failure.
      * NULs inside strings are allowed by the parser and refused per field (the id stays readable). */
-    json_t *root = json_loadb(raw ? raw : "", len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+    json_t *root =
+        json_loadb(raw ? raw : "", len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (!root)
-        return errf(err, errlen, OV_EFORMAT, "payload is not JSON: %s at line %d column %d", jerr.text, jerr.line,
-                    jerr.column);
+        return errf(err, errlen, OV_EFORMAT, "payload is not JSON: %s at line %d column %d", jerr.text,
+                    jerr.line, jerr.column);
     int rc;
     const json_t *jid = json_object_get(root, "id");
     if (!json_is_object(root)) {
@@ -798,7 +824,8 @@ int ov_job_parse(const ov_job_types *t, const char *raw, size_t len, ov_job_spec
         char got[64];
         describe(jid, got, sizeof got);
         rc = errf(err, errlen, OV_EFORMAT, "id must be a string (got %s)", got);
-    } else if (strlen(json_string_value(jid)) != json_string_length(jid) || !ov_job_id_is_safe(json_string_value(jid))) {
+    } else if (strlen(json_string_value(jid)) != json_string_length(jid) ||
+               !ov_job_id_is_safe(json_string_value(jid))) {
         char got[64];
         describe(jid, got, sizeof got);
         rc = errf(err, errlen, OV_EFORMAT, "id must be 1 to %d characters of [A-Za-z0-9_-] (got %s)",

@@ -51,23 +51,23 @@ typedef struct ov_job_spec {
     char user_id[OV_JOB_SAFE_ID_MAX + 1];
     char video_id[OV_JOB_SAFE_ID_MAX + 1]; /* "" when absent or null */
     char image_id[OV_JOB_SAFE_ID_MAX + 1]; /* "" when absent or null */
-    char queue[64];       /* the queue it came from: set by the caller (the parser leaves "") */
-    const char *route;    /* queue the producer routes this type to: "sdxl_queue" | "wan_queue" */
-    char *prompt;         /* original prompt as sent */
+    char queue[64];        /* the queue it came from: set by the caller (the parser leaves "") */
+    const char *route;     /* queue the producer routes this type to: "sdxl_queue" | "wan_queue" */
+    char *prompt;          /* original prompt as sent */
     char *negative_prompt; /* NULL when none */
-    int64_t seed;         /* always set (1..2^53-1); image i uses seed + i */
-    bool seed_random;     /* true: the payload gave none (absent, null, 0 or -1), we drew it */
+    int64_t seed;          /* always set (1..2^53-1); image i uses seed + i */
+    bool seed_random;      /* true: the payload gave none (absent, null, 0 or -1), we drew it */
     /* Resolved generation parameters (defaults of the type, then payload overrides). */
-    int kind;             /* enum ov_worker_kind of the generating stage */
+    int kind; /* enum ov_worker_kind of the generating stage */
     int steps;
     double cfg;
     int width, height;
-    int num_images;       /* sdxl: 1|3|6; wan: 1 */
-    int frames;           /* 1 for images; 4n+1 for video */
+    int num_images; /* sdxl: 1|3|6; wan: 1 */
+    int frames;     /* 1 for images; 4n+1 for video */
     int fps;
-    double shift;         /* wan only */
-    char sampler[24];     /* sdxl sampler / wan solver */
-    int format;           /* enum ov_job_format */
+    double shift;     /* wan only */
+    char sampler[24]; /* sdxl sampler / wan solver */
+    int format;       /* enum ov_job_format */
     int expected_s;
     bool compel_enabled;
     char *compel_weights; /* NULL when none */
@@ -77,8 +77,8 @@ typedef struct ov_job_spec {
     /* The plan: 1 or 2 stages, run in order. */
     ov_job_stage stages[OV_JOB_STAGES_MAX];
     int nstages;
-    int enhancement;       /* enum ov_job_enhancement */
-    char *enhanced_prompt; /* set by ov_job_spec_apply_enhanced */
+    int enhancement;            /* enum ov_job_enhancement */
+    char *enhanced_prompt;      /* set by ov_job_spec_apply_enhanced */
     char enhancement_note[256]; /* set by ov_job_spec_skip_enhancement */
 } ov_job_spec;
 

@@ -17,14 +17,18 @@
 /* The original defaults (OURVIDZ-CONTRACT.md §3, W-JUL sdxl_worker.py / wan_worker.py tables).
  * WAN video: 81 frames (what upstream Wan produced from the 83 the July worker requested:
  * (F-1)//4+1 latent frames), 16 fps. SDXL sampler: Euler (the July pipeline's effective default). */
-#define SDXL(n, st, c, exp)                                                                             \
-    {.name = n, .kind = OV_KIND_SDXL, .task = "sdxl", .enhance = OV_JOB_ENHANCE_NONE, .steps = st,      \
-     .cfg = c, .width = 1024, .height = 1024, .num_images = 1, .frames = 1, .fps = 0, .shift = 0.0,     \
-     .sampler = "euler", .format = OV_JOB_FORMAT_PNG, .expected_s = exp}
-#define WAN(n, tk, enh, st, c, fr, fmt, exp)                                                            \
-    {.name = n, .kind = OV_KIND_WAN, .task = tk, .enhance = enh, .steps = st, .cfg = c, .width = 480,   \
-     .height = 832, .num_images = 1, .frames = fr, .fps = 16, .shift = 5.0, .sampler = "unipc",         \
-     .format = fmt, .expected_s = exp}
+#define SDXL(n, st, c, exp)                                                                                  \
+    {                                                                                                        \
+        .name = n, .kind = OV_KIND_SDXL, .task = "sdxl", .enhance = OV_JOB_ENHANCE_NONE, .steps = st,        \
+        .cfg = c, .width = 1024, .height = 1024, .num_images = 1, .frames = 1, .fps = 0, .shift = 0.0,       \
+        .sampler = "euler", .format = OV_JOB_FORMAT_PNG, .expected_s = exp                                   \
+    }
+#define WAN(n, tk, enh, st, c, fr, fmt, exp)                                                                 \
+    {                                                                                                        \
+        .name = n, .kind = OV_KIND_WAN, .task = tk, .enhance = enh, .steps = st, .cfg = c, .width = 480,     \
+        .height = 832, .num_images = 1, .frames = fr, .fps = 16, .shift = 5.0, .sampler = "unipc",           \
+        .format = fmt, .expected_s = exp                                                                     \
+    }
 
 static const ov_job_types default_types = {
     .types =
@@ -161,14 +165,16 @@ int ov_job_types_validate(const ov_job_types *t, char *err, size_t errlen)
         const ov_job_type *y = &t->types[i];
         const char *n = y->name;
         if (!name_ok(n))
-            return errf(err, errlen, "type name '%s' must be 1..%d of [A-Za-z0-9_-]", n, OV_JOB_TYPE_NAME_MAX - 1);
+            return errf(err, errlen, "type name '%s' must be 1..%d of [A-Za-z0-9_-]", n,
+                        OV_JOB_TYPE_NAME_MAX - 1);
         if (find_exact(t, n) != y)
             return errf(err, errlen, "type %s: defined twice", n);
         if (y->kind == OV_KIND_SDXL) {
             if (strcmp(y->task, "sdxl") != 0)
                 return errf(err, errlen, "type %s: worker sdxl needs task = sdxl", n);
             if (y->format != OV_JOB_FORMAT_PNG || y->frames != 1)
-                return errf(err, errlen, "type %s: worker sdxl makes png images (frames = 1, format = png)", n);
+                return errf(err, errlen, "type %s: worker sdxl makes png images (frames = 1, format = png)",
+                            n);
             if (y->num_images != 1 && y->num_images != 3 && y->num_images != 6)
                 return errf(err, errlen, "type %s: num_images must be 1, 3 or 6", n);
             if (y->num_images > c->max_images)
@@ -179,7 +185,8 @@ int ov_job_types_validate(const ov_job_types *t, char *err, size_t errlen)
                     return errf(err, errlen, "type %s: task t2i needs frames = 1 and format = png", n);
             } else if (strcmp(y->task, "t2v") == 0) {
                 if (y->frames < 5 || (y->frames - 1) % 4 != 0 || y->format != OV_JOB_FORMAT_MP4)
-                    return errf(err, errlen, "type %s: task t2v needs frames = 4n+1 >= 5 and format = mp4", n);
+                    return errf(err, errlen, "type %s: task t2v needs frames = 4n+1 >= 5 and format = mp4",
+                                n);
             } else {
                 return errf(err, errlen, "type %s: worker wan needs task = t2i or t2v", n);
             }
@@ -193,7 +200,8 @@ int ov_job_types_validate(const ov_job_types *t, char *err, size_t errlen)
             return errf(err, errlen, "type %s: worker must be wan or sdxl", n);
         }
         if (y->frames > c->max_frames)
-            return errf(err, errlen, "type %s: frames %d over caps.max_frames %d", n, y->frames, c->max_frames);
+            return errf(err, errlen, "type %s: frames %d over caps.max_frames %d", n, y->frames,
+                        c->max_frames);
         if (y->steps < 1 || y->steps > c->max_steps)
             return errf(err, errlen, "type %s: steps must be 1..%d (got %d)", n, c->max_steps, y->steps);
         if (!(y->cfg >= c->min_cfg && y->cfg <= c->max_cfg))
@@ -517,7 +525,8 @@ bool ov_job_types_equal(const ov_job_types *a, const ov_job_types *b, char *what
         if (x->cfg != y->cfg)
             return diff(what, n, "type %s: cfg %g != %g", nm, x->cfg, y->cfg);
         if (x->width != y->width || x->height != y->height)
-            return diff(what, n, "type %s: size %dx%d != %dx%d", nm, x->width, x->height, y->width, y->height);
+            return diff(what, n, "type %s: size %dx%d != %dx%d", nm, x->width, x->height, y->width,
+                        y->height);
         if (x->num_images != y->num_images)
             return diff(what, n, "type %s: num_images %d != %d", nm, x->num_images, y->num_images);
         if (x->frames != y->frames)
@@ -536,13 +545,15 @@ bool ov_job_types_equal(const ov_job_types *a, const ov_job_types *b, char *what
     if (a->naliases != b->naliases)
         return diff(what, n, "%d aliases != %d aliases", a->naliases, b->naliases);
     for (int i = 0; i < a->naliases; i++)
-        if (strcmp(a->aliases[i].from, b->aliases[i].from) != 0 || strcmp(a->aliases[i].to, b->aliases[i].to) != 0)
+        if (strcmp(a->aliases[i].from, b->aliases[i].from) != 0 ||
+            strcmp(a->aliases[i].to, b->aliases[i].to) != 0)
             return diff(what, n, "alias #%d: %s=%s != %s=%s", i, a->aliases[i].from, a->aliases[i].to,
                         b->aliases[i].from, b->aliases[i].to);
     const ov_job_caps *p = &a->caps, *q = &b->caps;
-    if (p->max_prompt_bytes != q->max_prompt_bytes || p->max_steps != q->max_steps || p->max_width != q->max_width ||
-        p->max_height != q->max_height || p->max_frames != q->max_frames || p->max_images != q->max_images ||
-        p->min_cfg != q->min_cfg || p->max_cfg != q->max_cfg || p->allow_overrides != q->allow_overrides)
+    if (p->max_prompt_bytes != q->max_prompt_bytes || p->max_steps != q->max_steps ||
+        p->max_width != q->max_width || p->max_height != q->max_height || p->max_frames != q->max_frames ||
+        p->max_images != q->max_images || p->min_cfg != q->min_cfg || p->max_cfg != q->max_cfg ||
+        p->allow_overrides != q->allow_overrides)
         return diff(what, n, "caps differ");
     return true;
 }

@@ -100,31 +100,35 @@ typedef struct valid_case {
 static const valid_case valid_cases[] = {
     /* July: SDXL config carries 25/6.5 and 50/7.5 (honoured: allow_overrides = true), scheduler
      * "unipc" -> euler; WAN carries frame_num 83 -> 81. */
-    {"jul-sdxl_image_fast", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 25, 6.5, 1024, 1024, 1, 1, "euler", 0, "png"},
-    {"jul-sdxl_image_high", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 50, 7.5, 1024, 1024, 1, 1, "euler", 0, "png"},
+    {"jul-sdxl_image_fast", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 25, 6.5, 1024, 1024, 1, 1, "euler", 0,
+     "png"},
+    {"jul-sdxl_image_high", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 50, 7.5, 1024, 1024, 1, 1, "euler", 0,
+     "png"},
     {"jul-image_fast", "image_fast", OV_KIND_WAN, "t2i", 1, 25, 6.5, 480, 832, 1, 1, "unipc", 0, "png"},
     {"jul-image_high", "image_high", OV_KIND_WAN, "t2i", 1, 50, 7.5, 480, 832, 1, 1, "unipc", 0, "png"},
     {"jul-video_fast", "video_fast", OV_KIND_WAN, "t2v", 1, 25, 6.5, 480, 832, 1, 81, "unipc", 0, "mp4"},
     {"jul-video_high", "video_high", OV_KIND_WAN, "t2v", 1, 50, 7.5, 480, 832, 1, 81, "unipc", 0, "mp4"},
-    {"jul-image7b_fast_enhanced", "image7b_fast_enhanced", OV_KIND_WAN, "t2i", 2, 25, 6.5, 480, 832, 1, 1, "unipc", 0,
-     "png"},
-    {"jul-image7b_high_enhanced", "image7b_high_enhanced", OV_KIND_WAN, "t2i", 2, 50, 7.5, 480, 832, 1, 1, "unipc", 0,
-     "png"},
-    {"jul-video7b_fast_enhanced", "video7b_fast_enhanced", OV_KIND_WAN, "t2v", 2, 25, 6.5, 480, 832, 1, 81, "unipc", 0,
+    {"jul-image7b_fast_enhanced", "image7b_fast_enhanced", OV_KIND_WAN, "t2i", 2, 25, 6.5, 480, 832, 1, 1,
+     "unipc", 0, "png"},
+    {"jul-image7b_high_enhanced", "image7b_high_enhanced", OV_KIND_WAN, "t2i", 2, 50, 7.5, 480, 832, 1, 1,
+     "unipc", 0, "png"},
+    {"jul-video7b_fast_enhanced", "video7b_fast_enhanced", OV_KIND_WAN, "t2v", 2, 25, 6.5, 480, 832, 1, 81,
+     "unipc", 0, "mp4"},
+    {"jul-video7b_high_enhanced", "video7b_high_enhanced", OV_KIND_WAN, "t2v", 2, 50, 7.5, 480, 832, 1, 81,
+     "unipc", 0, "mp4"},
+    {"jul-sdxl_image_fast-6-seed", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 25, 6.5, 1024, 1024, 6, 1,
+     "euler", 424242, "png"},
+    {"jul-sdxl_image_high-3-ref", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 50, 7.5, 1024, 1024, 3, 1,
+     "euler", 0, "png"},
+    {"jul-video_fast-ref-videoid", "video_fast", OV_KIND_WAN, "t2v", 1, 25, 6.5, 480, 832, 1, 81, "unipc", 0,
      "mp4"},
-    {"jul-video7b_high_enhanced", "video7b_high_enhanced", OV_KIND_WAN, "t2v", 2, 50, 7.5, 480, 832, 1, 81, "unipc", 0,
-     "mp4"},
-    {"jul-sdxl_image_fast-6-seed", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 25, 6.5, 1024, 1024, 6, 1, "euler",
-     424242, "png"},
-    {"jul-sdxl_image_high-3-ref", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 50, 7.5, 1024, 1024, 3, 1, "euler", 0,
-     "png"},
-    {"jul-video_fast-ref-videoid", "video_fast", OV_KIND_WAN, "t2v", 1, 25, 6.5, 480, 832, 1, 81, "unipc", 0, "mp4"},
     /* September: config.resolution, seed null/number, wan_video_* aliases; WAN ignores resolution. */
-    {"sep-sdxl_image_fast", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 15, 6.0, 1024, 1024, 3, 1, "euler", 0, "png"},
-    {"sep-sdxl_image_high-seed", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 25, 7.5, 1024, 576, 6, 1, "euler",
-     123456789, "png"},
-    {"sep-sdxl_image_high-i2i", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 25, 7.5, 1024, 1024, 1, 1, "euler", 77,
+    {"sep-sdxl_image_fast", "sdxl_image_fast", OV_KIND_SDXL, "sdxl", 1, 15, 6.0, 1024, 1024, 3, 1, "euler", 0,
      "png"},
+    {"sep-sdxl_image_high-seed", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 25, 7.5, 1024, 576, 6, 1,
+     "euler", 123456789, "png"},
+    {"sep-sdxl_image_high-i2i", "sdxl_image_high", OV_KIND_SDXL, "sdxl", 1, 25, 7.5, 1024, 1024, 1, 1,
+     "euler", 77, "png"},
     {"sep-video_fast", "video_fast", OV_KIND_WAN, "t2v", 1, 25, 6.5, 480, 832, 1, 81, "unipc", 0, "mp4"},
     {"sep-video_high", "video_high", OV_KIND_WAN, "t2v", 1, 50, 7.5, 480, 832, 1, 81, "unipc", 31337, "mp4"},
     {"sep-wan_video_fast", "video_fast", OV_KIND_WAN, "t2v", 1, 25, 6.5, 480, 832, 1, 81, "unipc", 0, "mp4"},
@@ -219,7 +223,8 @@ START_TEST(frontend_payload_details)
 
     ck_assert_int_eq(parse_file(t, "valid/jul-video_fast-ref-videoid.json", &s, err, sizeof err), 0);
     ck_assert_str_eq(s.video_id, "9a8b7c6d-1111-4222-8333-944455556666");
-    ck_assert_str_eq(s.notes, "config.frame_num 83 -> 81 (July frontend value; Wan decodes 81 frames from it)");
+    ck_assert_str_eq(s.notes,
+                     "config.frame_num 83 -> 81 (July frontend value; Wan decodes 81 frames from it)");
     ck_assert_ptr_null(s.negative_prompt);
     ck_assert_ptr_null(ov_kvlist_get(&s.stages[0].params, "reference_image_url")); /* WAN: t2v only */
     ov_job_spec_free(&s);
@@ -338,20 +343,22 @@ END_TEST
 
 /* ---- overrides, caps, seeds ---- */
 
-#define JOB(type, cfg)                                                                                           \
-    "{\"id\":\"job-1\",\"type\":\"" type "\",\"prompt\":\"a cat\",\"user_id\":\"user-1\",\"config\":{" cfg "}}"
+#define JOB(type, cfg)                                                                                       \
+    "{\"id\":\"job-1\",\"type\":\"" type "\",\"prompt\":\"a cat\",\"user_id\":\"user-1\",\"config\":{" cfg   \
+    "}}"
 
 START_TEST(overrides_within_caps)
 {
     char err[256];
     ov_job_spec s;
     const ov_job_types *t = ov_job_types_default();
-    ck_assert_int_eq(parse_str(t,
-                               JOB("sdxl_image_fast", "\"num_inference_steps\":150,\"guidance_scale\":30,"
-                                                      "\"resolution\":\"832x1216\",\"scheduler\":\"DPM++ 2M Karras\","
-                                                      "\"num_images\":6,\"seed\":\"987654321\""),
-                               &s, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        parse_str(t,
+                  JOB("sdxl_image_fast", "\"num_inference_steps\":150,\"guidance_scale\":30,"
+                                         "\"resolution\":\"832x1216\",\"scheduler\":\"DPM++ 2M Karras\","
+                                         "\"num_images\":6,\"seed\":\"987654321\""),
+                  &s, err, sizeof err),
+        0);
     ck_assert_int_eq(s.steps, 150);
     ck_assert_double_eq(s.cfg, 30.0);
     ck_assert_int_eq(s.width, 832);
@@ -362,12 +369,13 @@ START_TEST(overrides_within_caps)
     ck_assert(!s.seed_random);
     ov_job_spec_free(&s);
     /* width/height form, euler_a, the top-level seed */
-    ck_assert_int_eq(parse_str(t,
-                               "{\"id\":\"j\",\"type\":\"sdxl_image_high\",\"prompt\":\"p\",\"user_id\":\"u\","
-                               "\"seed\":9007199254740991,\"config\":{\"width\":768,\"height\":1344,"
-                               "\"scheduler\":\"euler_a\"}}",
-                               &s, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        parse_str(t,
+                  "{\"id\":\"j\",\"type\":\"sdxl_image_high\",\"prompt\":\"p\",\"user_id\":\"u\","
+                  "\"seed\":9007199254740991,\"config\":{\"width\":768,\"height\":1344,"
+                  "\"scheduler\":\"euler_a\"}}",
+                  &s, err, sizeof err),
+        0);
     ck_assert_int_eq(s.width, 768);
     ck_assert_int_eq(s.height, 1344);
     ck_assert_int_eq(s.steps, 25);
@@ -391,8 +399,8 @@ START_TEST(overrides_within_caps)
     ck_assert_int_eq(pint(&s.stages[0], "frames"), 161);
     ov_job_spec_free(&s);
     /* native wins over the alias when both are there */
-    ck_assert_int_eq(parse_str(t, JOB("image_fast", "\"sample_steps\":10,\"num_inference_steps\":40"), &s, err,
-                               sizeof err),
+    ck_assert_int_eq(parse_str(t, JOB("image_fast", "\"sample_steps\":10,\"num_inference_steps\":40"), &s,
+                               err, sizeof err),
                      0);
     ck_assert_int_eq(s.steps, 10);
     ov_job_spec_free(&s);
@@ -402,9 +410,10 @@ START_TEST(overrides_within_caps)
     ck_assert_str_eq(s.notes, "config.num_images 3 ignored: WAN types make one output");
     ov_job_spec_free(&s);
     /* no config at all: the table's defaults */
-    ck_assert_int_eq(parse_str(t, "{\"id\":\"j\",\"type\":\"sdxl_image_fast\",\"prompt\":\"p\",\"user_id\":\"u\"}", &s,
-                               err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        parse_str(t, "{\"id\":\"j\",\"type\":\"sdxl_image_fast\",\"prompt\":\"p\",\"user_id\":\"u\"}", &s,
+                  err, sizeof err),
+        0);
     ck_assert_int_eq(s.steps, 15);
     ck_assert_double_eq(s.cfg, 6.0);
     ck_assert_int_eq(s.num_images, 1);
@@ -428,24 +437,27 @@ START_TEST(overrides_over_caps)
                      OV_EINVAL);
     ck_assert_str_eq(err, "config.num_inference_steps must be an integer from 1 to 40 (got 41)");
     ov_job_spec_free(&s);
-    ck_assert_int_eq(parse_str(&t, JOB("sdxl_image_fast", "\"resolution\":\"1040x1024\""), &s, err, sizeof err),
-                     OV_EINVAL);
+    ck_assert_int_eq(
+        parse_str(&t, JOB("sdxl_image_fast", "\"resolution\":\"1040x1024\""), &s, err, sizeof err),
+        OV_EINVAL);
     ck_assert_str_eq(err, "config.resolution must be a multiple of 16 from 64 to 1024 (got 1040)");
     ov_job_spec_free(&s);
     ck_assert_int_eq(parse_str(&t, JOB("video_fast", "\"frame_num\":85"), &s, err, sizeof err), OV_EINVAL);
     ck_assert_str_eq(err, "config.frame_num must be 4n+1 from 5 to 81 for video types (got 85)");
     ov_job_spec_free(&s);
-    ck_assert_int_eq(parse_str(&t, JOB("sdxl_image_fast", "\"num_images\":6"), &s, err, sizeof err), OV_EINVAL);
+    ck_assert_int_eq(parse_str(&t, JOB("sdxl_image_fast", "\"num_images\":6"), &s, err, sizeof err),
+                     OV_EINVAL);
     ck_assert_str_eq(err, "config.num_images 6 is over the cap of 3");
     ov_job_spec_free(&s);
-    ck_assert_int_eq(parse_str(&t, "{\"id\":\"j\",\"type\":\"image_fast\",\"prompt\":\"0123456789A\",\"user_id\":\"u\"}",
-                               &s, err, sizeof err),
-                     OV_EINVAL);
+    ck_assert_int_eq(
+        parse_str(&t, "{\"id\":\"j\",\"type\":\"image_fast\",\"prompt\":\"0123456789A\",\"user_id\":\"u\"}",
+                  &s, err, sizeof err),
+        OV_EINVAL);
     ck_assert_str_eq(err, "prompt is 11 bytes, over the cap of 10");
     ov_job_spec_free(&s);
     /* exactly at the caps is fine */
-    ck_assert_int_eq(parse_str(&t, JOB("video_fast", "\"frame_num\":81,\"sample_steps\":40"), &s, err, sizeof err),
-                     0);
+    ck_assert_int_eq(
+        parse_str(&t, JOB("video_fast", "\"frame_num\":81,\"sample_steps\":40"), &s, err, sizeof err), 0);
     ov_job_spec_free(&s);
 }
 END_TEST
@@ -463,7 +475,8 @@ START_TEST(overrides_off_table_wins)
     ck_assert_int_eq(s.num_images, 6);
     ck_assert_int_eq(s.seed, 424242);
     ov_job_spec_free(&s);
-    ck_assert_int_eq(parse_str(&t, JOB("video_fast", "\"sample_steps\":40,\"size\":\"832*480\",\"frame_num\":33"),
+    ck_assert_int_eq(parse_str(&t,
+                               JOB("video_fast", "\"sample_steps\":40,\"size\":\"832*480\",\"frame_num\":33"),
                                &s, err, sizeof err),
                      0);
     ck_assert_int_eq(s.steps, 25);
@@ -498,8 +511,10 @@ START_TEST(seed_always_set)
         ov_job_spec_free(&a);
     }
     ck_assert_int_ge(distinct, 4); /* 31-bit random draws */
-    ck_assert_int_eq(parse_str(t, JOB("sdxl_image_fast", "\"seed\":5,\"num_images\":3"), &a, err, sizeof err), 0);
-    ck_assert_int_eq(parse_str(t, JOB("sdxl_image_fast", "\"seed\":5.0,\"num_images\":3"), &b, err, sizeof err), 0);
+    ck_assert_int_eq(parse_str(t, JOB("sdxl_image_fast", "\"seed\":5,\"num_images\":3"), &a, err, sizeof err),
+                     0);
+    ck_assert_int_eq(
+        parse_str(t, JOB("sdxl_image_fast", "\"seed\":5.0,\"num_images\":3"), &b, err, sizeof err), 0);
     ck_assert_int_eq(a.seed, 5);
     ck_assert_int_eq(b.seed, 5);
     ck_assert(!a.seed_random);
@@ -545,7 +560,7 @@ START_TEST(enhanced_chain_apply)
     ck_assert_str_eq(pstr(&s.stages[1], "prompt"), enh);
     ck_assert_str_eq(s.prompt, P); /* original kept */
     ck_assert_str_eq(pstr(&s.stages[0], "prompt"), P);
-    ck_assert_int_eq(ov_job_spec_apply_enhanced(&s, t, enh), OV_EINVAL);      /* once */
+    ck_assert_int_eq(ov_job_spec_apply_enhanced(&s, t, enh), OV_EINVAL);   /* once */
     ck_assert_int_eq(ov_job_spec_skip_enhancement(&s, "late"), OV_EINVAL); /* no longer pending */
     ov_buf out;
     ov_buf_init(&out, 1 << 16);
@@ -584,7 +599,8 @@ START_TEST(enhanced_chain_skip)
     ck_assert_int_eq(ov_job_spec_metadata_json(&s, &out), 0);
     ck_assert_ptr_nonnull(strstr(out.data, "\"enhancement\":\"skipped\""));
     ck_assert_ptr_nonnull(
-        strstr(out.data, "\"enhancement_note\":\"enhancement failed: qwen worker timed out, used original prompt\""));
+        strstr(out.data,
+               "\"enhancement_note\":\"enhancement failed: qwen worker timed out, used original prompt\""));
     ck_assert_ptr_null(strstr(out.data, "enhanced_prompt"));
     ov_buf_free(&out);
     ov_job_spec_free(&s);
@@ -648,11 +664,12 @@ START_TEST(types_file_overrides_and_errors)
     char err[512];
     ov_job_types t;
     /* over the defaults: caps and one type changed, a new type and alias added */
-    char *p = write_tmp("[caps]\nmax_steps = 60\nallow_overrides = false\n"
-                        "[type.video_fast]\nsteps = 20\nframes = 49\n"
-                        "[type.sdxl_image_turbo]\nworker = sdxl\ntask = sdxl\nformat = png\nsteps = 8\ncfg = 2.0\n"
-                        "width = 1024\nheight = 1024\nsampler = euler_a\n"
-                        "[alias]\nturbo = sdxl_image_turbo\n");
+    char *p =
+        write_tmp("[caps]\nmax_steps = 60\nallow_overrides = false\n"
+                  "[type.video_fast]\nsteps = 20\nframes = 49\n"
+                  "[type.sdxl_image_turbo]\nworker = sdxl\ntask = sdxl\nformat = png\nsteps = 8\ncfg = 2.0\n"
+                  "width = 1024\nheight = 1024\nsampler = euler_a\n"
+                  "[alias]\nturbo = sdxl_image_turbo\n");
     int rc = ov_job_types_load(&t, p, err, sizeof err);
     unlink(p);
     ck_assert_msg(rc == 0, "%s", err);

@@ -8,10 +8,10 @@
 #include "common/error.h"
 #include "supervisor/job_contract.h"
 
-#define CHECK(c)                                                                                                 \
-    do {                                                                                                         \
-        if (!(c))                                                                                                \
-            abort();                                                                                             \
+#define CHECK(c)                                                                                             \
+    do {                                                                                                     \
+        if (!(c))                                                                                            \
+            abort();                                                                                         \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
