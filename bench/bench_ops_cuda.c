@@ -1,0 +1,292 @@
+/* CUDA backend benchmarks: bf16 GEMM vs plain cuBLAS, attention at WAN's shape, page cache -> VRAM. */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/formats/loader.h"
+#include "common/tensor/backend.h"
+#include "common/tensor/ops.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A device tensor of random bf16/f32 values in ±[0.05, 1]. */
+static int dev_tensor(ov_backend *be, ov_tensor *t, const char *name, int dtype, int ndim, const int64_t *shape)
+{
+    if (ov_tensor_init(t, name, dtype, ndim, shape, NULL, be))
+        return -1;
+    size_t bytes = ov_tensor_nbytes(t);
+    if (be->ops->alloc(be, bytes, &t->data))
+        return -1;
+    int64_t n = ov_tensor_nelem(t);
+    float *f = malloc((size_t)n * sizeof(float));
+    void *raw = malloc(bytes);
+    if (!f || !raw) {
+        free(f);
+        free(raw);
+        return -1;
+    }
+    uint64_t s = 0x9E3779B97F4A7C15ull ^ (uint64_t)bytes;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        double v = 0.05 + 0.95 * (double)(s >> 11) / 9007199254740992.0;
+        f[i] = (float)((s & 1) ? -v : v);
+    }
+    int rc = ov_dtype_from_f32(dtype, f, raw, n);
+    if (!rc)
+        rc = ov_tensor_upload(t, raw, bytes);
+    free(f);
+    free(raw);
+    return rc;
+}
+
+static void dev_free(ov_backend *be, ov_tensor *t)
+{
+    be->ops->free(be, t->data);
+    t->data = NULL;
+}
+
+/* ---- GEMM ---- */
+
+struct gemm_shape {
+    const char *what;
+    int64_t M, N, K;
+};
+
+static void bench_gemm(ov_backend *be)
+{
+    static const struct gemm_shape shapes[] = {
+        {"WAN qkv/o (32760x1536x1536)", 32760, 1536, 1536},
+        {"WAN ffn up (32760x8960x1536)", 32760, 8960, 1536},
+        {"WAN ffn down (32760x1536x8960)", 32760, 1536, 8960},
+        {"SDXL attn 64x64 (8192x640x640)", 8192, 640, 640},
+        {"SDXL geglu (2048x10240x1280)", 2048, 10240, 1280},
+        {"Qwen prefill qkv (512x4608x3584)", 512, 4608, 3584},
+        {"Qwen ffn gate (512x18944x3584)", 512, 18944, 3584},
+        {"Qwen decode (1x18944x3584)", 1, 18944, 3584},
+    };
+    cublasHandle_t h;
+    cudaStream_t st;
+    void *ws = NULL;
+    if (cudaStreamCreate(&st) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS ||
+        cudaMalloc(&ws, 32u << 20) != cudaSuccess) {
+        printf("gemm: cuBLAS setup failed\n");
+        return;
+    }
+    cublasSetStream(h, st);
+    cublasSetWorkspace(h, ws, 32u << 20);
+    printf("\n### bf16 GEMM (y = x·Wᵀ, f32 accumulate)\n\n");
+    printf("| shape | ov_op_linear TFLOP/s | cublasGemmEx TFLOP/s | ratio |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const struct gemm_shape *g = &shapes[i];
+        ov_tensor x, w, y;
+        const int64_t sx[2] = {g->M, g->K}, sw[2] = {g->N, g->K}, sy[2] = {g->M, g->N};
+        if (dev_tensor(be, &x, "x", OV_DTYPE_BF16, 2, sx) || dev_tensor(be, &w, "w", OV_DTYPE_BF16, 2, sw) ||
+            dev_tensor(be, &y, "y", OV_DTYPE_BF16, 2, sy)) {
+            printf("| %s | alloc failed: %s | | |\n", g->what, ov_tensor_last_error());
+            continue;
+        }
+        double flops = 2.0 * (double)g->M * (double)g->N * (double)g->K;
+        int iters = flops > 1e11 ? 20 : 100;
+        double t_ours = 0, t_ref = 0;
+        for (int rep = 0; rep < 2; rep++) { /* rep 0 warms up */
+            double t0 = now_s();
+            for (int it = 0; it < iters; it++)
+                if (ov_op_linear(&y, &x, &w, NULL)) {
+                    printf("linear: %s\n", ov_tensor_last_error());
+                    break;
+                }
+            ov_backend_sync(be);
+            t_ours = (now_s() - t0) / iters;
+            const float one = 1.0f, zero = 0.0f;
+            t0 = now_s();
+            for (int it = 0; it < iters; it++)
+                cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)g->N, (int)g->M, (int)g->K, &one, w.data,
+                             CUDA_R_16BF, (int)g->K, x.data, CUDA_R_16BF, (int)g->K, &zero, y.data, CUDA_R_16BF,
+                             (int)g->N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+            cudaStreamSynchronize(st);
+            t_ref = (now_s() - t0) / iters;
+        }
+        printf("| %s | %.1f | %.1f | %.2f |\n", g->what, flops / t_ours * 1e-12, flops / t_ref * 1e-12,
+               t_ref / t_ours);
+        dev_free(be, &x);
+        dev_free(be, &w);
+        dev_free(be, &y);
+    }
+    cublasDestroy(h);
+    cudaFree(ws);
+    cudaStreamDestroy(st);
+}
+
+/* ---- attention at WAN 1.3B's shape: 32,760 tokens, 12 heads x 128, bf16, non-causal ---- */
+
+static void bench_attention(ov_backend *be)
+{
+    const int64_t H = 12, L = 32760, D = 128;
+    ov_tensor q, k, v, o;
+    const int64_t s[4] = {1, H, L, D};
+    printf("\n### attention (bf16, 12 heads x 128, Lk = 32760, non-causal)\n\n");
+    if (dev_tensor(be, &q, "q", OV_DTYPE_BF16, 4, s) || dev_tensor(be, &k, "k", OV_DTYPE_BF16, 4, s) ||
+        dev_tensor(be, &v, "v", OV_DTYPE_BF16, 4, s) || dev_tensor(be, &o, "o", OV_DTYPE_BF16, 4, s)) {
+        printf("alloc failed: %s\n", ov_tensor_last_error());
+        return;
+    }
+    /* A slow kernel at the full shape could take minutes: time a slice of the queries first
+     * (cost is linear in Lq at fixed Lk) and run the full shape only when it fits in ~20 s. */
+    int64_t lq = 1024;
+    ov_tensor qs, os;
+    ov_attn_params p = {0};
+    double t = 0;
+    for (;;) {
+        ov_tensor_slice(&qs, &q, 2, 0, lq);
+        ov_tensor_slice(&os, &o, 2, 0, lq);
+        double t0 = now_s();
+        int rc = ov_op_attention(&os, &qs, &k, &v, &p);
+        if (!rc)
+            rc = ov_backend_sync(be);
+        t = now_s() - t0;
+        if (rc) {
+            printf("attention: %s\n", ov_tensor_last_error());
+            goto out;
+        }
+        if (lq == L || t * (double)L / (double)lq > 20.0)
+            break;
+        lq = L;
+    }
+    double flops = 4.0 * (double)H * (double)lq * (double)L * (double)D;
+    printf("| Lq measured | time | TFLOP/s |\n|---|---|---|\n| %lld%s | %.3f s | %.1f |\n", (long long)lq,
+           lq == L ? " (full)" : " (slice; full shape too slow)", t, flops / t * 1e-12);
+out:
+    dev_free(be, &q);
+    dev_free(be, &k);
+    dev_free(be, &v);
+    dev_free(be, &o);
+}
+
+/* ---- page cache -> VRAM through the loader's double-buffered pinned staging ---- */
+
+struct h2d_ctx {
+    cudaStream_t st;
+    cudaEvent_t ev[2];
+    int pending[2];
+    void *staging[2];
+    char *dst;
+};
+
+static int h2d_submit(void *vctx, int buf, uint64_t dst_offset, size_t bytes)
+{
+    struct h2d_ctx *c = vctx;
+    if (cudaMemcpyAsync(c->dst + dst_offset, c->staging[buf], bytes, cudaMemcpyHostToDevice, c->st) != cudaSuccess ||
+        cudaEventRecord(c->ev[buf], c->st) != cudaSuccess)
+        return OV_EGPU;
+    c->pending[buf] = 1;
+    return 0;
+}
+
+static int h2d_wait(void *vctx, int buf)
+{
+    struct h2d_ctx *c = vctx;
+    if (!c->pending[buf])
+        return 0;
+    c->pending[buf] = 0;
+    return cudaEventSynchronize(c->ev[buf]) == cudaSuccess ? 0 : OV_EGPU;
+}
+
+static void bench_load(void)
+{
+    const size_t total = (size_t)1 << 30, chunk = (size_t)64 << 20;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char path[512];
+    snprintf(path, sizeof path, "%s/ov_bench_load_XXXXXX", dir);
+    int fd = mkstemp(path);
+    printf("\n### page cache -> VRAM (1 GiB file, 2 x 64 MiB pinned staging, ov_load_stream)\n\n");
+    if (fd < 0) {
+        printf("cannot create a temp file in %s\n", dir);
+        return;
+    }
+    unlink(path);
+    char *buf = malloc(chunk);
+    if (!buf) {
+        close(fd);
+        return;
+    }
+    memset(buf, 0x5a, chunk);
+    for (size_t off = 0; off < total; off += chunk)
+        if (pwrite(fd, buf, chunk, (off_t)off) != (ssize_t)chunk) {
+            printf("write failed\n");
+            free(buf);
+            close(fd);
+            return;
+        }
+    free(buf);
+    struct h2d_ctx c;
+    memset(&c, 0, sizeof c);
+    if (cudaStreamCreate(&c.st) != cudaSuccess || cudaEventCreate(&c.ev[0]) != cudaSuccess ||
+        cudaEventCreate(&c.ev[1]) != cudaSuccess || cudaMallocHost(&c.staging[0], chunk) != cudaSuccess ||
+        cudaMallocHost(&c.staging[1], chunk) != cudaSuccess || cudaMalloc((void **)&c.dst, total) != cudaSuccess) {
+        printf("CUDA setup failed\n");
+        close(fd);
+        return;
+    }
+    ov_load_sink sink = {h2d_submit, h2d_wait, &c};
+    char err[256] = "";
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) { /* rep 0 may still fault pages in */
+        double t0 = now_s();
+        int rc = ov_load_stream(fd, path, 0, total, c.staging, chunk, &sink, err, sizeof err);
+        cudaStreamSynchronize(c.st);
+        double gbs = (double)total / (now_s() - t0) * 1e-9;
+        if (rc) {
+            printf("load: %s\n", err);
+            break;
+        }
+        if (gbs > best)
+            best = gbs;
+    }
+    double t0 = now_s();
+    for (int i = 0; i < 4; i++)
+        cudaMemcpyAsync(c.dst + (size_t)i * chunk, c.staging[i % 2], chunk, cudaMemcpyHostToDevice, c.st);
+    cudaStreamSynchronize(c.st);
+    double pinned = 4.0 * (double)chunk / (now_s() - t0) * 1e-9;
+    printf("| path | GB/s |\n|---|---|\n| file (page cache) -> pinned -> VRAM | %.2f |\n"
+           "| pinned -> VRAM only (ceiling) | %.2f |\n",
+           best, pinned);
+    cudaFree(c.dst);
+    cudaFreeHost(c.staging[0]);
+    cudaFreeHost(c.staging[1]);
+    cudaEventDestroy(c.ev[0]);
+    cudaEventDestroy(c.ev[1]);
+    cudaStreamDestroy(c.st);
+    close(fd);
+}
+
+int main(void)
+{
+    ov_backend *be = NULL;
+    if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
+        printf("bench_ops_cuda: no CUDA device (%s): nothing to measure\n", ov_tensor_last_error());
+        return 0;
+    }
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
+        printf("## bench_ops_cuda on %s (%d SMs, %.0f GiB)\n", prop.name, prop.multiProcessorCount,
+               (double)prop.totalGlobalMem / (1 << 30));
+    bench_gemm(be);
+    bench_attention(be);
+    ov_backend_close(be);
+    bench_load();
+    return 0;
+}
