@@ -13,6 +13,8 @@
 #include "dispatch.h"
 #include "jobs_local.h"
 #include "notify.h"
+#include "http_enhance.h"
+#include "http_sup.h"
 #include "queue_redis.h"
 #include "signals.h"
 #include "status.h"
@@ -122,6 +124,8 @@ void ov_sup_finish(ov_sup *s)
     uv_close((uv_handle_t *)&s->tick, NULL);
     ov_signals_close();
     ov_status_close(s);
+    ov_http_sup_close(s->http);
+    s->http = NULL;
     ov_pool_close(s);
     ov_dispatch_close(s);
     if (s->jobs->ops->close)
@@ -190,9 +194,9 @@ int main(int argc, char **argv)
 
     s->loop = uv_default_loop();
     s->start_ms = uv_now(s->loop);
+    ov_delivery *dlv = NULL; /* owned by the Redis source; borrowed by /health */
     if (s->cfg.redis_url[0]) {
         /* Redis job source (issue 3); the local source otherwise. */
-        ov_delivery *dlv = NULL;
         rc = ov_delivery_init(&dlv, s->loop, &s->cfg, err, sizeof err);
         if (rc == 0)
             rc = ov_queue_redis_new(s->loop, &s->cfg, dlv, &s->jobs, err, sizeof err);
@@ -202,14 +206,29 @@ int main(int argc, char **argv)
             return rc == OV_ECONFIG ? EXIT_CONFIG : 1;
         }
     }
-    if ((!s->jobs && ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0) || ov_pool_init(s) != 0 ||
-        ov_dispatch_init(s) != 0 || ov_signals_start(s) != 0) {
+    if (!s->jobs && ov_jobs_local_new(LOCAL_MAX_ATTEMPTS, &s->jobs) != 0) {
+        fprintf(stderr, "ourvidz-supervisor: startup failed (out of memory)\n");
+        return 1;
+    }
+    /* /enhance jobs go to the qwen workers ahead of queued work: the wrapper must sit between the
+     * job source and the dispatcher. */
+    if (s->cfg.http_port > 0 && ov_enhance_source_wrap(s->jobs, &s->jobs) != 0) {
+        fprintf(stderr, "ourvidz-supervisor: startup failed (out of memory)\n");
+        return 1;
+    }
+    if (ov_pool_init(s) != 0 || ov_dispatch_init(s) != 0 || ov_signals_start(s) != 0) {
         fprintf(stderr, "ourvidz-supervisor: startup failed (out of memory or libuv error)\n");
         return 1;
     }
     if (ov_status_start(s) != 0 || ov_pool_start(s) != 0) {
         fprintf(stderr, "ourvidz-supervisor: cannot listen under %s (see log)\n", s->cfg.runtime_dir);
         return 1;
+    }
+    rc = ov_http_sup_start(s, dlv, NULL, NULL, &s->http, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "ourvidz-supervisor: http: %s\n", err);
+        ov_log(OV_LOG_ERR, "http_refused", "error=\"%s\"", err);
+        return rc == OV_ECONFIG ? EXIT_CONFIG : 1;
     }
     uv_timer_init(s->loop, &s->tick);
     s->tick.data = s;

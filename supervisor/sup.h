@@ -14,6 +14,7 @@
 #define OV_SUP_TICK_MS 50 /* deadline checks (heartbeats, backoff, escalation) run this often */
 
 typedef struct ov_status_server ov_status_server;
+struct ov_http;
 
 typedef struct ov_sup {
     uv_loop_t *loop;
@@ -29,6 +30,7 @@ typedef struct ov_sup {
     ov_job_source *jobs;
     ov_metrics metrics;
     ov_status_server *status;
+    struct ov_http *http;      /* GET /health, /metrics, POST /enhance; NULL when http.port = 0 */
     uv_timer_t tick;
     uint64_t last_notify_ms;
 } ov_sup;

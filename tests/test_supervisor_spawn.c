@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -366,6 +369,52 @@ START_TEST(load_config_error_shows_the_workers_reason)
 }
 END_TEST
 
+
+/* GET a path from the supervisor's HTTP surface on 127.0.0.1:port; returns the malloc'd response. */
+static char *http_get(int port, const char *method, const char *path, const char *extra)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[512];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nHost: x\r\n%s\r\n", method, path, extra ? extra : "");
+    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    size_t cap = 65536, len = 0;
+    char *out = malloc(cap);
+    ssize_t r;
+    while ((r = read(fd, out + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(fd);
+    return out;
+}
+
+START_TEST(http_health_metrics_and_enhance_auth)
+{
+    tsup t;
+    int port = 20000 + (int)(getpid() % 20000);
+    char extra[64];
+    snprintf(extra, sizeof extra, "[http]\nport = %d\n", port);
+    setenv("WAN_WORKER_API_KEY", "test-key-0123456789", 1);
+    prepare(&t, "s", extra);
+    tsup_start(&t, SPAWN);
+    wait_all_ready(&t, "s");
+    char *r = http_get(port, "GET", "/health", NULL);
+    ck_assert_msg(strstr(r, " 200 ") && strstr(r, "\"status\":\"pass\""), "health: %s", r);
+    free(r);
+    r = http_get(port, "GET", "/metrics", NULL);
+    ck_assert_msg(strstr(r, "ourvidz_worker_restarts_total") != NULL, "metrics: %.200s", r);
+    free(r);
+    r = http_get(port, "POST", "/enhance", "Authorization: Bearer wrong\r\nContent-Length: 0\r\n");
+    ck_assert_msg(strstr(r, " 401 ") != NULL, "enhance without the key: %s", r);
+    free(r);
+    ck_assert_int_eq(tsup_log_count(&t, "test-key-0123456789"), 0);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("supervisor_spawn");
@@ -380,6 +429,7 @@ static Suite *suite(void)
     tcase_add_test(tc, garbage_from_a_spawned_worker_restarts_only_it);
     tcase_add_test(tc, exit_75_restarts_promptly_and_crashing_job_goes_dead);
     tcase_add_test(tc, load_config_error_shows_the_workers_reason);
+    tcase_add_test(tc, http_health_metrics_and_enhance_auth);
     suite_add_tcase(s, tc);
     return s;
 }
