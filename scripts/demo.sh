@@ -58,6 +58,14 @@ sup_pid=$!
 wait_for_socket "$OURVIDZ_RUNTIME_DIR/status.sock" 15
 sleep 3
 
+echo "== a job, pushed the way the OurVidz frontend pushes it =="
+job_id=$("$root/build/bin/ourvidzctl" submit --type sdxl_image_fast --prompt "a lighthouse at dusk, oil painting" \
+  --user-id 00000000-0000-4000-8000-000000000001 --num-images 1)
+echo "submitted $job_id"
+"$root/build/bin/ourvidzctl" wait "$job_id" --timeout 3 || true
+echo "(no sdxl worker can run it in this version, so it stays safely in Redis: nothing is lost)"
+echo
+
 echo "== ourvidzctl status =="
 "$root/build/bin/ourvidzctl" status
 echo
