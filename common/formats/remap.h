@@ -22,9 +22,9 @@ typedef struct ov_remap_table {
  * matched, 0 if none did (out = name unchanged), OV_ERANGE if out is too small. */
 int ov_remap_name(const ov_remap_table *t, const char *name, char *out, size_t cap);
 
-/* Pick the table whose rule prefixes match the most of the given names (ties: first table).
- * has_name(ctx, i) enumerates: names[i] for i < n. Returns the table index, or -1 when no
- * table's prefixes match any name. */
+/* Pick the table whose rule prefixes match the most of names[0..n) (ties: the earlier table).
+ * Returns the table index, or -1 when no table's prefixes match any name (an official layout:
+ * use the names as they are). */
 int ov_remap_detect(const ov_remap_table *tables, size_t n_tables, const char *const *names, size_t n);
 
 /* Check that every canonical name in required[0..n) exists, using has(ctx, canonical) (the
