@@ -1,0 +1,576 @@
+/* Upstash REST transport: a real redis-server behind a tiny Upstash-compatible HTTP front (claims via
+ * the shared Lua scripts, idle backoff, bad token). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "queue_scripts.h"
+#include "queue_upstash.h"
+
+/* ---------- a private redis-server on a Unix socket ---------- */
+
+static char rdir[128], rsock[192];
+static pid_t rpid;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void redis_up(void)
+{
+    snprintf(rdir, sizeof rdir, "/tmp/ovu.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(rdir));
+    snprintf(rsock, sizeof rsock, "%s/r.sock", rdir);
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", rsock, "--unixsocketperm",
+               "700", "--save", "", "--appendonly", "no", "--dir", rdir, (char *)NULL);
+        _exit(127);
+    }
+    rpid = p;
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(rsock);
+        int ok = 0;
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            ok = rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep)
+                freeReplyObject(rep);
+        }
+        if (c)
+            redisFree(c);
+        if (ok)
+            return;
+        sleep_ms(10);
+    }
+    ck_abort_msg("redis-server did not start");
+}
+
+static void redis_down(void)
+{
+    kill(rpid, SIGKILL);
+    waitpid(rpid, NULL, 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", rdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static redisContext *rc_open(void)
+{
+    redisContext *c = redisConnectUnix(rsock);
+    ck_assert(c && !c->err);
+    return c;
+}
+
+static long long r_int(redisContext *c, const char *fmt, const char *a, const char *b)
+{
+    redisReply *rep = redisCommand(c, fmt, a, b);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    long long v = rep->integer;
+    freeReplyObject(rep);
+    return v;
+}
+
+/* ---------- the Upstash REST front: POST / with a JSON array -> {"result": ...} ---------- */
+
+static struct MHD_Daemon *front;
+static int front_port;
+static const char *front_token = "right-token";
+static pthread_mutex_t front_mu = PTHREAD_MUTEX_INITIALIZER;
+static redisContext *front_rc;
+static int front_requests, front_lmoves;
+
+typedef struct fbody {
+    char *p;
+    size_t n;
+} fbody;
+
+static json_t *reply_json(const redisReply *r)
+{
+    switch (r->type) {
+    case REDIS_REPLY_NIL: return json_null();
+    case REDIS_REPLY_INTEGER: return json_integer(r->integer);
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS: return json_stringn(r->str, r->len);
+    case REDIS_REPLY_ARRAY: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < r->elements; i++)
+            json_array_append_new(a, reply_json(r->element[i]));
+        return a;
+    }
+    default: return json_null();
+    }
+}
+
+static char *execute(const char *body, size_t n, int *status)
+{
+    json_t *arr = json_loadb(body, n, 0, NULL);
+    json_t *out = json_object();
+    *status = 200;
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 256) {
+        *status = 400;
+        json_object_set_new(out, "error", json_string("ERR bad command body"));
+    } else {
+        size_t argc = json_array_size(arr);
+        const char *argv[256];
+        size_t lens[256];
+        for (size_t i = 0; i < argc; i++) {
+            json_t *v = json_array_get(arr, i);
+            argv[i] = json_is_string(v) ? json_string_value(v) : "";
+            lens[i] = json_is_string(v) ? json_string_length(v) : 0;
+        }
+        if (strcasecmp(argv[0], "LMOVE") == 0)
+            front_lmoves++;
+        redisReply *rep = redisCommandArgv(front_rc, (int)argc, argv, lens);
+        if (!rep) {
+            *status = 500;
+            json_object_set_new(out, "error", json_string("ERR redis gone"));
+        } else if (rep->type == REDIS_REPLY_ERROR) {
+            *status = 400;
+            json_object_set_new(out, "error", json_stringn(rep->str, rep->len));
+        } else {
+            json_object_set_new(out, "result", reply_json(rep));
+        }
+        if (rep)
+            freeReplyObject(rep);
+    }
+    json_decref(arr);
+    char *s = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    return s;
+}
+
+static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *data, size_t *size, void **con_cls)
+{
+    (void)cls, (void)url, (void)version;
+    fbody *b = *con_cls;
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        *con_cls = b;
+        return b ? MHD_YES : MHD_NO;
+    }
+    if (*size) {
+        char *np = realloc(b->p, b->n + *size + 1);
+        if (!np)
+            return MHD_NO;
+        b->p = np;
+        memcpy(b->p + b->n, data, *size);
+        b->n += *size;
+        *size = 0;
+        return MHD_YES;
+    }
+    int status = 200;
+    char *answer;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    char want[128];
+    snprintf(want, sizeof want, "Bearer %s", front_token);
+    pthread_mutex_lock(&front_mu);
+    front_requests++;
+    if (strcmp(method, "POST") != 0) {
+        status = 405;
+        answer = strdup("{\"error\":\"only POST here\"}");
+    } else if (!auth || strcmp(auth, want) != 0) {
+        status = 401;
+        answer = strdup("{\"error\":\"Unauthorized\"}");
+    } else {
+        answer = execute(b->p ? b->p : "", b->n, &status);
+    }
+    pthread_mutex_unlock(&front_mu);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(answer), answer, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls, (void)c, (void)t;
+    fbody *b = *con_cls;
+    if (b) {
+        free(b->p);
+        free(b);
+    }
+    *con_cls = NULL;
+}
+
+static void front_up(void)
+{
+    front_rc = rc_open();
+    front_requests = front_lmoves = 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    front =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_req, NULL, MHD_OPTION_SOCK_ADDR,
+                         &sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(front);
+    front_port = MHD_get_daemon_info(front, MHD_DAEMON_INFO_BIND_PORT)->port;
+    ck_assert_int_gt(front_port, 0);
+}
+
+static void front_down(void)
+{
+    MHD_stop_daemon(front);
+    redisFree(front_rc);
+}
+
+static int front_count(int *lmoves)
+{
+    pthread_mutex_lock(&front_mu);
+    int n = front_requests;
+    if (lmoves)
+        *lmoves = front_lmoves;
+    pthread_mutex_unlock(&front_mu);
+    return n;
+}
+
+/* ---------- the client side on a uv loop ---------- */
+
+typedef struct claimed {
+    char payload[256], cid[40], token[112], job_id[64];
+    int attempts;
+    uint64_t at_ms;
+} claimed;
+
+typedef struct env {
+    uv_loop_t loop;
+    ov_hc *hc;
+    ov_upstash *u;
+    ov_upstash_poller *p;
+    claimed got[16];
+    int ngot;
+    int64_t delay_after_claim;
+    uv_timer_t stop_t;
+    int stop_at; /* stop after this many claims (0 = only by time) */
+} env;
+
+static void on_claim(void *ctx, const ov_upstash_claim *c)
+{
+    env *e = ctx;
+    ck_assert_int_lt(e->ngot, 16);
+    claimed *g = &e->got[e->ngot++];
+    snprintf(g->payload, sizeof g->payload, "%.*s", (int)c->payload_len, c->payload);
+    snprintf(g->cid, sizeof g->cid, "%s", c->cid);
+    snprintf(g->token, sizeof g->token, "%s", c->token);
+    snprintf(g->job_id, sizeof g->job_id, "%s", c->job_id);
+    g->attempts = c->attempts;
+    g->at_ms = uv_now(&e->loop);
+    if (e->stop_at && e->ngot >= e->stop_at)
+        uv_stop(&e->loop);
+}
+
+static void on_stop(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void env_up(env *e, const char *token, int64_t pmin, int64_t pmax)
+{
+    memset(e, 0, sizeof *e);
+    ck_assert_int_eq(uv_loop_init(&e->loop), 0);
+    ck_assert_int_eq(ov_hc_init(&e->hc, &e->loop), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", front_port);
+    ck_assert_int_eq(ov_upstash_new(e->hc, url, token, 2000, &e->u), 0);
+    ov_upstash_poll_opts o = {.prefix = "ovt",
+                              .sid = "sidA",
+                              .queue = "sdxl_queue",
+                              .lease_ms = 30000,
+                              .poll_min_ms = pmin,
+                              .poll_max_ms = pmax};
+    ck_assert_int_eq(ov_upstash_poller_start(&e->loop, e->u, &o, on_claim, e, &e->p), 0);
+    uv_timer_init(&e->loop, &e->stop_t);
+}
+
+static void env_run(env *e, int ms)
+{
+    uv_timer_start(&e->stop_t, on_stop, (uint64_t)ms, 0);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&e->stop_t);
+}
+
+static void env_down(env *e)
+{
+    ov_upstash_poller_stop(e->p);
+    ov_upstash_free(e->u);
+    ov_hc_close(e->hc);
+    uv_close((uv_handle_t *)&e->stop_t, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&e->loop), 0);
+}
+
+/* A synchronous command through the REST client (runs the loop until the answer). */
+typedef struct cmdres {
+    int done, status;
+    json_t *result;
+    char error[256];
+} cmdres;
+
+static void on_cmd(void *ctx, int status, json_t *result, const char *error)
+{
+    cmdres *r = ctx;
+    r->done = 1;
+    r->status = status;
+    r->result = result ? json_incref(result) : NULL;
+    snprintf(r->error, sizeof r->error, "%s", error ? error : "");
+}
+
+static void cmd_sync(env *e, int argc, const char *const *argv, cmdres *r)
+{
+    memset(r, 0, sizeof *r);
+    ck_assert_int_eq(ov_upstash_cmd(e->u, argc, argv, NULL, on_cmd, r, NULL), 0);
+    for (int i = 0; i < 500 && !r->done; i++)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    ck_assert(r->done);
+}
+
+/* ---------- tests ---------- */
+
+START_TEST(claims_lpush_jobs_fifo_with_leases)
+{
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    for (int i = 0; i < 3; i++) {
+        char p[96];
+        snprintf(p, sizeof p, "{\"id\":\"job-%d\",\"type\":\"sdxl_image_fast\",\"prompt\":\"p%d\"}", i, i);
+        freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", p));
+    }
+    env e;
+    env_up(&e, "right-token", 100, 1000);
+    e.stop_at = 3;
+    env_run(&e, 5000);
+    ck_assert_int_eq(e.ngot, 3);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "job-%d", i);
+        ck_assert_str_eq(e.got[i].job_id, id); /* LPUSH producers: FIFO */
+        ck_assert_int_eq(e.got[i].attempts, 1);
+        char ck[128];
+        snprintf(ck, sizeof ck, "ovt:claim:%s", e.got[i].cid);
+        redisReply *rep = redisCommand(c, "HMGET %s token state owner payload", ck);
+        ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+        ck_assert_str_eq(rep->element[0]->str, e.got[i].token);
+        ck_assert_str_eq(rep->element[1]->str, "run");
+        ck_assert_str_eq(rep->element[2]->str, "sidA");
+        ck_assert_str_eq(rep->element[3]->str, e.got[i].payload);
+        freeReplyObject(rep);
+        snprintf(ck, sizeof ck, "ovt:status:%s", id);
+        rep = redisCommand(c, "HGET %s state", ck);
+        ck_assert_str_eq(rep->str, "running");
+        freeReplyObject(rep);
+    }
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ovt:leases", ""), 3);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ovt:proc:sidA:sdxl_queue", ""), 0);
+    ck_assert_int_eq(r_int(c, "HEXISTS %s %s", "ovt:procs", "ovt:proc:sidA:sdxl_queue"), 1); /* I3 */
+    ck_assert_int_eq(r_int(c, "EXISTS %s%s", "ovt:alive:sidA", ""), 1);
+
+    /* FINISH with the shared script over REST: the owner's token wins once, a stale token never. */
+    char k_claim[128], k_status[128];
+    snprintf(k_claim, sizeof k_claim, "ovt:claim:%s", e.got[0].cid);
+    snprintf(k_status, sizeof k_status, "ovt:status:%s", e.got[0].job_id);
+    const char *fin[] = {"EVAL",   OV_LUA_FINISH, "5",        k_claim,      "ovt:leases", "ovt:attempts",
+                         k_status, "ovt:dead",    "not-mine", e.got[0].cid, "completed",  "",
+                         "100",    "60",          "",         "1"};
+    cmdres r;
+    cmd_sync(&e, 16, fin, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(json_integer_value(r.result), 0);
+    json_decref(r.result);
+    fin[8] = e.got[0].token;
+    cmd_sync(&e, 16, fin, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(json_integer_value(r.result), 1);
+    json_decref(r.result);
+    cmd_sync(&e, 16, fin, &r); /* a second completion: nothing left to win */
+    ck_assert_int_eq(json_integer_value(r.result), 0);
+    json_decref(r.result);
+    ck_assert_int_eq(r_int(c, "EXISTS %s%s", k_claim, ""), 0);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ovt:leases", ""), 2);
+    /* A Redis error comes back as OV_EPROTO with its text. */
+    const char *bad[] = {"HGET", "only-one-arg"};
+    cmd_sync(&e, 2, bad, &r);
+    ck_assert_int_eq(r.status, OV_EPROTO);
+    ck_assert_ptr_nonnull(strstr(r.error, "wrong number of arguments"));
+
+    /* A job pushed later (RPUSH producer) is claimed too, with the polling reset to poll_min. */
+    e.stop_at = 4;
+    freeReplyObject(redisCommand(c, "RPUSH sdxl_queue %s", "{\"id\":\"job-late\"}"));
+    env_run(&e, 3000);
+    ck_assert_int_eq(e.ngot, 4);
+    ck_assert_str_eq(e.got[3].job_id, "job-late");
+    ck_assert_int_eq(ov_upstash_poller_delay_ms(e.p), 100);
+    env_down(&e);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(idle_polling_backs_off)
+{
+    redis_up();
+    front_up();
+    env e;
+    env_up(&e, "right-token", 100, 1000);
+    env_run(&e, 3000);
+    int lmoves = 0;
+    int n = front_count(&lmoves);
+    /* Polls at 0, 100, 300, 700, 1500, 2500 ms: 6 (a fixed 100 ms poll would be 30, a fixed 2 s
+     * poll 2); plus one RENEW. */
+    ck_assert_int_ge(lmoves, 5);
+    ck_assert_int_le(lmoves, 7);
+    ck_assert_int_le(n, lmoves + 2);
+    ck_assert_int_eq(ov_upstash_poller_polls(e.p), lmoves);
+    ck_assert_int_eq(ov_upstash_poller_delay_ms(e.p), 1000);
+    ck_assert_int_eq(ov_upstash_requests(e.u), n);
+    /* Idle at poll_max, then a job: claimed within about poll_max, and the delay resets. */
+    redisContext *c = rc_open();
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"j1\"}"));
+    uint64_t t0 = uv_now(&e.loop);
+    e.stop_at = 1;
+    env_run(&e, 3000);
+    ck_assert_int_eq(e.ngot, 1);
+    ck_assert_int_le((int)(e.got[0].at_ms - t0), 1300);
+    ck_assert_int_eq(ov_upstash_poller_delay_ms(e.p), 100);
+    env_down(&e);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(bad_token_is_logged_once_never_leaked)
+{
+    char logp[] = "/tmp/ovu_log.XXXXXX";
+    int fd = mkstemp(logp);
+    ck_assert_int_ge(fd, 0);
+    ov_log_set_fd(fd);
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"j1\"}"));
+    env e;
+    const char *secret = "wrong-SECRET-token-4242";
+    env_up(&e, secret, 100, 500);
+    env_run(&e, 2000);
+    ck_assert_int_eq(e.ngot, 0);
+    int n = front_count(NULL);
+    ck_assert_int_ge(n, 2);
+    ck_assert_int_le(n, 6);                                       /* backs off to poll_max: no hammering */
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 1); /* untouched */
+    env_down(&e);
+    ov_log_set_fd(2);
+    char buf[8192];
+    ssize_t len = pread(fd, buf, sizeof buf - 1, 0);
+    ck_assert_int_gt(len, 0);
+    buf[len] = '\0';
+    close(fd);
+    unlink(logp);
+    const char *hit = strstr(buf, "upstash_auth_failed");
+    ck_assert_ptr_nonnull(hit);
+    ck_assert_ptr_null(strstr(hit + 1, "upstash_auth_failed")); /* once, not per poll */
+    ck_assert_ptr_nonnull(strstr(buf, "401"));
+    ck_assert_ptr_nonnull(strstr(buf, "UPSTASH_REDIS_REST_TOKEN"));
+    ck_assert_ptr_null(strstr(buf, secret));
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(front_down_backs_off_with_jitter)
+{
+    redis_up();
+    front_up();
+    front_down();
+    front_rc = NULL;
+    env e;
+    env_up(&e, "right-token", 50, 400);
+    env_run(&e, 1500);
+    ck_assert_int_eq(e.ngot, 0);
+    /* Errors back off 50 .. 400 ms with jitter: a handful of tries, not one per 50 ms. */
+    ck_assert_int_le(ov_upstash_requests(e.u), 10);
+    ck_assert_int_ge(ov_upstash_requests(e.u), 3);
+    env_down(&e);
+    redis_down();
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ov_hc *hc;
+    ck_assert_int_eq(ov_hc_init(&hc, &loop), 0);
+    ov_upstash *u = NULL;
+    ck_assert_int_eq(ov_upstash_new(hc, "ftp://x", "t", 1000, &u), OV_EINVAL);
+    ck_assert_int_eq(ov_upstash_new(hc, "https://x.upstash.io", "", 1000, &u), OV_EINVAL);
+    ck_assert_int_eq(ov_upstash_new(hc, "https://x.upstash.io", "tok", 1000, &u), 0);
+    const char *bin[] = {"SET", "k", "\xff\xfe"};
+    ck_assert_int_eq(ov_upstash_cmd(u, 3, bin, NULL, on_cmd, NULL, NULL), OV_EINVAL);
+    ck_assert_int_eq(ov_upstash_cmd(u, 0, bin, NULL, on_cmd, NULL, NULL), OV_EINVAL);
+    ov_upstash_poller *p = NULL;
+    ov_upstash_poll_opts o = {
+        .prefix = "p", .sid = "s", .queue = "q", .lease_ms = 1000, .poll_min_ms = 10, .poll_max_ms = 5};
+    ck_assert_int_eq(ov_upstash_poller_start(&loop, u, &o, on_claim, NULL, &p), OV_EINVAL);
+    ck_assert_int_eq(ov_upstash_requests(u), 0);
+    ov_upstash_free(u);
+    ov_hc_close(hc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("queue_upstash");
+    TCase *tc = tcase_create("rest");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, claims_lpush_jobs_fifo_with_leases);
+    tcase_add_test(tc, idle_polling_backs_off);
+    tcase_add_test(tc, bad_token_is_logged_once_never_leaked);
+    tcase_add_test(tc, front_down_backs_off_with_jitter);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
