@@ -191,7 +191,7 @@ void ov_upstash_free(ov_upstash *u)
 
 /* ---------- the poller ---------- */
 
-enum { P_RENEW, P_LMOVE, P_CLAIM };
+enum { P_RENEW, P_SCAN, P_LMOVE, P_CLAIM };
 
 struct ov_upstash_poller {
     uv_timer_t t;
@@ -203,6 +203,7 @@ struct ov_upstash_poller {
     int64_t lease_ms, poll_min, poll_max, delay;
     int err_step;
     int registered;
+    int scan; /* look in the processing list before the next LMOVE (start, lost LMOVE answer) */
     uint64_t renewed_ms;
     int phase; /* what the request in flight is */
     ov_upstash_req *inflight;
@@ -243,6 +244,8 @@ static void on_error(ov_upstash_poller *p, int status, const char *error)
                                     (double)(rng_next(p) >> 11) / 9007199254740992.0);
     if (p->err_step < 30)
         p->err_step++;
+    if (p->phase == P_LMOVE)
+        p->scan = 1; /* the move may have happened with its answer lost */
     if (status == OV_ECONFIG) {
         d = p->poll_max;
         if (!p->auth_logged)
@@ -270,6 +273,21 @@ static void new_claim_ids(ov_upstash_poller *p)
         !memchr(json_string_value(id), '\0', json_string_length(id)))
         ov_str_copy(p->job_id, sizeof p->job_id, json_string_value(id));
     json_decref(j);
+}
+
+/* A payload now in the processing list: claim it next (CLAIM with fresh ids). */
+static void take_payload(ov_upstash_poller *p, json_t *result)
+{
+    p->payload_len = json_string_length(result);
+    p->payload = malloc(p->payload_len + 1);
+    if (!p->payload) {
+        on_error(p, OV_ENOMEM, "payload");
+        return;
+    }
+    memcpy(p->payload, json_string_value(result), p->payload_len);
+    p->payload[p->payload_len] = '\0';
+    new_claim_ids(p);
+    poll_step(p); /* CLAIM */
 }
 
 static void on_reply(void *ctx, int status, json_t *result, const char *error)
@@ -302,16 +320,25 @@ static void on_reply(void *ctx, int status, json_t *result, const char *error)
             on_error(p, OV_EPROTO, "LMOVE answered neither a string nor null");
             return;
         }
-        p->payload_len = json_string_length(result);
-        p->payload = malloc(p->payload_len + 1);
-        if (!p->payload) {
-            on_error(p, OV_ENOMEM, "payload");
+        take_payload(p, result);
+        return;
+    case P_SCAN:
+        if (!json_is_array(result)) {
+            on_error(p, OV_EPROTO, "LRANGE answered no array");
             return;
         }
-        memcpy(p->payload, json_string_value(result), p->payload_len);
-        p->payload[p->payload_len] = '\0';
-        new_claim_ids(p);
-        poll_step(p); /* CLAIM */
+        if (json_array_size(result) == 0) {
+            p->scan = 0;
+            poll_step(p);
+            return;
+        }
+        if (!json_is_string(json_array_get(result, 0))) {
+            on_error(p, OV_EPROTO, "LRANGE answered no string");
+            return;
+        }
+        ov_log(OV_LOG_NOTICE, "upstash_claim_recovered",
+               "queue=%s reason=\"payload left in the processing list\"", p->queue);
+        take_payload(p, json_array_get(result, 0));
         return;
     case P_CLAIM: {
         long long n = json_is_integer(result) ? (long long)json_integer_value(result) : -1;
@@ -368,6 +395,10 @@ static void poll_step(ov_upstash_poller *p)
             lens[i] = strlen(argv[i]);
         lens[8] = p->payload_len; /* argv[8] is the payload */
         rc = ov_upstash_cmd(p->u, 17, argv, lens, on_reply, p, &p->inflight);
+    } else if (p->scan) {
+        p->phase = P_SCAN;
+        const char *argv[] = {"LRANGE", p->k_proc, "-1", "-1"};
+        rc = ov_upstash_cmd(p->u, 4, argv, NULL, on_reply, p, &p->inflight);
     } else {
         p->phase = P_LMOVE;
         p->polls++;
@@ -413,6 +444,7 @@ int ov_upstash_poller_start(uv_loop_t *loop, ov_upstash *u, const ov_upstash_pol
     p->poll_min = o->poll_min_ms;
     p->poll_max = o->poll_max_ms;
     p->delay = p->poll_min;
+    p->scan = 1;
     p->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1;
     if (uv_timer_init(loop, &p->t) != 0) {
         free(p);
@@ -450,4 +482,92 @@ void ov_upstash_poller_stop(ov_upstash_poller *p)
     p->inflight = NULL;
     uv_timer_stop(&p->t);
     uv_close((uv_handle_t *)&p->t, on_closed);
+}
+
+/* ---------- claim operations ---------- */
+
+#define ARG_KEY(buf, fmt, ...) snprintf(buf, sizeof buf, fmt, __VA_ARGS__)
+
+static int keys_ok(const char *prefix, const char *cid, const char *job_id)
+{
+    return prefix && cid && job_id && strlen(prefix) < 64 && strlen(cid) < 64 && strlen(job_id) < 128;
+}
+
+int ov_upstash_finish(ov_upstash *u, const char *prefix, const char *cid, const char *token,
+                      const char *job_id, const char *final_state, const char *dead_entry, int64_t dead_max,
+                      const char *error, ov_upstash_cb cb, void *ctx, ov_upstash_req **req_out)
+{
+    if (!keys_ok(prefix, cid, job_id) || !token || !final_state || !dead_entry || !error)
+        return OV_EINVAL;
+    char ck[KEY_MAX], sk[KEY_MAX], lk[KEY_MAX], ak[KEY_MAX], dk[KEY_MAX], n1[24], n2[24];
+    ARG_KEY(ck, "%s:claim:%s", prefix, cid);
+    ARG_KEY(sk, "%s:status:%s", prefix, job_id[0] ? job_id : "-");
+    ARG_KEY(lk, "%s:leases", prefix);
+    ARG_KEY(ak, "%s:attempts", prefix);
+    ARG_KEY(dk, "%s:dead", prefix);
+    snprintf(n1, sizeof n1, "%lld", (long long)dead_max);
+    snprintf(n2, sizeof n2, "%d", OV_QREDIS_STATUS_TTL_S);
+    const char *argv[] = {
+        "EVAL", OV_LUA_FINISH, "5",         ck,         lk, ak, sk,    dk,
+        token,  cid,           final_state, dead_entry, n1, n2, error, job_id[0] ? "1" : "0"};
+    return ov_upstash_cmd(u, 16, argv, NULL, cb, ctx, req_out);
+}
+
+int ov_upstash_retry(ov_upstash *u, const char *prefix, const char *cid, const char *token,
+                     const char *job_id, int64_t delay_ms, const char *reason, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out)
+{
+    if (!keys_ok(prefix, cid, job_id) || !token || !reason)
+        return OV_EINVAL;
+    char ck[KEY_MAX], sk[KEY_MAX], lk[KEY_MAX], dk[KEY_MAX], n1[24], n2[24];
+    ARG_KEY(ck, "%s:claim:%s", prefix, cid);
+    ARG_KEY(sk, "%s:status:%s", prefix, job_id[0] ? job_id : "-");
+    ARG_KEY(lk, "%s:leases", prefix);
+    ARG_KEY(dk, "%s:delayed", prefix);
+    snprintf(n1, sizeof n1, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
+    snprintf(n2, sizeof n2, "%d", OV_QREDIS_STATUS_TTL_S);
+    const char *argv[] = {"EVAL", OV_LUA_RETRY,         "4", ck, lk, dk, sk, token, cid, n1, reason,
+                          n2,     job_id[0] ? "1" : "0"};
+    return ov_upstash_cmd(u, 13, argv, NULL, cb, ctx, req_out);
+}
+
+int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int n,
+                     const char *const *cids, const char *const *tokens, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out)
+{
+    if (!prefix || !sid || strlen(prefix) >= 64 || strlen(sid) >= 64 || n < 0 || n > OV_UPSTASH_RENEW_MAX ||
+        (n > 0 && (!cids || !tokens)))
+        return OV_EINVAL;
+    char lk[KEY_MAX], alk[KEY_MAX], pk[KEY_MAX], n1[24];
+    ARG_KEY(lk, "%s:leases", prefix);
+    ARG_KEY(alk, "%s:alive:%s", prefix, sid);
+    ARG_KEY(pk, "%s:procs", prefix);
+    snprintf(n1, sizeof n1, "%lld", (long long)lease_ms);
+    const char *argv[10 + 2 * OV_UPSTASH_RENEW_MAX];
+    int argc = 0;
+    argv[argc++] = "EVAL", argv[argc++] = OV_LUA_RENEW, argv[argc++] = "3";
+    argv[argc++] = lk, argv[argc++] = alk, argv[argc++] = pk;
+    argv[argc++] = prefix, argv[argc++] = n1, argv[argc++] = sid,
+    argv[argc++] = "0"; /* no processing lists */
+    for (int i = 0; i < n; i++)
+        argv[argc++] = cids[i], argv[argc++] = tokens[i];
+    return ov_upstash_cmd(u, argc, argv, NULL, cb, ctx, req_out);
+}
+
+int ov_upstash_maint(ov_upstash *u, const char *prefix, const char *sid, int max_attempts, int64_t lease_ms,
+                     const char *token_prefix, int limit, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out)
+{
+    if (!prefix || !sid || !token_prefix || strlen(prefix) >= 64 || max_attempts < 1 || limit < 1)
+        return OV_EINVAL;
+    char lk[KEY_MAX], dk[KEY_MAX], pk[KEY_MAX], n1[24], n2[24], n3[24], n4[24];
+    ARG_KEY(lk, "%s:leases", prefix);
+    ARG_KEY(dk, "%s:delayed", prefix);
+    ARG_KEY(pk, "%s:procs", prefix);
+    snprintf(n1, sizeof n1, "%d", max_attempts);
+    snprintf(n2, sizeof n2, "%lld", (long long)lease_ms);
+    snprintf(n3, sizeof n3, "%d", limit);
+    snprintf(n4, sizeof n4, "%d", OV_QREDIS_STATUS_TTL_S);
+    const char *argv[] = {"EVAL", OV_LUA_MAINT, "3", lk, dk, pk, prefix, n1, sid, n2, token_prefix, n3, n4};
+    return ov_upstash_cmd(u, 13, argv, NULL, cb, ctx, req_out);
 }

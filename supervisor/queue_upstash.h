@@ -9,14 +9,15 @@
 
 #include "http_client.h"
 
-/* Status of this file (issue 3 item 2): the REST command client and the claiming poller are done
- * and tested; the ov_job_source on top (dispatch, delivery, FINISH/RETRY/RENEW of held claims,
- * MAINT reaping) is not yet, and main.c does not pick Upstash yet. */
+/* Status of this file (issue 3 item 2): the REST command client, the claiming poller and the
+ * claim operations (FINISH / RETRY / RENEW / MAINT) are done and tested; the ov_job_source on top
+ * (job parsing, dispatch, delivery, renew and reap timers) is not yet, and main.c does not pick
+ * Upstash yet. */
 
 typedef struct ov_upstash ov_upstash;
 typedef struct ov_upstash_req ov_upstash_req;
 
-#define OV_UPSTASH_ARGS_MAX 64
+#define OV_UPSTASH_ARGS_MAX 512
 
 /* A command's outcome, borrowed for the callback:
  * 0: result is the "result" member (JSON null for a nil reply);
@@ -73,6 +74,35 @@ typedef struct ov_upstash_poller ov_upstash_poller;
  * 0 and *out, OV_EINVAL, OV_ENOMEM. */
 int ov_upstash_poller_start(uv_loop_t *loop, ov_upstash *u, const ov_upstash_poll_opts *o,
                             ov_upstash_claim_cb cb, void *ctx, ov_upstash_poller **out);
+/* ---------- claim operations (the shared scripts of queue_scripts.h, sent with EVAL) ---------- */
+
+/* Each sends one request; cb gets the script's answer as JSON. Strings are copied at the call.
+ * 0, OV_EINVAL (too many claims, not UTF-8), OV_ENOMEM. job_id "" = the payload had no id (no
+ * status hash is written). */
+
+/* FINISH (result 1, or 0 when token no longer owns cid): final_state "completed"|"failed"|"dead";
+ * dead_entry "" = no dead letter, else pushed onto P:dead capped at dead_max entries. */
+int ov_upstash_finish(ov_upstash *u, const char *prefix, const char *cid, const char *token,
+                      const char *job_id, const char *final_state, const char *dead_entry, int64_t dead_max,
+                      const char *error, ov_upstash_cb cb, void *ctx, ov_upstash_req **req_out);
+/* RETRY (1 / 0 as FINISH): the claim waits, ownerless, in P:delayed for delay_ms; MAINT requeues it. */
+int ov_upstash_retry(ov_upstash *u, const char *prefix, const char *cid, const char *token,
+                     const char *job_id, int64_t delay_ms, const char *reason, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out);
+#define OV_UPSTASH_RENEW_MAX 200
+/* RENEW n (<= OV_UPSTASH_RENEW_MAX) held claims and the liveness key of sid; result: array of the
+ * cids whose token no longer matches (lost: drop them without a callback). */
+int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int n,
+                     const char *const *cids, const char *const *tokens, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out);
+/* MAINT: promote due retries, requeue expired leases with attempts left, take over exhausted ones
+ * under token_prefix<cid> (state dead: the caller sends their `failed` callback and FINISHes them),
+ * return dead supervisors' processing lists. Result {promoted, requeued, orphans, [[cid, token,
+ * payload, job_id, attempts, queue, reason]...]}. */
+int ov_upstash_maint(ov_upstash *u, const char *prefix, const char *sid, int max_attempts, int64_t lease_ms,
+                     const char *token_prefix, int limit, ov_upstash_cb cb, void *ctx,
+                     ov_upstash_req **req_out);
+
 /* Current idle delay (ms) and polls (LMOVE requests) so far, for tests and metrics. */
 int64_t ov_upstash_poller_delay_ms(const ov_upstash_poller *p);
 int64_t ov_upstash_poller_polls(const ov_upstash_poller *p);

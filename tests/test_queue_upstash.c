@@ -352,6 +352,23 @@ static void cmd_sync(env *e, int argc, const char *const *argv, cmdres *r)
     ck_assert(r->done);
 }
 
+static void wait_res(env *e, cmdres *r)
+{
+    for (int i = 0; i < 500 && !r->done; i++)
+        uv_run(&e->loop, UV_RUN_ONCE);
+    ck_assert(r->done);
+    ck_assert_msg(r->status == 0, "status %d: %s", r->status, r->error);
+}
+
+static long long res_int(cmdres *r)
+{
+    ck_assert(json_is_integer(r->result));
+    long long v = (long long)json_integer_value(r->result);
+    json_decref(r->result);
+    r->result = NULL;
+    return v;
+}
+
 /* ---------- tests ---------- */
 
 START_TEST(claims_lpush_jobs_fifo_with_leases)
@@ -446,7 +463,7 @@ START_TEST(idle_polling_backs_off)
     int lmoves = 0;
     int n = front_count(&lmoves);
     /* Polls at 0, 100, 300, 700, 1500, 2500 ms: 6 (a fixed 100 ms poll would be 30, a fixed 2 s
-     * poll 2); plus one RENEW. */
+     * poll 2); plus one RENEW and one look into the processing list. */
     ck_assert_int_ge(lmoves, 5);
     ck_assert_int_le(lmoves, 7);
     ck_assert_int_le(n, lmoves + 2);
@@ -551,6 +568,138 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+START_TEST(claim_ops_retry_maint_renew_finish)
+{
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"r1\"}"));
+    env e;
+    env_up(&e, "right-token", 50, 200);
+    e.stop_at = 1;
+    env_run(&e, 3000);
+    ck_assert_int_eq(e.ngot, 1);
+    claimed *g = &e.got[0];
+    cmdres r;
+    /* RETRY: a stale token loses, the owner's wins; the claim waits ownerless in P:delayed. */
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_retry(e.u, "ovt", g->cid, "stale", "r1", 0, "oom", on_cmd, &r, NULL), 0);
+    wait_res(&e, &r);
+    ck_assert_int_eq(res_int(&r), 0);
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_retry(e.u, "ovt", g->cid, g->token, "r1", 0, "oom", on_cmd, &r, NULL), 0);
+    wait_res(&e, &r);
+    ck_assert_int_eq(res_int(&r), 1);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ovt:delayed", ""), 1);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ovt:leases", ""), 0);
+    /* MAINT promotes it back onto the queue; the poller claims it again as attempt 2. */
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_maint(e.u, "ovt", "sidA", 3, 30000, "sidA.r1.", 100, on_cmd, &r, NULL), 0);
+    wait_res(&e, &r);
+    ck_assert(json_is_array(r.result));
+    ck_assert_int_eq(json_integer_value(json_array_get(r.result, 0)), 1); /* promoted */
+    ck_assert_int_eq(json_integer_value(json_array_get(r.result, 1)), 0);
+    json_decref(r.result);
+    e.stop_at = 2;
+    env_run(&e, 3000);
+    ck_assert_int_eq(e.ngot, 2);
+    g = &e.got[1];
+    ck_assert_str_eq(g->job_id, "r1");
+    ck_assert_int_eq(g->attempts, 2);
+    /* RENEW: the held claim is renewed, an unknown one reported lost. */
+    const char *cids[] = {g->cid, "nosuchcid"}, *toks[] = {g->token, "x"};
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_renew(e.u, "ovt", "sidA", 30000, 2, cids, toks, on_cmd, &r, NULL), 0);
+    wait_res(&e, &r);
+    ck_assert(json_is_array(r.result));
+    ck_assert_int_eq(json_array_size(r.result), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(r.result, 0)), "nosuchcid");
+    json_decref(r.result);
+    /* FINISH as failed with a dead letter: once. */
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_finish(e.u, "ovt", g->cid, g->token, "r1", "failed", "{\"job_id\":\"r1\"}",
+                                       10, "boom", on_cmd, &r, NULL),
+                     0);
+    wait_res(&e, &r);
+    ck_assert_int_eq(res_int(&r), 1);
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(
+        ov_upstash_finish(e.u, "ovt", g->cid, g->token, "r1", "failed", "x", 10, "boom", on_cmd, &r, NULL),
+        0);
+    wait_res(&e, &r);
+    ck_assert_int_eq(res_int(&r), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ovt:dead", ""), 1);
+    ck_assert_int_eq(r_int(c, "HEXISTS %s %s", "ovt:attempts", "id:r1"), 0);
+    redisReply *rep = redisCommand(c, "HGET ovt:status:r1 state");
+    ck_assert_str_eq(rep->str, "failed");
+    freeReplyObject(rep);
+    env_down(&e);
+
+    /* An expired lease with no attempts left is taken over by MAINT (new token), once. */
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"r2\"}"));
+    env e2;
+    env_up(&e2, "right-token", 50, 200);
+    e2.stop_at = 1;
+    env_run(&e2, 3000);
+    ck_assert_int_eq(e2.ngot, 1);
+    freeReplyObject(redisCommand(c, "ZADD ovt:leases 1 %s", e2.got[0].cid)); /* lease long expired */
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_maint(e2.u, "ovt", "sidB", 1, 30000, "sidB.r9.", 100, on_cmd, &r, NULL), 0);
+    wait_res(&e2, &r);
+    json_t *dead = json_array_get(r.result, 3);
+    ck_assert_int_eq(json_array_size(dead), 1);
+    json_t *d0 = json_array_get(dead, 0);
+    ck_assert_str_eq(json_string_value(json_array_get(d0, 0)), e2.got[0].cid);
+    char tok[160];
+    snprintf(tok, sizeof tok, "sidB.r9.%s", e2.got[0].cid);
+    ck_assert_str_eq(json_string_value(json_array_get(d0, 1)), tok);
+    ck_assert_str_eq(json_string_value(json_array_get(d0, 3)), "r2");
+    json_decref(r.result);
+    /* The old owner's late completion loses (I2). */
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(ov_upstash_finish(e2.u, "ovt", e2.got[0].cid, e2.got[0].token, "r2", "completed", "", 10,
+                                       "", on_cmd, &r, NULL),
+                     0);
+    wait_res(&e2, &r);
+    ck_assert_int_eq(res_int(&r), 0);
+    memset(&r, 0, sizeof r);
+    ck_assert_int_eq(
+        ov_upstash_finish(e2.u, "ovt", e2.got[0].cid, tok, "r2", "dead", "{}", 10, "lease", on_cmd, &r, NULL),
+        0);
+    wait_res(&e2, &r);
+    ck_assert_int_eq(res_int(&r), 1);
+    env_down(&e2);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(payload_left_in_processing_list_is_claimed)
+{
+    /* An LMOVE whose answer was lost leaves the payload in our processing list: the poller looks
+     * there first (at start and after a failed LMOVE) and claims it. */
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    freeReplyObject(redisCommand(c, "RPUSH ovt:proc:sidA:sdxl_queue %s", "{\"id\":\"left\"}"));
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"next\"}"));
+    env e;
+    env_up(&e, "right-token", 50, 200);
+    e.stop_at = 2;
+    env_run(&e, 3000);
+    ck_assert_int_eq(e.ngot, 2);
+    ck_assert_str_eq(e.got[0].job_id, "left");
+    ck_assert_str_eq(e.got[1].job_id, "next");
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ovt:proc:sidA:sdxl_queue", ""), 0);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ovt:leases", ""), 2);
+    env_down(&e);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("queue_upstash");
@@ -558,6 +707,8 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, claims_lpush_jobs_fifo_with_leases);
+    tcase_add_test(tc, claim_ops_retry_maint_renew_finish);
+    tcase_add_test(tc, payload_left_in_processing_list_is_claimed);
     tcase_add_test(tc, idle_polling_backs_off);
     tcase_add_test(tc, bad_token_is_logged_once_never_leaked);
     tcase_add_test(tc, front_down_backs_off_with_jitter);
