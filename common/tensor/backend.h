@@ -27,7 +27,7 @@ typedef struct ov_backend ov_backend;
  *   They may return before the work is done; sync() waits. Host-visible results exist only
  *   after download()/sync(). Errors from asynchronous work surface at the next call or sync():
  *   a sticky device error returns OV_EGPU from then on.
- * - Memory: alloc() returns `bytes` of backend memory aligned to at least 256 bytes (CPU: 64),
+ * - Memory: alloc() returns `bytes` of backend memory aligned to at least 256 bytes,
  *   never managed/unified memory; OV_ENOMEM when the device refuses. free(NULL) is a no-op.
  *   Budgets are not the backend's concern (arena.h does that accounting).
  * - upload/download copy `bytes` between host memory and backend memory (the CPU backend's

@@ -47,13 +47,13 @@ static void run_chunks(void)
     }
 }
 
+/* arg = the generation current when the worker was created (under mu), so a job posted before
+ * the thread first runs is not missed. */
 static void *worker_main(void *arg)
 {
-    (void)arg;
     t_in_pool = 1;
-    uint64_t seen = 0;
+    uint64_t seen = (uint64_t)(uintptr_t)arg;
     pthread_mutex_lock(&g_pool.mu);
-    seen = g_pool.gen;
     for (;;) {
         while (g_pool.gen == seen)
             pthread_cond_wait(&g_pool.wake, &g_pool.mu);
@@ -103,7 +103,7 @@ static void pool_init_locked(void)
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&th, &at, worker_main, NULL);
+        int rc = pthread_create(&th, &at, worker_main, (void *)(uintptr_t)g_pool.gen);
         pthread_attr_destroy(&at);
         if (rc)
             break; /* fewer threads is still correct */
@@ -248,8 +248,8 @@ int ov_cpu_need_f32(const char *op, int n, const ov_tensor *const *ts)
 static int cpu_alloc(ov_backend *be, size_t bytes, void **out)
 {
     (void)be;
-    size_t n = (bytes + 63) / 64 * 64;
-    *out = aligned_alloc(64, n ? n : 64);
+    size_t n = (bytes + 255) / 256 * 256;
+    *out = aligned_alloc(256, n ? n : 256);
     return *out ? 0 : OV_ENOMEM;
 }
 
