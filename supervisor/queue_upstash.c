@@ -203,6 +203,7 @@ struct ov_upstash_poller {
     int64_t lease_ms, poll_min, poll_max, delay;
     int err_step;
     int registered;
+    int want; /* claim when 1; when 0 sleep after the step in flight (no requests) */
     int scan; /* look in the processing list before the next LMOVE (start, lost LMOVE answer) */
     uint64_t renewed_ms;
     int phase; /* what the request in flight is */
@@ -368,7 +369,7 @@ static void on_reply(void *ctx, int status, json_t *result, const char *error)
 
 static void poll_step(ov_upstash_poller *p)
 {
-    if (p->stopping || p->inflight)
+    if (p->stopping || p->inflight || (!p->want && !p->payload))
         return;
     char n1[24], n3[24];
     int rc;
@@ -445,6 +446,7 @@ int ov_upstash_poller_start(uv_loop_t *loop, ov_upstash *u, const ov_upstash_pol
     p->poll_max = o->poll_max_ms;
     p->delay = p->poll_min;
     p->scan = 1;
+    p->want = 1;
     p->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1;
     if (uv_timer_init(loop, &p->t) != 0) {
         free(p);
@@ -454,6 +456,15 @@ int ov_upstash_poller_start(uv_loop_t *loop, ov_upstash *u, const ov_upstash_pol
     schedule(p, 0);
     *out = p;
     return 0;
+}
+
+void ov_upstash_poller_want(ov_upstash_poller *p, int want)
+{
+    if (!p || p->stopping || !!want == p->want)
+        return;
+    p->want = !!want;
+    if (p->want && !p->inflight)
+        schedule(p, 0); /* a worker is waiting: look now (the idle delay itself is kept) */
 }
 
 int64_t ov_upstash_poller_delay_ms(const ov_upstash_poller *p)

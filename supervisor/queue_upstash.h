@@ -103,6 +103,10 @@ int ov_upstash_maint(ov_upstash *u, const char *prefix, const char *sid, int max
                      const char *token_prefix, int limit, ov_upstash_cb cb, void *ctx,
                      ov_upstash_req **req_out);
 
+/* Demand gate (a job source claims only while a worker waits, as queue_redis does): want 0 lets
+ * the step in flight finish (a popped payload is still claimed and handed to cb) and then sends
+ * nothing; want 1 (the start state) polls at once and then backs off as usual. */
+void ov_upstash_poller_want(ov_upstash_poller *p, int want);
 /* Current idle delay (ms) and polls (LMOVE requests) so far, for tests and metrics. */
 int64_t ov_upstash_poller_delay_ms(const ov_upstash_poller *p);
 int64_t ov_upstash_poller_polls(const ov_upstash_poller *p);

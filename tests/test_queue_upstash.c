@@ -287,6 +287,13 @@ static void on_claim(void *ctx, const ov_upstash_claim *c)
         uv_stop(&e->loop);
 }
 
+static void on_claim_pause(void *ctx, const ov_upstash_claim *c)
+{
+    env *e = ctx;
+    on_claim(ctx, c);
+    ov_upstash_poller_want(e->p, 0); /* one job per demand */
+}
+
 static void on_stop(uv_timer_t *t)
 {
     uv_stop(t->loop);
@@ -700,6 +707,41 @@ START_TEST(payload_left_in_processing_list_is_claimed)
 }
 END_TEST
 
+START_TEST(demand_gate_claims_only_when_wanted)
+{
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"d\"}"));
+    env e;
+    env_up(&e, "right-token", 50, 200);
+    ov_upstash_poller_stop(e.p); /* replace the default poller by one with the pausing callback */
+    ov_upstash_poll_opts o = {.prefix = "ovt",
+                              .sid = "sidD",
+                              .queue = "sdxl_queue",
+                              .lease_ms = 30000,
+                              .poll_min_ms = 50,
+                              .poll_max_ms = 200};
+    ck_assert_int_eq(ov_upstash_poller_start(&e.loop, e.u, &o, on_claim_pause, &e, &e.p), 0);
+    env_run(&e, 800);
+    ck_assert_int_eq(e.ngot, 1); /* paused after the first claim */
+    int64_t n0 = ov_upstash_requests(e.u);
+    env_run(&e, 800);
+    ck_assert_int_eq(ov_upstash_requests(e.u), n0); /* paused: no requests at all */
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 2);
+    ov_upstash_poller_want(e.p, 1);
+    e.stop_at = 2;
+    env_run(&e, 2000);
+    ck_assert_int_eq(e.ngot, 2);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 1);
+    env_down(&e);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("queue_upstash");
@@ -709,6 +751,7 @@ static Suite *suite(void)
     tcase_add_test(tc, claims_lpush_jobs_fifo_with_leases);
     tcase_add_test(tc, claim_ops_retry_maint_renew_finish);
     tcase_add_test(tc, payload_left_in_processing_list_is_claimed);
+    tcase_add_test(tc, demand_gate_claims_only_when_wanted);
     tcase_add_test(tc, idle_polling_backs_off);
     tcase_add_test(tc, bad_token_is_logged_once_never_leaked);
     tcase_add_test(tc, front_down_backs_off_with_jitter);
