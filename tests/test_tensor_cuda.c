@@ -388,22 +388,48 @@ static void body_layout(pair *p)
     same(p, "upsample_nearest2x", uc, ug, 1e-6);
 }
 
-/* After a sticky device error every call returns OV_EGPU: not provoked here (it would poison the
- * context for the process); checked by inspection of ov_cuda_check. Ops left NULL say so. */
-static void body_unsupported(pair *p)
+/* ---- convolutions ---- */
+
+static void conv2d_case(pair *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k,
+                        ov_conv2d_params cp, int wdt)
 {
-    const int64_t sx[4] = {1, 4, 6, 6}, sw[4] = {4, 4, 3, 3};
-    ov_tensor *xc, *xg, *wc, *wg, *yc, *yg;
+    int g = cp.groups ? cp.groups : 1, dh = cp.dilation_h ? cp.dilation_h : 1, dw = cp.dilation_w ? cp.dilation_w : 1;
+    int64_t Ho = (H + 2 * cp.pad_h - dh * (k - 1) - 1) / cp.stride_h + 1;
+    int64_t Wo = (W + 2 * cp.pad_w - dw * (k - 1) - 1) / cp.stride_w + 1;
+    const int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C / g, k, k}, sb[1] = {O}, sy[4] = {N, O, Ho, Wo};
+    ov_tensor *xc, *xg, *wc, *wg, *bc, *bg, *yc, *yg;
     act2(p, &xc, &xg, "x", 4, sx, 1.0);
-    act2(p, &wc, &wg, "w", 4, sw, 1.0);
-    out2(p, &yc, &yg, "y", 4, sx);
-    ov_conv2d_params cp = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
-    int rc = ov_op_conv2d(yg, xg, wg, NULL, &cp);
-    ck_assert_msg(rc == 0 || rc == OV_EUNSUPP, "conv2d: %d %s", rc, ov_tensor_last_error());
-    if (rc == 0) {
-        ck_assert_int_eq(ov_op_conv2d(yc, xc, wc, NULL, &cp), 0);
-        same(p, "conv2d", yc, yg, 1e-3);
-    }
+    float *w = tt_rand(O * (C / g) * k * k, 0.5);
+    in2(p, &wc, &wg, "w", wdt, 4, sw, w);
+    free(w);
+    act2(p, &bc, &bg, "b", 1, sb, 1.0);
+    out2(p, &yc, &yg, "y", 4, sy);
+    RUN2(ov_op_conv2d(yc, xc, wc, bc, &cp), ov_op_conv2d(yg, xg, wg, bg, &cp));
+    same(p, "conv2d", yc, yg, 1e-3);
+}
+
+static void body_conv(pair *p)
+{
+    conv2d_case(p, 2, 8, 9, 11, 6, 3, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+                p->dt);
+    conv2d_case(p, 1, 8, 10, 10, 4, 3, (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 0, .pad_w = 1},
+                OV_DTYPE_F32);
+    conv2d_case(p, 1, 8, 7, 7, 8, 3,
+                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 2, .pad_w = 2, .dilation_h = 2,
+                                   .dilation_w = 2, .groups = 2},
+                p->dt);
+    conv2d_case(p, 2, 16, 5, 4, 12, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1}, p->dt);
+
+    /* causal 3D: x [1, 4, 5, 6, 7], w [6, 4, 3, 3, 3], pad_t_front 2 */
+    const int64_t sx[5] = {1, 4, 5, 6, 7}, sw[5] = {6, 4, 3, 3, 3}, sb[1] = {6}, sy[5] = {1, 6, 5, 6, 7};
+    ov_tensor *xc, *xg, *wc, *wg, *bc, *bg, *yc, *yg;
+    act2(p, &xc, &xg, "x", 5, sx, 1.0);
+    act2(p, &wc, &wg, "w", 5, sw, 0.5);
+    act2(p, &bc, &bg, "b", 1, sb, 1.0);
+    out2(p, &yc, &yg, "y", 5, sy);
+    ov_conv3d_params c3 = {.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1, .pad_w = 1};
+    RUN2(ov_op_conv3d_causal(yc, xc, wc, bc, &c3), ov_op_conv3d_causal(yg, xg, wg, bg, &c3));
+    same(p, "conv3d_causal", yc, yg, 1e-3);
 }
 
 #define TEST_DT(name, body)                                                                                    \
@@ -423,7 +449,7 @@ TEST_DT(t_attention, body_attention)
 TEST_DT(t_rope, body_rope)
 TEST_DT(t_embed, body_embed)
 TEST_DT(t_layout, body_layout)
-TEST_DT(t_unsupported, body_unsupported)
+TEST_DT(t_conv, body_conv)
 
 /* Probe in a child so the parent never initialises CUDA (Check forks every case). */
 static int have_device(void)
@@ -465,7 +491,7 @@ int main(void)
     tcase_add_test(tc, t_rope);
     tcase_add_test(tc, t_embed);
     tcase_add_test(tc, t_layout);
-    tcase_add_test(tc, t_unsupported);
+    tcase_add_test(tc, t_conv);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

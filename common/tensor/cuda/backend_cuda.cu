@@ -244,8 +244,8 @@ static ov_backend_ops make_ops(void)
     o.upsample_nearest2x = ov_cuda_upsample_nearest2x;
     o.linear = ov_cuda_linear;
     o.matmul = ov_cuda_matmul;
-    o.conv2d = NULL;        /* TODO: implicit GEMM (or im2col + cuBLAS) */
-    o.conv3d_causal = NULL; /* TODO: likewise */
+    o.conv2d = ov_cuda_conv2d;
+    o.conv3d_causal = ov_cuda_conv3d_causal;
     o.layer_norm = ov_cuda_layer_norm;
     o.rms_norm = ov_cuda_rms_norm;
     o.group_norm = ov_cuda_group_norm;

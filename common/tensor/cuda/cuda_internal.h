@@ -78,6 +78,10 @@ int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
 int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                    int trans_b, float alpha);
+int ov_cuda_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                   const ov_conv2d_params *p);
+int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                          const ov_conv3d_params *p);
 int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps);
 int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
