@@ -182,9 +182,27 @@ void ov_cpu_blas_single_end(void)
 
 /* ---- conversion helpers ---- */
 
+/* f16 -> f32 through a 256 KB table (built once from ov_f16_to_f32): the scalar bit-twiddling
+ * conversion made f16 weights 10x slower than f32 in GEMV. */
+static float g_f16_table[65536];
+static pthread_once_t g_f16_once = PTHREAD_ONCE_INIT;
+
+static void f16_table_init(void)
+{
+    for (uint32_t i = 0; i < 65536; i++)
+        g_f16_table[i] = ov_f16_to_f32((uint16_t)i);
+}
+
 void ov_cpu_to_f32(int dtype, const void *src, float *dst, int64_t n, float scale)
 {
-    ov_dtype_to_f32(dtype, src, dst, n); /* dtype and n validated by the op layer */
+    if (dtype == OV_DTYPE_F16) {
+        pthread_once(&g_f16_once, f16_table_init);
+        const uint8_t *s = src;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = g_f16_table[s[2 * i] | (uint32_t)s[2 * i + 1] << 8];
+    } else {
+        ov_dtype_to_f32(dtype, src, dst, n); /* dtype and n validated by the op layer */
+    }
     if (scale != 1.0f)
         for (int64_t i = 0; i < n; i++)
             dst[i] *= scale;

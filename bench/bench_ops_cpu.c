@@ -1,0 +1,195 @@
+/* CPU op benchmark: linear vs raw cblas_sgemm, attention and conv GFLOP/s at scaled model shapes. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/tensor/arena.h"
+#include "common/tensor/backend.h"
+#include "common/tensor/cpu_internal.h" /* ov_cpu_threads() */
+#include "common/tensor/ops.h"
+
+#define REPS 5
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t g_seed = 88172645463325252ull;
+
+static float frand(void)
+{
+    g_seed ^= g_seed << 13;
+    g_seed ^= g_seed >> 7;
+    g_seed ^= g_seed << 17;
+    return (float)((double)(g_seed >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static ov_mem g_mem;
+
+static ov_tensor mk(const char *name, int dtype, int ndim, const int64_t *shape)
+{
+    ov_tensor t;
+    if (ov_mem_alloc_tensor(&g_mem, &t, name, dtype, ndim, shape)) {
+        fprintf(stderr, "alloc %s: %s\n", name, ov_tensor_last_error());
+        exit(1);
+    }
+    int64_t n = ov_tensor_nelem(&t);
+    float *v = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        v[i] = frand();
+    if (dtype == OV_DTYPE_F32) {
+        memcpy(t.data, v, (size_t)n * sizeof(float));
+    } else if (ov_dtype_from_f32(dtype, v, t.data, n)) {
+        fprintf(stderr, "convert %s\n", name);
+        exit(1);
+    }
+    free(v);
+    return t;
+}
+
+/* Median seconds of REPS runs after one warm-up. */
+#define TIME_MEDIAN(out, stmt)                                                                                 \
+    do {                                                                                                       \
+        double ts_[REPS];                                                                                      \
+        stmt;                                                                                                  \
+        for (int r_ = 0; r_ < REPS; r_++) {                                                                    \
+            double t0_ = now_s();                                                                              \
+            stmt;                                                                                              \
+            ts_[r_] = now_s() - t0_;                                                                           \
+        }                                                                                                      \
+        qsort(ts_, REPS, sizeof(double), cmp_d);                                                               \
+        out = ts_[REPS / 2];                                                                                   \
+    } while (0)
+
+#define CHECK(call)                                                                                            \
+    do {                                                                                                       \
+        if ((call) != 0) {                                                                                     \
+            fprintf(stderr, "%s: %s\n", #call, ov_tensor_last_error());                                        \
+            exit(1);                                                                                           \
+        }                                                                                                      \
+    } while (0)
+
+static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
+{
+    ov_tensor x = mk("x", OV_DTYPE_F32, 2, (int64_t[]){M, K});
+    ov_tensor w = mk("w", OV_DTYPE_F32, 2, (int64_t[]){N, K});
+    ov_tensor y = mk("y", OV_DTYPE_F32, 2, (int64_t[]){M, N});
+    ov_tensor b = mk("b", OV_DTYPE_F32, 1, (int64_t[]){N});
+    ov_tensor wq = mk("wq8", OV_DTYPE_Q8_0, 2, (int64_t[]){N, K});
+    ov_tensor wh = mk("wf16", OV_DTYPE_F16, 2, (int64_t[]){N, K});
+    double flop = 2.0 * (double)M * (double)K * (double)N, t_raw, t_op, t_bias, t_q8, t_f16;
+    TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x.data,
+                                   (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+    TIME_MEDIAN(t_op, CHECK(ov_op_linear(&y, &x, &w, NULL)));
+    TIME_MEDIAN(t_bias, CHECK(ov_op_linear(&y, &x, &w, &b)));
+    TIME_MEDIAN(t_f16, CHECK(ov_op_linear(&y, &x, &wh, &b)));
+    TIME_MEDIAN(t_q8, CHECK(ov_op_linear(&y, &x, &wq, &b)));
+    printf("| %s | %lldx%lldx%lld | %.1f | %.1f (%.0f%%) | %.1f (%.0f%%) | %.1f | %.1f |\n", label, (long long)M,
+           (long long)K, (long long)N, flop / t_raw * 1e-9, flop / t_op * 1e-9, 100.0 * t_raw / t_op,
+           flop / t_bias * 1e-9, 100.0 * t_raw / t_bias, flop / t_f16 * 1e-9, flop / t_q8 * 1e-9);
+    ov_tensor *all[] = {&x, &w, &y, &b, &wq, &wh};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ov_mem_free_tensor(&g_mem, all[i]);
+}
+
+static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
+                       int causal)
+{
+    ov_tensor q = mk("q", OV_DTYPE_F32, 4, (int64_t[]){B, Hq, Lq, D});
+    ov_tensor k = mk("k", OV_DTYPE_F32, 4, (int64_t[]){B, Hkv, Lk, D});
+    ov_tensor v = mk("v", OV_DTYPE_F32, 4, (int64_t[]){B, Hkv, Lk, D});
+    ov_tensor o = mk("o", OV_DTYPE_F32, 4, (int64_t[]){B, Hq, Lq, D});
+    ov_attn_params p = {.causal = causal, .q_pos_offset = causal ? Lk - Lq : 0};
+    /* causal work: each query sees off + i + 1 keys */
+    double pairs = causal ? (double)Lq * (double)(Lk - Lq) + (double)Lq * (double)(Lq + 1) / 2.0
+                          : (double)Lq * (double)Lk;
+    double flop = 4.0 * (double)B * (double)Hq * pairs * (double)D, t;
+    TIME_MEDIAN(t, CHECK(ov_op_attention(&o, &q, &k, &v, &p)));
+    printf("| %s | B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld%s | %.2f ms | %.1f |\n", label, (long long)B,
+           (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D, causal ? " causal" : "",
+           t * 1e3, flop / t * 1e-9);
+    ov_tensor *all[] = {&q, &k, &v, &o};
+    for (size_t i = 0; i < 4; i++)
+        ov_mem_free_tensor(&g_mem, all[i]);
+}
+
+static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int64_t O, int k, int stride)
+{
+    int pad = k / 2;
+    int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+    ov_tensor x = mk("x", OV_DTYPE_F32, 4, (int64_t[]){1, C, H, W});
+    ov_tensor w = mk("w", OV_DTYPE_F32, 4, (int64_t[]){O, C, k, k});
+    ov_tensor b = mk("b", OV_DTYPE_F32, 1, (int64_t[]){O});
+    ov_tensor y = mk("y", OV_DTYPE_F32, 4, (int64_t[]){1, O, Ho, Wo});
+    ov_conv2d_params p = {stride, stride, pad, pad, 1, 1, 1};
+    double flop = 2.0 * (double)O * (double)Ho * (double)Wo * (double)C * k * k, t;
+    TIME_MEDIAN(t, CHECK(ov_op_conv2d(&y, &x, &w, &b, &p)));
+    /* the same GEMM without im2col, for the ceiling */
+    ov_tensor col = mk("col", OV_DTYPE_F32, 2, (int64_t[]){C * k * k, Ho * Wo});
+    double t_g;
+    TIME_MEDIAN(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo), (int)(C * k * k),
+                                 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo), 0.0f, y.data,
+                                 (int)(Ho * Wo)));
+    printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld | %.2f ms | %.1f | %.1f |\n", label, (long long)C, (long long)H,
+           (long long)W, k, stride, (long long)O, t * 1e3, flop / t * 1e-9, flop / t_g * 1e-9);
+    ov_tensor *all[] = {&x, &w, &b, &y, &col};
+    for (size_t i = 0; i < 5; i++)
+        ov_mem_free_tensor(&g_mem, all[i]);
+}
+
+static void bench_conv3d(const char *label, int64_t C, int64_t T, int64_t H, int64_t W, int64_t O)
+{
+    ov_tensor x = mk("x", OV_DTYPE_F32, 5, (int64_t[]){1, C, T, H, W});
+    ov_tensor w = mk("w", OV_DTYPE_F32, 5, (int64_t[]){O, C, 3, 3, 3});
+    ov_tensor b = mk("b", OV_DTYPE_F32, 1, (int64_t[]){O});
+    ov_tensor y = mk("y", OV_DTYPE_F32, 5, (int64_t[]){1, O, T, H, W});
+    ov_conv3d_params p = {1, 1, 1, 2, 1, 1};
+    double flop = 2.0 * (double)O * (double)T * (double)H * (double)W * (double)C * 27, t;
+    TIME_MEDIAN(t, CHECK(ov_op_conv3d_causal(&y, &x, &w, &b, &p)));
+    printf("| %s | [%lld,%lld,%lld,%lld] k3 causal -> %lld | %.2f ms | %.1f | — |\n", label, (long long)C,
+           (long long)T, (long long)H, (long long)W, (long long)O, t * 1e3, flop / t * 1e-9);
+    ov_tensor *all[] = {&x, &w, &b, &y};
+    for (size_t i = 0; i < 4; i++)
+        ov_mem_free_tensor(&g_mem, all[i]);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    ov_mem_init(&g_mem, ov_backend_cpu(), 0);
+    printf("threads: ours %d, openblas %d; medians of %d runs\n\n", ov_cpu_threads(),
+           openblas_get_num_threads(), REPS);
+    printf("| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + bias |\n");
+    printf("|---|---|---|---|---|---|---|\n");
+    bench_gemm("Qwen-0.5B MLP up, 128 tokens", 128, 896, 4864);
+    bench_gemm("WAN-1.3B q/k/v, 512 tokens", 512, 1536, 1536);
+    bench_gemm("SDXL attn proj, 1024 tokens @640", 1024, 640, 640);
+    if (!quick)
+        bench_gemm("WAN FFN up, 256 tokens", 256, 1536, 8960);
+    bench_gemm("Qwen decode (GEMV), 1 token", 1, 896, 4864);
+    printf("\n| attention | shape | time | GFLOP/s |\n|---|---|---|---|\n");
+    bench_attn("WAN self-attn (L scaled 32760 -> 1024)", 1, 12, 12, 1024, 1024, 128, 0);
+    bench_attn("WAN cross-attn to 512 text rows", 1, 12, 12, 1024, 512, 128, 0);
+    bench_attn("SDXL self-attn @64x64/2 (1024 tok, 10x64)", 1, 10, 10, 1024, 1024, 64, 0);
+    bench_attn("SDXL cross-attn to 77", 1, 10, 10, 1024, 77, 64, 0);
+    bench_attn("Qwen-0.5B prefill 512 (GQA 14/2)", 1, 14, 2, 512, 512, 64, 1);
+    bench_attn("Qwen-0.5B decode at 1024 ctx", 1, 14, 2, 1, 1024, 64, 1);
+    printf("\n| conv | shape | time | GFLOP/s | raw sgemm same dims |\n|---|---|---|---|---|\n");
+    bench_conv2d("SDXL res conv @320 (64x64 latent)", 320, 64, 64, 320, 3, 1);
+    bench_conv2d("SDXL res conv @640 (32x32)", 640, 32, 32, 640, 3, 1);
+    bench_conv2d("SDXL downsample 320", 320, 64, 64, 320, 3, 2);
+    bench_conv2d("VAE conv_in-like 4->512 (64x64)", 4, 64, 64, 512, 3, 1);
+    bench_conv3d("WAN VAE causal conv3d @96 (3 frames, 64x64)", 96, 3, 64, 64, 96);
+    return 0;
+}
