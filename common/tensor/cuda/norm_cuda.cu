@@ -92,7 +92,7 @@ int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
 }
 
 /* One block per (n, group): the group's elements are contiguous (C/groups · S). */
-__global__ void k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, int groups,
+__global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, int groups,
                             int64_t S, float eps)
 {
     __shared__ float sh[32];
