@@ -59,25 +59,25 @@ static ov_tensor mk(const char *name, int dtype, int ndim, const int64_t *shape)
 }
 
 /* Median seconds of REPS runs after one warm-up. */
-#define TIME_MEDIAN(out, stmt)                                                                                 \
-    do {                                                                                                       \
-        double ts_[REPS];                                                                                      \
-        stmt;                                                                                                  \
-        for (int r_ = 0; r_ < REPS; r_++) {                                                                    \
-            double t0_ = now_s();                                                                              \
-            stmt;                                                                                              \
-            ts_[r_] = now_s() - t0_;                                                                           \
-        }                                                                                                      \
-        qsort(ts_, REPS, sizeof(double), cmp_d);                                                               \
-        out = ts_[REPS / 2];                                                                                   \
+#define TIME_MEDIAN(out, stmt)                                                                               \
+    do {                                                                                                     \
+        double ts_[REPS];                                                                                    \
+        stmt;                                                                                                \
+        for (int r_ = 0; r_ < REPS; r_++) {                                                                  \
+            double t0_ = now_s();                                                                            \
+            stmt;                                                                                            \
+            ts_[r_] = now_s() - t0_;                                                                         \
+        }                                                                                                    \
+        qsort(ts_, REPS, sizeof(double), cmp_d);                                                             \
+        out = ts_[REPS / 2];                                                                                 \
     } while (0)
 
-#define CHECK(call)                                                                                            \
-    do {                                                                                                       \
-        if ((call) != 0) {                                                                                     \
-            fprintf(stderr, "%s: %s\n", #call, ov_tensor_last_error());                                        \
-            exit(1);                                                                                           \
-        }                                                                                                      \
+#define CHECK(call)                                                                                          \
+    do {                                                                                                     \
+        if ((call) != 0) {                                                                                   \
+            fprintf(stderr, "%s: %s\n", #call, ov_tensor_last_error());                                      \
+            exit(1);                                                                                         \
+        }                                                                                                    \
     } while (0)
 
 static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
@@ -89,22 +89,23 @@ static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
     ov_tensor wq = mk("wq8", OV_DTYPE_Q8_0, 2, (int64_t[]){N, K});
     ov_tensor wh = mk("wf16", OV_DTYPE_F16, 2, (int64_t[]){N, K});
     double flop = 2.0 * (double)M * (double)K * (double)N, t_raw, t_op, t_bias, t_q8, t_f16;
-    TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x.data,
-                                   (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+    TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
+                                   x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
     TIME_MEDIAN(t_op, CHECK(ov_op_linear(&y, &x, &w, NULL)));
     TIME_MEDIAN(t_bias, CHECK(ov_op_linear(&y, &x, &w, &b)));
     TIME_MEDIAN(t_f16, CHECK(ov_op_linear(&y, &x, &wh, &b)));
     TIME_MEDIAN(t_q8, CHECK(ov_op_linear(&y, &x, &wq, &b)));
-    printf("| %s | %lldx%lldx%lld | %.1f | %.1f (%.0f%%) | %.1f (%.0f%%) | %.1f | %.1f |\n", label, (long long)M,
-           (long long)K, (long long)N, flop / t_raw * 1e-9, flop / t_op * 1e-9, 100.0 * t_raw / t_op,
-           flop / t_bias * 1e-9, 100.0 * t_raw / t_bias, flop / t_f16 * 1e-9, flop / t_q8 * 1e-9);
+    printf("| %s | %lldx%lldx%lld | %.1f | %.1f (%.0f%%) | %.1f (%.0f%%) | %.1f | %.1f |\n", label,
+           (long long)M, (long long)K, (long long)N, flop / t_raw * 1e-9, flop / t_op * 1e-9,
+           100.0 * t_raw / t_op, flop / t_bias * 1e-9, 100.0 * t_raw / t_bias, flop / t_f16 * 1e-9,
+           flop / t_q8 * 1e-9);
     ov_tensor *all[] = {&x, &w, &y, &b, &wq, &wh};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
-static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
-                       int causal)
+static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk,
+                       int64_t D, int causal)
 {
     ov_tensor q = mk("q", OV_DTYPE_F32, 4, (int64_t[]){B, Hq, Lq, D});
     ov_tensor k = mk("k", OV_DTYPE_F32, 4, (int64_t[]){B, Hkv, Lk, D});
@@ -138,11 +139,11 @@ static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int
     /* the same GEMM without im2col, for the ceiling */
     ov_tensor col = mk("col", OV_DTYPE_F32, 2, (int64_t[]){C * k * k, Ho * Wo});
     double t_g;
-    TIME_MEDIAN(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo), (int)(C * k * k),
-                                 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo), 0.0f, y.data,
-                                 (int)(Ho * Wo)));
-    printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld | %.2f ms | %.1f | %.1f |\n", label, (long long)C, (long long)H,
-           (long long)W, k, stride, (long long)O, t * 1e3, flop / t * 1e-9, flop / t_g * 1e-9);
+    TIME_MEDIAN(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo),
+                                 (int)(C * k * k), 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo),
+                                 0.0f, y.data, (int)(Ho * Wo)));
+    printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld | %.2f ms | %.1f | %.1f |\n", label, (long long)C,
+           (long long)H, (long long)W, k, stride, (long long)O, t * 1e3, flop / t * 1e-9, flop / t_g * 1e-9);
     ov_tensor *all[] = {&x, &w, &b, &y, &col};
     for (size_t i = 0; i < 5; i++)
         ov_mem_free_tensor(&g_mem, all[i]);
@@ -170,7 +171,8 @@ int main(int argc, char **argv)
     ov_mem_init(&g_mem, ov_backend_cpu(), 0);
     printf("threads: ours %d, openblas %d; medians of %d runs\n\n", ov_cpu_threads(),
            openblas_get_num_threads(), REPS);
-    printf("| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + bias |\n");
+    printf("| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + "
+           "bias |\n");
     printf("|---|---|---|---|---|---|---|\n");
     bench_gemm("Qwen-0.5B MLP up, 128 tokens", 128, 896, 4864);
     bench_gemm("WAN-1.3B q/k/v, 512 tokens", 512, 1536, 1536);

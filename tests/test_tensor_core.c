@@ -52,8 +52,8 @@ START_TEST(budget_and_arena)
     TT_OK(ov_mem_alloc_tensor(&m, &w, "blocks.0.ffn.0.weight", OV_DTYPE_F32, 2, SHAPE(256, 512)));
     ck_assert_uint_eq(m.used_bytes, 512 * 1024);
     ov_tensor w2;
-    TT_FAILS(ov_mem_alloc_tensor(&m, &w2, "blocks.1.ffn.0.weight", OV_DTYPE_F32, 2, SHAPE(256, 768)), OV_EBUDGET,
-             "blocks.1.ffn.0.weight");
+    TT_FAILS(ov_mem_alloc_tensor(&m, &w2, "blocks.1.ffn.0.weight", OV_DTYPE_F32, 2, SHAPE(256, 768)),
+             OV_EBUDGET, "blocks.1.ffn.0.weight");
     ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "786432 bytes asked"));
     ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "524288 used"));
     ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "1048576 byte budget"));
@@ -68,7 +68,8 @@ START_TEST(budget_and_arena)
     TT_OK(ov_arena_tensor(&a, &h2, "attn_out", OV_DTYPE_F32, 2, SHAPE(7, 3)));
     ck_assert((uint8_t *)h2.data >= (uint8_t *)h1.data + 40000);
     ck_assert_uint_eq(((uintptr_t)h2.data) % 256, 0);
-    TT_FAILS(ov_arena_tensor(&a, &h3, "ffn_hidden", OV_DTYPE_F32, 2, SHAPE(256, 256)), OV_EBUDGET, "ffn_hidden");
+    TT_FAILS(ov_arena_tensor(&a, &h3, "ffn_hidden", OV_DTYPE_F32, 2, SHAPE(256, 256)), OV_EBUDGET,
+             "ffn_hidden");
     ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "262144 bytes"));
     ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "[256,256] f32"));
     ov_arena_release(&a, mark);

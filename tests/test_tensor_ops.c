@@ -19,8 +19,8 @@ static double *dalloc(int64_t n)
 
 /* ---- linear ---- */
 
-static void check_linear(ov_backend *be, int wdt, int64_t M, int64_t K, int64_t N, int with_bias, int strided_x,
-                         float wscale)
+static void check_linear(ov_backend *be, int wdt, int64_t M, int64_t K, int64_t N, int with_bias,
+                         int strided_x, float wscale)
 {
     tt_ctx c;
     tt_begin(&c, be);
@@ -101,8 +101,10 @@ static void body_matmul(ov_backend *be)
             tt_begin(&c, be);
             int64_t B = 3, M = 7, K = 13, N = 5;
             float *av = tt_rand(B * M * K, 1.0), *bv = tt_rand(K * N, 1.0);
-            ov_tensor *a = ta ? tt_act(&c, "a", 3, SHAPE(B, K, M), av) : tt_act(&c, "a", 3, SHAPE(B, M, K), av);
-            ov_tensor *b = tb ? tt_act(&c, "b", 3, SHAPE(1, N, K), bv) : tt_act(&c, "b", 3, SHAPE(1, K, N), bv);
+            ov_tensor *a =
+                ta ? tt_act(&c, "a", 3, SHAPE(B, K, M), av) : tt_act(&c, "a", 3, SHAPE(B, M, K), av);
+            ov_tensor *b =
+                tb ? tt_act(&c, "b", 3, SHAPE(1, N, K), bv) : tt_act(&c, "b", 3, SHAPE(1, K, N), bv);
             ov_tensor *y = tt_out(&c, "y", 3, SHAPE(B, M, N));
             TT_OK(ov_op_matmul(y, a, b, ta, tb, 0.5f));
             double *ref = dalloc(B * M * N);
@@ -133,12 +135,13 @@ END_TEST
 
 /* ---- convolution ---- */
 
-static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int kh, int kw,
-                         ov_conv2d_params p, int bias)
+static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                         int kh, int kw, ov_conv2d_params p, int bias)
 {
     tt_ctx c;
     tt_begin(&c, be);
-    int g = p.groups ? p.groups : 1, dh = p.dilation_h ? p.dilation_h : 1, dw = p.dilation_w ? p.dilation_w : 1;
+    int g = p.groups ? p.groups : 1, dh = p.dilation_h ? p.dilation_h : 1,
+        dw = p.dilation_w ? p.dilation_w : 1;
     int64_t Cg = C / g, Og = O / g;
     int64_t Ho = (H + 2 * p.pad_h - dh * (kh - 1) - 1) / p.stride_h + 1;
     int64_t Wo = (W + 2 * p.pad_w - dw * (kw - 1) - 1) / p.stride_w + 1;
@@ -158,7 +161,8 @@ static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t 
                     for (int64_t ci = 0; ci < Cg; ci++)
                         for (int ky = 0; ky < kh; ky++)
                             for (int kx = 0; kx < kw; kx++) {
-                                int64_t iy = oy * p.stride_h - p.pad_h + ky * dh, ix = ox * p.stride_w - p.pad_w + kx * dw;
+                                int64_t iy = oy * p.stride_h - p.pad_h + ky * dh,
+                                        ix = ox * p.stride_w - p.pad_w + kx * dw;
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                     continue;
                                 s += (double)xv[((n * C + gi * Cg + ci) * H + iy) * W + ix] *
@@ -178,10 +182,13 @@ static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t 
 static void body_conv2d(ov_backend *be)
 {
     check_conv2d(be, OV_DTYPE_F32, 2, 5, 9, 11, 7, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
-    check_conv2d(be, OV_DTYPE_F32, 1, 4, 10, 7, 6, 3, 3, (ov_conv2d_params){2, 2, 1, 1, 1, 1, 1}, 1);  /* down */
-    check_conv2d(be, OV_DTYPE_F32, 1, 3, 12, 13, 4, 3, 2, (ov_conv2d_params){1, 2, 2, 0, 2, 1, 1}, 0); /* dil */
-    check_conv2d(be, OV_DTYPE_F32, 2, 6, 5, 5, 4, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 2}, 1);   /* groups */
-    check_conv2d(be, OV_DTYPE_F32, 2, 8, 6, 7, 5, 1, 1, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 1}, 1);   /* 1x1 */
+    check_conv2d(be, OV_DTYPE_F32, 1, 4, 10, 7, 6, 3, 3, (ov_conv2d_params){2, 2, 1, 1, 1, 1, 1},
+                 1); /* down */
+    check_conv2d(be, OV_DTYPE_F32, 1, 3, 12, 13, 4, 3, 2, (ov_conv2d_params){1, 2, 2, 0, 2, 1, 1},
+                 0); /* dil */
+    check_conv2d(be, OV_DTYPE_F32, 2, 6, 5, 5, 4, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 2},
+                 1); /* groups */
+    check_conv2d(be, OV_DTYPE_F32, 2, 8, 6, 7, 5, 1, 1, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 1}, 1); /* 1x1 */
     check_conv2d(be, OV_DTYPE_F16, 1, 4, 8, 8, 8, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
     check_conv2d(be, OV_DTYPE_BF16, 1, 3, 64, 80, 2, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
 }
@@ -192,8 +199,8 @@ START_TEST(conv2d_stride_pad_dilation_groups)
 }
 END_TEST
 
-static void check_conv3d(ov_backend *be, int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, int kt, int kh, int kw,
-                         ov_conv3d_params p)
+static void check_conv3d(ov_backend *be, int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, int kt,
+                         int kh, int kw, ov_conv3d_params p)
 {
     tt_ctx c;
     tt_begin(&c, be);
@@ -283,7 +290,8 @@ static void body_norms(ov_backend *be)
                     var += (xv[r * C + j] - mu) * (xv[r * C + j] - mu);
                 var /= C;
                 for (int64_t j = 0; j < C; j++) {
-                    ref[r * C + j] = (xv[r * C + j] - mu) / sqrt(var + 1e-6) * (affine ? gv[j] : 1) + (affine ? bv[j] : 0);
+                    ref[r * C + j] =
+                        (xv[r * C + j] - mu) / sqrt(var + 1e-6) * (affine ? gv[j] : 1) + (affine ? bv[j] : 0);
                     rz[r * C + j] = xv[r * C + j] / sqrt(ms + 1e-6) * (affine ? gv[j] : 1);
                 }
             }
@@ -495,8 +503,9 @@ static void body_broadcast(ov_backend *be)
     for (int bb = 0; bb < 2; bb++)
         for (int l = 0; l < 7; l++)
             for (int j = 0; j < 16; j++)
-                rm[(bb * 7 + l) * 16 + j] = (double)xv[(bb * 7 + l) * 16 + j] * (1.0 + mv[(bb * 6 + 1) * 16 + j]) +
-                                            mv[(bb * 6 + 0) * 16 + j];
+                rm[(bb * 7 + l) * 16 + j] =
+                    (double)xv[(bb * 7 + l) * 16 + j] * (1.0 + mv[(bb * 6 + 1) * 16 + j]) +
+                    mv[(bb * 6 + 0) * 16 + j];
     tt_expect("modulate", mo, rm, 2e-6 * tt_tol(be), 2e-6 * tt_tol(be));
     free(rm);
     free(av);
@@ -552,8 +561,8 @@ struct att_case {
     int64_t B, Hq, Hkv, Lq, Lk, D;
     int causal;
     int64_t off;
-    int bias;   /* 0 none, 1 [1,Hq,Lq,Lk] with -inf key mask, 2 [B,1,Lq,Lk] */
-    int blhd;   /* q/k/v/o stored [B, L, H, D] and passed as permuted views */
+    int bias; /* 0 none, 1 [1,Hq,Lq,Lk] with -inf key mask, 2 [B,1,Lq,Lk] */
+    int blhd; /* q/k/v/o stored [B, L, H, D] and passed as permuted views */
     float scale;
 };
 
@@ -602,8 +611,12 @@ static void check_attention(ov_backend *be, struct att_case a)
         for (int64_t h = 0; h < a.Hq; h++) {
             int64_t hk = h / (a.Hq / a.Hkv);
             for (int64_t i = 0; i < a.Lq; i++) {
-#define QI(bb, hh, ll, dd) (a.blhd ? (((bb) * a.Lq + (ll)) * a.Hq + (hh)) * a.D + (dd) : (((bb) * a.Hq + (hh)) * a.Lq + (ll)) * a.D + (dd))
-#define KI(bb, hh, ll, dd) (a.blhd ? (((bb) * a.Lk + (ll)) * a.Hkv + (hh)) * a.D + (dd) : (((bb) * a.Hkv + (hh)) * a.Lk + (ll)) * a.D + (dd))
+#define QI(bb, hh, ll, dd)                                                                                   \
+    (a.blhd ? (((bb)*a.Lq + (ll)) * a.Hq + (hh)) * a.D + (dd)                                                \
+            : (((bb)*a.Hq + (hh)) * a.Lq + (ll)) * a.D + (dd))
+#define KI(bb, hh, ll, dd)                                                                                   \
+    (a.blhd ? (((bb)*a.Lk + (ll)) * a.Hkv + (hh)) * a.D + (dd)                                               \
+            : (((bb)*a.Hkv + (hh)) * a.Lk + (ll)) * a.D + (dd))
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < a.Lk; j++) {
                     double d = 0;
@@ -635,9 +648,10 @@ static void check_attention(ov_backend *be, struct att_case a)
             }
         }
     char what[128];
-    snprintf(what, sizeof what, "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d off%lld bias%d blhd%d",
-             (long long)a.B, (long long)a.Hq, (long long)a.Hkv, (long long)a.Lq, (long long)a.Lk, (long long)a.D,
-             a.causal, (long long)a.off, a.bias, a.blhd);
+    snprintf(what, sizeof what,
+             "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d off%lld bias%d blhd%d",
+             (long long)a.B, (long long)a.Hq, (long long)a.Hkv, (long long)a.Lq, (long long)a.Lk,
+             (long long)a.D, a.causal, (long long)a.off, a.bias, a.blhd);
     tt_expect(what, o, ref, 2e-6 * (double)(a.D + 8) * tt_tol(be), 1e-4 * tt_tol(be));
     free(ref);
     free(s);
@@ -650,15 +664,16 @@ static void check_attention(ov_backend *be, struct att_case a)
 
 static void body_attention(ov_backend *be)
 {
-    check_attention(be, (struct att_case){2, 3, 3, 37, 37, 16, 0, 0, 0, 0, 0});          /* self */
-    check_attention(be, (struct att_case){1, 2, 2, 37, 11, 24, 0, 0, 1, 0, 0});         /* cross, [B,L,H,D] */
-    check_attention(be, (struct att_case){1, 6, 2, 9, 9, 8, 1, 0, 0, 1, 0});            /* GQA causal */
-    check_attention(be, (struct att_case){1, 4, 2, 5, 77, 16, 1, 72, 0, 1, 0});         /* KV cache decode-ish */
-    check_attention(be, (struct att_case){1, 4, 1, 1, 300, 32, 1, 299, 0, 1, 0});       /* one token decode */
-    check_attention(be, (struct att_case){1, 2, 2, 130, 300, 32, 0, 0, 0, 0, 0});       /* crosses q and k tiles */
-    check_attention(be, (struct att_case){1, 2, 2, 200, 200, 16, 1, 0, 0, 0, 0});       /* causal, many tiles */
-    check_attention(be, (struct att_case){1, 3, 3, 10, 12, 8, 0, 0, 1, 0, 1.0f});       /* umT5: bias + mask, scale 1 */
-    check_attention(be, (struct att_case){2, 2, 2, 7, 9, 8, 0, 0, 2, 0, 0});            /* per-batch bias */
+    check_attention(be, (struct att_case){2, 3, 3, 37, 37, 16, 0, 0, 0, 0, 0});   /* self */
+    check_attention(be, (struct att_case){1, 2, 2, 37, 11, 24, 0, 0, 1, 0, 0});   /* cross, [B,L,H,D] */
+    check_attention(be, (struct att_case){1, 6, 2, 9, 9, 8, 1, 0, 0, 1, 0});      /* GQA causal */
+    check_attention(be, (struct att_case){1, 4, 2, 5, 77, 16, 1, 72, 0, 1, 0});   /* KV cache decode-ish */
+    check_attention(be, (struct att_case){1, 4, 1, 1, 300, 32, 1, 299, 0, 1, 0}); /* one token decode */
+    check_attention(be, (struct att_case){1, 2, 2, 130, 300, 32, 0, 0, 0, 0, 0}); /* crosses q and k tiles */
+    check_attention(be, (struct att_case){1, 2, 2, 200, 200, 16, 1, 0, 0, 0, 0}); /* causal, many tiles */
+    check_attention(be,
+                    (struct att_case){1, 3, 3, 10, 12, 8, 0, 0, 1, 0, 1.0f}); /* umT5: bias + mask, scale 1 */
+    check_attention(be, (struct att_case){2, 2, 2, 7, 9, 8, 0, 0, 2, 0, 0});  /* per-batch bias */
 }
 
 START_TEST(attention_self_cross_gqa_causal_cache)
@@ -724,9 +739,10 @@ static void body_rope(ov_backend *be)
                 int64_t f = l / (gh * gw), hh = (l / gw) % gh, ww = l % gw;
                 for (int64_t j = 0; j < cp; j++) {
                     /* rope_params(1024, dim): 1/theta^(arange(0, dim, 2)/dim), dim 2·ct / 2·ch */
-                    double ang = j < ct        ? f * pow(10000.0, -(double)(2 * j) / (double)(2 * ct))
-                                 : j < ct + ch ? hh * pow(10000.0, -(double)(2 * (j - ct)) / (double)(2 * ch))
-                                               : ww * pow(10000.0, -(double)(2 * (j - ct - ch)) / (double)(2 * ch));
+                    double ang = j < ct ? f * pow(10000.0, -(double)(2 * j) / (double)(2 * ct))
+                                 : j < ct + ch
+                                     ? hh * pow(10000.0, -(double)(2 * (j - ct)) / (double)(2 * ch))
+                                     : ww * pow(10000.0, -(double)(2 * (j - ct - ch)) / (double)(2 * ch));
                     double re = xp[2 * j], im = xp[2 * j + 1];
                     rp[2 * j] = re * cos(ang) - im * sin(ang);
                     rp[2 * j + 1] = re * sin(ang) + im * cos(ang);
@@ -755,7 +771,8 @@ static void body_embeddings(ov_backend *be)
     struct {
         int64_t dim;
         ov_timestep_params p;
-    } cases[] = {{320, {1, 0.0f, 10000.0f, 1.0f}}, {7, {0, 1.0f, 10000.0f, 1.0f}}, {256, {1, 0.0f, 10000.0f, 1.0f}}};
+    } cases[] = {
+        {320, {1, 0.0f, 10000.0f, 1.0f}}, {7, {0, 1.0f, 10000.0f, 1.0f}}, {256, {1, 0.0f, 10000.0f, 1.0f}}};
     ov_tensor *t = tt_input(&c, "t", OV_DTYPE_F32, 1, SHAPE(3), tv);
     for (int ci = 0; ci < 3; ci++) {
         int64_t dim = cases[ci].dim, half = dim / 2;
@@ -764,7 +781,8 @@ static void body_embeddings(ov_backend *be)
         double *ref = dalloc(3 * dim);
         for (int n = 0; n < 3; n++)
             for (int64_t i = 0; i < half; i++) {
-                double fr = exp(-log(10000.0) * (double)i / ((double)half - cases[ci].p.downscale_freq_shift));
+                double fr =
+                    exp(-log(10000.0) * (double)i / ((double)half - cases[ci].p.downscale_freq_shift));
                 double ang = (double)tv[n] * fr;
                 ref[n * dim + i] = cases[ci].p.flip_sin_to_cos ? cos(ang) : sin(ang);
                 ref[n * dim + half + i] = cases[ci].p.flip_sin_to_cos ? sin(ang) : cos(ang);

@@ -116,7 +116,8 @@ static inline ov_tensor *tt_alloc(tt_ctx *c, const char *name, int dtype, int nd
 /* A tensor of `dtype` holding host values `vals` (n = nelem). Quantised/narrow dtypes round the
  * values; `vals` is overwritten with what the tensor really holds (dequantised), so references
  * measure the op, not the storage format. */
-static inline ov_tensor *tt_input(tt_ctx *c, const char *name, int dtype, int ndim, const int64_t *shape, float *vals)
+static inline ov_tensor *tt_input(tt_ctx *c, const char *name, int dtype, int ndim, const int64_t *shape,
+                                  float *vals)
 {
     ov_tensor *t = tt_alloc(c, name, dtype, ndim, shape);
     int64_t n = ov_tensor_nelem(t);
@@ -180,19 +181,21 @@ static inline void tt_close(const char *what, const float *got, const double *re
 {
     double worst = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        ck_assert_msg(isfinite(got[i]) || !isfinite(ref[i]), "%s: element %lld not written or not finite (%g, ref %g)",
-                      what, (long long)i, (double)got[i], ref[i]);
+        ck_assert_msg(isfinite(got[i]) || !isfinite(ref[i]),
+                      "%s: element %lld not written or not finite (%g, ref %g)", what, (long long)i,
+                      (double)got[i], ref[i]);
         double err = fabs((double)got[i] - ref[i]);
         double lim = atol + rtol * fabs(ref[i]);
         if (err > worst)
             worst = err;
-        ck_assert_msg(err <= lim, "%s: element %lld = %.9g, reference %.9g (|err| %.3g > %.3g)", what, (long long)i,
-                      (double)got[i], ref[i], err, lim);
+        ck_assert_msg(err <= lim, "%s: element %lld = %.9g, reference %.9g (|err| %.3g > %.3g)", what,
+                      (long long)i, (double)got[i], ref[i], err, lim);
     }
 }
 
 /* Run an op on the tensors and fetch + compare its output against a double reference. */
-static inline void tt_expect(const char *what, const ov_tensor *y, const double *ref, double atol, double rtol)
+static inline void tt_expect(const char *what, const ov_tensor *y, const double *ref, double atol,
+                             double rtol)
 {
     float *got = tt_fetch(y);
     tt_close(what, got, ref, ov_tensor_nelem(y), atol, rtol);
@@ -202,13 +205,13 @@ static inline void tt_expect(const char *what, const ov_tensor *y, const double 
 #define TT_OK(call) ck_assert_msg((call) == 0, "%s failed: %s", #call, ov_tensor_last_error())
 
 /* The call fails with `code` and its message mentions `needle`. */
-#define TT_FAILS(call, code, needle)                                                                               \
-    do {                                                                                                           \
-        int rc_ = (call);                                                                                          \
-        ck_assert_msg(rc_ == (code), "%s returned %d (%s), want %d; msg: %s", #call, rc_, ov_errname(rc_), (code),  \
-                      ov_tensor_last_error());                                                                     \
-        ck_assert_msg(strstr(ov_tensor_last_error(), (needle)) != NULL, "%s: message '%s' lacks '%s'", #call,      \
-                      ov_tensor_last_error(), (needle));                                                           \
+#define TT_FAILS(call, code, needle)                                                                         \
+    do {                                                                                                     \
+        int rc_ = (call);                                                                                    \
+        ck_assert_msg(rc_ == (code), "%s returned %d (%s), want %d; msg: %s", #call, rc_, ov_errname(rc_),   \
+                      (code), ov_tensor_last_error());                                                       \
+        ck_assert_msg(strstr(ov_tensor_last_error(), (needle)) != NULL, "%s: message '%s' lacks '%s'",       \
+                      #call, ov_tensor_last_error(), (needle));                                              \
     } while (0)
 
 #define SHAPE(...) ((const int64_t[]){__VA_ARGS__})

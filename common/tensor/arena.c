@@ -19,9 +19,9 @@ static int mem_reserve(ov_mem *m, const char *what, const char *name, size_t byt
 {
     if (bytes > m->budget_bytes - m->used_bytes)
         return ov_tensor_fail(OV_EBUDGET,
-                              "%s '%s': %zu bytes asked, %zu used of a %zu byte budget on %s (%zu short)", what,
-                              name, bytes, m->used_bytes, m->budget_bytes, m->backend ? m->backend->name : "?",
-                              bytes - (m->budget_bytes - m->used_bytes));
+                              "%s '%s': %zu bytes asked, %zu used of a %zu byte budget on %s (%zu short)",
+                              what, name, bytes, m->used_bytes, m->budget_bytes,
+                              m->backend ? m->backend->name : "?", bytes - (m->budget_bytes - m->used_bytes));
     m->used_bytes += bytes;
     if (m->used_bytes > m->peak_bytes)
         m->peak_bytes = m->used_bytes;
@@ -104,7 +104,8 @@ int ov_arena_tensor(ov_arena *a, ov_tensor *t, const char *name, int dtype, int 
     size_t need = (bytes + OV_ARENA_ALIGN - 1) / OV_ARENA_ALIGN * OV_ARENA_ALIGN;
     if (need < bytes || need > a->capacity_bytes - a->top_bytes) {
         char sb[96];
-        return ov_tensor_fail(OV_EBUDGET, "arena '%s': tensor '%s' %s needs %zu bytes, %zu used of %zu (%zu short)",
+        return ov_tensor_fail(OV_EBUDGET,
+                              "arena '%s': tensor '%s' %s needs %zu bytes, %zu used of %zu (%zu short)",
                               a->name, t->name, ov_tensor_shape_str(t, sb, sizeof sb), bytes, a->top_bytes,
                               a->capacity_bytes, need - (a->capacity_bytes - a->top_bytes));
     }

@@ -99,8 +99,8 @@ struct ov_backend {
     const char *name; /* "cpu", "cuda:0" */
     int kind;         /* enum ov_backend_kind */
     const ov_backend_ops *ops;
-    int act_dtype;    /* the activation dtype this backend computes in (CPU: OV_DTYPE_F32) */
-    void *impl;       /* backend-private state */
+    int act_dtype; /* the activation dtype this backend computes in (CPU: OV_DTYPE_F32) */
+    void *impl;    /* backend-private state */
 };
 
 /* The process-wide CPU backend (never freed; thread count from $OURVIDZ_CPU_THREADS, default

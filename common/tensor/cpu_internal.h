@@ -38,18 +38,19 @@ int ov_cpu_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t *
                float value);
 int ov_cpu_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
-int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b,
-                  float alpha);
+int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
+                  int trans_b, float alpha);
 int ov_cpu_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                   const ov_conv2d_params *p);
-int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
-                         const ov_conv3d_params *p);
+int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                         const ov_tensor *b, const ov_conv3d_params *p);
 int ov_cpu_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                       const ov_tensor *beta, float eps);
 int ov_cpu_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
 int ov_cpu_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                       const ov_tensor *beta, float eps);
-int ov_cpu_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
+int ov_cpu_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                            float eps);
 int ov_cpu_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, float a, float b);
 int ov_cpu_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int kind);
 int ov_cpu_modulate(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *shift,
@@ -67,12 +68,12 @@ int ov_cpu_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const
 
 /* Every CPU entry computes in f32: anything else is refused with this. */
 int ov_cpu_need_f32(const char *op, int n, const ov_tensor *const *ts);
-#define OV_CPU_NEED_F32(op, ...)                                                                               \
-    do {                                                                                                       \
-        const ov_tensor *ts_[] = {__VA_ARGS__};                                                                \
-        int rc_ = ov_cpu_need_f32(op, (int)(sizeof ts_ / sizeof ts_[0]), ts_);                                 \
-        if (rc_)                                                                                               \
-            return rc_;                                                                                        \
+#define OV_CPU_NEED_F32(op, ...)                                                                             \
+    do {                                                                                                     \
+        const ov_tensor *ts_[] = {__VA_ARGS__};                                                              \
+        int rc_ = ov_cpu_need_f32(op, (int)(sizeof ts_ / sizeof ts_[0]), ts_);                               \
+        if (rc_)                                                                                             \
+            return rc_;                                                                                      \
     } while (0)
 
 #endif

@@ -55,20 +55,20 @@ static int chk_common(const char *op, ov_backend **be_out, int n, const ov_tenso
     return 0;
 }
 
-#define CHECK_COMMON(op, ...)                                                                                  \
-    ov_backend *be = NULL;                                                                                     \
-    do {                                                                                                       \
-        const ov_tensor *ts_[] = {__VA_ARGS__};                                                                \
-        int rc_ = chk_common(op, &be, (int)(sizeof ts_ / sizeof ts_[0]), ts_);                                 \
-        if (rc_)                                                                                               \
-            return rc_;                                                                                        \
+#define CHECK_COMMON(op, ...)                                                                                \
+    ov_backend *be = NULL;                                                                                   \
+    do {                                                                                                     \
+        const ov_tensor *ts_[] = {__VA_ARGS__};                                                              \
+        int rc_ = chk_common(op, &be, (int)(sizeof ts_ / sizeof ts_[0]), ts_);                               \
+        if (rc_)                                                                                             \
+            return rc_;                                                                                      \
     } while (0)
 
-#define DISPATCH(op, entry, ...)                                                                               \
-    do {                                                                                                       \
-        if (!be->ops->entry)                                                                                   \
-            return ov_tensor_fail(OV_EUNSUPP, "%s: not supported by backend %s", op, be->name);            \
-        return be->ops->entry(be, __VA_ARGS__);                                                                \
+#define DISPATCH(op, entry, ...)                                                                             \
+    do {                                                                                                     \
+        if (!be->ops->entry)                                                                                 \
+            return ov_tensor_fail(OV_EUNSUPP, "%s: not supported by backend %s", op, be->name);              \
+        return be->ops->entry(be, __VA_ARGS__);                                                              \
     } while (0)
 
 static int chk_act(const char *op, const ov_tensor *t)
@@ -111,11 +111,11 @@ static int chk_vec(const char *op, const ov_tensor *v, int64_t n, const char *wh
     return 0;
 }
 
-#define TRY(x)                                                                                                 \
-    do {                                                                                                       \
-        int rc__ = (x);                                                                                        \
-        if (rc__)                                                                                              \
-            return rc__;                                                                                       \
+#define TRY(x)                                                                                               \
+    do {                                                                                                     \
+        int rc__ = (x);                                                                                      \
+        if (rc__)                                                                                            \
+            return rc__;                                                                                     \
     } while (0)
 
 /* ---- copies and layout ---- */
@@ -161,7 +161,8 @@ int ov_op_pad(ov_tensor *y, const ov_tensor *x, const int64_t *before, const int
     TRY(chk_act(op, x));
     TRY(chk_contig(op, y));
     if (y->ndim != x->ndim)
-        return ov_tensor_fail(OV_EINVAL, "pad: '%s' %s -> '%s' %s rank differs", nm(x), shp(x), nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL, "pad: '%s' %s -> '%s' %s rank differs", nm(x), shp(x), nm(y),
+                              shp(y));
     for (int i = 0; i < x->ndim; i++) {
         if (before[i] < 0 || after[i] < 0 || y->shape[i] != x->shape[i] + before[i] + after[i])
             return ov_tensor_fail(OV_EINVAL, "pad: '%s' %s dim %d + %lld/%lld != '%s' %s", nm(x), shp(x), i,
@@ -183,8 +184,9 @@ int ov_op_upsample_nearest2x(ov_tensor *y, const ov_tensor *x)
     for (int i = 0; ok && i < n; i++)
         ok = y->shape[i] == (i >= n - 2 ? 2 * x->shape[i] : x->shape[i]);
     if (!ok)
-        return ov_tensor_fail(OV_EINVAL, "upsample_nearest2x: '%s' %s -> '%s' %s (want last two dims doubled)",
-                              nm(x), shp(x), nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL,
+                              "upsample_nearest2x: '%s' %s -> '%s' %s (want last two dims doubled)", nm(x),
+                              shp(x), nm(y), shp(y));
     DISPATCH(op, upsample_nearest2x, y, x);
 }
 
@@ -199,8 +201,8 @@ int ov_op_linear(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_
     TRY(chk_contig(op, y));
     TRY(chk_last_contig(op, x));
     if (w->ndim != 2 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w))
-        return ov_tensor_fail(OV_EINVAL, "linear: weight '%s' %s must be [out, in] contiguous, a weight dtype",
-                              nm(w), shp(w));
+        return ov_tensor_fail(
+            OV_EINVAL, "linear: weight '%s' %s must be [out, in] contiguous, a weight dtype", nm(w), shp(w));
     if (x->ndim < 1 || y->ndim != x->ndim || x->shape[x->ndim - 1] != w->shape[1] ||
         y->shape[y->ndim - 1] != w->shape[0])
         return ov_tensor_fail(OV_EINVAL, "linear: x '%s' %s · W '%s' %s^T -> y '%s' %s: shapes do not match",
@@ -236,8 +238,9 @@ int ov_op_matmul(ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans
     int64_t bk = trans_b ? b->shape[2] : b->shape[1], bn = trans_b ? b->shape[1] : b->shape[2];
     if (am != M || bn != N || ak != bk || (a->shape[0] != B && a->shape[0] != 1) ||
         (b->shape[0] != B && b->shape[0] != 1))
-        return ov_tensor_fail(OV_EINVAL, "matmul: '%s' %s%s · '%s' %s%s -> '%s' %s: shapes do not match", nm(a),
-                              shp(a), trans_a ? "^T" : "", nm(b), shp(b), trans_b ? "^T" : "", nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL, "matmul: '%s' %s%s · '%s' %s%s -> '%s' %s: shapes do not match",
+                              nm(a), shp(a), trans_a ? "^T" : "", nm(b), shp(b), trans_b ? "^T" : "", nm(y),
+                              shp(y));
     DISPATCH(op, matmul, y, a, b, trans_a, trans_b, alpha);
 }
 
@@ -269,12 +272,13 @@ int ov_op_conv2d(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_
         p.dilation_w < 1 || p.groups < 1)
         return ov_tensor_fail(OV_EINVAL, "conv2d: bad params stride %dx%d pad %dx%d dilation %dx%d groups %d",
                               p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups);
-    if (w->ndim != 4 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w) || ov_dtype_is_quantized(w->dtype))
-        return ov_tensor_fail(OV_EINVAL, "conv2d: weight '%s' %s must be [O, C/g, kh, kw] contiguous float", nm(w),
-                              shp(w));
+    if (w->ndim != 4 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w) ||
+        ov_dtype_is_quantized(w->dtype))
+        return ov_tensor_fail(OV_EINVAL, "conv2d: weight '%s' %s must be [O, C/g, kh, kw] contiguous float",
+                              nm(w), shp(w));
     if (x->ndim != 4 || y->ndim != 4)
-        return ov_tensor_fail(OV_EINVAL, "conv2d: x '%s' %s and y '%s' %s must be [N, C, H, W]", nm(x), shp(x),
-                              nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL, "conv2d: x '%s' %s and y '%s' %s must be [N, C, H, W]", nm(x),
+                              shp(x), nm(y), shp(y));
     int64_t C = x->shape[1], O = w->shape[0];
     int ho = conv_out(x->shape[2], p.pad_h, p.pad_h, p.dilation_h, w->shape[2], p.stride_h);
     int wo = conv_out(x->shape[3], p.pad_w, p.pad_w, p.dilation_w, w->shape[3], p.stride_w);
@@ -283,8 +287,9 @@ int ov_op_conv2d(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_
         return ov_tensor_fail(OV_EINVAL,
                               "conv2d: x '%s' %s * w '%s' %s (stride %dx%d pad %dx%d dil %dx%d groups %d) -> "
                               "y '%s' %s: shapes do not match (want [%lld,%lld,%d,%d])",
-                              nm(x), shp(x), nm(w), shp(w), p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h,
-                              p.dilation_w, p.groups, nm(y), shp(y), (long long)x->shape[0], (long long)O, ho, wo);
+                              nm(x), shp(x), nm(w), shp(w), p.stride_h, p.stride_w, p.pad_h, p.pad_w,
+                              p.dilation_h, p.dilation_w, p.groups, nm(y), shp(y), (long long)x->shape[0],
+                              (long long)O, ho, wo);
     TRY(chk_vec(op, b, O, "bias"));
     DISPATCH(op, conv2d, y, x, w, b, &p);
 }
@@ -308,12 +313,14 @@ int ov_op_conv3d_causal(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, co
     if (p.stride_t < 1 || p.stride_h < 1 || p.stride_w < 1 || p.pad_t_front < 0 || p.pad_h < 0 || p.pad_w < 0)
         return ov_tensor_fail(OV_EINVAL, "conv3d_causal: bad params stride %dx%dx%d pad %d(front)x%dx%d",
                               p.stride_t, p.stride_h, p.stride_w, p.pad_t_front, p.pad_h, p.pad_w);
-    if (w->ndim != 5 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w) || ov_dtype_is_quantized(w->dtype))
-        return ov_tensor_fail(OV_EINVAL, "conv3d_causal: weight '%s' %s must be [O, C, kt, kh, kw] contiguous float",
+    if (w->ndim != 5 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w) ||
+        ov_dtype_is_quantized(w->dtype))
+        return ov_tensor_fail(OV_EINVAL,
+                              "conv3d_causal: weight '%s' %s must be [O, C, kt, kh, kw] contiguous float",
                               nm(w), shp(w));
     if (x->ndim != 5 || y->ndim != 5)
-        return ov_tensor_fail(OV_EINVAL, "conv3d_causal: x '%s' %s and y '%s' %s must be [N, C, T, H, W]", nm(x),
-                              shp(x), nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL, "conv3d_causal: x '%s' %s and y '%s' %s must be [N, C, T, H, W]",
+                              nm(x), shp(x), nm(y), shp(y));
     int to = conv_out(x->shape[2], p.pad_t_front, 0, 1, w->shape[2], p.stride_t);
     int ho = conv_out(x->shape[3], p.pad_h, p.pad_h, 1, w->shape[3], p.stride_h);
     int wo = conv_out(x->shape[4], p.pad_w, p.pad_w, 1, w->shape[4], p.stride_w);
@@ -348,7 +355,8 @@ static int chk_eps(const char *op, float eps)
     return 0;
 }
 
-int ov_op_layer_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, const ov_tensor *beta, float eps)
+int ov_op_layer_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, const ov_tensor *beta,
+                     float eps)
 {
     const char *op = "layer_norm";
     CHECK_COMMON(op, y, x, gamma, beta);
@@ -374,16 +382,17 @@ int ov_op_rms_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, flo
     DISPATCH(op, rms_norm, y, x, gamma, eps);
 }
 
-int ov_op_group_norm(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma, const ov_tensor *beta,
-                     float eps)
+int ov_op_group_norm(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                     const ov_tensor *beta, float eps)
 {
     const char *op = "group_norm";
     CHECK_COMMON(op, y, x, gamma, beta);
     TRY(chk_unary(op, be, y, x));
     TRY(chk_eps(op, eps));
     if (x->ndim < 2 || groups < 1 || x->shape[1] % groups)
-        return ov_tensor_fail(OV_EINVAL, "group_norm: '%s' %s must be [N, C, ...] with C divisible by %d groups",
-                              nm(x), shp(x), groups);
+        return ov_tensor_fail(OV_EINVAL,
+                              "group_norm: '%s' %s must be [N, C, ...] with C divisible by %d groups", nm(x),
+                              shp(x), groups);
     TRY(chk_vec(op, gamma, x->shape[1], "gamma"));
     TRY(chk_vec(op, beta, x->shape[1], "beta"));
     DISPATCH(op, group_norm, y, x, groups, gamma, beta, eps);
@@ -501,8 +510,8 @@ int ov_op_geglu(ov_tensor *y, const ov_tensor *x)
     for (int i = 0; ok && i < x->ndim; i++)
         ok = y->shape[i] == (i == x->ndim - 1 ? x->shape[i] / 2 : x->shape[i]);
     if (!ok || x->shape[x->ndim - 1] % 2)
-        return ov_tensor_fail(OV_EINVAL, "geglu: '%s' %s -> '%s' %s (want the last dim halved)", nm(x), shp(x),
-                              nm(y), shp(y));
+        return ov_tensor_fail(OV_EINVAL, "geglu: '%s' %s -> '%s' %s (want the last dim halved)", nm(x),
+                              shp(x), nm(y), shp(y));
     DISPATCH(op, geglu, y, x);
 }
 
@@ -554,8 +563,9 @@ int ov_op_attention(ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const 
         const ov_tensor *bs = p.bias;
         if (bs->ndim != 4 || bs->dtype != OV_DTYPE_F32 || (bs->shape[0] != B && bs->shape[0] != 1) ||
             (bs->shape[1] != Hq && bs->shape[1] != 1) || bs->shape[2] != Lq || bs->shape[3] != Lk)
-            return ov_tensor_fail(OV_EINVAL, "attention: bias '%s' %s must be [%lld|1, %lld|1, %lld, %lld] f32",
-                                  nm(bs), shp(bs), (long long)B, (long long)Hq, (long long)Lq, (long long)Lk);
+            return ov_tensor_fail(OV_EINVAL,
+                                  "attention: bias '%s' %s must be [%lld|1, %lld|1, %lld, %lld] f32", nm(bs),
+                                  shp(bs), (long long)B, (long long)Hq, (long long)Lq, (long long)Lk);
         TRY(chk_last_contig(op, bs));
     }
     if (p.q_pos_offset < 0 || !isfinite(p.scale))
@@ -616,13 +626,16 @@ int ov_op_timestep_embedding(ov_tensor *y, const ov_tensor *t, const ov_timestep
     TRY(chk_act(op, y));
     TRY(chk_contig(op, y));
     TRY(chk_contig(op, t));
-    if (t->ndim != 1 || t->dtype != OV_DTYPE_F32 || y->ndim != 2 || y->shape[0] != t->shape[0] || y->shape[1] < 2)
-        return ov_tensor_fail(OV_EINVAL, "timestep_embedding: t '%s' %s must be [N] f32, y '%s' %s [N, dim>=2]",
-                              nm(t), shp(t), nm(y), shp(y));
+    if (t->ndim != 1 || t->dtype != OV_DTYPE_F32 || y->ndim != 2 || y->shape[0] != t->shape[0] ||
+        y->shape[1] < 2)
+        return ov_tensor_fail(OV_EINVAL,
+                              "timestep_embedding: t '%s' %s must be [N] f32, y '%s' %s [N, dim>=2]", nm(t),
+                              shp(t), nm(y), shp(y));
     int64_t half = y->shape[1] / 2;
     if (!p || !(p->max_period > 0.0f) || !isfinite(p->scale) || !isfinite(p->downscale_freq_shift) ||
         (double)half - p->downscale_freq_shift <= 0.0)
-        return ov_tensor_fail(OV_EINVAL, "timestep_embedding: bad params for dim %lld", (long long)y->shape[1]);
+        return ov_tensor_fail(OV_EINVAL, "timestep_embedding: bad params for dim %lld",
+                              (long long)y->shape[1]);
     DISPATCH(op, timestep_embedding, y, t, p);
 }
 
@@ -638,7 +651,7 @@ int ov_op_embedding(ov_tensor *y, const ov_tensor *table, const ov_tensor *ids)
                               nm(table), shp(table));
     if (ids->ndim != 1 || ids->dtype != OV_DTYPE_I32 || y->ndim != 2 || y->shape[0] != ids->shape[0] ||
         y->shape[1] != table->shape[1])
-        return ov_tensor_fail(OV_EINVAL, "embedding: ids '%s' %s must be [N] i32, y '%s' %s [N, %lld]", nm(ids),
-                              shp(ids), nm(y), shp(y), (long long)table->shape[1]);
+        return ov_tensor_fail(OV_EINVAL, "embedding: ids '%s' %s must be [N] i32, y '%s' %s [N, %lld]",
+                              nm(ids), shp(ids), nm(y), shp(y), (long long)table->shape[1]);
     DISPATCH(op, embedding, y, table, ids);
 }

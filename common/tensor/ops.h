@@ -25,15 +25,15 @@ enum ov_gelu_kind {
 };
 
 typedef struct ov_conv2d_params {
-    int stride_h, stride_w; /* >= 1 */
-    int pad_h, pad_w;       /* zero padding on both sides, >= 0 */
+    int stride_h, stride_w;     /* >= 1 */
+    int pad_h, pad_w;           /* zero padding on both sides, >= 0 */
     int dilation_h, dilation_w; /* >= 1 (0 is read as 1) */
-    int groups;             /* >= 1 (0 is read as 1); C_in and C_out divisible by it */
+    int groups;                 /* >= 1 (0 is read as 1); C_in and C_out divisible by it */
 } ov_conv2d_params;
 
 typedef struct ov_conv3d_params {
     int stride_t, stride_h, stride_w; /* >= 1 (0 is read as 1) */
-    int pad_t_front; /* zero frames before the first one; none after (WAN CausalConv3d: 2·pad) */
+    int pad_t_front;  /* zero frames before the first one; none after (WAN CausalConv3d: 2·pad) */
     int pad_h, pad_w; /* zero padding on both sides */
 } ov_conv3d_params;
 

@@ -233,7 +233,8 @@ static void conv_rows(void *vctx, int64_t b, int64_t e)
 {
     struct conv_rows_ctx *c = vctx;
     for (int64_t r = b; r < e; r++)
-        ov_cpu_to_f32(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row, c->t->scale);
+        ov_cpu_to_f32(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row,
+                      c->t->scale);
 }
 
 const float *ov_cpu_weight_f32(const ov_tensor *t, float **tmp)
@@ -255,8 +256,8 @@ int ov_cpu_need_f32(const char *op, int n, const ov_tensor *const *ts)
 {
     for (int i = 0; i < n; i++) {
         if (ts[i] && ts[i]->dtype != OV_DTYPE_F32)
-            return ov_tensor_fail(OV_EUNSUPP, "%s: the cpu backend computes in f32; '%s' is %s", op, ts[i]->name,
-                                  ov_dtype_name(ts[i]->dtype));
+            return ov_tensor_fail(OV_EUNSUPP, "%s: the cpu backend computes in f32; '%s' is %s", op,
+                                  ts[i]->name, ov_dtype_name(ts[i]->dtype));
     }
     return 0;
 }

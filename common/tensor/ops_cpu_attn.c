@@ -35,7 +35,8 @@ static void att_task(void *vctx, int64_t t0, int64_t t1)
         int64_t qb = t % c->nqb, bh = t / c->nqb, h = bh % c->Hq, b = bh / c->Hq;
         int64_t hk = h / (c->Hq / c->Hkv);
         int64_t i0 = qb * ATT_BQ, nq = c->Lq - i0 < ATT_BQ ? c->Lq - i0 : ATT_BQ;
-        const float *qp = (const float *)c->q->data + b * c->q->stride[0] + h * c->q->stride[1] + i0 * c->q->stride[2];
+        const float *qp =
+            (const float *)c->q->data + b * c->q->stride[0] + h * c->q->stride[1] + i0 * c->q->stride[2];
         const float *kp = (const float *)c->k->data + b * c->k->stride[0] + hk * c->k->stride[1];
         const float *vp = (const float *)c->v->data + b * c->v->stride[0] + hk * c->v->stride[1];
         int ldq = (int)c->q->stride[2], ldk = (int)c->k->stride[2], ldv = (int)c->v->stride[2];
@@ -63,8 +64,8 @@ static void att_task(void *vctx, int64_t t0, int64_t t1)
         }
         for (int64_t j0 = 0; j0 < kend; j0 += ATT_BK) {
             int64_t nk = kend - j0 < ATT_BK ? kend - j0 : ATT_BK;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, c->p->scale, qp, ldq,
-                        kp + j0 * ldk, ldk, 0.0f, S, (int)nk);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, c->p->scale, qp,
+                        ldq, kp + j0 * ldk, ldk, 0.0f, S, (int)nk);
             for (int64_t i = 0; i < nq; i++) {
                 float *s = S + i * nk;
                 if (bp) {
@@ -103,7 +104,8 @@ static void att_task(void *vctx, int64_t t0, int64_t t1)
                         vp + j0 * ldv, ldv, 1.0f, acc, (int)D);
         }
         for (int64_t i = 0; i < nq; i++) {
-            float *op = (float *)c->o->data + b * c->o->stride[0] + h * c->o->stride[1] + (i0 + i) * c->o->stride[2];
+            float *op =
+                (float *)c->o->data + b * c->o->stride[0] + h * c->o->stride[1] + (i0 + i) * c->o->stride[2];
             float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
             for (int64_t d = 0; d < D; d++)
                 op[d] = acc[i * D + d] * inv;
@@ -118,8 +120,19 @@ int ov_cpu_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_
 {
     (void)be;
     OV_CPU_NEED_F32("attention", o, q, k, v);
-    struct att_ctx c = {o, q, k, v, p, q->shape[0], q->shape[1], k->shape[1], q->shape[2], k->shape[2],
-                        q->shape[3], (q->shape[2] + ATT_BQ - 1) / ATT_BQ, 0};
+    struct att_ctx c = {o,
+                        q,
+                        k,
+                        v,
+                        p,
+                        q->shape[0],
+                        q->shape[1],
+                        k->shape[1],
+                        q->shape[2],
+                        k->shape[2],
+                        q->shape[3],
+                        (q->shape[2] + ATT_BQ - 1) / ATT_BQ,
+                        0};
     int64_t tasks = c.B * c.Hq * c.nqb;
     if (tasks == 0)
         return 0;

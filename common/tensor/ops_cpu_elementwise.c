@@ -327,7 +327,8 @@ static void crms_task(void *vctx, int64_t i0, int64_t i1)
     }
 }
 
-int ov_cpu_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps)
+int ov_cpu_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                            float eps)
 {
     (void)be;
     OV_CPU_NEED_F32("channel_rms_norm", y, x);
@@ -563,7 +564,8 @@ static void rope_tokens(void *vctx, int64_t t0, int64_t t1)
                 sn[i] = (float)sin(ang);
             }
         } else if (l < c->gt * c->gh * c->gw) {
-            double f = (double)(l / (c->gh * c->gw)), hh = (double)(l / c->gw % c->gh), ww = (double)(l % c->gw);
+            double f = (double)(l / (c->gh * c->gw)), hh = (double)(l / c->gw % c->gh),
+                   ww = (double)(l % c->gw);
             for (int64_t j = 0; j < half; j++) {
                 double ang;
                 if (j < ct)

@@ -128,8 +128,8 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
             ov_tensor_slice(&rows, w, 0, n0, cnt);
             struct dq_ctx cc = {&rows, tile, K};
             ov_cpu_parallel(cnt, 4, dequant_rows, &cc);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)cnt, (int)K, w->scale, xp, (int)ldx,
-                        tile, (int)K, 0.0f, yp + n0, (int)N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)cnt, (int)K, w->scale, xp,
+                        (int)ldx, tile, (int)K, 0.0f, yp + n0, (int)N);
         }
         free(tile);
     }
@@ -148,8 +148,8 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
 
 /* ---- matmul ---- */
 
-int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b,
-                  float alpha)
+int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
+                  int trans_b, float alpha)
 {
     (void)be;
     OV_CPU_NEED_F32("matmul", y, a, b);
@@ -175,10 +175,10 @@ int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_ten
 /* ---- convolution (2D and causal 3D share one im2col) ---- */
 
 struct conv_geom {
-    int64_t C, T, H, W;     /* input (per sample) */
+    int64_t C, T, H, W; /* input (per sample) */
     int64_t kt, kh, kw;
     int st, sh, sw;
-    int pt, ph, pw;         /* pt: front time padding only */
+    int pt, ph, pw; /* pt: front time padding only */
     int dh, dw;
     int64_t To, Ho, Wo;
 };
@@ -249,7 +249,8 @@ static int conv_run(const char *op, const struct conv_geom *g, int groups, ov_te
             int64_t P = g->T * g->H * g->W;
             for (int gi = 0; gi < groups; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Og, (int)P, (int)Cg, 1.0f,
-                            wp + gi * Og * Cg, (int)Cg, xn + gi * Cg * P, (int)P, 0.0f, yn + gi * Og * P, (int)P);
+                            wp + gi * Og * Cg, (int)Cg, xn + gi * Cg * P, (int)P, 0.0f, yn + gi * Og * P,
+                            (int)P);
             continue;
         }
         for (int64_t to = 0; to < g->To; to++) {
@@ -292,22 +293,51 @@ int ov_cpu_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
 {
     (void)be;
     struct conv_geom g = {
-        .C = x->shape[1], .T = 1, .H = x->shape[2], .W = x->shape[3], .kt = 1, .kh = w->shape[2],
-        .kw = w->shape[3], .st = 1, .sh = p->stride_h, .sw = p->stride_w, .pt = 0, .ph = p->pad_h,
-        .pw = p->pad_w, .dh = p->dilation_h, .dw = p->dilation_w, .To = 1, .Ho = y->shape[2], .Wo = y->shape[3],
+        .C = x->shape[1],
+        .T = 1,
+        .H = x->shape[2],
+        .W = x->shape[3],
+        .kt = 1,
+        .kh = w->shape[2],
+        .kw = w->shape[3],
+        .st = 1,
+        .sh = p->stride_h,
+        .sw = p->stride_w,
+        .pt = 0,
+        .ph = p->pad_h,
+        .pw = p->pad_w,
+        .dh = p->dilation_h,
+        .dw = p->dilation_w,
+        .To = 1,
+        .Ho = y->shape[2],
+        .Wo = y->shape[3],
     };
     return conv_run("conv2d", &g, p->groups, y, x, w, b);
 }
 
-int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
-                         const ov_conv3d_params *p)
+int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                         const ov_tensor *b, const ov_conv3d_params *p)
 {
     (void)be;
     struct conv_geom g = {
-        .C = x->shape[1], .T = x->shape[2], .H = x->shape[3], .W = x->shape[4], .kt = w->shape[2],
-        .kh = w->shape[3], .kw = w->shape[4], .st = p->stride_t, .sh = p->stride_h, .sw = p->stride_w,
-        .pt = p->pad_t_front, .ph = p->pad_h, .pw = p->pad_w, .dh = 1, .dw = 1, .To = y->shape[2],
-        .Ho = y->shape[3], .Wo = y->shape[4],
+        .C = x->shape[1],
+        .T = x->shape[2],
+        .H = x->shape[3],
+        .W = x->shape[4],
+        .kt = w->shape[2],
+        .kh = w->shape[3],
+        .kw = w->shape[4],
+        .st = p->stride_t,
+        .sh = p->stride_h,
+        .sw = p->stride_w,
+        .pt = p->pad_t_front,
+        .ph = p->pad_h,
+        .pw = p->pad_w,
+        .dh = 1,
+        .dw = 1,
+        .To = y->shape[2],
+        .Ho = y->shape[3],
+        .Wo = y->shape[4],
     };
     return conv_run("conv3d_causal", &g, 1, y, x, w, b);
 }

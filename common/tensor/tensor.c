@@ -84,8 +84,8 @@ int ov_tensor_init(ov_tensor *t, const char *name, int dtype, int ndim, const in
     }
     size_t blk = ov_dtype_block_elems(dtype);
     if (blk > 1 && (ndim == 0 || t->shape[ndim - 1] % (int64_t)blk))
-        return ov_tensor_fail(OV_EINVAL, "tensor '%s': %s needs a last dim that is a multiple of %zu", t->name,
-                              ov_dtype_name(dtype), blk);
+        return ov_tensor_fail(OV_EINVAL, "tensor '%s': %s needs a last dim that is a multiple of %zu",
+                              t->name, ov_dtype_name(dtype), blk);
     return 0;
 }
 
@@ -201,7 +201,8 @@ int ov_tensor_permute(ov_tensor *out, const ov_tensor *t, const int *perm)
     int seen[OV_TENSOR_MAX_DIMS] = {0};
     for (int i = 0; i < t->ndim; i++) {
         if (perm[i] < 0 || perm[i] >= t->ndim || seen[perm[i]]++)
-            return ov_tensor_fail(OV_EINVAL, "permute: '%s' invalid permutation for rank %d", t->name, t->ndim);
+            return ov_tensor_fail(OV_EINVAL, "permute: '%s' invalid permutation for rank %d", t->name,
+                                  t->ndim);
     }
     if (ov_dtype_is_quantized(t->dtype) && t->ndim > 0 && perm[t->ndim - 1] != t->ndim - 1)
         return ov_tensor_fail(OV_EINVAL, "permute: '%s' is %s; its last dim cannot move", t->name,
