@@ -22,7 +22,8 @@ static double now_s(void)
 }
 
 /* A device tensor of random bf16/f32 values in ±[0.05, 1]. */
-static int dev_tensor(ov_backend *be, ov_tensor *t, const char *name, int dtype, int ndim, const int64_t *shape)
+static int dev_tensor(ov_backend *be, ov_tensor *t, const char *name, int dtype, int ndim,
+                      const int64_t *shape)
 {
     if (ov_tensor_init(t, name, dtype, ndim, shape, NULL, be))
         return -1;
@@ -115,8 +116,8 @@ static void bench_gemm(ov_backend *be)
             t0 = now_s();
             for (int it = 0; it < iters; it++)
                 cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)g->N, (int)g->M, (int)g->K, &one, w.data,
-                             CUDA_R_16BF, (int)g->K, x.data, CUDA_R_16BF, (int)g->K, &zero, y.data, CUDA_R_16BF,
-                             (int)g->N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                             CUDA_R_16BF, (int)g->K, x.data, CUDA_R_16BF, (int)g->K, &zero, y.data,
+                             CUDA_R_16BF, (int)g->N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
             cudaStreamSynchronize(st);
             t_ref = (now_s() - t0) / iters;
         }
@@ -189,7 +190,8 @@ struct h2d_ctx {
 static int h2d_submit(void *vctx, int buf, uint64_t dst_offset, size_t bytes)
 {
     struct h2d_ctx *c = vctx;
-    if (cudaMemcpyAsync(c->dst + dst_offset, c->staging[buf], bytes, cudaMemcpyHostToDevice, c->st) != cudaSuccess ||
+    if (cudaMemcpyAsync(c->dst + dst_offset, c->staging[buf], bytes, cudaMemcpyHostToDevice, c->st) !=
+            cudaSuccess ||
         cudaEventRecord(c->ev[buf], c->st) != cudaSuccess)
         return OV_EGPU;
     c->pending[buf] = 1;
@@ -236,7 +238,8 @@ static void bench_load(void)
     memset(&c, 0, sizeof c);
     if (cudaStreamCreate(&c.st) != cudaSuccess || cudaEventCreate(&c.ev[0]) != cudaSuccess ||
         cudaEventCreate(&c.ev[1]) != cudaSuccess || cudaMallocHost(&c.staging[0], chunk) != cudaSuccess ||
-        cudaMallocHost(&c.staging[1], chunk) != cudaSuccess || cudaMalloc((void **)&c.dst, total) != cudaSuccess) {
+        cudaMallocHost(&c.staging[1], chunk) != cudaSuccess ||
+        cudaMalloc((void **)&c.dst, total) != cudaSuccess) {
         printf("CUDA setup failed\n");
         close(fd);
         return;

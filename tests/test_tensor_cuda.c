@@ -33,14 +33,15 @@ static void pair_end(pair *p)
 }
 
 /* The same values on both: dtype `gdt` on the GPU (vals rounded), f32 on the CPU. */
-static void in2(pair *p, ov_tensor **c, ov_tensor **g, const char *name, int gdt, int ndim, const int64_t *shape,
-                float *vals)
+static void in2(pair *p, ov_tensor **c, ov_tensor **g, const char *name, int gdt, int ndim,
+                const int64_t *shape, float *vals)
 {
     *g = tt_input(&p->gpu, name, gdt, ndim, shape, vals);
     *c = tt_input(&p->cpu, name, OV_DTYPE_F32, ndim, shape, vals);
 }
 
-static void act2(pair *p, ov_tensor **c, ov_tensor **g, const char *name, int ndim, const int64_t *shape, double amp)
+static void act2(pair *p, ov_tensor **c, ov_tensor **g, const char *name, int ndim, const int64_t *shape,
+                 double amp)
 {
     ov_tensor t;
     ck_assert_int_eq(ov_tensor_init(&t, name, OV_DTYPE_F32, ndim, shape, NULL, NULL), 0);
@@ -94,18 +95,18 @@ static void same(pair *p, const char *what, const ov_tensor *c, const ov_tensor 
     free(cf);
 }
 
-#define RUN2(call_c, call_g)                                                                                   \
-    do {                                                                                                       \
-        ck_assert_msg((call_c) == 0, "cpu: %s", ov_tensor_last_error());                                      \
-        ck_assert_msg((call_g) == 0, "cuda: %s", ov_tensor_last_error());                                     \
+#define RUN2(call_c, call_g)                                                                                 \
+    do {                                                                                                     \
+        ck_assert_msg((call_c) == 0, "cpu: %s", ov_tensor_last_error());                                     \
+        ck_assert_msg((call_g) == 0, "cuda: %s", ov_tensor_last_error());                                    \
     } while (0)
 
-#define FOR_DT(body_fn)                                                                                        \
-    for (int di = 0; di < NDT; di++) {                                                                         \
-        pair p;                                                                                                \
-        pair_begin(&p, g_dts[di]);                                                                             \
-        body_fn(&p);                                                                                           \
-        pair_end(&p);                                                                                          \
+#define FOR_DT(body_fn)                                                                                      \
+    for (int di = 0; di < NDT; di++) {                                                                       \
+        pair p;                                                                                              \
+        pair_begin(&p, g_dts[di]);                                                                           \
+        body_fn(&p);                                                                                         \
+        pair_end(&p);                                                                                        \
     }
 
 /* ---- element-wise ---- */
@@ -244,8 +245,8 @@ static void body_matmul(pair *p)
 
 /* ---- attention ---- */
 
-static void attn_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D, int causal,
-                      int with_bias)
+static void attn_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
+                      int causal, int with_bias)
 {
     const int64_t sq[4] = {B, Hq, Lq, D}, sk[4] = {B, Hkv, Lk, D};
     ov_tensor *qc, *qg, *kc, *kg, *vc, *vg, *oc, *og, *bsc = NULL, *bsg = NULL;
@@ -271,8 +272,9 @@ static void attn_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, i
     pg.bias = bsg;
     RUN2(ov_op_attention(oc, qc, kc, vc, &pc), ov_op_attention(og, qg, kg, vg, &pg));
     char what[96];
-    snprintf(what, sizeof what, "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d bias%d", (long long)B,
-             (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D, causal, with_bias);
+    snprintf(what, sizeof what, "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d bias%d",
+             (long long)B, (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D, causal,
+             with_bias);
     same(p, what, oc, og, 1e-3);
 }
 
@@ -330,8 +332,8 @@ static void body_embed(pair *p)
     for (int i = 0; i < 2; i++) {
         const int64_t sy[2] = {4, dims[i]};
         out2(p, &yc, &yg, "temb", 2, sy);
-        ov_timestep_params tp = {.flip_sin_to_cos = i == 0, .downscale_freq_shift = (float)i, .max_period = 10000,
-                                 .scale = 1};
+        ov_timestep_params tp = {
+            .flip_sin_to_cos = i == 0, .downscale_freq_shift = (float)i, .max_period = 10000, .scale = 1};
         RUN2(ov_op_timestep_embedding(yc, tc, &tp), ov_op_timestep_embedding(yg, tg, &tp));
         same(p, "timestep_embedding", yc, yg, 1e-3);
     }
@@ -393,7 +395,8 @@ static void body_layout(pair *p)
 static void conv2d_case(pair *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k,
                         ov_conv2d_params cp, int wdt)
 {
-    int g = cp.groups ? cp.groups : 1, dh = cp.dilation_h ? cp.dilation_h : 1, dw = cp.dilation_w ? cp.dilation_w : 1;
+    int g = cp.groups ? cp.groups : 1, dh = cp.dilation_h ? cp.dilation_h : 1,
+        dw = cp.dilation_w ? cp.dilation_w : 1;
     int64_t Ho = (H + 2 * cp.pad_h - dh * (k - 1) - 1) / cp.stride_h + 1;
     int64_t Wo = (W + 2 * cp.pad_w - dw * (k - 1) - 1) / cp.stride_w + 1;
     const int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C / g, k, k}, sb[1] = {O}, sy[4] = {N, O, Ho, Wo};
@@ -410,13 +413,18 @@ static void conv2d_case(pair *p, int64_t N, int64_t C, int64_t H, int64_t W, int
 
 static void body_conv(pair *p)
 {
-    conv2d_case(p, 2, 8, 9, 11, 6, 3, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
-                p->dt);
-    conv2d_case(p, 1, 8, 10, 10, 4, 3, (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 0, .pad_w = 1},
-                OV_DTYPE_F32);
+    conv2d_case(p, 2, 8, 9, 11, 6, 3,
+                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, p->dt);
+    conv2d_case(p, 1, 8, 10, 10, 4, 3,
+                (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 0, .pad_w = 1}, OV_DTYPE_F32);
     conv2d_case(p, 1, 8, 7, 7, 8, 3,
-                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 2, .pad_w = 2, .dilation_h = 2,
-                                   .dilation_w = 2, .groups = 2},
+                (ov_conv2d_params){.stride_h = 1,
+                                   .stride_w = 1,
+                                   .pad_h = 2,
+                                   .pad_w = 2,
+                                   .dilation_h = 2,
+                                   .dilation_w = 2,
+                                   .groups = 2},
                 p->dt);
     conv2d_case(p, 2, 16, 5, 4, 12, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1}, p->dt);
 
@@ -427,16 +435,17 @@ static void body_conv(pair *p)
     act2(p, &wc, &wg, "w", 5, sw, 0.5);
     act2(p, &bc, &bg, "b", 1, sb, 1.0);
     out2(p, &yc, &yg, "y", 5, sy);
-    ov_conv3d_params c3 = {.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1, .pad_w = 1};
+    ov_conv3d_params c3 = {
+        .stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1, .pad_w = 1};
     RUN2(ov_op_conv3d_causal(yc, xc, wc, bc, &c3), ov_op_conv3d_causal(yg, xg, wg, bg, &c3));
     same(p, "conv3d_causal", yc, yg, 1e-3);
 }
 
-#define TEST_DT(name, body)                                                                                    \
-    START_TEST(name)                                                                                           \
-    {                                                                                                          \
-        FOR_DT(body);                                                                                          \
-    }                                                                                                          \
+#define TEST_DT(name, body)                                                                                  \
+    START_TEST(name)                                                                                         \
+    {                                                                                                        \
+        FOR_DT(body);                                                                                        \
+    }                                                                                                        \
     END_TEST
 
 TEST_DT(t_unary, body_unary)

@@ -47,7 +47,8 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
         qs[warp * DP + d] = active ? ov_ld(a.q.data, a.q.dtype, qb + qi * a.q.stride[2] + d) : 0.0f;
     int64_t bias_b = 0;
     if (a.has_bias)
-        bias_b = (a.bias.shape[0] == 1 ? 0 : bi * a.bias.stride[0]) + (a.bias.shape[1] == 1 ? 0 : h * a.bias.stride[1]);
+        bias_b = (a.bias.shape[0] == 1 ? 0 : bi * a.bias.stride[0]) +
+                 (a.bias.shape[1] == 1 ? 0 : h * a.bias.stride[1]);
 
     float acc[MAXD / 32];
 #pragma unroll
@@ -127,8 +128,8 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
     }
 }
 
-int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
-                      const ov_attn_params *p)
+int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
+                      const ov_tensor *v, const ov_attn_params *p)
 {
     const char *op = "attention";
     int rc = ov_cuda_enter(be, op);
@@ -166,8 +167,8 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
     a.scale = p->scale;
     a.group = Hq / k->shape[1];
     size_t sm = (size_t)(2 * KT + ROWS) * (size_t)(D + 1) * sizeof(float);
-    rc = ov_cuda_check(be, cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm), op,
-                       "cudaFuncSetAttribute");
+    rc = ov_cuda_check(be, cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
+                       op, "cudaFuncSetAttribute");
     if (rc)
         return rc;
     dim3 grid((unsigned)((Lq + ROWS - 1) / ROWS), (unsigned)Hq, (unsigned)B);

@@ -23,10 +23,8 @@ static int is_sticky(cudaError_t e)
     case cudaErrorECCUncorrectable:
     case cudaErrorLaunchTimeout:
     case cudaErrorUnknown:
-    case cudaErrorDevicesUnavailable:
-        return 1;
-    default:
-        return 0;
+    case cudaErrorDevicesUnavailable: return 1;
+    default: return 0;
     }
 }
 
@@ -63,7 +61,8 @@ int ov_cuda_blas_check(ov_backend *be, cublasStatus_t s, const char *op, const c
             return ov_cuda_check(be, e, op, what);
     }
     if (s == CUBLAS_STATUS_NOT_SUPPORTED || s == CUBLAS_STATUS_ARCH_MISMATCH)
-        return ov_tensor_fail(OV_EUNSUPP, "%s: %s on %s: cuBLAS %s", op, what, c->name, cublasGetStatusString(s));
+        return ov_tensor_fail(OV_EUNSUPP, "%s: %s on %s: cuBLAS %s", op, what, c->name,
+                              cublasGetStatusString(s));
     return ov_tensor_fail(OV_EGPU, "%s: %s on %s: cuBLAS %s", op, what, c->name, cublasGetStatusString(s));
 }
 
@@ -175,7 +174,8 @@ static int cu_alloc(ov_backend *be, size_t bytes, void **out)
         (void)cudaGetLastError();
         (void)cudaMemGetInfo(&fr, &tot);
         if (e == cudaErrorMemoryAllocation)
-            return ov_tensor_fail(OV_ENOMEM, "alloc: cudaMalloc(%zu) on %s: out of device memory (%zu of %zu free)",
+            return ov_tensor_fail(OV_ENOMEM,
+                                  "alloc: cudaMalloc(%zu) on %s: out of device memory (%zu of %zu free)",
                                   bytes, ov_cuda_of(be)->name, fr, tot);
         return ov_cuda_check(be, e, "alloc", "cudaMalloc");
     }
@@ -222,8 +222,8 @@ static int cu_download(ov_backend *be, void *dst_host, const void *src, size_t b
     if (rc)
         return rc;
     ov_cuda *c = ov_cuda_of(be);
-    rc = ov_cuda_check(be, cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, c->stream), "download",
-                       "cudaMemcpyAsync D2H");
+    rc = ov_cuda_check(be, cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, c->stream),
+                       "download", "cudaMemcpyAsync D2H");
     if (rc)
         return rc;
     return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "download", "cudaStreamSynchronize");
@@ -307,12 +307,14 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     if (!rc)
         rc = ov_cuda_blas_check(be, cublasSetStream(c->blas, c->stream), "open", "cublasSetStream");
     if (!rc)
-        rc = ov_cuda_check(be, cudaMalloc(&c->blas_ws, OV_CUDA_BLAS_WS_BYTES), "open", "cudaMalloc(cublas ws)");
+        rc = ov_cuda_check(be, cudaMalloc(&c->blas_ws, OV_CUDA_BLAS_WS_BYTES), "open",
+                           "cudaMalloc(cublas ws)");
     if (!rc)
         rc = ov_cuda_blas_check(be, cublasSetWorkspace(c->blas, c->blas_ws, OV_CUDA_BLAS_WS_BYTES), "open",
                                 "cublasSetWorkspace");
     if (!rc)
-        rc = ov_cuda_blas_check(be, cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH), "open", "cublasSetMathMode");
+        rc = ov_cuda_blas_check(be, cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH), "open",
+                                "cublasSetMathMode");
     if (rc) {
         ov_backend_cuda_close(be);
         return rc;

@@ -14,12 +14,14 @@ __global__ void k_im2col(void *col, int cdt, const void *x, int xdt, conv_geom g
                          int64_t p0, int64_t np)
 {
     const int64_t n = KK * np, HWo = g.Ho * g.Wo;
-    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n;
+         e += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = e / np, p = p0 + e % np;
         int64_t kvol = g.kt * g.kh * g.kw, ci = r / kvol, rem = r % kvol;
         int64_t dt = rem / (g.kh * g.kw), dy = rem / g.kw % g.kh, dx = rem % g.kw;
         int64_t to = p / HWo, q = p % HWo, oy = q / g.Wo, ox = q % g.Wo;
-        int64_t ti = to * g.st - g.pt + dt, iy = oy * g.sh - g.ph + dy * g.dh, ix = ox * g.sw - g.pw + dx * g.dw;
+        int64_t ti = to * g.st - g.pt + dt, iy = oy * g.sh - g.ph + dy * g.dh,
+                ix = ox * g.sw - g.pw + dx * g.dw;
         float v = 0.0f;
         if (ti >= 0 && ti < g.T && iy >= 0 && iy < g.H && ix >= 0 && ix < g.W)
             v = ov_ld(x, xdt, (((c0 + ci) * g.T + ti) * g.H + iy) * g.W + ix);
@@ -29,13 +31,15 @@ __global__ void k_im2col(void *col, int cdt, const void *x, int xdt, conv_geom g
 
 __global__ void k_conv_cvt(void *dst, int ddt, const void *src, int sdt, float scale, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(dst, ddt, i, ov_ld(src, sdt, i) * scale);
 }
 
 __global__ void k_conv_bias(void *y, int ydt, const void *b, int bdt, int64_t O, int64_t P, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, ydt, i, ov_ld(y, ydt, i) + ov_ld(b, bdt, (i / P) % O));
 }
 
@@ -49,8 +53,8 @@ static cudaDataType_t cty(int dt)
     return dt == OV_DTYPE_F32 ? CUDA_R_32F : dt == OV_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
 }
 
-static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int groups, ov_tensor *y, const ov_tensor *x,
-                    const ov_tensor *w, const ov_tensor *b)
+static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int groups, ov_tensor *y,
+                    const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
 {
     int rc = ov_cuda_enter(be, op);
     if (!rc)
@@ -64,11 +68,12 @@ static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int grou
     if (rc)
         return rc;
     if (!ov_tensor_is_contiguous(x))
-        return ov_tensor_fail(OV_EUNSUPP, "%s: input '%s' must be contiguous on CUDA (copy it first)", op, x->name);
+        return ov_tensor_fail(OV_EUNSUPP, "%s: input '%s' must be contiguous on CUDA (copy it first)", op,
+                              x->name);
     int adt = x->dtype;
     if (!(y->dtype == adt || (adt != OV_DTYPE_F32 && y->dtype == OV_DTYPE_F32)))
-        return ov_tensor_fail(OV_EUNSUPP, "%s: x '%s' %s -> y '%s' %s: dtype pair not supported on CUDA", op, x->name,
-                              ov_dtype_name(adt), y->name, ov_dtype_name(y->dtype));
+        return ov_tensor_fail(OV_EUNSUPP, "%s: x '%s' %s -> y '%s' %s: dtype pair not supported on CUDA", op,
+                              x->name, ov_dtype_name(adt), y->name, ov_dtype_name(y->dtype));
     ov_cuda *c = ov_cuda_of(be);
     const int64_t Nb = x->shape[0], O = w->shape[0], Og = O / groups, Cg = g->C / groups;
     const int64_t KK = Cg * g->kt * g->kh * g->kw, P = g->To * g->Ho * g->Wo;
@@ -94,7 +99,8 @@ static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int grou
     const void *wp = w->data;
     char *colp = (char *)scr;
     if (need_w) {
-        k_conv_cvt<<<ov_cu_blocks(O * KK, THREADS), THREADS, 0, c->stream>>>(scr, adt, w->data, w->dtype, ws, O * KK);
+        k_conv_cvt<<<ov_cu_blocks(O * KK, THREADS), THREADS, 0, c->stream>>>(scr, adt, w->data, w->dtype, ws,
+                                                                             O * KK);
         if ((rc = ov_cuda_launched(be, op)))
             return rc;
         wp = scr;
@@ -108,17 +114,17 @@ static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int grou
         for (int gi = 0; gi < groups; gi++) {
             for (int64_t p0 = 0; p0 < P; p0 += np) {
                 int64_t cnt = P - p0 < np ? P - p0 : np;
-                k_im2col<<<ov_cu_blocks(KK * cnt, THREADS), THREADS, 0, c->stream>>>(colp, adt, xn, adt, *g, gi * Cg,
-                                                                                     KK, p0, cnt);
+                k_im2col<<<ov_cu_blocks(KK * cnt, THREADS), THREADS, 0, c->stream>>>(colp, adt, xn, adt, *g,
+                                                                                     gi * Cg, KK, p0, cnt);
                 if ((rc = ov_cuda_launched(be, op)))
                     return rc;
                 /* row-major y[gi·Og.., p0..] (ld P) = W[g] [Og, KK] · col [KK, cnt] */
                 rc = ov_cuda_blas_check(
                     be,
-                    cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)cnt, (int)Og, (int)KK, &one, colp, cty(adt),
-                                 (int)cnt, (const char *)wp + (size_t)(gi * Og * KK) * esz(adt), cty(adt), (int)KK,
-                                 &zero, yn + ((size_t)(gi * Og) * P + p0) * esz(y->dtype), cty(y->dtype), (int)P,
-                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                    cublasGemmEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)cnt, (int)Og, (int)KK, &one, colp,
+                                 cty(adt), (int)cnt, (const char *)wp + (size_t)(gi * Og * KK) * esz(adt),
+                                 cty(adt), (int)KK, &zero, yn + ((size_t)(gi * Og) * P + p0) * esz(y->dtype),
+                                 cty(y->dtype), (int)P, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                     op, "cublasGemmEx");
                 if (rc)
                     return rc;
@@ -128,23 +134,26 @@ static int conv_run(ov_backend *be, const char *op, const conv_geom *g, int grou
     if (!b)
         return 0;
     int64_t n = Nb * O * P;
-    k_conv_bias<<<ov_cu_blocks(n, THREADS), THREADS, 0, c->stream>>>(y->data, y->dtype, b->data, b->dtype, O, P, n);
+    k_conv_bias<<<ov_cu_blocks(n, THREADS), THREADS, 0, c->stream>>>(y->data, y->dtype, b->data, b->dtype, O,
+                                                                     P, n);
     return ov_cuda_launched(be, op);
 }
 
 int ov_cuda_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                    const ov_conv2d_params *p)
 {
-    conv_geom g = {x->shape[1], 1, x->shape[2], x->shape[3], 1, w->shape[2], w->shape[3], 1, p->stride_h,
-                   p->stride_w, 0, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 1, y->shape[2], y->shape[3]};
+    conv_geom g = {x->shape[1], 1,           x->shape[2], x->shape[3],   1,
+                   w->shape[2], w->shape[3], 1,           p->stride_h,   p->stride_w,
+                   0,           p->pad_h,    p->pad_w,    p->dilation_h, p->dilation_w,
+                   1,           y->shape[2], y->shape[3]};
     return conv_run(be, "conv2d", &g, p->groups, y, x, w, b);
 }
 
-int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
-                          const ov_conv3d_params *p)
+int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                          const ov_tensor *b, const ov_conv3d_params *p)
 {
-    conv_geom g = {x->shape[1], x->shape[2], x->shape[3], x->shape[4], w->shape[2], w->shape[3], w->shape[4],
-                   p->stride_t, p->stride_h, p->stride_w, p->pad_t_front, p->pad_h, p->pad_w, 1, 1,
-                   y->shape[2], y->shape[3], y->shape[4]};
+    conv_geom g = {x->shape[1], x->shape[2], x->shape[3], x->shape[4], w->shape[2],    w->shape[3],
+                   w->shape[4], p->stride_t, p->stride_h, p->stride_w, p->pad_t_front, p->pad_h,
+                   p->pad_w,    1,           1,           y->shape[2], y->shape[3],    y->shape[4]};
     return conv_run(be, "conv3d_causal", &g, 1, y, x, w, b);
 }

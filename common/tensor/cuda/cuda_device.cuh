@@ -12,12 +12,9 @@
 __device__ __forceinline__ float ov_ld(const void *p, int dt, int64_t i)
 {
     switch (dt) {
-    case OV_DTYPE_F32:
-        return ((const float *)p)[i];
-    case OV_DTYPE_F16:
-        return __half2float(((const __half *)p)[i]);
-    case OV_DTYPE_BF16:
-        return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    case OV_DTYPE_F32: return ((const float *)p)[i];
+    case OV_DTYPE_F16: return __half2float(((const __half *)p)[i]);
+    case OV_DTYPE_BF16: return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
     case OV_DTYPE_F8_E4M3: {
         __nv_fp8_e4m3 v;
         v.__x = ((const __nv_fp8_storage_t *)p)[i];
@@ -28,25 +25,17 @@ __device__ __forceinline__ float ov_ld(const void *p, int dt, int64_t i)
         v.__x = ((const __nv_fp8_storage_t *)p)[i];
         return (float)v;
     }
-    default:
-        return 0.0f;
+    default: return 0.0f;
     }
 }
 
 __device__ __forceinline__ void ov_st(void *p, int dt, int64_t i, float v)
 {
     switch (dt) {
-    case OV_DTYPE_F32:
-        ((float *)p)[i] = v;
-        break;
-    case OV_DTYPE_F16:
-        ((__half *)p)[i] = __float2half_rn(v);
-        break;
-    case OV_DTYPE_BF16:
-        ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
-        break;
-    default:
-        break;
+    case OV_DTYPE_F32: ((float *)p)[i] = v; break;
+    case OV_DTYPE_F16: ((__half *)p)[i] = __float2half_rn(v); break;
+    case OV_DTYPE_BF16: ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v); break;
+    default: break;
     }
 }
 

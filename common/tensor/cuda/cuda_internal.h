@@ -16,12 +16,12 @@ typedef struct ov_cuda {
     int device;
     cudaStream_t stream;
     cublasHandle_t blas;
-    int sticky;        /* a sticky device error was seen: every later call returns OV_EGPU */
+    int sticky; /* a sticky device error was seen: every later call returns OV_EGPU */
     char sticky_msg[160];
-    void *scratch;     /* reusable device scratch (weight conversion, GEMM staging) */
+    void *scratch; /* reusable device scratch (weight conversion, GEMM staging) */
     size_t scratch_bytes;
-    void *blas_ws;     /* cuBLAS workspace bound to the handle */
-    char name[16];     /* "cuda:N" */
+    void *blas_ws; /* cuBLAS workspace bound to the handle */
+    char name[16]; /* "cuda:N" */
 } ov_cuda;
 
 static inline ov_cuda *ov_cuda_of(ov_backend *be)
@@ -80,8 +80,8 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
                    int trans_b, float alpha);
 int ov_cuda_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                    const ov_conv2d_params *p);
-int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
-                          const ov_conv3d_params *p);
+int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                          const ov_tensor *b, const ov_conv3d_params *p);
 int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps);
 int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
@@ -96,8 +96,8 @@ int ov_cuda_modulate(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
                      const ov_tensor *scale);
 int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov_tensor *up);
-int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
-                      const ov_attn_params *p);
+int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
+                      const ov_tensor *v, const ov_attn_params *p);
 int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
 int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,
                        float theta);

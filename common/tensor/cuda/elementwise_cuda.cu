@@ -19,7 +19,8 @@ static int prologue(ov_backend *be, const char *op, const ov_tensor *y)
 
 __global__ void k_copy(void *y, ov_cu_view yv, ov_cu_view xv, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, yv.dtype, ov_off(yv, i), ov_ldv(xv, i));
 }
 
@@ -35,7 +36,7 @@ int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     if (n == 0)
         return 0;
     k_copy<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, ov_cu_view_of(y),
-                                                                              ov_cu_view_of(x), n);
+                                                                             ov_cu_view_of(x), n);
     return ov_cuda_launched(be, op);
 }
 
@@ -43,7 +44,8 @@ int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 
 __global__ void k_concat(void *y, int ydt, ov_cu_view yv, ov_cu_view av, ov_cu_view bv, int dim, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t li = i, offa = 0, offb = 0;
         int useb = 0;
         for (int d = yv.ndim - 1; d >= 0; d--) {
@@ -89,7 +91,8 @@ struct pad_args {
 
 __global__ void k_pad(void *y, int ydt, ov_cu_view yv, ov_cu_view xv, pad_args pa, float value, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t li = i, off = 0;
         int inside = 1;
         for (int d = yv.ndim - 1; d >= 0; d--) {
@@ -120,8 +123,8 @@ int ov_cuda_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t 
     pad_args pa;
     for (int i = 0; i < OV_TENSOR_MAX_DIMS; i++)
         pa.before[i] = i < x->ndim ? before[i] : 0;
-    k_pad<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, ov_cu_view_of(y),
-                                                                             ov_cu_view_of(x), pa, value, n);
+    k_pad<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
+        y->data, y->dtype, ov_cu_view_of(y), ov_cu_view_of(x), pa, value, n);
     return ov_cuda_launched(be, op);
 }
 
@@ -129,7 +132,8 @@ int ov_cuda_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t 
 
 __global__ void k_up2(void *y, int ydt, const void *x, int xdt, int64_t H, int64_t W, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t ox = i % (2 * W), t = i / (2 * W);
         int64_t oy = t % (2 * H), p = t / (2 * H);
         ov_st(y, ydt, i, ov_ld(x, xdt, (p * H + oy / 2) * W + ox / 2));
@@ -157,26 +161,21 @@ int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 __device__ __forceinline__ float unary_fn(int kind, float x, float a, float b)
 {
     switch (kind) {
-    case OV_UNARY_SILU:
-        return x / (1.0f + expf(-x));
-    case OV_UNARY_GELU_ERF:
-        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case OV_UNARY_SILU: return x / (1.0f + expf(-x));
+    case OV_UNARY_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case OV_UNARY_GELU_TANH:
         return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case OV_UNARY_GELU_QUICK:
-        return x / (1.0f + expf(-1.702f * x));
-    case OV_UNARY_SCALE:
-        return x * a + b;
-    case OV_UNARY_CLAMP:
-        return fminf(fmaxf(x, a), b);
-    default:
-        return x;
+    case OV_UNARY_GELU_QUICK: return x / (1.0f + expf(-1.702f * x));
+    case OV_UNARY_SCALE: return x * a + b;
+    case OV_UNARY_CLAMP: return fminf(fmaxf(x, a), b);
+    default: return x;
     }
 }
 
 __global__ void k_unary(void *y, int ydt, const void *x, int xdt, int kind, float a, float b, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, ydt, i, unary_fn(kind, ov_ld(x, xdt, i), a, b));
 }
 
@@ -194,7 +193,7 @@ int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, fl
     if (n == 0)
         return 0;
     k_unary<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data,
-                                                                               x->dtype, kind, a, b, n);
+                                                                              x->dtype, kind, a, b, n);
     return ov_cuda_launched(be, op);
 }
 
@@ -202,7 +201,8 @@ int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, fl
 
 __global__ void k_binary(void *y, int ydt, ov_cu_view av, ov_cu_view bv, int kind, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         float a = ov_ld(av.data, av.dtype, ov_off(av, i));
         float b = ov_ld(bv.data, bv.dtype, ov_off(bv, i));
         ov_st(y, ydt, i, kind == OV_BINARY_MUL ? a * b : a + b);
@@ -229,7 +229,8 @@ int ov_cuda_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
 
 __global__ void k_modulate(void *y, int ydt, ov_cu_view xv, ov_cu_view shv, ov_cu_view scv, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         float x = ov_ld(xv.data, xv.dtype, ov_off(xv, i));
         float sh = ov_ld(shv.data, shv.dtype, ov_off(shv, i));
         float sc = ov_ld(scv.data, scv.dtype, ov_off(scv, i));
@@ -262,7 +263,8 @@ int ov_cuda_modulate(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
 
 __global__ void k_geglu(void *y, int ydt, const void *x, int xdt, int64_t half, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / half, c = i % half;
         float a = ov_ld(x, xdt, r * 2 * half + c), g = ov_ld(x, xdt, r * 2 * half + half + c);
         ov_st(y, ydt, i, a * unary_fn(OV_UNARY_GELU_ERF, g, 0, 0));
@@ -281,13 +283,14 @@ int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     if (n == 0)
         return 0;
     k_geglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data,
-                                                                               x->dtype, half, n);
+                                                                              x->dtype, half, n);
     return ov_cuda_launched(be, op);
 }
 
 __global__ void k_swiglu(void *y, int ydt, const void *g, int gdt, const void *u, int udt, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         float a = ov_ld(g, gdt, i);
         ov_st(y, ydt, i, a / (1.0f + expf(-a)) * ov_ld(u, udt, i));
     }
@@ -306,17 +309,18 @@ int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    k_swiglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, gate->data,
-                                                                                gate->dtype, up->data, up->dtype, n);
+    k_swiglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
+        y->data, y->dtype, gate->data, gate->dtype, up->data, up->dtype, n);
     return ov_cuda_launched(be, op);
 }
 
 /* ---- embeddings ---- */
 
-__global__ void k_timestep(void *y, int ydt, const float *t, int64_t dim, int64_t half, double lnmax, double shift,
-                           double scale, int flip, int64_t n)
+__global__ void k_timestep(void *y, int ydt, const float *t, int64_t dim, int64_t half, double lnmax,
+                           double shift, double scale, int flip, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / dim, c = i % dim;
         float v = 0.0f;
         if (c < 2 * half) {
@@ -344,10 +348,11 @@ int ov_cuda_timestep_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *t,
     return ov_cuda_launched(be, op);
 }
 
-__global__ void k_embedding(void *y, int ydt, const void *tab, int tdt, float scale, const int32_t *ids, int64_t D,
-                            int64_t n)
+__global__ void k_embedding(void *y, int ydt, const void *tab, int tdt, float scale, const int32_t *ids,
+                            int64_t D, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / D, c = i % D;
         ov_st(y, ydt, i, ov_ld(tab, tdt, (int64_t)ids[r] * D + c) * scale);
     }
@@ -371,8 +376,8 @@ int ov_cuda_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, cons
     rc = be->ops->download(be, h, ids->data, (size_t)N * sizeof *h);
     for (int64_t i = 0; !rc && i < N; i++)
         if (h[i] < 0 || h[i] >= V)
-            rc = ov_tensor_fail(OV_EINVAL, "embedding: ids '%s'[%lld] = %d outside table '%s' [0, %lld)", ids->name,
-                                (long long)i, h[i], table->name, (long long)V);
+            rc = ov_tensor_fail(OV_EINVAL, "embedding: ids '%s'[%lld] = %d outside table '%s' [0, %lld)",
+                                ids->name, (long long)i, h[i], table->name, (long long)V);
     free(h);
     if (rc)
         return rc;

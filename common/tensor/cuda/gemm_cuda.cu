@@ -8,12 +8,9 @@
 static cudaDataType_t cu_type(int dt)
 {
     switch (dt) {
-    case OV_DTYPE_F16:
-        return CUDA_R_16F;
-    case OV_DTYPE_BF16:
-        return CUDA_R_16BF;
-    default:
-        return CUDA_R_32F;
+    case OV_DTYPE_F16: return CUDA_R_16F;
+    case OV_DTYPE_BF16: return CUDA_R_16BF;
+    default: return CUDA_R_32F;
     }
 }
 
@@ -24,13 +21,15 @@ static size_t esize(int dt)
 
 __global__ void k_convert(void *dst, int ddt, const void *src, int sdt, float scale, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(dst, ddt, i, ov_ld(src, sdt, i) * scale);
 }
 
 __global__ void k_add_bias(void *y, int ydt, const void *b, int bdt, int64_t N, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, ydt, i, ov_ld(y, ydt, i) + ov_ld(b, bdt, i % N));
 }
 
@@ -74,11 +73,12 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
     if (M == 0 || N == 0)
         return 0;
     if (!out_ok(x->dtype, y->dtype))
-        return ov_tensor_fail(OV_EUNSUPP, "linear: x '%s' %s -> y '%s' %s: this dtype pair is not supported on CUDA",
+        return ov_tensor_fail(OV_EUNSUPP,
+                              "linear: x '%s' %s -> y '%s' %s: this dtype pair is not supported on CUDA",
                               x->name, ov_dtype_name(x->dtype), y->name, ov_dtype_name(y->dtype));
     if (too_big(M) || too_big(N) || too_big(K))
-        return ov_tensor_fail(OV_EUNSUPP, "linear: '%s' [%lld x %lld x %lld] exceeds cuBLAS int dims", y->name,
-                              (long long)M, (long long)N, (long long)K);
+        return ov_tensor_fail(OV_EUNSUPP, "linear: '%s' [%lld x %lld x %lld] exceeds cuBLAS int dims",
+                              y->name, (long long)M, (long long)N, (long long)K);
     if (K == 0) { /* y = b (or 0) */
         rc = ov_cuda_check(be, cudaMemsetAsync(y->data, 0, (size_t)(M * N) * esize(y->dtype), c->stream), op,
                            "cudaMemsetAsync");
@@ -90,8 +90,8 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
             rc = ov_cuda_scratch(be, (size_t)(N * K) * esize(x->dtype), &tmp, op);
             if (rc)
                 return rc;
-            k_convert<<<ov_cu_blocks(N * K, THREADS), THREADS, 0, c->stream>>>(tmp, x->dtype, w->data, w->dtype, ws,
-                                                                                N * K);
+            k_convert<<<ov_cu_blocks(N * K, THREADS), THREADS, 0, c->stream>>>(tmp, x->dtype, w->data,
+                                                                               w->dtype, ws, N * K);
             rc = ov_cuda_launched(be, op);
             if (rc)
                 return rc;
@@ -100,21 +100,22 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
         const float one = 1.0f, zero = 0.0f;
         cudaDataType_t it = cu_type(x->dtype);
         rc = ov_cuda_blas_check(be,
-                                cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one, wp, it,
-                                             (int)K, x->data, it, (int)row_stride(x, K), &zero, y->data,
-                                             cu_type(y->dtype), (int)N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                                cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &one,
+                                             wp, it, (int)K, x->data, it, (int)row_stride(x, K), &zero,
+                                             y->data, cu_type(y->dtype), (int)N, CUBLAS_COMPUTE_32F,
+                                             CUBLAS_GEMM_DEFAULT),
                                 op, "cublasGemmEx");
     }
     if (rc || !b)
         return rc;
-    k_add_bias<<<ov_cu_blocks(M * N, THREADS), THREADS, 0, c->stream>>>(y->data, y->dtype, b->data, b->dtype, N,
-                                                                        M * N);
+    k_add_bias<<<ov_cu_blocks(M * N, THREADS), THREADS, 0, c->stream>>>(y->data, y->dtype, b->data, b->dtype,
+                                                                        N, M * N);
     return ov_cuda_launched(be, op);
 }
 
 /* Row-major y[i] = alpha·op(a[i])·op(b[i]) is column-major yᵀ = op(b)ᵀ·op(a)ᵀ: b is cuBLAS's A. */
-int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b,
-                   float alpha)
+int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
+                   int trans_b, float alpha)
 {
     const char *op = "matmul";
     int rc = ov_cuda_enter(be, op);
@@ -127,9 +128,9 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     if (rc)
         return rc;
     if (a->dtype != b->dtype || !out_ok(a->dtype, y->dtype))
-        return ov_tensor_fail(OV_EUNSUPP, "matmul: '%s' %s · '%s' %s -> '%s' %s: dtype mix not supported on CUDA",
-                              a->name, ov_dtype_name(a->dtype), b->name, ov_dtype_name(b->dtype), y->name,
-                              ov_dtype_name(y->dtype));
+        return ov_tensor_fail(
+            OV_EUNSUPP, "matmul: '%s' %s · '%s' %s -> '%s' %s: dtype mix not supported on CUDA", a->name,
+            ov_dtype_name(a->dtype), b->name, ov_dtype_name(b->dtype), y->name, ov_dtype_name(y->dtype));
     ov_cuda *c = ov_cuda_of(be);
     const int64_t B = y->shape[0], M = y->shape[1], N = y->shape[2];
     const int64_t K = trans_a ? a->shape[1] : a->shape[2];
@@ -138,8 +139,9 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     if (too_big(M) || too_big(N) || too_big(K) || too_big(B))
         return ov_tensor_fail(OV_EUNSUPP, "matmul: '%s' exceeds cuBLAS int dims", y->name);
     if (K == 0)
-        return ov_cuda_check(be, cudaMemsetAsync(y->data, 0, (size_t)(B * M * N) * esize(y->dtype), c->stream), op,
-                             "cudaMemsetAsync");
+        return ov_cuda_check(be,
+                             cudaMemsetAsync(y->data, 0, (size_t)(B * M * N) * esize(y->dtype), c->stream),
+                             op, "cudaMemsetAsync");
     /* leading dims: the row stride, or the row length when there is one row (any stride allowed) */
     int64_t lda_b = b->shape[1] > 1 ? b->stride[1] : b->shape[2];
     int64_t lda_a = a->shape[1] > 1 ? a->stride[1] : a->shape[2];
@@ -152,9 +154,9 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     cudaDataType_t it = cu_type(a->dtype);
     return ov_cuda_blas_check(
         be,
-        cublasGemmStridedBatchedEx(c->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                   (int)N, (int)M, (int)K, &alpha, b->data, it, (int)lda_b, sb, a->data, it,
-                                   (int)lda_a, sa, &zero, y->data, cu_type(y->dtype), (int)N, (long long)(M * N),
-                                   (int)B, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        cublasGemmStridedBatchedEx(
+            c->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
+            (int)K, &alpha, b->data, it, (int)lda_b, sb, a->data, it, (int)lda_a, sa, &zero, y->data,
+            cu_type(y->dtype), (int)N, (long long)(M * N), (int)B, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         op, "cublasGemmStridedBatchedEx");
 }

@@ -23,8 +23,8 @@ __device__ __forceinline__ float vec_ld(vec_arg v, int64_t i, float dflt)
     return v.p ? ov_ld(v.p, v.dt, i) : dflt;
 }
 
-static int prologue(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x, const ov_tensor *g,
-                    const ov_tensor *b)
+static int prologue(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x,
+                    const ov_tensor *g, const ov_tensor *b)
 {
     int rc = ov_cuda_enter(be, op);
     if (!rc)
@@ -39,8 +39,8 @@ static int prologue(ov_backend *be, const char *op, const ov_tensor *y, const ov
 }
 
 /* mode 0: layer norm, 1: rms norm */
-__global__ void k_rownorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, float eps,
-                          int mode)
+__global__ void k_rownorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C,
+                          float eps, int mode)
 {
     __shared__ float sh[32];
     const int64_t row = blockIdx.x;
@@ -75,8 +75,8 @@ static int rownorm(ov_backend *be, const char *op, ov_tensor *y, const ov_tensor
         return 0;
     if (rows > 0x7fffffffLL)
         return ov_tensor_fail(OV_EUNSUPP, "%s: %lld rows is too many for one launch", op, (long long)rows);
-    k_rownorm<<<(unsigned)rows, THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype,
-                                                                       vec_of(gamma), vec_of(beta), C, eps, mode);
+    k_rownorm<<<(unsigned)rows, THREADS, 0, ov_cuda_of(be)->stream>>>(
+        y->data, y->dtype, x->data, x->dtype, vec_of(gamma), vec_of(beta), C, eps, mode);
     return ov_cuda_launched(be, op);
 }
 
@@ -92,8 +92,8 @@ int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
 }
 
 /* One block per (n, group): the group's elements are contiguous (C/groups · S). */
-__global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g, vec_arg b, int64_t C, int groups,
-                            int64_t S, float eps)
+__global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g,
+                                                    vec_arg b, int64_t C, int groups, int64_t S, float eps)
 {
     __shared__ float sh[32];
     const int64_t ng = blockIdx.x, n = ng / groups, gi = ng % groups;
@@ -137,7 +137,8 @@ int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int gro
 __global__ void k_chrms(void *y, int ydt, const void *x, int xdt, vec_arg g, int64_t C, int64_t S, float eps,
                         int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
         int64_t nn = i / S, s = i % S, base = nn * C * S + s;
         float ss = 0.0f;
         for (int64_t c = 0; c < C; c++) {
@@ -150,7 +151,8 @@ __global__ void k_chrms(void *y, int ydt, const void *x, int xdt, vec_arg g, int
     }
 }
 
-int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps)
+int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                             float eps)
 {
     const char *op = "channel_rms_norm";
     int rc = prologue(be, op, y, x, gamma, NULL);
@@ -162,8 +164,8 @@ int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, c
     int64_t n = N * S;
     if (n == 0 || C == 0)
         return 0;
-    k_chrms<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype,
-                                                                               vec_of(gamma), C, S, eps, n);
+    k_chrms<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
+        y->data, y->dtype, x->data, x->dtype, vec_of(gamma), C, S, eps, n);
     return ov_cuda_launched(be, op);
 }
 
@@ -200,6 +202,6 @@ int ov_cuda_softmax(ov_backend *be, ov_tensor *y, const ov_tensor *x, float scal
     if (rows > 0x7fffffffLL)
         return ov_tensor_fail(OV_EUNSUPP, "%s: %lld rows is too many for one launch", op, (long long)rows);
     k_softmax<<<(unsigned)rows, THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data, x->dtype, C,
-                                                                       scale);
+                                                                      scale);
     return ov_cuda_launched(be, op);
 }

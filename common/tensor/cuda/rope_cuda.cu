@@ -46,8 +46,8 @@ int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t 
 
 /* Pair j of token l: axis t for j < ct, h for j < ct + ch, else w; each axis a table
  * theta^(-2k/D_axis) with D_axis = 2·c_axis and k the pair index within the axis. */
-__global__ void k_rope_wan3d(void *y, int ydt, ov_cu_view xv, int64_t gt, int64_t gh, int64_t gw, double theta,
-                             int64_t npairs)
+__global__ void k_rope_wan3d(void *y, int ydt, ov_cu_view xv, int64_t gt, int64_t gh, int64_t gw,
+                             double theta, int64_t npairs)
 {
     const int64_t L = xv.shape[1], H = xv.shape[2], D = xv.shape[3], c = D / 2;
     const int64_t ch = c / 3, cw = c / 3, ct = c - ch - cw;
