@@ -147,7 +147,7 @@ static void bench_attention(ov_backend *be)
     }
     /* A slow kernel at the full shape could take minutes: time a slice of the queries first
      * (cost is linear in Lq at fixed Lk) and run the full shape only when it fits in ~20 s. */
-    int64_t lq = 1024;
+    int64_t lq = 256;
     ov_tensor qs, os;
     ov_attn_params p = {0};
     double t = 0;
