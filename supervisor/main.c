@@ -16,6 +16,7 @@
 #include "http_enhance.h"
 #include "http_sup.h"
 #include "queue_redis.h"
+#include "queue_upstash_src.h"
 #include "signals.h"
 #include "status.h"
 #include "sup.h"
@@ -195,10 +196,15 @@ int main(int argc, char **argv)
     s->loop = uv_default_loop();
     s->start_ms = uv_now(s->loop);
     ov_delivery *dlv = NULL; /* owned by the Redis source; borrowed by /health */
-    if (s->cfg.redis_url[0]) {
-        /* Redis job source (issue 3); the local source otherwise. */
+    /* Upstash REST when there is no [redis] url and both UPSTASH_REDIS_REST_* are set. */
+    const char *up_url = getenv("UPSTASH_REDIS_REST_URL"), *up_token = getenv("UPSTASH_REDIS_REST_TOKEN");
+    int upstash = !s->cfg.redis_url[0] && up_url && *up_url && up_token && *up_token;
+    if (s->cfg.redis_url[0] || upstash) {
+        /* Redis (or Upstash) job source (issue 3); the local source otherwise. */
         rc = ov_delivery_init(&dlv, s->loop, &s->cfg, err, sizeof err);
-        if (rc == 0)
+        if (rc == 0 && upstash)
+            rc = ov_queue_upstash_new(s->loop, &s->cfg, up_url, up_token, dlv, &s->jobs, err, sizeof err);
+        else if (rc == 0)
             rc = ov_queue_redis_new(s->loop, &s->cfg, dlv, &s->jobs, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "ourvidz-supervisor: job source: %s\n", err);

@@ -9,10 +9,9 @@
 
 #include "http_client.h"
 
-/* Status of this file (issue 3 item 2): the REST command client, the claiming poller and the
- * claim operations (FINISH / RETRY / RENEW / MAINT) are done and tested; the ov_job_source on top
- * (job parsing, dispatch, delivery, renew and reap timers) is not yet, and main.c does not pick
- * Upstash yet. */
+/* The transport under the Upstash job source (queue_upstash_src.h): one REST command client, a
+ * claiming poller per producer queue, and the claim operations, all with the Lua scripts of
+ * queue_scripts.h so both transports keep the same invariants. */
 
 typedef struct ov_upstash ov_upstash;
 typedef struct ov_upstash_req ov_upstash_req;

@@ -22,6 +22,8 @@
 #include "common/log.h"
 #include "queue_scripts.h"
 #include "queue_upstash.h"
+#include "support/http_test_server.h"
+#include "test_supervisor_util.h"
 
 /* ---------- a private redis-server on a Unix socket ---------- */
 
@@ -742,6 +744,193 @@ START_TEST(demand_gate_claims_only_when_wanted)
 }
 END_TEST
 
+/* ---------- end to end: supervisor + test workers + front + redis + callback server ---------- */
+
+static void e2e_start(tsup *t, ov_ts **ts, const char *token, const char *extra)
+{
+    ck_assert_int_eq(ov_ts_start(ts), 0);
+    const char *tw = tsup_test_bin("ourvidz-testworker");
+    char body[4096];
+    snprintf(
+        body, sizeof body,
+        "spawn_workers = true\nstop_timeout = 2s\ndrain_timeout = 5s\n"
+        "[restart]\nbackoff_initial = 50ms\nbackoff_max = 200ms\ncrash_loop_max = 1000\n"
+        "[heartbeat]\ninterval = 100ms\ntimeout_starting = 5s\ntimeout_loading = 5s\ntimeout_idle = 2s\n"
+        "timeout_busy = 5s\n"
+        "[worker.wan]\nbinary = %s\n[worker.sdxl]\nbinary = %s\n[worker.qwen]\nbinary = %s\nenabled = false\n"
+        "[redis]\nlease = 2s\nreap_interval = 200ms\nretry_backoff_initial = 50ms\n"
+        "retry_backoff_max = 200ms\nmax_attempts = 4\ncommand_timeout = 2s\n"
+        "[upstash]\npoll_min = 50ms\npoll_max = 400ms\n"
+        "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 2s\n%s",
+        tw, tw, tw, rdir, ov_ts_url(*ts), extra ? extra : "");
+    tsup_prepare(t, body);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", front_port);
+    setenv("UPSTASH_REDIS_REST_URL", url, 1);
+    setenv("UPSTASH_REDIS_REST_TOKEN", token, 1);
+    unsetenv("REDIS_URL");
+    setenv("OV_TEST_OUTPUT_PNG", "1", 1);
+    tsup_start(t, NULL);
+}
+
+/* Terminal callbacks per job "u-%03d". */
+static int count_terminal(ov_ts *ts, int n, int *counts, int *completed)
+{
+    memset(counts, 0, sizeof(int) * (size_t)n);
+    *completed = 0;
+    int total = 0, nreq = ov_ts_count(ts);
+    for (int k = 0; k < nreq; k++) {
+        ov_ts_request q;
+        if (ov_ts_get(ts, k, &q) != 0)
+            continue;
+        if (q.answered / 100 == 2 && q.body) {
+            json_t *j = json_loadb(q.body, q.body_len, 0, NULL);
+            const char *id = json_string_value(json_object_get(j, "job_id"));
+            const char *st = json_string_value(json_object_get(j, "status"));
+            int idx;
+            if (id && st && sscanf(id, "u-%d", &idx) == 1 && idx >= 0 && idx < n &&
+                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0)) {
+                counts[idx]++;
+                total++;
+                *completed += strcmp(st, "completed") == 0;
+            }
+            json_decref(j);
+        }
+        ov_ts_request_free(&q);
+    }
+    return total;
+}
+
+static void push_job(redisContext *c, int i, const char *type, const char *queue, const char *cmd)
+{
+    char pl[512];
+    snprintf(pl, sizeof pl,
+             "{\"id\":\"u-%03d\",\"type\":\"%s\",\"prompt\":\"test prompt %d\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1}}",
+             i, type, i);
+    redisReply *rep = redisCommand(c, "%s %s %s", cmd, queue, pl);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+}
+
+START_TEST(e2e_jobs_run_once_through_the_supervisor)
+{
+    redis_up();
+    front_up();
+    tsup t;
+    ov_ts *ts;
+    setenv("OV_TEST_JOB_SLEEP_MS", "20", 1);
+    e2e_start(&t, &ts, "right-token", NULL);
+    redisContext *c = rc_open();
+    enum { N = 30 };
+    for (int i = 0; i < N; i++)
+        push_job(c, i, i % 2 ? "sdxl_image_fast" : "image_fast", i % 2 ? "sdxl_queue" : "wan_queue",
+                 i % 3 ? "LPUSH" : "RPUSH");
+    /* A malformed payload: dead-lettered, no crash. */
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "not json"));
+    int counts[N], completed = 0;
+    int64_t end = tsup_now_ms() + 60000;
+    while (tsup_now_ms() < end && count_terminal(ts, N, counts, &completed) < N)
+        tsup_sleep_ms(50);
+    tsup_sleep_ms(600); /* late duplicates would show up now */
+    count_terminal(ts, N, counts, &completed);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(counts[i] == 1, "u-%03d got %d terminal callbacks", i, counts[i]);
+    ck_assert_int_eq(completed, N);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ourvidz:leases", ""), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "wan_queue", ""), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ourvidz:dead", ""), 1);
+    redisReply *rep = redisCommand(c, "HGET ourvidz:status:u-003 state");
+    ck_assert_str_eq(rep->str, "completed");
+    freeReplyObject(rep);
+    ck_assert_int_eq(tsup_log_count(&t, "queue_upstash_started"), 1);
+    ck_assert_int_eq(tsup_log_count(&t, "right-token"), 0);
+    /* Idle now: polling backs off to poll_max (400 ms): a few requests a second, not 20+. */
+    int n0 = front_count(NULL);
+    tsup_sleep_ms(2000);
+    int n1 = front_count(NULL);
+    fprintf(stderr, "e2e upstash: %d requests in 2 s idle\n", n1 - n0);
+    ck_assert_int_le(n1 - n0, 30);
+    tsup_kill_all(&t);
+    ov_ts_stop(ts);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(e2e_supervisor_kill9_job_reclaimed)
+{
+    redis_up();
+    front_up();
+    tsup t;
+    ov_ts *ts;
+    setenv("OV_TEST_JOB_SLEEP_MS", "3000", 1);
+    e2e_start(&t, &ts, "right-token", NULL);
+    redisContext *c = rc_open();
+    push_job(c, 0, "sdxl_image_fast", "sdxl_queue", "LPUSH");
+    int64_t end = tsup_now_ms() + 10000;
+    int running = 0;
+    while (!running && tsup_now_ms() < end) {
+        redisReply *rep = redisCommand(c, "HGET ourvidz:status:u-000 state");
+        running = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "running") == 0;
+        freeReplyObject(rep);
+        tsup_sleep_ms(20);
+    }
+    ck_assert(running);
+    tsup_sleep_ms(300);
+    kill(-t.pid, SIGKILL);
+    waitpid(t.pid, NULL, 0);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ourvidz:leases", ""), 1);
+    setenv("OV_TEST_JOB_SLEEP_MS", "100", 1);
+    tsup_start(&t, NULL); /* new sid: reaps the expired lease and runs the job */
+    int counts[1], completed = 0;
+    end = tsup_now_ms() + 20000;
+    while (tsup_now_ms() < end && count_terminal(ts, 1, counts, &completed) < 1)
+        tsup_sleep_ms(50);
+    tsup_sleep_ms(500);
+    count_terminal(ts, 1, counts, &completed);
+    ck_assert_int_eq(counts[0], 1);
+    ck_assert_int_eq(completed, 1);
+    redisReply *rep = redisCommand(c, "HGET ourvidz:status:u-000 attempts");
+    ck_assert_str_eq(rep->str, "2");
+    freeReplyObject(rep);
+    tsup_kill_all(&t);
+    ov_ts_stop(ts);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
+START_TEST(e2e_bad_token_logged_no_crash)
+{
+    redis_up();
+    front_up();
+    tsup t;
+    ov_ts *ts;
+    const char *secret = "Sup3r-Secret-Wrong-Token";
+    e2e_start(&t, &ts, secret, NULL);
+    redisContext *c = rc_open();
+    push_job(c, 0, "sdxl_image_fast", "sdxl_queue", "LPUSH");
+    tsup_sleep_ms(2500);
+    ck_assert_int_eq(kill(t.pid, 0), 0); /* still running */
+    ck_assert_int_ge(tsup_log_count(&t, "upstash_auth_failed"), 1);
+    ck_assert_int_eq(tsup_log_count(&t, secret), 0);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "sdxl_queue", ""), 1);
+    ck_assert_int_eq(ov_ts_count(ts), 0); /* no callback */
+    json_t *st = tsup_status(&t);         /* the status socket answers: the loop is not blocked */
+    json_decref(st);
+    tsup_kill_all(&t);
+    ov_ts_stop(ts);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("queue_upstash");
@@ -756,6 +945,12 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_token_is_logged_once_never_leaked);
     tcase_add_test(tc, front_down_backs_off_with_jitter);
     suite_add_tcase(s, tc);
+    TCase *e2e = tcase_create("e2e");
+    tcase_set_timeout(e2e, 120);
+    tcase_add_test(e2e, e2e_jobs_run_once_through_the_supervisor);
+    tcase_add_test(e2e, e2e_supervisor_kill9_job_reclaimed);
+    tcase_add_test(e2e, e2e_bad_token_logged_no_crash);
+    suite_add_tcase(s, e2e);
     return s;
 }
 
