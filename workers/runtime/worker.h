@@ -80,4 +80,10 @@ int ov_worker_main(const ov_worker_ops *ops, int argc, char **argv);
  * uses it to choose between ov_worker_main() and its own one-shot CLI. */
 bool ov_worker_service_mode(int argc, char **argv);
 
+/* main() of a worker binary whose pipeline is not built yet: --help/--version work, service mode
+ * says hello and then refuses at load with "<pipeline> is not built ... cannot serve <serves>"
+ * (exit OV_EXIT_NO_RESPAWN, reason shown in `ourvidzctl status`), and there is no one-shot mode.
+ * The model issues replace the call with their own ops and CLI. */
+int ov_worker_unbuilt_main(const char *kind, const char *pipeline, const char *serves, int argc, char **argv);
+
 #endif
