@@ -203,6 +203,7 @@ struct ov_upstash_poller {
     int64_t lease_ms, poll_min, poll_max, delay;
     int err_step;
     int registered;
+    int register_once;
     int want; /* claim when 1; when 0 sleep after the step in flight (no requests) */
     int scan; /* look in the processing list before the next LMOVE (start, lost LMOVE answer) */
     uint64_t renewed_ms;
@@ -374,7 +375,7 @@ static void poll_step(ov_upstash_poller *p)
     char n1[24], n3[24];
     int rc;
     uint64_t now = uv_now(p->t.loop);
-    if (!p->registered || now - p->renewed_ms >= (uint64_t)(p->lease_ms / 3)) {
+    if (!p->registered || (!p->register_once && now - p->renewed_ms >= (uint64_t)(p->lease_ms / 3))) {
         p->phase = P_RENEW;
         snprintf(n1, sizeof n1, "%lld", (long long)p->lease_ms);
         const char *argv[] = {"EVAL",    OV_LUA_RENEW, "3",    p->k_leases, p->k_alive, p->k_procs,
@@ -445,6 +446,7 @@ int ov_upstash_poller_start(uv_loop_t *loop, ov_upstash *u, const ov_upstash_pol
     p->poll_min = o->poll_min_ms;
     p->poll_max = o->poll_max_ms;
     p->delay = p->poll_min;
+    p->register_once = o->register_once;
     p->scan = 1;
     p->want = 1;
     p->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)p) | 1;
@@ -542,24 +544,26 @@ int ov_upstash_retry(ov_upstash *u, const char *prefix, const char *cid, const c
     return ov_upstash_cmd(u, 13, argv, NULL, cb, ctx, req_out);
 }
 
-int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int n,
-                     const char *const *cids, const char *const *tokens, ov_upstash_cb cb, void *ctx,
-                     ov_upstash_req **req_out)
+int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int nprocs,
+                     const char *const *procs, const char *const *queues, int n, const char *const *cids,
+                     const char *const *tokens, ov_upstash_cb cb, void *ctx, ov_upstash_req **req_out)
 {
     if (!prefix || !sid || strlen(prefix) >= 64 || strlen(sid) >= 64 || n < 0 || n > OV_UPSTASH_RENEW_MAX ||
-        (n > 0 && (!cids || !tokens)))
+        (n > 0 && (!cids || !tokens)) || nprocs < 0 || nprocs > 4 || (nprocs > 0 && (!procs || !queues)))
         return OV_EINVAL;
-    char lk[KEY_MAX], alk[KEY_MAX], pk[KEY_MAX], n1[24];
+    char lk[KEY_MAX], alk[KEY_MAX], pk[KEY_MAX], n1[24], n2[8];
     ARG_KEY(lk, "%s:leases", prefix);
     ARG_KEY(alk, "%s:alive:%s", prefix, sid);
     ARG_KEY(pk, "%s:procs", prefix);
     snprintf(n1, sizeof n1, "%lld", (long long)lease_ms);
-    const char *argv[10 + 2 * OV_UPSTASH_RENEW_MAX];
+    snprintf(n2, sizeof n2, "%d", nprocs);
+    const char *argv[10 + 8 + 2 * OV_UPSTASH_RENEW_MAX];
     int argc = 0;
     argv[argc++] = "EVAL", argv[argc++] = OV_LUA_RENEW, argv[argc++] = "3";
     argv[argc++] = lk, argv[argc++] = alk, argv[argc++] = pk;
-    argv[argc++] = prefix, argv[argc++] = n1, argv[argc++] = sid,
-    argv[argc++] = "0"; /* no processing lists */
+    argv[argc++] = prefix, argv[argc++] = n1, argv[argc++] = sid, argv[argc++] = n2;
+    for (int i = 0; i < nprocs; i++)
+        argv[argc++] = procs[i], argv[argc++] = queues[i];
     for (int i = 0; i < n; i++)
         argv[argc++] = cids[i], argv[argc++] = tokens[i];
     return ov_upstash_cmd(u, argc, argv, NULL, cb, ctx, req_out);

@@ -52,6 +52,8 @@ typedef struct ov_upstash_poll_opts {
     const char *queue;                /* producer list ("sdxl_queue") */
     int64_t lease_ms;                 /* claim lease; liveness/registration renewed every lease/3 */
     int64_t poll_min_ms, poll_max_ms; /* idle backoff: doubles from min to max, reset by a job */
+    int register_once; /* 1: RENEW only before the first LMOVE; the caller refreshes liveness and the
+                        * registration (ov_upstash_renew with the processing list), saving requests */
 } ov_upstash_poll_opts;
 
 /* One claimed job, borrowed for the callback. The claim is held under token until FINISH/RETRY
@@ -89,11 +91,12 @@ int ov_upstash_retry(ov_upstash *u, const char *prefix, const char *cid, const c
                      const char *job_id, int64_t delay_ms, const char *reason, ov_upstash_cb cb, void *ctx,
                      ov_upstash_req **req_out);
 #define OV_UPSTASH_RENEW_MAX 200
-/* RENEW n (<= OV_UPSTASH_RENEW_MAX) held claims and the liveness key of sid; result: array of the
- * cids whose token no longer matches (lost: drop them without a callback). */
-int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int n,
-                     const char *const *cids, const char *const *tokens, ov_upstash_cb cb, void *ctx,
-                     ov_upstash_req **req_out);
+/* RENEW n (<= OV_UPSTASH_RENEW_MAX) held claims and the liveness key of sid, and register nprocs
+ * (<= 4) processing lists procs[i] of queues[i]; result: array of the cids whose token no longer
+ * matches (lost: drop them without a callback). */
+int ov_upstash_renew(ov_upstash *u, const char *prefix, const char *sid, int64_t lease_ms, int nprocs,
+                     const char *const *procs, const char *const *queues, int n, const char *const *cids,
+                     const char *const *tokens, ov_upstash_cb cb, void *ctx, ov_upstash_req **req_out);
 /* MAINT: promote due retries, requeue expired leases with attempts left, take over exhausted ones
  * under token_prefix<cid> (state dead: the caller sends their `failed` callback and FINISHes them),
  * return dead supervisors' processing lists. Result {promoted, requeued, orphans, [[cid, token,

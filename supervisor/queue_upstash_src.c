@@ -67,6 +67,7 @@ struct usrc {
     ov_upstash_poller *poller[NQ];
     char prefix[64], sid[40];
     char queue[NQ][64];
+    char k_proc[NQ][256];
     const ov_job_types *types;
     ov_job_types own_types;
     int64_t lease_ms, backoff_initial_ms, backoff_max_ms, dead_max, maint_ms, poll_min_ms, poll_max_ms;
@@ -468,8 +469,9 @@ static void renew_all(usrc *s)
             r->last_renew_ms = now;
         }
         if ((!r && (n > 0 || !sent)) || n == OV_UPSTASH_RENEW_MAX) {
-            if (ov_upstash_renew(s->u, s->prefix, s->sid, s->lease_ms, n, cids, toks, on_renew_reply, s,
-                                 NULL) == 0)
+            const char *procs[NQ] = {s->k_proc[0], s->k_proc[1]}, *queues[NQ] = {s->queue[0], s->queue[1]};
+            if (ov_upstash_renew(s->u, s->prefix, s->sid, s->lease_ms, NQ, procs, queues, n, cids, toks,
+                                 on_renew_reply, s, NULL) == 0)
                 s->renew_inflight++;
             n = 0, sent = 1;
         }
@@ -815,6 +817,8 @@ int ov_queue_upstash_new(uv_loop_t *loop, const ov_config *cfg, const char *url,
     ov_str_copy(s->prefix, sizeof s->prefix, cfg->redis_key_prefix[0] ? cfg->redis_key_prefix : "ourvidz");
     ov_str_copy(s->queue[0], sizeof s->queue[0], cfg->redis_sdxl_queue);
     ov_str_copy(s->queue[1], sizeof s->queue[1], cfg->redis_wan_queue);
+    for (int qi = 0; qi < NQ; qi++)
+        snprintf(s->k_proc[qi], sizeof s->k_proc[qi], "%s:proc:%s:%s", s->prefix, s->sid, s->queue[qi]);
     s->lease_ms = cfg->redis_lease_ms > 0 ? cfg->redis_lease_ms : 60000;
     s->backoff_initial_ms = cfg->redis_retry_backoff_initial_ms > 0 ? cfg->redis_retry_backoff_initial_ms : 1;
     s->backoff_max_ms = cfg->redis_retry_backoff_max_ms >= s->backoff_initial_ms
@@ -851,7 +855,8 @@ int ov_queue_upstash_new(uv_loop_t *loop, const ov_config *cfg, const char *url,
                                   .queue = s->queue[qi],
                                   .lease_ms = s->lease_ms,
                                   .poll_min_ms = s->poll_min_ms,
-                                  .poll_max_ms = s->poll_max_ms};
+                                  .poll_max_ms = s->poll_max_ms,
+                                  .register_once = 1}; /* renew_all refreshes registration */
         rc = ov_upstash_poller_start(loop, s->u, &o, qi == 0 ? on_claim0 : on_claim1, s, &s->poller[qi]);
         if (rc == 0)
             ov_upstash_poller_want(s->poller[qi], 0); /* until a worker asks */
