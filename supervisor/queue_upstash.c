@@ -93,6 +93,10 @@ static void on_http(void *ctx, const ov_hc_result *res)
         cb(cctx, res->status, NULL, res->error);
         return;
     }
+    if (res->body_len >= OV_HC_RESPONSE_MAX) { /* the client keeps only this much: cut short */
+        cb(cctx, OV_ERANGE, NULL, "answer over the HTTP client's response cap");
+        return;
+    }
     if (res->http_status == 401 || res->http_status == 403) {
         snprintf(why, sizeof why, "HTTP %ld: the REST token was rejected", res->http_status);
         cb(cctx, OV_ECONFIG, NULL, why);
@@ -191,7 +195,18 @@ void ov_upstash_free(ov_upstash *u)
 
 /* ---------- the poller ---------- */
 
-enum { P_RENEW, P_SCAN, P_LMOVE, P_CLAIM };
+enum { P_RENEW, P_SCAN, P_LMOVE, P_CLAIM, P_DEAD };
+
+/* A payload too large to come back over REST (the answer is capped at OV_HC_RESPONSE_MAX) would
+ * block its queue: it is moved, unread, from the processing list to the dead-letter list. */
+#define LUA_DEAD_TAIL                                                                                        \
+    "local v = redis.call('RPOP', KEYS[1])\n"                                                                \
+    "if not v then return -1 end\n"                                                                          \
+    "redis.call('LPUSH', KEYS[2], cjson.encode({job_id = '', queue = ARGV[2], reason = ARGV[1],\n"           \
+    "  attempts = 0, payload = v}))\n"                                                                       \
+    "redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)\n"                                               \
+    "return string.len(v)\n"
+#define DEAD_MAX "10000"
 
 struct ov_upstash_poller {
     uv_timer_t t;
@@ -204,8 +219,9 @@ struct ov_upstash_poller {
     int err_step;
     int registered;
     int register_once;
-    int want; /* claim when 1; when 0 sleep after the step in flight (no requests) */
-    int scan; /* look in the processing list before the next LMOVE (start, lost LMOVE answer) */
+    int want;     /* claim when 1; when 0 sleep after the step in flight (no requests) */
+    int oversize; /* the processing list's tail could not be read: dead-letter it */
+    int scan;     /* look in the processing list before the next LMOVE (start, lost LMOVE answer) */
     uint64_t renewed_ms;
     int phase; /* what the request in flight is */
     ov_upstash_req *inflight;
@@ -248,6 +264,12 @@ static void on_error(ov_upstash_poller *p, int status, const char *error)
         p->err_step++;
     if (p->phase == P_LMOVE)
         p->scan = 1; /* the move may have happened with its answer lost */
+    if (status == OV_ERANGE && (p->phase == P_LMOVE || p->phase == P_SCAN)) {
+        p->oversize = 1;
+        p->err_step = 0;
+        schedule(p, 0);
+        return;
+    }
     if (status == OV_ECONFIG) {
         d = p->poll_max;
         if (!p->auth_logged)
@@ -342,6 +364,14 @@ static void on_reply(void *ctx, int status, json_t *result, const char *error)
                "queue=%s reason=\"payload left in the processing list\"", p->queue);
         take_payload(p, json_array_get(result, 0));
         return;
+    case P_DEAD:
+        p->oversize = 0;
+        p->scan = 1;
+        if (json_is_integer(result) && json_integer_value(result) >= 0)
+            ov_log(OV_LOG_ERR, "upstash_payload_too_large", "queue=%s bytes=%lld limit=%u action=dead_letter",
+                   p->queue, (long long)json_integer_value(result), OV_HC_RESPONSE_MAX);
+        poll_step(p);
+        return;
     case P_CLAIM: {
         long long n = json_is_integer(result) ? (long long)json_integer_value(result) : -1;
         if (n < 0) {
@@ -397,6 +427,14 @@ static void poll_step(ov_upstash_poller *p)
             lens[i] = strlen(argv[i]);
         lens[8] = p->payload_len; /* argv[8] is the payload */
         rc = ov_upstash_cmd(p->u, 17, argv, lens, on_reply, p, &p->inflight);
+    } else if (p->oversize) {
+        p->phase = P_DEAD;
+        char dk[KEY_MAX];
+        snprintf(dk, sizeof dk, "%s:dead", p->prefix);
+        const char *argv[] = {
+            "EVAL",   LUA_DEAD_TAIL, "2", p->k_proc, dk, "payload too large for the REST transport",
+            p->queue, DEAD_MAX};
+        rc = ov_upstash_cmd(p->u, 8, argv, NULL, on_reply, p, &p->inflight);
     } else if (p->scan) {
         p->phase = P_SCAN;
         const char *argv[] = {"LRANGE", p->k_proc, "-1", "-1"};

@@ -932,6 +932,41 @@ START_TEST(e2e_bad_token_logged_no_crash)
 }
 END_TEST
 
+START_TEST(oversized_payload_dead_lettered_queue_moves_on)
+{
+    redis_up();
+    front_up();
+    redisContext *c = rc_open();
+    size_t big = 100000;
+    char *pl = malloc(big + 1);
+    memset(pl, 'x', big);
+    memcpy(pl, "{\"id\":\"big\",\"p\":\"", 17);
+    memcpy(pl + big - 2, "\"}", 2);
+    pl[big] = '\0';
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", pl));
+    freeReplyObject(redisCommand(c, "LPUSH sdxl_queue %s", "{\"id\":\"small\"}"));
+    free(pl);
+    env e;
+    env_up(&e, "right-token", 50, 200);
+    e.stop_at = 1;
+    env_run(&e, 4000);
+    ck_assert_int_eq(e.ngot, 1);
+    ck_assert_str_eq(e.got[0].job_id, "small");
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ovt:dead", ""), 1);
+    ck_assert_int_eq(r_int(c, "LLEN %s%s", "ovt:proc:sidA:sdxl_queue", ""), 0);
+    redisReply *rep = redisCommand(c, "LINDEX ovt:dead 0");
+    json_t *d = json_loadb(rep->str, rep->len, 0, NULL);
+    ck_assert_uint_eq(json_string_length(json_object_get(d, "payload")), big);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "queue")), "sdxl_queue");
+    json_decref(d);
+    freeReplyObject(rep);
+    env_down(&e);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("queue_upstash");
@@ -942,6 +977,7 @@ static Suite *suite(void)
     tcase_add_test(tc, claim_ops_retry_maint_renew_finish);
     tcase_add_test(tc, payload_left_in_processing_list_is_claimed);
     tcase_add_test(tc, demand_gate_claims_only_when_wanted);
+    tcase_add_test(tc, oversized_payload_dead_lettered_queue_moves_on);
     tcase_add_test(tc, idle_polling_backs_off);
     tcase_add_test(tc, bad_token_is_logged_once_never_leaked);
     tcase_add_test(tc, front_down_backs_off_with_jitter);
