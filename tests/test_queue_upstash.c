@@ -854,6 +854,10 @@ START_TEST(e2e_jobs_run_once_through_the_supervisor)
     int n1 = front_count(NULL);
     fprintf(stderr, "e2e upstash: %d requests in 2 s idle\n", n1 - n0);
     ck_assert_int_le(n1 - n0, 25); /* ~18: 2 pollers at 400 ms, MAINT at 400 ms, RENEW at 667 ms */
+    /* A clean stop closes the source (requests cancelled, handles closed; leak-checked under ASan). */
+    ck_assert_int_eq(kill(t.pid, SIGTERM), 0);
+    int st = tsup_wait_exit(&t, 10000);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "supervisor exit status %d", st);
     tsup_kill_all(&t);
     ov_ts_stop(ts);
     redisFree(c);
