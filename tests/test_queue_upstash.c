@@ -749,7 +749,8 @@ END_TEST
 
 static void e2e_start(tsup *t, ov_ts **ts, const char *token, const char *extra)
 {
-    ck_assert_int_eq(ov_ts_start(ts), 0);
+    if (!*ts)
+        ck_assert_int_eq(ov_ts_start(ts), 0);
     const char *tw = tsup_test_bin("ourvidz-testworker");
     char body[4096];
     snprintf(
@@ -820,7 +821,7 @@ START_TEST(e2e_jobs_run_once_through_the_supervisor)
     redis_up();
     front_up();
     tsup t;
-    ov_ts *ts;
+    ov_ts *ts = NULL;
     setenv("OV_TEST_JOB_SLEEP_MS", "20", 1);
     e2e_start(&t, &ts, "right-token", NULL);
     redisContext *c = rc_open();
@@ -871,7 +872,7 @@ START_TEST(e2e_supervisor_kill9_job_reclaimed)
     redis_up();
     front_up();
     tsup t;
-    ov_ts *ts;
+    ov_ts *ts = NULL;
     setenv("OV_TEST_JOB_SLEEP_MS", "3000", 1);
     e2e_start(&t, &ts, "right-token", NULL);
     redisContext *c = rc_open();
@@ -910,12 +911,46 @@ START_TEST(e2e_supervisor_kill9_job_reclaimed)
 }
 END_TEST
 
+START_TEST(e2e_two_supervisors_each_job_once)
+{
+    redis_up();
+    front_up();
+    tsup a, b;
+    ov_ts *ts = NULL;
+    setenv("OV_TEST_JOB_SLEEP_MS", "30", 1);
+    e2e_start(&a, &ts, "right-token", NULL);
+    e2e_start(&b, &ts, "right-token", NULL); /* same front, same callback server */
+    redisContext *c = rc_open();
+    enum { N = 40 };
+    for (int i = 0; i < N; i++)
+        push_job(c, i, i % 2 ? "sdxl_image_fast" : "image_fast", i % 2 ? "sdxl_queue" : "wan_queue", "RPUSH");
+    int counts[N], completed = 0;
+    int64_t end = tsup_now_ms() + 60000;
+    while (tsup_now_ms() < end && count_terminal(ts, N, counts, &completed) < N)
+        tsup_sleep_ms(50);
+    tsup_sleep_ms(600);
+    count_terminal(ts, N, counts, &completed);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(counts[i] == 1, "u-%03d got %d terminal callbacks", i, counts[i]);
+    ck_assert_int_eq(completed, N);
+    int fa = tsup_log_count(&a, "job_finished"), fb = tsup_log_count(&b, "job_finished");
+    fprintf(stderr, "e2e upstash two supervisors: %d + %d jobs\n", fa, fb);
+    ck_assert_int_eq(r_int(c, "ZCARD %s%s", "ourvidz:leases", ""), 0);
+    tsup_kill_all(&a);
+    tsup_kill_all(&b);
+    ov_ts_stop(ts);
+    redisFree(c);
+    front_down();
+    redis_down();
+}
+END_TEST
+
 START_TEST(e2e_bad_token_logged_no_crash)
 {
     redis_up();
     front_up();
     tsup t;
-    ov_ts *ts;
+    ov_ts *ts = NULL;
     const char *secret = "Sup3r-Secret-Wrong-Token";
     e2e_start(&t, &ts, secret, NULL);
     redisContext *c = rc_open();
@@ -990,6 +1025,7 @@ static Suite *suite(void)
     tcase_set_timeout(e2e, 120);
     tcase_add_test(e2e, e2e_jobs_run_once_through_the_supervisor);
     tcase_add_test(e2e, e2e_supervisor_kill9_job_reclaimed);
+    tcase_add_test(e2e, e2e_two_supervisors_each_job_once);
     tcase_add_test(e2e, e2e_bad_token_logged_no_crash);
     suite_add_tcase(s, e2e);
     return s;
