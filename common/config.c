@@ -227,7 +227,7 @@ void ov_config_defaults(ov_config *c)
     c->redis_reconnect_max_ms = 30000;
     c->redis_reap_interval_ms = 5000;
     c->upstash_poll_min_ms = 1000;
-    c->upstash_poll_max_ms = 30000;
+    c->upstash_poll_max_ms = 60000; /* keeps an idle supervisor under the 10,000 requests/day free tier */
     snprintf(c->storage_backend, sizeof c->storage_backend, "auto");
     snprintf(c->storage_dir, sizeof c->storage_dir, "/var/lib/ourvidz/storage");
     snprintf(c->storage_layout, sizeof c->storage_layout, "legacy");

@@ -70,7 +70,7 @@ typedef struct ov_config {
     int64_t redis_reap_interval_ms;       /* reap_interval = 5s : expired leases are reaped this often */
     /* [upstash] — REST queue; URL and token come only from UPSTASH_REDIS_REST_URL / _TOKEN. */
     int64_t upstash_poll_min_ms;          /* poll_min = 1s : idle polling backs off from here ... */
-    int64_t upstash_poll_max_ms;          /* poll_max = 30s : ... to here */
+    int64_t upstash_poll_max_ms;          /* poll_max = 60s : ... to here */
     /* [storage] */
     char storage_backend[16];             /* backend = auto | local | supabase */
     char storage_dir[OV_CONFIG_PATH_MAX]; /* dir (env alias OURVIDZ_STORAGE_DIR) : local backend root */
