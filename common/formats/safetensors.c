@@ -340,7 +340,7 @@ int ov_st_parse(const void *image, size_t len, const char *label, ov_safetensors
     if (!image || len < 8)
         return fmt_fail(err, err_cap, OV_EFORMAT, "%s: %zu bytes is too short for a safetensors file",
                         label, len);
-    uint64_t hn;
+    uint64_t hn = 0;
     int rc = check_prefix(image, len, label, &hn, err, err_cap);
     if (rc)
         return rc;
@@ -406,7 +406,7 @@ static int open_shard(ov_safetensors *st, const char *path, char *err, size_t ca
     uint8_t pre[8];
     if (pread_full(sh->fd, pre, 8, 0))
         return fmt_fail(err, cap, OV_EIO, "%s: cannot read the header length", path);
-    uint64_t hn;
+    uint64_t hn = 0;
     int rc = check_prefix(pre, sh->file_size, path, &hn, err, cap);
     if (rc)
         return rc;
