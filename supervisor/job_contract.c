@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/ident.h"
 
 #define SEED_MAX 9007199254740991.0 /* 2^53-1: the largest integer a JS frontend can send exactly */
 #define URL_MAX 2048
@@ -34,18 +35,7 @@ static int errf(char *err, size_t n, int code, const char *fmt, ...)
 
 bool ov_job_id_is_safe(const char *s)
 {
-    if (!s)
-        return false;
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (n >= OV_JOB_SAFE_ID_MAX)
-            return false;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
-            return false;
-    }
-    return n > 0;
+    return ov_ident_valid(s, OV_JOB_SAFE_ID_MAX);
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */

@@ -8,23 +8,14 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/ident.h"
 #include "common/log.h"
 #include "store_backend.h"
 #include "strcopy.h"
 
 int ov_store_id_valid(const char *id)
 {
-    if (!id || !*id)
-        return 0;
-    size_t n = 0;
-    for (const char *p = id; *p; p++, n++) {
-        char c = *p;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                 c == '-';
-        if (!ok || n >= OV_STORE_ID_MAX)
-            return 0;
-    }
-    return 1;
+    return ov_ident_valid(id, OV_STORE_ID_MAX);
 }
 
 int ov_store_layout_parse(const char *s, int *out)
