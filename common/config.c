@@ -569,5 +569,17 @@ int ov_config_load(ov_config *c, const char *path, char *err, size_t errlen)
         return rc;
     if ((rc = ov_config_apply_env(c, err, errlen)) != 0)
         return rc;
+    /* A worker without `model =` uses <models_dir>/<kind> (what `ourvidz-mkmodel all` writes). */
+    static const char *const kind_dir[OV_KIND_COUNT] = {"wan", "sdxl", "qwen"};
+    for (int k = 0; k < OV_KIND_COUNT; k++) {
+        ov_worker_config *wc = &c->workers[k];
+        if (!wc->model[0] && c->models_dir[0]) {
+            int n = snprintf(wc->model, sizeof wc->model, "%s/%s", c->models_dir, kind_dir[k]);
+            if (n < 0 || (size_t)n >= sizeof wc->model) {
+                snprintf(err, errlen, "models_dir too long for the %s model path", kind_dir[k]);
+                return OV_ECONFIG;
+            }
+        }
+    }
     return ov_config_validate(c, err, errlen);
 }
