@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#include <zlib.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -126,9 +127,59 @@ static int add_merges_array(ov_bpe *b, json_t *merges)
     return 0;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* A gzip-compressed JSON file (the in-repo copy common/text/data/qwen-tokenizer.json.gz, or a
+ * model folder's tokenizer.json.gz): inflated into memory under the same size cap. */
+static json_t *load_json_gz(const char *path, int *rc)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        *rc = OV_ENOENT;
+        return NULL;
+    }
+    ov_buf b;
+    ov_buf_init(&b, OV_TOK_QWEN_MAX_FILE);
+    char chunk[65536];
+    int n;
+    while ((n = gzread(f, chunk, sizeof chunk)) > 0) {
+        if (ov_buf_append(&b, chunk, (size_t)n)) {
+            *rc = OV_ERANGE;
+            OV_LOG_ERROR("tok_qwen_load", "path=\"%s\" error=too_large", path);
+            gzclose(f);
+            ov_buf_free(&b);
+            return NULL;
+        }
+    }
+    int zerr = 0;
+    const char *zmsg = n < 0 ? gzerror(f, &zerr) : NULL;
+    if (n < 0) {
+        *rc = OV_EFORMAT;
+        OV_LOG_ERROR("tok_qwen_load", "path=\"%s\" error=\"gzip: %s\"", path, zmsg ? zmsg : "?");
+        gzclose(f);
+        ov_buf_free(&b);
+        return NULL;
+    }
+    gzclose(f);
+    json_error_t err;
+    json_t *j = json_loadb(b.data ? b.data : "", b.len, JSON_REJECT_DUPLICATES, &err);
+    ov_buf_free(&b);
+    if (!j) {
+        *rc = OV_EFORMAT;
+        OV_LOG_ERROR("tok_qwen_load", "path=\"%s\" line=%d error=\"%s\"", path, err.line, err.text);
+    }
+    return j;
+}
+
 static json_t *load_json(const char *path, int *rc)
 {
     json_error_t err;
+    if (ends_with(path, ".gz"))
+        return load_json_gz(path, rc);
     FILE *f = fopen(path, "rb");
     if (!f) {
         *rc = OV_ENOENT;
@@ -307,6 +358,12 @@ int ov_tok_qwen_load_dir(ov_tok_qwen **out, const char *dir)
         return OV_EINVAL;
     FILE *f = fopen(a, "rb");
     if (f) {
+        fclose(f);
+        return ov_tok_qwen_load_json(out, a);
+    }
+    if ((size_t)snprintf(a, sizeof a, "%s/tokenizer.json.gz", dir) >= sizeof a)
+        return OV_EINVAL;
+    if ((f = fopen(a, "rb"))) {
         fclose(f);
         return ov_tok_qwen_load_json(out, a);
     }

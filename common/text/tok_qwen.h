@@ -21,13 +21,15 @@
 typedef struct ov_tok_qwen ov_tok_qwen;
 
 /* Load a HF tokenizer.json (model.vocab, model.merges as "a b" or ["a","b"], added_tokens,
- * normalizer NFC or null, the Split pattern of the pre_tokenizer). OV_ENOENT, OV_EFORMAT. */
+ * normalizer NFC or null, the Split pattern of the pre_tokenizer); a path ending in .gz is read
+ * through zlib. OV_ENOENT, OV_EFORMAT. */
 int ov_tok_qwen_load_json(ov_tok_qwen **out, const char *tokenizer_json_path);
 /* Load vocab.json + merges.txt. added_tokens: tokenizer_config.json (its added_tokens_decoder)
  * or NULL for the 22 Qwen2.5 added tokens at ids 151643..151664. */
 int ov_tok_qwen_load_files(ov_tok_qwen **out, const char *vocab_json, const char *merges_txt,
                            const char *tokenizer_config_json);
-/* A model folder: tokenizer.json if present, else vocab.json + merges.txt (+ tokenizer_config). */
+/* A model folder: tokenizer.json (or tokenizer.json.gz) if present, else vocab.json + merges.txt
+ * (+ tokenizer_config). */
 int ov_tok_qwen_load_dir(ov_tok_qwen **out, const char *dir);
 
 /* GGUF tokenizer metadata (llama.cpp names), as plain arrays so this does not depend on a GGUF
