@@ -1,4 +1,4 @@
-/* CPU op benchmark: linear vs raw cblas_sgemm, attention and conv GFLOP/s at scaled model shapes. */
+/* CPU op benchmark: linear per weight dtype (decode GEMV vs memory bandwidth, prefill vs raw sgemm), attention, conv. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "common/tensor/backend.h"
 #include "common/tensor/cpu_internal.h" /* ov_cpu_threads() */
 #include "common/tensor/ops.h"
+#include "common/tensor/ops_cpu_simd.h" /* kernel level: scalar vs avx2 */
 
 #define REPS 5
 
@@ -104,6 +105,111 @@ static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
+/* ---- memory bandwidth (the decode ceiling) ---- */
+
+struct rd_ctx {
+    const uint64_t *p;
+    uint64_t sum[64];
+};
+
+static void read_task(void *vctx, int64_t b, int64_t e)
+{
+    struct rd_ctx *c = vctx;
+    const uint64_t *p = c->p;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = b * 512; i < e * 512; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    c->sum[(b / 8) & 63] += s0 ^ s1 ^ s2 ^ s3; /* keeps the loads; races here are harmless */
+}
+
+static double g_read_gbs;
+
+/* STREAM-like: a 1 GiB buffer read by our pool's threads (each reads 4 KB lines in order), and
+ * a single-threaded memcpy of 512 MiB; best of 5 after a warm-up. */
+static void bench_bandwidth(void)
+{
+    size_t bytes = (size_t)1 << 30;
+    uint64_t *buf = malloc(bytes);
+    char *dst = malloc(bytes / 2);
+    if (!buf || !dst) {
+        fprintf(stderr, "bandwidth: no memory\n");
+        exit(1);
+    }
+    memset(buf, 1, bytes);
+    memset(dst, 2, bytes / 2);
+    struct rd_ctx c = {buf, {0}};
+    double best = 1e9, best_cp = 1e9;
+    for (int r = 0; r < 6; r++) {
+        double t0 = now_s();
+        ov_cpu_parallel((int64_t)(bytes / 4096), 1024, read_task, &c);
+        double t = now_s() - t0;
+        if (r && t < best)
+            best = t;
+        t0 = now_s();
+        memcpy(dst, buf, bytes / 2);
+        t = now_s() - t0;
+        if (r && t < best_cp)
+            best_cp = t;
+    }
+    g_read_gbs = (double)bytes / best * 1e-9;
+    printf("memory: read %.1f GB/s (%d threads, 1 GiB), memcpy %.1f GB/s copied (1 thread, 512 MiB) [%llu]\n\n",
+           g_read_gbs, ov_cpu_threads(), (double)(bytes / 2) / best_cp * 1e-9,
+           (unsigned long long)(c.sum[0] + (unsigned char)dst[12345]));
+    free(buf);
+    free(dst);
+}
+
+/* ---- linear per weight dtype at the Qwen shapes ---- */
+
+static const int k_dts[] = {OV_DTYPE_F32,  OV_DTYPE_F16,  OV_DTYPE_BF16, OV_DTYPE_F8_E4M3,
+                            OV_DTYPE_Q8_0, OV_DTYPE_Q4_K, OV_DTYPE_Q6_K};
+
+/* y [M, N] = x [M, K] · W [N, K]ᵀ for each weight dtype: M = 1 (decode: fused dequant-dot, bound by
+ * reading the weights, so also as GB/s of weight bytes and % of the read bandwidth; once more with
+ * the scalar kernels), then M = prefill_m (dequantised tiles + sgemm, as % of raw f32 sgemm). */
+static void bench_linear_dtypes(const char *label, int64_t K, int64_t N, int64_t prefill_m)
+{
+    int64_t M = prefill_m;
+    ov_tensor x = mk("x", OV_DTYPE_F32, 2, (int64_t[]){M, K});
+    ov_tensor y = mk("y", OV_DTYPE_F32, 2, (int64_t[]){M, N});
+    ov_tensor x1, y1;
+    ov_tensor_slice(&x1, &x, 0, 0, 1);
+    ov_tensor_slice(&y1, &y, 0, 0, 1);
+    double flop1 = 2.0 * (double)K * (double)N, flopm = flop1 * (double)M, t_raw = 0;
+    for (size_t d = 0; d < sizeof k_dts / sizeof k_dts[0]; d++) {
+        int dt = k_dts[d];
+        if (ov_dtype_block_elems(dt) > 1 && K % (int64_t)ov_dtype_block_elems(dt) != 0) {
+            printf("| %s | %s | K %% %zu != 0 (llama.cpp stores such rows as q8_0/q5_0) | | | | | | |\n", label,
+                   ov_dtype_name(dt), ov_dtype_block_elems(dt));
+            continue;
+        }
+        ov_tensor w = mk("w", dt, 2, (int64_t[]){N, K});
+        if (dt == OV_DTYPE_F8_E4M3)
+            w.scale = 0.5f;
+        double wbytes = (double)ov_tensor_nbytes(&w), t1, t1s, tm;
+        if (dt == OV_DTYPE_F32)
+            TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
+                                           x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+        TIME_MEDIAN(t1, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
+        ov_cpu_simd_force(OV_CPU_SIMD_SCALAR);
+        TIME_MEDIAN(t1s, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
+        ov_cpu_simd_force(-1);
+        TIME_MEDIAN(tm, CHECK(ov_op_linear(&y, &x, &w, NULL)));
+        printf("| %s | %s | %.1f MB | %.2f ms | %.1f | %.1f (%.0f %%) | %.1f | %.1f | %.0f %% |\n", label,
+               ov_dtype_name(dt), wbytes * 1e-6, t1 * 1e3, flop1 / t1 * 1e-9, wbytes / t1 * 1e-9,
+               100.0 * wbytes / t1 * 1e-9 / g_read_gbs, wbytes / t1s * 1e-9, flopm / tm * 1e-9,
+               100.0 * t_raw / tm);
+        ov_mem_free_tensor(&g_mem, &w);
+    }
+    printf("| %s | raw cblas_sgemm M=%lld | | | | | | %.1f | 100 %% |\n", label, (long long)M, flopm / t_raw * 1e-9);
+    ov_mem_free_tensor(&g_mem, &x);
+    ov_mem_free_tensor(&g_mem, &y);
+}
+
 static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk,
                        int64_t D, int causal)
 {
@@ -171,7 +277,17 @@ int main(int argc, char **argv)
     ov_mem_init(&g_mem, ov_backend_cpu(), 0);
     printf("threads: ours %d, openblas %d; medians of %d runs\n\n", ov_cpu_threads(),
            openblas_get_num_threads(), REPS);
-    printf("| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + "
+    printf("kernels: %s\n", ov_cpu_simd_name(ov_cpu_simd_level()));
+    bench_bandwidth();
+    printf("| y = x·Wᵀ, W [N, K] | W dtype | W bytes | M=1 time | M=1 GFLOP/s | M=1 W GB/s (%% of read bw) | "
+           "M=1 scalar W GB/s | M=64 GFLOP/s | M=64 %% of f32 sgemm |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    bench_linear_dtypes("Qwen2.5-0.5B MLP up 4864x896", 896, 4864, 64);
+    if (!quick) {
+        bench_linear_dtypes("Qwen2.5-7B MLP up 18944x3584", 3584, 18944, 64);
+        bench_linear_dtypes("Qwen2.5 lm_head 151936x896", 896, 151936, 64);
+    }
+    printf("\n| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + "
            "bias |\n");
     printf("|---|---|---|---|---|---|---|\n");
     bench_gemm("Qwen-0.5B MLP up, 128 tokens", 128, 896, 4864);

@@ -10,6 +10,9 @@
  *   atol 2e-6 (timestep angles up to 1000 rad: float(t) is exact for our inputs). */
 #include "test_tensor_util.h"
 
+#include "common/tensor/dtype.h"
+#include "common/tensor/ops_cpu_simd.h" /* force the scalar / AVX2 weight kernels */
+
 static double *dalloc(int64_t n)
 {
     double *d = calloc((size_t)(n ? n : 1), sizeof(double));
@@ -90,6 +93,86 @@ static void body_linear(ov_backend *be)
 START_TEST(linear_all_weight_dtypes)
 {
     tt_run(body_linear);
+}
+END_TEST
+
+/* The CPU weight kernels at every SIMD level (scalar always; AVX2 where the CPU has it):
+ * - the row dequantiser is bit-identical to ov_dtype_to_f32 (same arithmetic, so exact);
+ * - the fused decode GEMV (M <= 8) and the dequantised-tile sgemm (M > 8) meet the GEMM tolerance
+ *   above for every weight dtype at M = 1, 3, 8, 9, with odd N (several threads' row chunks), odd
+ *   K for the plain types (vector tails) and K that ends in a partial 512-element piece. */
+static int simd_levels(int *lv)
+{
+    int n = 0;
+    lv[n++] = OV_CPU_SIMD_SCALAR;
+    ov_cpu_simd_force(OV_CPU_SIMD_AVX2);
+    if (ov_cpu_simd_level() == OV_CPU_SIMD_AVX2)
+        lv[n++] = OV_CPU_SIMD_AVX2;
+    ov_cpu_simd_force(-1);
+    return n;
+}
+
+static const int k_weight_dts[] = {OV_DTYPE_F32,  OV_DTYPE_F16,  OV_DTYPE_BF16, OV_DTYPE_F8_E4M3,
+                                   OV_DTYPE_Q8_0, OV_DTYPE_Q4_K, OV_DTYPE_Q6_K};
+
+START_TEST(cpu_dequant_row_exact)
+{
+    int lv[2], nl = simd_levels(lv);
+    enum { NMAX = 1024 + 256 };
+    float *src = tt_rand(NMAX, 3.0), *ref = malloc(NMAX * sizeof(float)), *got = malloc(NMAX * sizeof(float));
+    uint8_t *raw = malloc(NMAX * 4);
+    ck_assert(ref && got && raw);
+    for (int l = 0; l < nl; l++) {
+        ov_cpu_simd_force(lv[l]);
+        for (size_t d = 1; d < sizeof k_weight_dts / sizeof k_weight_dts[0]; d++) {
+            int dt = k_weight_dts[d];
+            int64_t blk = (int64_t)ov_dtype_block_elems(dt);
+            int64_t lens[] = {blk, 5 * blk, blk == 1 ? 13 : 4 * blk, NMAX};
+            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                int64_t n = lens[li];
+                ck_assert_int_eq(ov_dtype_from_f32(dt, src, raw, n), 0);
+                if (dt == OV_DTYPE_F8_E4M3) /* every code, NaN (0x7f, 0xff) and subnormals included */
+                    for (int64_t i = 0; i < n && i < 256; i++)
+                        raw[i] = (uint8_t)i;
+                ck_assert_int_eq(ov_dtype_to_f32(dt, raw, ref, n), 0);
+                memset(got, 0xff, (size_t)n * sizeof(float));
+                ov_cpu_dequant_row(dt, raw, got, n);
+                for (int64_t i = 0; i < n; i++)
+                    ck_assert_msg(memcmp(&got[i], &ref[i], 4) == 0 || (isnan(got[i]) && isnan(ref[i])),
+                                  "%s dequant %s n=%lld [%lld]: %.9g vs %.9g", ov_cpu_simd_name(lv[l]),
+                                  ov_dtype_name(dt), (long long)n, (long long)i, got[i], ref[i]);
+            }
+        }
+    }
+    ov_cpu_simd_force(-1);
+    free(src);
+    free(ref);
+    free(got);
+    free(raw);
+}
+END_TEST
+
+START_TEST(cpu_linear_weight_kernels)
+{
+    ov_backend *be = ov_backend_cpu();
+    int lv[2], nl = simd_levels(lv);
+    for (int l = 0; l < nl; l++) {
+        ov_cpu_simd_force(lv[l]);
+        for (size_t d = 0; d < sizeof k_weight_dts / sizeof k_weight_dts[0]; d++) {
+            int dt = k_weight_dts[d];
+            float sc = dt == OV_DTYPE_F8_E4M3 ? 0.375f : 1.0f;
+            int64_t blk = (int64_t)ov_dtype_block_elems(dt);
+            /* plain types: odd K (8-wide tails); blocks: K ends in a partial 512-element piece */
+            int64_t k_odd = blk == 1 ? 37 : blk == 32 ? 544 : 768;
+            int64_t ms[] = {1, 3, 8, 9};
+            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+                check_linear(be, dt, ms[mi], k_odd, 41, mi & 1, mi == 1, sc);
+                check_linear(be, dt, ms[mi], blk == 1 ? 1 : blk, 19, 1, 0, sc);
+            }
+            check_linear(be, dt, 1, blk == 1 ? 1031 : 1024, 67, 0, 0, sc);
+        }
+    }
+    ov_cpu_simd_force(-1);
 }
 END_TEST
 
@@ -821,6 +904,8 @@ int main(void)
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, linear_all_weight_dtypes);
+    tcase_add_test(tc, cpu_dequant_row_exact);
+    tcase_add_test(tc, cpu_linear_weight_kernels);
     tcase_add_test(tc, matmul_batched_transposed);
     tcase_add_test(tc, conv2d_stride_pad_dilation_groups);
     tcase_add_test(tc, conv3d_causal_wan_shapes);

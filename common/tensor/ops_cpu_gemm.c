@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/tensor/cpu_internal.h"
+#include "common/tensor/ops_cpu_simd.h"
 
 #define OV_CPU_TILE_FLOATS ((int64_t)2 << 20) /* 8 MB of dequantised weight or im2col per tile */
 #define OV_CPU_GEMV_MAX_ROWS 8                /* up to this many x rows: fused dequant + dot */
@@ -45,7 +46,7 @@ static void dequant_rows(void *vctx, int64_t b, int64_t e)
 {
     struct dq_ctx *c = vctx;
     for (int64_t r = b; r < e; r++)
-        ov_cpu_to_f32(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row, 1.0f);
+        ov_cpu_dequant_row(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row);
 }
 
 struct gemv_ctx {
@@ -53,43 +54,13 @@ struct gemv_ctx {
     const float *x;
     int64_t M, K, N, ldx;
     float *y;
-    int failed;
 };
 
-/* Few rows (decode): each task dequantises its weight rows once and dots them with every x row. */
+/* Few rows (decode): each task streams its weight rows once through the fused dequant-dot kernel. */
 static void gemv_rows(void *vctx, int64_t n0, int64_t n1)
 {
     struct gemv_ctx *c = vctx;
-    float *buf = NULL;
-    int direct = c->w->dtype == OV_DTYPE_F32;
-    if (!direct && !(buf = malloc((size_t)c->K * sizeof(float)))) {
-        c->failed = 1;
-        return;
-    }
-    for (int64_t n = n0; n < n1; n++) {
-        const float *wr;
-        if (direct) {
-            wr = (const float *)c->w->data + n * c->K;
-        } else {
-            ov_cpu_to_f32(c->w->dtype, ov_cpu_elem_ptr(c->w, n * c->K), buf, c->K, 1.0f);
-            wr = buf;
-        }
-        for (int64_t m = 0; m < c->M; m++) {
-            const float *xr = c->x + m * c->ldx;
-            float acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
-            int64_t k = 0;
-            for (; k + 4 <= c->K; k += 4) {
-                acc0 += xr[k] * wr[k];
-                acc1 += xr[k + 1] * wr[k + 1];
-                acc2 += xr[k + 2] * wr[k + 2];
-                acc3 += xr[k + 3] * wr[k + 3];
-            }
-            for (; k < c->K; k++)
-                acc0 += xr[k] * wr[k];
-            c->y[m * c->N + n] = (acc0 + acc1 + acc2 + acc3) * c->w->scale;
-        }
-    }
-    free(buf);
+    ov_cpu_gemv_rows(c->w->dtype, c->w->data, c->K, n0, n1, c->x, c->ldx, c->M, c->y, c->N, c->w->scale);
 }
 
 int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
@@ -108,10 +79,8 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, w->scale, xp, (int)ldx,
                     w->data, (int)K, 0.0f, yp, (int)N);
     } else if (M <= OV_CPU_GEMV_MAX_ROWS) {
-        struct gemv_ctx c = {w, xp, M, K, N, ldx, yp, 0};
-        ov_cpu_parallel(N, 8, gemv_rows, &c);
-        if (c.failed)
-            return nomem("linear", w, (size_t)K * sizeof(float));
+        struct gemv_ctx c = {w, xp, M, K, N, ldx, yp};
+        ov_cpu_parallel(N, 16, gemv_rows, &c);
     } else {
         /* dequantise a tile of weight rows, then one sgemm into y's column block */
         int64_t nb = OV_CPU_TILE_FLOATS / K;

@@ -1,0 +1,32 @@
+/* Internal to the CPU backend: SIMD weight dequantisation and the fused decode GEMV, with runtime dispatch. */
+#ifndef OV_OPS_CPU_SIMD_H
+#define OV_OPS_CPU_SIMD_H
+
+#include <stdint.h>
+
+/* Kernel levels. AVX2 means AVX2 + FMA + F16C (x86-64 since Haswell / Zen 1); anything else runs
+ * the portable scalar code, which gives the same results up to f32 summation order. */
+enum { OV_CPU_SIMD_SCALAR = 0, OV_CPU_SIMD_AVX2 = 1 };
+
+/* The level the kernels use now: the best the CPU supports, unless OURVIDZ_CPU_SIMD=scalar (or 0)
+ * was set in the environment at first use, or ov_cpu_simd_force() overrides it. */
+int ov_cpu_simd_level(void);
+/* Test/bench hook: force a level (OV_CPU_SIMD_SCALAR / OV_CPU_SIMD_AVX2; a level the CPU lacks falls
+ * back to scalar) or -1 to return to automatic choice. Not for use while ops run on other threads. */
+void ov_cpu_simd_force(int level);
+/* Name of a level: "scalar", "avx2". */
+const char *ov_cpu_simd_name(int level);
+
+/* Dequantise n elements of a weight row stored as dtype at src to f32 at dst (no scale). Results
+ * are bit-identical to ov_dtype_to_f32() at every level (same per-element arithmetic). n must be
+ * a multiple of the dtype's block; src is the start of a block. */
+void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n);
+
+/* Fused decode GEMV over weight rows [n0, n1) of W [N, K] (dtype, contiguous, row-major):
+ *   y[m·ldy + n] = scale · Σ_k W[n, k] · x[m·ldx + k]   for m < M, n0 <= n < n1.
+ * Weights are dequantised in L1-sized pieces and dotted with all M activation rows while hot, so
+ * each weight byte is read from memory once per call. Accumulation is f32. Never fails. */
+void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x, int64_t ldx,
+                      int64_t M, float *y, int64_t ldy, float scale);
+
+#endif
