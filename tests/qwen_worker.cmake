@@ -1,0 +1,8 @@
+# workers/qwen: the enhancer's templates, cleanup and settings (no model), then the ourvidz-qwen
+# binary (one-shot CLI and service mode through the supervisor) on the tiny random-weight model.
+find_package(ZLIB REQUIRED)
+ov_add_check_test(test_qwen_enhance
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_qwen_enhance.c ${CMAKE_SOURCE_DIR}/workers/qwen/chat_template.c
+          ${CMAKE_SOURCE_DIR}/workers/qwen/enhance_clean.c ${CMAKE_SOURCE_DIR}/workers/qwen/enhance_config.c
+  LIBS ov_text ov_common PkgConfig::JANSSON ZLIB::ZLIB TIMEOUT 120)
+target_include_directories(test_qwen_enhance PRIVATE ${CMAKE_SOURCE_DIR})
