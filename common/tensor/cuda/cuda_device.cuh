@@ -7,6 +7,7 @@
 #include <cuda_fp8.h>
 
 #include "common/tensor/cuda/cuda_internal.h"
+#include "common/tensor/cuda/quant_elem.h"
 
 /* Element i (in elements) of storage p of dtype dt, as f32. The switch is warp-uniform. */
 __device__ __forceinline__ float ov_ld(const void *p, int dt, int64_t i)
@@ -39,6 +40,15 @@ __device__ __forceinline__ void ov_st(void *p, int dt, int64_t i, float v)
     }
 }
 
+/* Weight element: ov_ld plus the GGUF quantised types (per-element block decode; only for
+ * conversions and gathers, not inner loops). */
+__device__ __forceinline__ float ov_ldw(const void *p, int dt, int64_t i)
+{
+    if (dt == OV_DTYPE_Q8_0 || dt == OV_DTYPE_Q4_K || dt == OV_DTYPE_Q6_K)
+        return ov_quant_elem(p, dt, i);
+    return ov_ld(p, dt, i);
+}
+
 /* Storage offset (elements) of the element whose row-major linear index over v's shape is li. */
 __device__ __forceinline__ int64_t ov_off(const ov_cu_view &v, int64_t li)
 {
@@ -54,6 +64,12 @@ __device__ __forceinline__ int64_t ov_off(const ov_cu_view &v, int64_t li)
 __device__ __forceinline__ float ov_ldv(const ov_cu_view &v, int64_t li)
 {
     return ov_ld(v.data, v.dtype, ov_off(v, li)) * v.scale;
+}
+
+/* Same for a weight view (quantised types allowed). */
+__device__ __forceinline__ float ov_ldvw(const ov_cu_view &v, int64_t li)
+{
+    return ov_ldw(v.data, v.dtype, ov_off(v, li)) * v.scale;
 }
 
 /* Sum over a block (blockDim.x a multiple of 32, <= 1024); every thread gets the total. */

@@ -43,6 +43,17 @@ int ov_cuda_scratch(ov_backend *be, size_t bytes, void **out, const char *op);
 /* Refuse dtypes the CUDA kernels cannot read: f32/f16/bf16 (+ f8 when allow_f8). */
 int ov_cuda_need_float(const char *op, const ov_tensor *t, int allow_f8);
 
+/* Refuse weight dtypes the CUDA backend cannot read: f32/f16/bf16/f8 and Q8_0/Q4_K/Q6_K pass. */
+int ov_cuda_need_weight(const char *op, const ov_tensor *w);
+/* A tensor's read scale (1 when unset). */
+static inline float ov_cuda_scale_of(const ov_tensor *t)
+{
+    return t->scale == 0.0f ? 1.0f : t->scale;
+}
+/* Convert the first n elements of contiguous weight w (any dtype ov_cuda_need_weight accepts, its
+ * scale applied) to dtype ddt (f32/f16/bf16) at device memory dst, on be's stream. */
+int ov_cuda_weight_to(ov_backend *be, const char *op, void *dst, int ddt, const ov_tensor *w, int64_t n);
+
 /* A tensor view passed by value to kernels. */
 typedef struct ov_cu_view {
     const void *data;

@@ -21,7 +21,7 @@ __global__ void k_copy(void *y, ov_cu_view yv, ov_cu_view xv, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
-        ov_st(y, yv.dtype, ov_off(yv, i), ov_ldv(xv, i));
+        ov_st(y, yv.dtype, ov_off(yv, i), ov_ldvw(xv, i));
 }
 
 int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
@@ -29,7 +29,7 @@ int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     const char *op = "copy";
     int rc = prologue(be, op, y);
     if (!rc)
-        rc = ov_cuda_need_float(op, x, 1);
+        rc = ov_cuda_need_weight(op, x);
     if (rc)
         return rc;
     int64_t n = ov_tensor_nelem(y);
@@ -354,7 +354,7 @@ __global__ void k_embedding(void *y, int ydt, const void *tab, int tdt, float sc
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / D, c = i % D;
-        ov_st(y, ydt, i, ov_ld(tab, tdt, (int64_t)ids[r] * D + c) * scale);
+        ov_st(y, ydt, i, ov_ldw(tab, tdt, (int64_t)ids[r] * D + c) * scale);
     }
 }
 
@@ -363,7 +363,7 @@ int ov_cuda_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, cons
     const char *op = "embedding";
     int rc = prologue(be, op, y);
     if (!rc)
-        rc = ov_cuda_need_float(op, table, 1);
+        rc = ov_cuda_need_weight(op, table);
     if (rc)
         return rc;
     int64_t N = ids->shape[0], V = table->shape[0], D = table->shape[1];

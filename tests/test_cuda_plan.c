@@ -1,0 +1,379 @@
+/* The CUDA backend's host-side planning, proven on the CPU: the cuBLAS arguments it computes for
+ * linear / matmul / conv (common/tensor/cuda/gemm_plan.c) are run through an emulation of
+ * cublasGemmStridedBatchedEx (column-major, leading dims, batch strides, argument checks as
+ * cuBLAS documents them) on the CPU backend's own tensors, and must give what the CPU backend's
+ * ov_op_linear / ov_op_matmul / ov_op_conv* give; the device's per-element GGUF decode
+ * (quant_elem.h) must match ov_dtype_to_f32. No GPU and no nvcc needed. */
+#include "common/tensor/cuda/gemm_plan.h"
+#include "common/tensor/cuda/quant_elem.h"
+#include "tests/test_tensor_util.h"
+
+/* cuBLAS column-major semantics: C[i + j·ldc] = alpha·Σ_l op(A)(i, l)·op(B)(l, j), per batch item.
+ * Argument checks are cublas<t>gemm's CUBLAS_STATUS_INVALID_VALUE conditions. Accumulates in
+ * double, so differences against the CPU backend are its f32 summation only. */
+static void emu_gemm(const ov_gemm_plan *p, float alpha, const float *A, const float *B, float *C)
+{
+    ck_assert_int_ge(p->m, 0);
+    ck_assert_int_ge(p->n, 0);
+    ck_assert_int_ge(p->k, 0);
+    ck_assert_int_ge(p->batch, 1);
+    ck_assert_msg(p->lda >= (p->trans_a ? p->k : p->m) && p->lda >= 1, "lda %d too small", p->lda);
+    ck_assert_msg(p->ldb >= (p->trans_b ? p->n : p->k) && p->ldb >= 1, "ldb %d too small", p->ldb);
+    ck_assert_msg(p->ldc >= p->m && p->ldc >= 1, "ldc %d too small", p->ldc);
+    for (int bi = 0; bi < p->batch; bi++) {
+        const float *a = A + bi * p->stride_a, *b = B + bi * p->stride_b;
+        float *c = C + bi * p->stride_c;
+        for (int j = 0; j < p->n; j++)
+            for (int i = 0; i < p->m; i++) {
+                double s = 0.0;
+                for (int l = 0; l < p->k; l++) {
+                    double av = p->trans_a ? a[l + (int64_t)i * p->lda] : a[i + (int64_t)l * p->lda];
+                    double bv = p->trans_b ? b[j + (int64_t)l * p->ldb] : b[l + (int64_t)j * p->ldb];
+                    s += av * bv;
+                }
+                c[i + (int64_t)j * p->ldc] = (float)(alpha * s);
+            }
+    }
+}
+
+/* |got − ref| <= 1e-4·(1 + |ref|) elementwise over n contiguous floats (f32 vs double sums). */
+static void near(const char *what, const float *got, const float *ref, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - (double)ref[i]);
+        ck_assert_msg(isfinite(got[i]) && e <= 1e-4 * (1.0 + fabs((double)ref[i])),
+                      "%s: element %lld = %.7g, CPU backend %.7g", what, (long long)i, (double)got[i],
+                      (double)ref[i]);
+    }
+}
+
+/* A random f32 input [shape] on the CPU. */
+static ov_tensor *rnd(tt_ctx *c, const char *name, int ndim, const int64_t *shape)
+{
+    ov_tensor t;
+    ck_assert_int_eq(ov_tensor_init(&t, name, OV_DTYPE_F32, ndim, shape, NULL, NULL), 0);
+    float *v = tt_rand(ov_tensor_nelem(&t), 1.0);
+    ov_tensor *r = tt_input(c, name, OV_DTYPE_F32, ndim, shape, v);
+    free(v);
+    return r;
+}
+
+/* ---- matmul: every transpose pair, batch broadcast [1|B] on either side, strided rows and
+ * batches (slices of wider / taller tensors) ---- */
+
+static void matmul_case(int64_t B, int64_t Ba, int64_t Bb, int64_t M, int64_t N, int64_t K, int ta, int tb,
+                        int64_t pad_row, int64_t pad_rows)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    /* a logical [Ba, M, K] (or [Ba, K, M]); stored in [Ba, rows + pad_rows, cols + pad_row] */
+    int64_t ar = ta ? K : M, acn = ta ? M : K, br = tb ? N : K, bcn = tb ? K : N;
+    const int64_t sa_full[3] = {Ba, ar + pad_rows, acn + pad_row}, sb_full[3] = {Bb, br + pad_rows, bcn + pad_row};
+    ov_tensor *af = rnd(&c, "a", 3, sa_full), *bf = rnd(&c, "b", 3, sb_full);
+    ov_tensor a1, a, b1, b;
+    ck_assert_int_eq(ov_tensor_slice(&a1, af, 1, pad_rows, ar), 0);
+    ck_assert_int_eq(ov_tensor_slice(&a, &a1, 2, 0, acn), 0);
+    ck_assert_int_eq(ov_tensor_slice(&b1, bf, 1, 0, br), 0);
+    ck_assert_int_eq(ov_tensor_slice(&b, &b1, 2, pad_row, bcn), 0);
+    const int64_t sy[3] = {B, M, N};
+    ov_tensor *y = tt_out(&c, "y", 3, sy);
+    const float alpha = 0.75f;
+    ck_assert_msg(ov_op_matmul(y, &a, &b, ta, tb, alpha) == 0, "%s", ov_tensor_last_error());
+    ov_gemm_plan p;
+    ck_assert_msg(ov_gemm_plan_matmul(&p, y, &a, &b, ta, tb) == 0, "%s", ov_tensor_last_error());
+    float *got = malloc((size_t)(B * M * N) * sizeof(float));
+    ck_assert_ptr_nonnull(got);
+    for (int64_t i = 0; i < B * M * N; i++)
+        got[i] = NAN;
+    emu_gemm(&p, alpha, b.data, a.data, got);
+    char what[128];
+    snprintf(what, sizeof what, "matmul B%lld(a%lld,b%lld) M%lld N%lld K%lld ta%d tb%d pad%lld/%lld", (long long)B,
+             (long long)Ba, (long long)Bb, (long long)M, (long long)N, (long long)K, ta, tb, (long long)pad_row,
+             (long long)pad_rows);
+    near(what, got, y->data, B * M * N);
+    free(got);
+    tt_end(&c);
+}
+
+START_TEST(t_matmul_plan)
+{
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            matmul_case(1, 1, 1, 7, 5, 9, ta, tb, 0, 0);
+            matmul_case(3, 3, 3, 6, 11, 4, ta, tb, 0, 0);
+            matmul_case(3, 1, 3, 5, 8, 6, ta, tb, 3, 2); /* a broadcast, strided rows and batches */
+            matmul_case(2, 2, 1, 9, 3, 7, ta, tb, 5, 1); /* b broadcast */
+            matmul_case(2, 2, 2, 1, 6, 5, ta, tb, 2, 0); /* one row */
+            matmul_case(2, 2, 2, 4, 1, 5, ta, tb, 0, 3); /* one column */
+            matmul_case(4, 4, 4, 12, 16, 1, ta, tb, 1, 1); /* K = 1 */
+        }
+}
+END_TEST
+
+/* Rows that overlap or broadcast (row stride < row length) cannot be a cuBLAS leading dim: refused
+ * with a message instead of silently reading other rows. */
+START_TEST(t_matmul_plan_overlap_refused)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    const int64_t s[3] = {2, 4, 6}, sy[3] = {2, 4, 4};
+    ov_tensor *a = rnd(&c, "a", 3, s), *y = tt_out(&c, "y", 3, sy);
+    ov_tensor bcast = *a; /* rows broadcast: stride 0 on the row dim */
+    bcast.shape[1] = 6;
+    bcast.shape[2] = 4;
+    bcast.stride[1] = 0;
+    ov_gemm_plan p;
+    ck_assert_int_eq(ov_gemm_plan_matmul(&p, y, a, &bcast, 0, 0), OV_EUNSUPP);
+    ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "row stride"));
+    tt_end(&c);
+}
+END_TEST
+
+/* ---- linear: flattened leading dims, strided rows, refused layouts ---- */
+
+static void linear_case(int ndim, const int64_t *sx_full, int cut_dim, int64_t cut_len, int64_t N)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    ov_tensor *xf = rnd(&c, "x", ndim, sx_full), x;
+    ck_assert_int_eq(ov_tensor_slice(&x, xf, cut_dim, 0, cut_len), 0);
+    const int64_t K = x.shape[ndim - 1], sw[2] = {N, K};
+    ov_tensor *w = rnd(&c, "w", 2, sw);
+    int64_t sy[OV_TENSOR_MAX_DIMS];
+    for (int i = 0; i < ndim; i++)
+        sy[i] = x.shape[i];
+    sy[ndim - 1] = N;
+    ov_tensor *y = tt_out(&c, "y", ndim, sy);
+    ck_assert_msg(ov_op_linear(y, &x, w, NULL) == 0, "%s", ov_tensor_last_error());
+    ov_gemm_plan p;
+    ck_assert_msg(ov_gemm_plan_linear(&p, y, &x, w) == 0, "%s", ov_tensor_last_error());
+    int64_t n = ov_tensor_nelem(y);
+    float *got = malloc((size_t)n * sizeof(float));
+    ck_assert_ptr_nonnull(got);
+    for (int64_t i = 0; i < n; i++)
+        got[i] = NAN;
+    emu_gemm(&p, 1.0f, w->data, x.data, got);
+    near("linear", got, y->data, n);
+    free(got);
+    tt_end(&c);
+}
+
+START_TEST(t_linear_plan)
+{
+    const int64_t s3[3] = {2, 5, 12}, s2[2] = {7, 20}, s1[3] = {1, 3, 10}, sr[3] = {3, 1, 9};
+    linear_case(3, s3, 2, 12, 9); /* contiguous [2,5,12] */
+    linear_case(3, s3, 2, 8, 6);  /* rows of 8 with stride 12 (a slice of the last dim) */
+    linear_case(2, s2, 1, 13, 4); /* [7,13] of a [7,20] */
+    linear_case(3, s1, 2, 10, 5); /* leading size-1 dim */
+    linear_case(3, sr, 2, 9, 3);  /* size-1 middle dim */
+    linear_case(2, s2, 0, 1, 3);  /* one row */
+}
+END_TEST
+
+START_TEST(t_linear_plan_refused)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    const int64_t sx[2] = {4, 8}, sw[2] = {3, 8}, sy[2] = {4, 3};
+    ov_tensor *x = rnd(&c, "x", 2, sx), *w = rnd(&c, "w", 2, sw), *y = tt_out(&c, "y", 2, sy);
+    ov_gemm_plan p;
+    ov_tensor bx = *x;
+    bx.stride[0] = 0; /* every row the same row: cuBLAS cannot take ldb = 0 */
+    ck_assert_int_eq(ov_gemm_plan_linear(&p, y, &bx, w), OV_EUNSUPP);
+    bx.stride[0] = 4; /* overlapping rows */
+    ck_assert_int_eq(ov_gemm_plan_linear(&p, y, &bx, w), OV_EUNSUPP);
+    /* [2, 2, 8] whose batch stride is not 2 rows: not one row stride */
+    const int64_t s3[3] = {2, 2, 8}, sy3[3] = {2, 2, 3};
+    ov_tensor *x3 = rnd(&c, "x3", 3, s3), *y3 = tt_out(&c, "y3", 3, sy3);
+    ov_tensor ux = *x3;
+    ux.stride[0] = 24;
+    ck_assert_int_eq(ov_gemm_plan_linear(&p, y3, &ux, w), OV_EUNSUPP);
+    /* nothing to do: planned as "skip" */
+    const int64_t s0[2] = {0, 8}, sy0[2] = {0, 3};
+    ov_tensor x0, y0;
+    ck_assert_int_eq(ov_tensor_init(&x0, "x0", OV_DTYPE_F32, 2, s0, NULL, ov_backend_cpu()), 0);
+    ck_assert_int_eq(ov_tensor_init(&y0, "y0", OV_DTYPE_F32, 2, sy0, NULL, ov_backend_cpu()), 0);
+    ck_assert_int_eq(ov_gemm_plan_linear(&p, &y0, &x0, w), 1);
+    tt_end(&c);
+}
+END_TEST
+
+/* ---- convolution: im2col (ov_im2col_src) + chunked GEMM plans vs the CPU backend ---- */
+
+static void conv_emulate(const ov_conv_geom *g, int groups, const ov_tensor *x, const ov_tensor *w, float *y,
+                         size_t col_bytes_max)
+{
+    const int64_t Nb = x->shape[0], O = w->shape[0], Cg = g->C / groups;
+    const int64_t KK = Cg * g->kt * g->kh * g->kw, P = g->To * g->Ho * g->Wo;
+    const int64_t np = ov_conv_chunk(g, groups, sizeof(float), col_bytes_max);
+    ck_assert_int_ge(np, 1);
+    float *col = malloc((size_t)(KK * np) * sizeof(float));
+    ck_assert_ptr_nonnull(col);
+    const float *xd = x->data, *wd = w->data;
+    for (int64_t n = 0; n < Nb; n++)
+        for (int gi = 0; gi < groups; gi++)
+            for (int64_t p0 = 0; p0 < P; p0 += np) {
+                int64_t cnt = P - p0 < np ? P - p0 : np;
+                const float *xg = xd + (n * g->C + gi * Cg) * g->T * g->H * g->W;
+                for (int64_t e = 0; e < KK * cnt; e++) { /* k_im2col's body */
+                    int64_t src = ov_im2col_src(g, e / cnt, p0 + e % cnt);
+                    col[e] = src < 0 ? 0.0f : xg[src];
+                }
+                ov_gemm_plan p;
+                int64_t w_off = 0, y_off = 0;
+                ck_assert_int_eq(ov_gemm_plan_conv(&p, g, groups, O, gi, p0, cnt, &w_off, &y_off), 0);
+                emu_gemm(&p, 1.0f, col, wd + w_off, y + n * O * P + y_off);
+            }
+    free(col);
+}
+
+static void conv2d_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t kh, int64_t kw,
+                        ov_conv2d_params cp, size_t col_bytes_max)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    int g = cp.groups ? cp.groups : 1, dh = cp.dilation_h ? cp.dilation_h : 1,
+        dw = cp.dilation_w ? cp.dilation_w : 1;
+    int64_t Ho = (H + 2 * cp.pad_h - dh * (kh - 1) - 1) / cp.stride_h + 1;
+    int64_t Wo = (W + 2 * cp.pad_w - dw * (kw - 1) - 1) / cp.stride_w + 1;
+    const int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C / g, kh, kw}, sy[4] = {N, O, Ho, Wo};
+    ov_tensor *x = rnd(&c, "x", 4, sx), *w = rnd(&c, "w", 4, sw), *y = tt_out(&c, "y", 4, sy);
+    ck_assert_msg(ov_op_conv2d(y, x, w, NULL, &cp) == 0, "%s", ov_tensor_last_error());
+    ov_conv_geom gm = {C, 1, H, W, 1, kh, kw, 1, cp.stride_h, cp.stride_w, 0, cp.pad_h, cp.pad_w, dh, dw,
+                       1, Ho, Wo};
+    int64_t n = ov_tensor_nelem(y);
+    float *got = malloc((size_t)n * sizeof(float));
+    ck_assert_ptr_nonnull(got);
+    for (int64_t i = 0; i < n; i++)
+        got[i] = NAN;
+    conv_emulate(&gm, g, x, w, got, col_bytes_max);
+    near("conv2d", got, y->data, n);
+    free(got);
+    tt_end(&c);
+}
+
+START_TEST(t_conv2d_plan)
+{
+    const size_t big = (size_t)256 << 20, tiny = 1; /* one chunk / 256-position chunks */
+    for (int i = 0; i < 2; i++) {
+        size_t cap = i ? tiny : big;
+        conv2d_case(2, 8, 9, 11, 6, 3, 3, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+                    cap);
+        conv2d_case(1, 4, 10, 10, 4, 3, 3, (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_w = 1}, cap);
+        conv2d_case(1, 8, 7, 7, 8, 3, 3,
+                    (ov_conv2d_params){.stride_h = 1,
+                                       .stride_w = 1,
+                                       .pad_h = 2,
+                                       .pad_w = 2,
+                                       .dilation_h = 2,
+                                       .dilation_w = 2,
+                                       .groups = 2},
+                    cap);
+        conv2d_case(2, 6, 5, 4, 9, 1, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .groups = 3}, cap);
+        conv2d_case(1, 3, 20, 17, 5, 3, 2, (ov_conv2d_params){.stride_h = 1, .stride_w = 2, .pad_h = 1}, cap);
+        conv2d_case(2, 4, 20, 17, 6, 3, 2, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .groups = 2},
+                    cap); /* 320 positions: two chunks under the tiny cap */
+    }
+}
+END_TEST
+
+static void conv3d_case(int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, int64_t kt, ov_conv3d_params cp,
+                        size_t cap)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    int64_t To = (T + cp.pad_t_front - kt) / cp.stride_t + 1;
+    int64_t Ho = (H + 2 * cp.pad_h - 3) / cp.stride_h + 1, Wo = (W + 2 * cp.pad_w - 3) / cp.stride_w + 1;
+    const int64_t sx[5] = {2, C, T, H, W}, sw[5] = {O, C, kt, 3, 3}, sy[5] = {2, O, To, Ho, Wo};
+    ov_tensor *x = rnd(&c, "x", 5, sx), *w = rnd(&c, "w", 5, sw), *y = tt_out(&c, "y", 5, sy);
+    ck_assert_msg(ov_op_conv3d_causal(y, x, w, NULL, &cp) == 0, "%s", ov_tensor_last_error());
+    ov_conv_geom gm = {C,           T,           H,           W,        kt,       3,  3,  cp.stride_t, cp.stride_h,
+                       cp.stride_w, cp.pad_t_front, cp.pad_h, cp.pad_w, 1,        1,  To, Ho,          Wo};
+    int64_t n = ov_tensor_nelem(y);
+    float *got = malloc((size_t)n * sizeof(float));
+    ck_assert_ptr_nonnull(got);
+    for (int64_t i = 0; i < n; i++)
+        got[i] = NAN;
+    conv_emulate(&gm, 1, x, w, got, cap);
+    near("conv3d_causal", got, y->data, n);
+    free(got);
+    tt_end(&c);
+}
+
+START_TEST(t_conv3d_plan)
+{
+    for (int i = 0; i < 2; i++) {
+        size_t cap = i ? 1 : (size_t)256 << 20;
+        conv3d_case(4, 5, 6, 7, 6, 3,
+                    (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1,
+                                       .pad_w = 1},
+                    cap);
+        conv3d_case(3, 6, 8, 8, 5, 3,
+                    (ov_conv3d_params){.stride_t = 2, .stride_h = 2, .stride_w = 2, .pad_t_front = 0, .pad_h = 1,
+                                       .pad_w = 0},
+                    cap);
+        conv3d_case(2, 4, 12, 12, 3, 2,
+                    (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 1, .pad_h = 1,
+                                       .pad_w = 1},
+                    cap); /* 576 positions: three chunks under the tiny cap */
+        conv3d_case(2, 4, 5, 5, 3, 1, (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+                    cap);
+    }
+}
+END_TEST
+
+/* ---- GGUF decode per element (device code path) vs ov_dtype_to_f32 ---- */
+
+START_TEST(t_quant_elem)
+{
+    const int dts[3] = {OV_DTYPE_Q8_0, OV_DTYPE_Q4_K, OV_DTYPE_Q6_K};
+    const int64_t n = 4 * 256;
+    float *src = tt_rand(n, 3.0), *ref = malloc((size_t)n * sizeof(float));
+    ck_assert_ptr_nonnull(ref);
+    src[5] = 40.0f; /* a wide block so the scales differ */
+    for (int t = 0; t < 3; t++) {
+        size_t bytes = ov_dtype_row_bytes(dts[t], n);
+        uint8_t *q = malloc(bytes);
+        ck_assert_ptr_nonnull(q);
+        ck_assert_int_eq(ov_dtype_from_f32(dts[t], src, q, n), 0);
+        ck_assert_int_eq(ov_dtype_to_f32(dts[t], q, ref, n), 0);
+        for (int64_t i = 0; i < n; i++) {
+            float got = ov_quant_elem(q, dts[t], i);
+            ck_assert_msg(fabsf(got - ref[i]) <= 1e-6f * fabsf(ref[i]),
+                          "%s element %lld: %.9g, ov_dtype_to_f32 %.9g", ov_dtype_name(dts[t]), (long long)i,
+                          (double)got, (double)ref[i]);
+        }
+        free(q);
+    }
+    /* f16 scale decoding: normals, subnormals, zero, inf */
+    const uint16_t hs[6] = {0x3c00, 0x0001, 0x8000, 0x7c00, 0xc500, 0x03ff};
+    for (int i = 0; i < 6; i++) {
+        uint8_t b[2] = {(uint8_t)(hs[i] & 0xff), (uint8_t)(hs[i] >> 8)};
+        float want = ov_f16_to_f32(hs[i]), got = ov_qe_f16(b);
+        ck_assert_msg(memcmp(&want, &got, sizeof got) == 0, "f16 0x%04x: %g vs %g", hs[i], (double)got,
+                      (double)want);
+    }
+    free(src);
+    free(ref);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cuda_plan");
+    TCase *tc = tcase_create("plan");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, t_matmul_plan);
+    tcase_add_test(tc, t_matmul_plan_overlap_refused);
+    tcase_add_test(tc, t_linear_plan);
+    tcase_add_test(tc, t_linear_plan_refused);
+    tcase_add_test(tc, t_conv2d_plan);
+    tcase_add_test(tc, t_conv3d_plan);
+    tcase_add_test(tc, t_quant_elem);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? 1 : 0;
+}
