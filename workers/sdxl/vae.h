@@ -20,9 +20,21 @@ int ov_sdxl_vae_factor(const ov_sdxl_vae *v);
 
 /* z [B, 4, h, w] (= latents / OV_SDXL_VAE_SCALING, the caller divides) -> img [B, 3, f·h, f·w]
  * (caller-allocated), values nominally in [-1, 1] (not clamped). Computed in f32 on the CPU and
- * without fp16 anywhere on CUDA (the SDXL VAE overflows fp16). Scratch from arena, released. */
+ * without fp16 anywhere on CUDA (the SDXL VAE overflows fp16). Scratch from arena, released.
+ * z and img: contiguous, the backend's act dtype. Errors: OV_EINVAL (shapes), OV_EBUDGET (arena
+ * smaller than ov_sdxl_vae_decode_scratch_bytes), op errors; message in ov_tensor_last_error().
+ * weight_dtype of ov_sdxl_vae_load: -1 keeps the stored dtype, else OV_DTYPE_F32/F16/BF16. */
 int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_tensor *img);
 /* img [B, 3, H, W] in [-1, 1] -> mean [B, 4, H/f, W/f] of the posterior (caller-allocated). */
 int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean);
+
+/* Additions (vae work):
+ * Latent channels (4 for SDXL: post_quant_conv's input width). */
+int ov_sdxl_vae_latent_channels(const ov_sdxl_vae *v);
+/* Arena bytes decode/encode take (and release) for one batch of any size: images run one at a
+ * time through three activation slots plus the mid attention's q/k/v. h, w: latent size for
+ * decode, image size for encode. A 128×128 latent (1024² image) needs about 3.1 GiB. */
+size_t ov_sdxl_vae_decode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w);
+size_t ov_sdxl_vae_encode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w);
 
 #endif
