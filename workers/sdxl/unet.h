@@ -35,4 +35,9 @@ const ov_sdxl_unet_info *ov_sdxl_unet_get_info(const ov_sdxl_unet *u);
 int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, const ov_tensor *t,
                          const ov_tensor *context, const ov_tensor *y, ov_tensor *out);
 
+/* Floating-point operations of one forward at batch B, latent h×w, context length ctx_len:
+ * 2·MACs of every conv, linear and attention product (q·kᵀ and p·v); norms and element-wise
+ * ops are not counted (< 1%). For benchmarks (GFLOP/s). */
+double ov_sdxl_unet_flops(const ov_sdxl_unet *u, int64_t B, int64_t h, int64_t w, int64_t ctx_len);
+
 #endif
