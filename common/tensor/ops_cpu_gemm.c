@@ -1,5 +1,6 @@
 /* CPU GEMM family: linear (any weight dtype, dequantised per tile), batched matmul, conv2d/3d (im2col). */
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,13 +55,80 @@ struct gemv_ctx {
     const float *x;
     int64_t M, K, N, ldx;
     float *y;
+    const float *bias; /* NULL or [N] */
 };
 
 /* Few rows (decode): each task streams its weight rows once through the fused dequant-dot kernel. */
 static void gemv_rows(void *vctx, int64_t n0, int64_t n1)
 {
     struct gemv_ctx *c = vctx;
-    ov_cpu_gemv_rows(c->w->dtype, c->w->data, c->K, n0, n1, c->x, c->ldx, c->M, c->y, c->N, c->w->scale);
+    ov_cpu_gemv_rows(c->w->dtype, c->w->data, c->K, n0, n1, c->x, c->ldx, c->M, c->y, c->N, c->w->scale,
+                     c->bias);
+}
+
+/* Many rows (prefill): each task dequantises a tile of weight rows into its own L2-sized buffer
+ * and runs a single-threaded sgemm for y's column block, so dequantisation overlaps other
+ * threads' sgemm and the tile is consumed while cache-hot. One buffer per pool thread. */
+#define OV_CPU_LOCAL_TILE_FLOATS ((int64_t)256 << 10) /* 1 MB of f32 per thread */
+
+struct tile_ctx {
+    const ov_tensor *w;
+    const float *x;
+    int64_t M, K, N, ldx, rows;
+    float *y;
+    float *bufs;        /* nslots x rows x K */
+    atomic_int *in_use; /* nslots flags */
+    int nslots;
+};
+
+static void tile_task(void *vctx, int64_t t0, int64_t t1)
+{
+    struct tile_ctx *c = vctx;
+    int slot = 0;
+    /* at most nslots tasks run at once (the pool's threads), so a free slot always exists */
+    for (;; slot = (slot + 1) % c->nslots)
+        if (!atomic_exchange(&c->in_use[slot], 1))
+            break;
+    float *buf = c->bufs + (int64_t)slot * c->rows * c->K;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t n0 = t * c->rows, cnt = c->N - n0 < c->rows ? c->N - n0 : c->rows;
+        for (int64_t r = 0; r < cnt; r++)
+            ov_cpu_dequant_row(c->w->dtype, ov_cpu_elem_ptr(c->w, (n0 + r) * c->K), buf + r * c->K, c->K);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->M, (int)cnt, (int)c->K, c->w->scale, c->x,
+                    (int)c->ldx, buf, (int)c->K, 0.0f, c->y + n0, (int)c->N);
+    }
+    atomic_store(&c->in_use[slot], 0);
+}
+
+static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t K, int64_t N, int64_t ldx,
+                        float *yp)
+{
+    int64_t rows = OV_CPU_LOCAL_TILE_FLOATS / K;
+    if (rows < 16)
+        rows = 16;
+    int nslots = ov_cpu_threads();
+    int64_t ntiles = (N + rows - 1) / rows;
+    if (ntiles < 2 * nslots && N >= 32 * nslots) { /* keep every thread busy on small N */
+        rows = (N + 2 * nslots - 1) / (2 * nslots);
+        ntiles = (N + rows - 1) / rows;
+    }
+    if (rows > N)
+        rows = N;
+    size_t bytes = (size_t)(rows * K) * sizeof(float) * (size_t)nslots;
+    float *bufs = malloc(bytes);
+    atomic_int *in_use = calloc((size_t)nslots, sizeof *in_use);
+    if (!bufs || !in_use) {
+        free(bufs);
+        free(in_use);
+        return nomem("linear", w, bytes);
+    }
+    struct tile_ctx c = {w, xp, M, K, N, ldx, rows, yp, bufs, in_use, nslots};
+    ov_cpu_blas_single_begin();
+    ov_cpu_parallel(ntiles, 1, tile_task, &c);
+    ov_cpu_blas_single_end();
+    free(bufs);
+    free(in_use);
+    return 0;
 }
 
 int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
@@ -79,8 +147,19 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, w->scale, xp, (int)ldx,
                     w->data, (int)K, 0.0f, yp, (int)N);
     } else if (M <= OV_CPU_GEMV_MAX_ROWS) {
-        struct gemv_ctx c = {w, xp, M, K, N, ldx, yp};
+        /* the bias is added by the kernel: one pass over y, one pool dispatch per decode linear */
+        float *btmp = NULL;
+        const float *bp = b ? ov_cpu_vec_f32(b, &btmp) : NULL;
+        if (b && !bp)
+            return nomem("linear", b, (size_t)N * sizeof(float));
+        struct gemv_ctx c = {w, xp, M, K, N, ldx, yp, bp};
         ov_cpu_parallel(N, 16, gemv_rows, &c);
+        free(btmp);
+        return 0;
+    } else if (!getenv("OV_SHARED_TILES")) {
+        int rc = linear_tiles(w, xp, M, K, N, ldx, yp);
+        if (rc)
+            return rc;
     } else {
         /* dequantise a tile of weight rows, then one sgemm into y's column block */
         int64_t nb = OV_CPU_TILE_FLOATS / K;

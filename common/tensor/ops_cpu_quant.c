@@ -350,7 +350,7 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n)
 }
 
 void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x, int64_t ldx,
-                      int64_t M, float *y, int64_t ldy, float scale)
+                      int64_t M, float *y, int64_t ldy, float scale, const float *bias)
 {
     int level = ov_cpu_simd_level();
     size_t row_bytes = ov_dtype_row_bytes(dtype, K);
@@ -372,8 +372,9 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
                     dot_rows(level, piece, xm + k0, ldx, mc, len, acc);
                 }
             }
+            float b = bias ? bias[n] : 0.0f;
             for (int64_t m = 0; m < mc; m++)
-                y[(m0 + m) * ldy + n] = acc[m] * scale;
+                y[(m0 + m) * ldy + n] = acc[m] * scale + b;
         }
     }
 }

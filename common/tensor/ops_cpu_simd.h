@@ -23,10 +23,11 @@ const char *ov_cpu_simd_name(int level);
 void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n);
 
 /* Fused decode GEMV over weight rows [n0, n1) of W [N, K] (dtype, contiguous, row-major):
- *   y[m·ldy + n] = scale · Σ_k W[n, k] · x[m·ldx + k]   for m < M, n0 <= n < n1.
+ *   y[m·ldy + n] = scale · Σ_k W[n, k] · x[m·ldx + k] (+ bias[n] when bias is not NULL)
+ * for m < M, n0 <= n < n1.
  * Weights are dequantised in L1-sized pieces and dotted with all M activation rows while hot, so
  * each weight byte is read from memory once per call. Accumulation is f32. Never fails. */
 void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x, int64_t ldx,
-                      int64_t M, float *y, int64_t ldy, float scale);
+                      int64_t M, float *y, int64_t ldy, float scale, const float *bias);
 
 #endif
