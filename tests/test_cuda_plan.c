@@ -4,6 +4,7 @@
  * cuBLAS documents them) on the CPU backend's own tensors, and must give what the CPU backend's
  * ov_op_linear / ov_op_matmul / ov_op_conv* give; the device's per-element GGUF decode
  * (quant_elem.h) must match ov_dtype_to_f32. No GPU and no nvcc needed. */
+#include "common/tensor/cuda/flash_layout.h"
 #include "common/tensor/cuda/gemm_plan.h"
 #include "common/tensor/cuda/quant_elem.h"
 #include "tests/test_tensor_util.h"
@@ -358,6 +359,161 @@ START_TEST(t_quant_elem)
 }
 END_TEST
 
+/* ---- flash attention fragment maps: one warp's tile through ldmatrix / mma.m16n8k16 as the PTX
+ * ISA defines them (sections "Warp-level matrix load instruction: ldmatrix" and "Matrix fragments
+ * for mma.m16n8k16 with floating point type"), with flash_attn_cuda.cu's lane maps ---- */
+
+#define FD 128 /* head dim */
+#define FN 64  /* keys per tile */
+
+typedef double reg2[2]; /* one 32-bit register = two 16-bit elements, lower column first */
+
+/* ldmatrix.x4: matrix i takes its 8 row addresses from lanes 8i..8i+7; lane l receives, in
+ * register i, row l/4 columns 2(l%4), +1 (trans: rows 2(l%4), +1 of column l/4). */
+static void emu_ldm4(reg2 out[32][4], const double *m, int ld, const int *lrow, const int *lcol, int trans)
+{
+    for (int i = 0; i < 4; i++)
+        for (int l = 0; l < 32; l++)
+            for (int j = 0; j < 2; j++) {
+                int src_lane = 8 * i + (trans ? 2 * (l % 4) + j : l / 4);
+                int c = trans ? l / 4 : 2 * (l % 4) + j;
+                out[l][i][j] = m[lrow[src_lane] * ld + lcol[src_lane] + c];
+            }
+}
+
+/* c += A·B for one m16n8k16: A from 4 registers per lane (a0a1: row g, cols 2t..; a2a3: row g+8;
+ * a4a5: row g, cols 2t+8..; a6a7: row g+8, cols 2t+8..), B from 2 (b0b1: rows 2t.., col g; b2b3:
+ * rows 2t+8..), C 4 floats (c0c1: row g, cols 2t..; c2c3: row g+8). g = lane/4, t = lane%4. */
+static void emu_mma(double c[32][4], reg2 a[32][4], const reg2 *b0, const reg2 *b1)
+{
+    double A[16][16], B[16][8];
+    for (int l = 0; l < 32; l++) {
+        int g = l / 4, t = l % 4;
+        for (int j = 0; j < 2; j++) {
+            A[g][2 * t + j] = a[l][0][j];
+            A[g + 8][2 * t + j] = a[l][1][j];
+            A[g][2 * t + 8 + j] = a[l][2][j];
+            A[g + 8][2 * t + 8 + j] = a[l][3][j];
+            B[2 * t + j][g] = b0[l][j];
+            B[2 * t + 8 + j][g] = b1[l][j];
+        }
+    }
+    for (int l = 0; l < 32; l++) {
+        int g = l / 4, t = l % 4;
+        for (int e = 0; e < 4; e++) {
+            int r = g + (e >= 2 ? 8 : 0), col = 2 * t + (e & 1);
+            double d = 0;
+            for (int k = 0; k < 16; k++)
+                d += A[r][k] * B[k][col];
+            c[l][e] += d;
+        }
+    }
+}
+
+START_TEST(t_flash_fragments)
+{
+    static double Q[16 * FD], K[FN * FD], V[FN * FD], S[16][FN], O[16][FD];
+    static double s[32][FN / 8][4], o[32][FD / 8][4];
+    for (int i = 0; i < 16 * FD; i++)
+        Q[i] = tt_uniform() - 0.5;
+    for (int i = 0; i < FN * FD; i++) {
+        K[i] = tt_uniform() - 0.5;
+        V[i] = tt_uniform() - 0.5;
+    }
+    int qr[32], qc[32], kr[32], kc[32], vr[32], vc[32];
+    for (int l = 0; l < 32; l++) {
+        ov_fa_q_addr(l, &qr[l], &qc[l]);
+        ov_fa_k_addr(l, &kr[l], &kc[l]);
+        ov_fa_v_addr(l, &vr[l], &vc[l]);
+    }
+    memset(s, 0, sizeof s);
+    memset(o, 0, sizeof o);
+    /* S = Q·Kᵀ exactly as the kernel's loops address shared memory */
+    for (int kk = 0; kk < FD / 16; kk++) {
+        reg2 qa[32][4], kb[32][4];
+        emu_ldm4(qa, Q + kk * 16, FD, qr, qc, 0);
+        for (int np = 0; np < FN / 16; np++) {
+            emu_ldm4(kb, K + np * 16 * FD + kk * 16, FD, kr, kc, 0);
+            reg2 b[4][32];
+            for (int l = 0; l < 32; l++)
+                for (int r = 0; r < 4; r++)
+                    memcpy(b[r][l], kb[l][r], sizeof(reg2));
+            double t0[32][4], t1[32][4];
+            for (int l = 0; l < 32; l++)
+                for (int e = 0; e < 4; e++) {
+                    t0[l][e] = s[l][2 * np][e];
+                    t1[l][e] = s[l][2 * np + 1][e];
+                }
+            emu_mma(t0, qa, b[0], b[1]);
+            emu_mma(t1, qa, b[2], b[3]);
+            for (int l = 0; l < 32; l++)
+                for (int e = 0; e < 4; e++) {
+                    s[l][2 * np][e] = t0[l][e];
+                    s[l][2 * np + 1][e] = t1[l][e];
+                }
+        }
+    }
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < FN; j++) {
+            double d = 0;
+            for (int k = 0; k < FD; k++)
+                d += Q[i * FD + k] * K[j * FD + k];
+            S[i][j] = d;
+        }
+    for (int l = 0; l < 32; l++)
+        for (int nt = 0; nt < FN / 8; nt++)
+            for (int e = 0; e < 4; e++) {
+                int r, c;
+                ov_fa_c_elem(l, e, &r, &c);
+                ck_assert_msg(fabs(s[l][nt][e] - S[r][nt * 8 + c]) < 1e-9, "S lane %d tile %d elem %d", l, nt, e);
+            }
+    /* O = P·V with P taken from the S registers (the kernel's pa[] packing) */
+    for (int kc2 = 0; kc2 < FN / 16; kc2++) {
+        reg2 pa[32][4], vb[32][4];
+        for (int l = 0; l < 32; l++)
+            for (int r = 0; r < 4; r++) {
+                pa[l][r][0] = s[l][2 * kc2 + ov_fa_p_tile(r)][ov_fa_p_elem(r)];
+                pa[l][r][1] = s[l][2 * kc2 + ov_fa_p_tile(r)][ov_fa_p_elem(r) + 1];
+            }
+        for (int dp = 0; dp < FD / 16; dp++) {
+            emu_ldm4(vb, V + kc2 * 16 * FD + dp * 16, FD, vr, vc, 1);
+            reg2 b[4][32];
+            for (int l = 0; l < 32; l++)
+                for (int r = 0; r < 4; r++)
+                    memcpy(b[r][l], vb[l][r], sizeof(reg2));
+            double t0[32][4], t1[32][4];
+            for (int l = 0; l < 32; l++)
+                for (int e = 0; e < 4; e++) {
+                    t0[l][e] = o[l][2 * dp][e];
+                    t1[l][e] = o[l][2 * dp + 1][e];
+                }
+            emu_mma(t0, pa, b[0], b[1]);
+            emu_mma(t1, pa, b[2], b[3]);
+            for (int l = 0; l < 32; l++)
+                for (int e = 0; e < 4; e++) {
+                    o[l][2 * dp][e] = t0[l][e];
+                    o[l][2 * dp + 1][e] = t1[l][e];
+                }
+        }
+    }
+    for (int i = 0; i < 16; i++)
+        for (int d = 0; d < FD; d++) {
+            double acc = 0;
+            for (int j = 0; j < FN; j++)
+                acc += S[i][j] * V[j * FD + d];
+            O[i][d] = acc;
+        }
+    for (int l = 0; l < 32; l++)
+        for (int dt = 0; dt < FD / 8; dt++)
+            for (int e = 0; e < 4; e++) {
+                int r, c;
+                ov_fa_c_elem(l, e, &r, &c);
+                ck_assert_msg(fabs(o[l][dt][e] - O[r][dt * 8 + c]) < 1e-9, "O lane %d tile %d elem %d: %g vs %g", l,
+                              dt, e, o[l][dt][e], O[r][dt * 8 + c]);
+            }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cuda_plan");
@@ -370,6 +526,7 @@ int main(void)
     tcase_add_test(tc, t_conv2d_plan);
     tcase_add_test(tc, t_conv3d_plan);
     tcase_add_test(tc, t_quant_elem);
+    tcase_add_test(tc, t_flash_fragments);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

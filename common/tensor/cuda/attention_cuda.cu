@@ -149,6 +149,9 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
                               (long long)D, q->name, MAXD);
     if (B == 0 || Hq == 0 || Lq == 0)
         return 0;
+    rc = ov_cuda_flash_attention(be, o, q, k, v, p);
+    if (rc <= 0)
+        return rc; /* ran (or failed) on the tensor-core kernel */
     if (B > 65535 || Hq > 65535 || (Lq + ROWS - 1) / ROWS > 0x7fffffffLL)
         return ov_tensor_fail(OV_EUNSUPP, "attention: '%s' grid too large", q->name);
     attn_args a;

@@ -292,6 +292,7 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
         return ov_tensor_fail(OV_ENOMEM, "backend: out of host memory opening cuda:%d", device);
     }
     c->device = device;
+    c->flash = ov_cuda_flash_mode();
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;

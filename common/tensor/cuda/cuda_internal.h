@@ -22,6 +22,7 @@ typedef struct ov_cuda {
     size_t scratch_bytes;
     void *blas_ws; /* cuBLAS workspace bound to the handle */
     char name[16]; /* "cuda:N" */
+    int flash;     /* flash attention: 0 off, 1 on, 2 on with the 2-CTA/SM D=128 variant (ov_cuda_flash_mode) */
 } ov_cuda;
 
 static inline ov_cuda *ov_cuda_of(ov_backend *be)
@@ -109,6 +110,14 @@ int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov_tensor *up);
 int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
                       const ov_tensor *v, const ov_attn_params *p);
+/* flash_attn_cuda.cu: the tensor-core kernel when the case fits (bf16/f16 q/k/v, D 64 or 128, no
+ * bias, 16-byte aligned rows): 0 or an error once launched, 1 when the case does not fit (the
+ * caller runs the general kernel). */
+int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
+                            const ov_tensor *v, const ov_attn_params *p);
+/* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "2" -> 2 (D = 128
+ * kernel compiled for 2 CTAs per SM), else 1. */
+int ov_cuda_flash_mode(void);
 int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
 int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,
                        float theta);
