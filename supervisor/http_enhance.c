@@ -109,9 +109,11 @@ static void w_complete(ov_job_source *s, ov_job *job, const ov_msg *result)
         w->inner->ops->complete(w->inner, job, result);
         return;
     }
-    const char *p = NULL;
+    const char *p = NULL, *why = NULL;
     if (result && ov_kvlist_get_str(&result->u.result.meta, "enhanced_prompt", &p) == 0 && p)
         end(w, j, 0, p, NULL);
+    else if (result && ov_kvlist_get_str(&result->u.result.meta, "fallback_reason", &why) == 0 && why && *why)
+        end(w, j, OV_EIO, NULL, why); /* the enhancer fell back to the original prompt, saying why */
     else
         end(w, j, OV_EPROTO, NULL, "the worker returned no enhanced_prompt");
 }

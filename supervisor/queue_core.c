@@ -342,7 +342,10 @@ static void enhancement_done(ov_qrec *r, const ov_msg *result, const char *why)
         ov_log(OV_LOG_INFO, "job_enhanced", "job=%s", r->spec.id);
         return;
     }
-    const char *reason = why ? why : "the enhancer returned no usable enhanced_prompt";
+    const char *fb = NULL; /* the enhancer fell back to the original prompt and said why */
+    if (!why && result && result->type == OV_MSG_RESULT)
+        ov_kvlist_get_str(&result->u.result.meta, "fallback_reason", &fb);
+    const char *reason = why ? why : fb && *fb ? fb : "the enhancer returned no usable enhanced_prompt";
     char esc[200];
     ov_log(OV_LOG_WARN, "job_enhancement_skipped", "job=%s reason=\"%s\"", r->spec.id,
            ov_log_escape(esc, sizeof esc, reason));

@@ -6,3 +6,9 @@ ov_add_check_test(test_qwen_enhance
           ${CMAKE_SOURCE_DIR}/workers/qwen/enhance_clean.c ${CMAKE_SOURCE_DIR}/workers/qwen/enhance_config.c
   LIBS ov_text ov_common PkgConfig::JANSSON ZLIB::ZLIB TIMEOUT 120)
 target_include_directories(test_qwen_enhance PRIVATE ${CMAKE_SOURCE_DIR})
+# The binary: CLI on the tiny model (made by ourvidz-mkmodel in the test), service mode through a
+# real supervisor (POST /enhance, status-socket submit).
+ov_add_check_test(test_qwen_worker
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_qwen_worker.c ${CMAKE_CURRENT_LIST_DIR}/test_supervisor_util.c
+  LIBS ov_supervisor PkgConfig::JANSSON ZLIB::ZLIB TIMEOUT 600)
+add_dependencies(test_qwen_worker ourvidz-qwen ourvidz-mkmodel ourvidz-supervisor)
