@@ -260,7 +260,7 @@ START_TEST(tokenizers_match_reference_ids)
 }
 END_TEST
 
-static void greedy_check(ov_qwen *q, const char *key)
+static void greedy_check(ov_qwen *q, const char *key, char **texts)
 {
     for (size_t c = 0; c < n_cases(); c++) {
         size_t n;
@@ -275,6 +275,8 @@ static void greedy_check(ov_qwen *q, const char *key)
         for (size_t i = 0; i < 64; i++)
             ck_assert_msg(r.ids[i] == json_integer_value(json_array_get(want, i)), "case %zu token %zu: %d != %lld",
                           c, i, r.ids[i], (long long)json_integer_value(json_array_get(want, i)));
+        if (texts)
+            texts[c] = strdup(r.text);
         ov_gen_result_free(&r);
         free(ids);
     }
@@ -282,10 +284,23 @@ static void greedy_check(ov_qwen *q, const char *key)
 
 /* 64 greedy tokens through the KV cache equal the references' (transformers on the HF folder,
  * llama.cpp on the GGUF). */
-START_TEST(greedy_64_hf_matches_transformers) { greedy_check(g_hf, "hf_greedy"); }
+START_TEST(greedy_64_hf_matches_transformers) { greedy_check(g_hf, "hf_greedy", NULL); }
 END_TEST
 
-START_TEST(greedy_64_gguf_matches_llama_cpp) { greedy_check(g_gg, "llama_greedy"); }
+/* ... and decode to the same text (padding ids 151665+ have no text in either tokenizer). */
+START_TEST(greedy_64_gguf_matches_llama_cpp)
+{
+    char *a[8] = {0}, *b[8] = {0};
+    ck_assert_uint_le(n_cases(), 8);
+    greedy_check(g_gg, "llama_greedy", a);
+    greedy_check(g_hf, "hf_greedy", b);
+    for (size_t c = 0; c < n_cases(); c++) {
+        ck_assert_str_eq(a[c], b[c]);
+        ck_assert(ov_utf8_valid((const uint8_t *)a[c], strlen(a[c])));
+        free(a[c]);
+        free(b[c]);
+    }
+}
 END_TEST
 
 /* q8_0 GGUF: we dequantise weights exactly (as ggml does) and multiply in f32; llama.cpp also

@@ -100,7 +100,8 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
         ov_sampler_accept(&s, id);
         /* the text this token completes (special tokens and padding ids add nothing) */
         ov_buf_reset(&piece);
-        int prc = ov_tok_stream_push(&st, bpe, id, OV_TOK_SKIP_SPECIAL, &piece);
+        int unused = q->unused && (size_t)id < ov_tok_qwen_vocab_size(q->tok) && (q->unused[id >> 3] >> (id & 7)) & 1;
+        int prc = unused ? 0 : ov_tok_stream_push(&st, bpe, id, OV_TOK_SKIP_SPECIAL, &piece);
         if (prc && prc != OV_ENOENT) {
             rc = prc;
             goto out;

@@ -327,6 +327,17 @@ static int load_gguf_tokenizer(ov_qwen *q, const ov_gguf *g, char *err, size_t c
     ov_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v.bos_id);
     ov_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v.eos_id);
     ov_gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v.pad_id);
+    if (has_types) {
+        for (uint64_t i = 0; i < n_tok; i++) {
+            if (types[i] != OV_GGUF_TOK_UNUSED)
+                continue;
+            if (!q->unused && !(q->unused = calloc((size_t)(n_tok + 7) / 8, 1))) {
+                rc = fail(err, cap, OV_ENOMEM, "qwen: out of memory");
+                goto out;
+            }
+            q->unused[i >> 3] |= (uint8_t)(1u << (i & 7));
+        }
+    }
     if ((rc = ov_tok_qwen_load_gguf(&q->tok, &v)))
         rc = fail(err, cap, rc, "qwen: %s: tokenizer.ggml.* metadata rejected (model '%s', pre '%s')", path, model,
                   pre);
@@ -557,6 +568,7 @@ void ov_qwen_free(ov_qwen *q)
     ov_mem_free_tensor(&q->mem, &q->embed_tokens);
     ov_mem_free_tensor(&q->mem, &q->norm);
     ov_tok_qwen_free(q->tok);
+    free(q->unused);
     if (q->own_backend)
         ov_backend_close(q->be);
     free(q);

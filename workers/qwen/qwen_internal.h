@@ -37,6 +37,7 @@ struct ov_qwen {
     int64_t n_past;           /* tokens in the KV cache */
     int32_t eos_ids[4];       /* ids that always end generation */
     size_t n_eos;
+    uint8_t *unused; /* bitmap over vocab of GGUF UNUSED ([PADn]) ids: no text, like HF's decode */
 };
 
 /* KV cache (kv_cache.c): allocate ctx_max rows per layer; clear (n_past = 0); views. */
