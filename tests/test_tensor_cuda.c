@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/tensor/cuda/backend_cuda.h"
 #include "tests/test_tensor_util.h"
 
 /* Tolerances (|got − ref| <= atol + rtol·|ref|, ref = the CPU backend in f32 on the same rounded
@@ -301,6 +302,122 @@ static void body_attention(pair *p)
     same(p, "attention permuted view", oc, og, 1e-3);
 }
 
+/* ---- tensor-core flash attention (flash_attn_cuda.cu): bf16 and f16, D 64 and 128, ragged
+ * tiles, GQA, causal with and without a KV-cache offset, the WAN [B, L, H, D] permuted view; each
+ * case under both D = 128 register variants and the general kernel (OURVIDZ_CUDA_FLASH=0), all
+ * against the CPU backend. Tolerance as every 16-bit case (1.5e-2 abs + rel): P is rounded to
+ * 16 bits before P·V (2^-9 relative for bf16) and outputs are averages of |v| <= 1. ---- */
+
+static void flash_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D, int causal,
+                       int want_flash)
+{
+    const long long before = ov_backend_cuda_flash_calls(p->gpu.be);
+    attn_case(p, B, Hq, Hkv, Lq, Lk, D, causal, 0);
+    const long long ran = ov_backend_cuda_flash_calls(p->gpu.be) - before;
+    ck_assert_msg(ran == (want_flash ? 1 : 0), "B%lld Hq%lld Lq%lld Lk%lld D%lld: flash kernel ran %lld times, want %d",
+                  (long long)B, (long long)Hq, (long long)Lq, (long long)Lk, (long long)D, ran, want_flash);
+}
+
+/* Each group stays under tt_ctx's 32 tensors (4 per case). */
+static void body_flash_a(pair *p, int want)
+{
+    flash_case(p, 1, 2, 2, 200, 200, 128, 0, want); /* ragged: 2 query tiles, 4 key tiles */
+    flash_case(p, 2, 4, 2, 130, 70, 64, 0, want);   /* GQA, cross lengths, D 64 */
+    flash_case(p, 1, 2, 1, 257, 257, 128, 1, want); /* causal self, GQA 2:1 */
+    flash_case(p, 1, 4, 2, 33, 300, 128, 1, want);  /* KV cache: q_pos_offset 267 */
+}
+
+static void body_flash_b(pair *p, int want)
+{
+    flash_case(p, 1, 2, 2, 1, 1000, 64, 1, want);   /* one-token decode */
+    flash_case(p, 1, 4, 4, 640, 640, 128, 0, want); /* several full tiles */
+    flash_case(p, 1, 3, 3, 500, 77, 64, 0, want);   /* SDXL cross-attention: 77 text keys */
+    flash_case(p, 1, 2, 2, 48, 48, 96, 0, 0);       /* D 96: general kernel */
+}
+
+/* WAN layout: q, k, v are [B, L, H, D] views of one qkv [B, L, 3, H, D] buffer, permuted. */
+static void body_flash_wan(pair *p, int want)
+{
+    const int64_t s5[5] = {2, 150, 3, 4, 128}, so[4] = {2, 4, 150, 128};
+    ov_tensor *xc, *xg, *oc, *og;
+    act2(p, &xc, &xg, "qkv", 5, s5, 1.0);
+    out2(p, &oc, &og, "o", 4, so);
+    ov_tensor vc[3], vg[3];
+    for (int i = 0; i < 3; i++) {
+        ov_tensor sc, sg;
+        ck_assert_int_eq(ov_tensor_slice(&sc, xc, 2, i, 1), 0);
+        ck_assert_int_eq(ov_tensor_slice(&sg, xg, 2, i, 1), 0);
+        ov_tensor *views[2] = {&sc, &sg};
+        for (int k = 0; k < 2; k++) { /* drop the size-1 dim: [B, L, 1, H, D] -> [B, L, H, D] */
+            ov_tensor *t = views[k];
+            t->ndim = 4;
+            t->shape[2] = t->shape[3];
+            t->stride[2] = t->stride[3];
+            t->shape[3] = t->shape[4];
+            t->stride[3] = t->stride[4];
+        }
+        const int perm[4] = {0, 2, 1, 3};
+        ck_assert_int_eq(ov_tensor_permute(&vc[i], &sc, perm), 0);
+        ck_assert_int_eq(ov_tensor_permute(&vg[i], &sg, perm), 0);
+    }
+    const long long before = ov_backend_cuda_flash_calls(p->gpu.be);
+    ov_attn_params ap = {0};
+    RUN2(ov_op_attention(oc, &vc[0], &vc[1], &vc[2], &ap), ov_op_attention(og, &vg[0], &vg[1], &vg[2], &ap));
+    same(p, "attention WAN qkv view", oc, og, 1e-3);
+    ck_assert_int_eq(ov_backend_cuda_flash_calls(p->gpu.be) - before, want);
+}
+
+static void flash_modes(int dt)
+{
+    static const char *const modes[3] = {"1", "2", "0"};
+    static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
+    for (int m = 0; m < 3; m++) {
+        ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", modes[m], 1), 0);
+        for (int b = 0; b < 3; b++) {
+            pair p;
+            pair_begin(&p, dt);
+            bodies[b](&p, modes[m][0] != '0');
+            pair_end(&p);
+        }
+    }
+    unsetenv("OURVIDZ_CUDA_FLASH");
+}
+
+START_TEST(t_flash_bf16)
+{
+    flash_modes(OV_DTYPE_BF16);
+}
+END_TEST
+
+START_TEST(t_flash_f16)
+{
+    flash_modes(OV_DTYPE_F16);
+}
+END_TEST
+
+/* ---- GGUF-quantised weights: dequantised on the device into the activation dtype ---- */
+
+static void body_quant(pair *p)
+{
+    const int qdts[3] = {OV_DTYPE_Q8_0, OV_DTYPE_Q4_K, OV_DTYPE_Q6_K};
+    const int64_t sx[2] = {5, 512}, sw[2] = {48, 512}, sy[2] = {5, 48};
+    ov_tensor *xc, *xg, *yc, *yg, *wc, *wg;
+    act2(p, &xc, &xg, "x", 2, sx, 1.0);
+    out2(p, &yc, &yg, "y", 2, sy);
+    for (int i = 0; i < 3; i++) {
+        float *w = tt_rand(48 * 512, 0.5);
+        in2(p, &wc, &wg, "wq", qdts[i], 2, sw, w);
+        free(w);
+        RUN2(ov_op_linear(yc, xc, wc, NULL), ov_op_linear(yg, xg, wg, NULL));
+        same(p, ov_dtype_name(qdts[i]), yc, yg, 1e-3);
+        /* copy (the dequantised weight itself) */
+        ov_tensor *dc, *dg;
+        out2(p, &dc, &dg, "deq", 2, sw);
+        RUN2(ov_op_copy(dc, wc), ov_op_copy(dg, wg));
+        same(p, "copy dequant", dc, dg, 1e-6);
+    }
+}
+
 /* ---- positions and embeddings ---- */
 
 static void body_rope(pair *p)
@@ -459,6 +576,7 @@ TEST_DT(t_rope, body_rope)
 TEST_DT(t_embed, body_embed)
 TEST_DT(t_layout, body_layout)
 TEST_DT(t_conv, body_conv)
+TEST_DT(t_quant, body_quant)
 
 /* Probe in a child so the parent never initialises CUDA (Check forks every case). */
 static int have_device(void)
@@ -501,6 +619,9 @@ int main(void)
     tcase_add_test(tc, t_embed);
     tcase_add_test(tc, t_layout);
     tcase_add_test(tc, t_conv);
+    tcase_add_test(tc, t_quant);
+    tcase_add_test(tc, t_flash_bf16);
+    tcase_add_test(tc, t_flash_f16);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

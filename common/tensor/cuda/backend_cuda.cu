@@ -266,6 +266,11 @@ static ov_backend_ops make_ops(void)
 
 static const ov_backend_ops g_cuda_ops = make_ops();
 
+extern "C" long long ov_backend_cuda_flash_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->flash_calls : 0;
+}
+
 extern "C" int ov_backend_cuda_device_count(void)
 {
     int n = 0;

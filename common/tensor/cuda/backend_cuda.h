@@ -18,6 +18,9 @@ int ov_backend_cuda_open(int device, ov_backend **out);
 /* Destroy the stream and handle, free scratch memory and be itself. NULL is a no-op. Tensors
  * allocated on be must be freed before. */
 void ov_backend_cuda_close(ov_backend *be);
+/* Attention calls on be served by the tensor-core flash kernel so far (tests and benchmarks check
+ * the dispatch with it). */
+long long ov_backend_cuda_flash_calls(const ov_backend *be);
 /* Number of visible CUDA devices (0 when none or no driver). */
 int ov_backend_cuda_device_count(void);
 

@@ -22,6 +22,7 @@ typedef struct ov_cuda {
     size_t scratch_bytes;
     void *blas_ws; /* cuBLAS workspace bound to the handle */
     char name[16]; /* "cuda:N" */
+    long long flash_calls; /* attention calls the flash kernel served */
     int flash;     /* flash attention: 0 off, 1 on, 2 on with the 2-CTA/SM D=128 variant (ov_cuda_flash_mode) */
 } ov_cuda;
 

@@ -348,6 +348,7 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
     a.odt = o->dtype;
     a.n_qtiles = (int)((Lq + FA_BM - 1) / FA_BM);
     a.scale_log2 = p->scale * 1.4426950408889634f;
+    ov_cuda_of(be)->flash_calls++;
     if (D == 64)
         return dt == OV_DTYPE_F16 ? fa_launch<64, true, 2>(be, a, B, Hq) : fa_launch<64, false, 2>(be, a, B, Hq);
     if (ov_cuda_of(be)->flash == 2)
