@@ -12,6 +12,11 @@ Usage:
   /work/venv/bin/python tests/golden/sdxl/make_unet.py /tmp/unet_tiny.safetensors tests/golden/sdxl
 
 Writes raw little-endian f32 files unet_*.f32 (shapes in README.md).
+
+  /work/venv/bin/python tests/golden/sdxl/make_unet.py --check-full FILE
+checks instead that the UNet tensors of a full-preset file (ourvidz-mkmodel sdxl --preset full, or
+what bench_sdxl_unet writes) have exactly the names and shapes diffusers' converter expects for the
+real SDXL base UNet config (built on the meta device: no weights are read or allocated).
 """
 import os
 import sys
@@ -23,7 +28,42 @@ from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint
 from safetensors.torch import load_file
 
 
+SDXL_BASE = dict(  # stabilityai/stable-diffusion-xl-base-1.0 unet/config.json
+    sample_size=128, in_channels=4, out_channels=4,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    block_out_channels=(320, 640, 1280), layers_per_block=2, transformer_layers_per_block=(1, 2, 10),
+    attention_head_dim=(5, 10, 20), cross_attention_dim=2048, use_linear_projection=True,
+    addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+    norm_num_groups=32, norm_eps=1e-5, flip_sin_to_cos=True, freq_shift=0, act_fn="silu",
+)
+
+
+def check_full(path):
+    from safetensors import safe_open
+
+    with safe_open(path, "np") as f:
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k.startswith("model.diffusion_model.")}
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**SDXL_BASE)
+        fake = {k: torch.empty(s) for k, s in shapes.items()}
+    conv = convert_ldm_unet_checkpoint(fake, unet.config)
+    want = {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in conv.items()}
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    bad = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    print("%d file tensors, %d converted, %d model params; missing %d, unexpected %d, wrong shape %d"
+          % (len(shapes), len(conv), len(want), len(missing), len(extra), len(bad)))
+    for k in (missing + extra + bad)[:20]:
+        print("  ", k, want.get(k), got.get(k))
+    n = sum(int(np.prod(s)) for s in shapes.values())
+    print("UNet parameters: %d (%.3f B)" % (n, n / 1e9))
+    return 0 if not (missing or extra or bad) and len(conv) == len(shapes) else 1
+
+
 def main():
+    if sys.argv[1] == "--check-full":
+        sys.exit(check_full(sys.argv[2]))
     src, out_dir = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     sd = {k: v.float() for k, v in load_file(src).items() if k.startswith("model.diffusion_model.")}
