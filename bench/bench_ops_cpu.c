@@ -1,4 +1,5 @@
-/* CPU op benchmark: linear per weight dtype (decode GEMV vs memory bandwidth, prefill vs raw sgemm), attention, conv. */
+/* CPU op benchmark: linear per weight dtype (decode GEMV vs memory bandwidth, prefill vs raw sgemm),
+ * attention, conv. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +157,10 @@ static void bench_bandwidth(void)
             best_cp = t;
     }
     g_read_gbs = (double)bytes / best * 1e-9;
-    printf("memory: read %.1f GB/s (%d threads, 1 GiB), memcpy %.1f GB/s copied (1 thread, 512 MiB) [%llu]\n\n",
-           g_read_gbs, ov_cpu_threads(), (double)(bytes / 2) / best_cp * 1e-9,
-           (unsigned long long)(c.sum[0] + (unsigned char)dst[12345]));
+    printf(
+        "memory: read %.1f GB/s (%d threads, 1 GiB), memcpy %.1f GB/s copied (1 thread, 512 MiB) [%llu]\n\n",
+        g_read_gbs, ov_cpu_threads(), (double)(bytes / 2) / best_cp * 1e-9,
+        (unsigned long long)(c.sum[0] + (unsigned char)dst[12345]));
     free(buf);
     free(dst);
 }
@@ -183,8 +185,8 @@ static void bench_linear_dtypes(const char *label, int64_t K, int64_t N, int64_t
     for (size_t d = 0; d < sizeof k_dts / sizeof k_dts[0]; d++) {
         int dt = k_dts[d];
         if (ov_dtype_block_elems(dt) > 1 && K % (int64_t)ov_dtype_block_elems(dt) != 0) {
-            printf("| %s | %s | K %% %zu != 0 (llama.cpp stores such rows as q8_0/q5_0) | | | | | | |\n", label,
-                   ov_dtype_name(dt), ov_dtype_block_elems(dt));
+            printf("| %s | %s | K %% %zu != 0 (llama.cpp stores such rows as q8_0/q5_0) | | | | | | |\n",
+                   label, ov_dtype_name(dt), ov_dtype_block_elems(dt));
             continue;
         }
         ov_tensor w = mk("w", dt, 2, (int64_t[]){N, K});
@@ -192,8 +194,8 @@ static void bench_linear_dtypes(const char *label, int64_t K, int64_t N, int64_t
             w.scale = 0.5f;
         double wbytes = (double)ov_tensor_nbytes(&w), t1, t1s, tm;
         if (dt == OV_DTYPE_F32)
-            TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
-                                           x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+            TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K,
+                                           1.0f, x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
         TIME_MEDIAN(t1, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
         ov_cpu_simd_force(OV_CPU_SIMD_SCALAR);
         TIME_MEDIAN(t1s, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
@@ -205,7 +207,8 @@ static void bench_linear_dtypes(const char *label, int64_t K, int64_t N, int64_t
                100.0 * t_raw / tm);
         ov_mem_free_tensor(&g_mem, &w);
     }
-    printf("| %s | raw cblas_sgemm M=%lld | | | | | | %.1f | 100 %% |\n", label, (long long)M, flopm / t_raw * 1e-9);
+    printf("| %s | raw cblas_sgemm M=%lld | | | | | | %.1f | 100 %% |\n", label, (long long)M,
+           flopm / t_raw * 1e-9);
     ov_mem_free_tensor(&g_mem, &x);
     ov_mem_free_tensor(&g_mem, &y);
 }

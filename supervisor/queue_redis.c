@@ -19,6 +19,8 @@
  * I3  A processing list is registered (P:procs) and the supervisor's liveness key exists before
  *     its first BLMOVE; when the liveness key expires (the supervisor died or hung past a lease),
  *     MAINT moves the list back onto the queue, and a late CLAIM for it finds nothing (returns 0).
+ *     A live supervisor returns its own list whenever a pop connection (re)connects: a BLMOVE
+ *     executed by the server but whose reply was lost would otherwise strand its payload there.
  * I4  A job is finished (claim deleted) only from the delivery's done callback, so a crash before
  *     that replays the job; the job id is the callback's idempotency key. At-least-once.
  * I5  Leases are renewed for every claim this process holds (every lease/3, and on progress),
@@ -202,7 +204,8 @@ static void on_blmove(ov_rconn *c, redisReply *rep, void *priv)
         ov_qcore_rand_hex(&s->c, token + strlen(token), 25);
         ov_qrec *r = ov_qcore_rec_new(&s->c, qi, rep->str, (size_t)rep->len, cid, token, 0, 0);
         if (!r) {
-            /* The payload stays in the processing list: reaped back after our lease. */
+            /* The payload stays in the processing list: returned on the next reconnect, or by
+             * MAINT once we are gone. */
             ov_log(OV_LOG_ERR, "job_claim_oom", "queue=%s", s->c.queue[qi]);
             return;
         }
@@ -400,6 +403,19 @@ static void on_cmd_state(ov_rconn *c, int up, void *ctx)
     maint(s);
 }
 
+static void on_proc_returned(ov_rconn *c, redisReply *rep, void *priv)
+{
+    qsrc *s = priv;
+    int qi = c == s->blk[0] ? 0 : 1;
+    if (!rep || s->c.closing)
+        return; /* dropped again: the next connect repeats it */
+    if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+        ov_log(OV_LOG_NOTICE, "queue_proc_returned", "queue=%s payloads=%lld reason=\"pop reply lost\"",
+               s->c.queue[qi], (long long)rep->integer);
+    else if (rep->type == REDIS_REPLY_ERROR)
+        ov_log(OV_LOG_ERR, "redis_script_error", "op=return_proc error=\"%s\"", rep->str);
+}
+
 static void on_blk_state(ov_rconn *c, int up, void *ctx)
 {
     qsrc *s = ctx;
@@ -408,6 +424,12 @@ static void on_blk_state(ov_rconn *c, int up, void *ctx)
         s->fetching[qi] = 0;
         return;
     }
+    /* A BLMOVE in flight when the connection went away may have moved a payload whose reply we
+     * never saw: put our processing list back on the queue before popping again (same
+     * connection, so it runs before the next BLMOVE). */
+    const char *av[] = {"EVAL", OV_LUA_RETURN_PROC, "2", s->c.k_proc[qi], s->c.queue[qi]};
+    if (ov_rconn_cmd(c, 0, on_proc_returned, s, 5, av, NULL) != 0)
+        return; /* down again already */
     fetch(s, qi);
 }
 

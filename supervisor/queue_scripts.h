@@ -159,4 +159,17 @@
     "end\n"                                                                                                  \
     "return {promoted, requeued, orphans, dead}\n"
 
+/* RETURN_PROC: a live supervisor's own processing list, when its pop connection comes back. A
+ * BLMOVE that the server executed but whose reply was lost (connection killed, server restarted
+ * after persisting the move, client-side timeout) leaves a payload there that no CLAIM will take
+ * and no MAINT will return while this supervisor stays alive (MAINT returns dead supervisors'
+ * lists only, I3). Move everything back to the consuming end of the queue, the oldest to be
+ * popped first (as MAINT does for orphans). A CLAIM of ours still in flight for one of them then
+ * finds it gone and returns 0: its record is dropped and the payload is fetched again.
+ * KEYS: proc, queue. Returns the number of payloads moved. */
+#define OV_LUA_RETURN_PROC                                                                                   \
+    "local n = 0\n"                                                                                          \
+    "while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do n = n + 1 end\n"                        \
+    "return n\n"
+
 #endif

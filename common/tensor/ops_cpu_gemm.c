@@ -94,8 +94,8 @@ static void tile_task(void *vctx, int64_t t0, int64_t t1)
         int64_t n0 = t * c->rows, cnt = c->N - n0 < c->rows ? c->N - n0 : c->rows;
         for (int64_t r = 0; r < cnt; r++)
             ov_cpu_dequant_row(c->w->dtype, ov_cpu_elem_ptr(c->w, (n0 + r) * c->K), buf + r * c->K, c->K);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->M, (int)cnt, (int)c->K, c->w->scale, c->x,
-                    (int)c->ldx, buf, (int)c->K, 0.0f, c->y + n0, (int)c->N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->M, (int)cnt, (int)c->K, c->w->scale,
+                    c->x, (int)c->ldx, buf, (int)c->K, 0.0f, c->y + n0, (int)c->N);
     }
     atomic_store(&c->in_use[slot], 0);
 }

@@ -110,7 +110,8 @@ OV_AVX2 static inline float hsum8(__m256 v)
 
 /* acc[m] += Σ_k w[k]·x[m·ldx + k]: pairs of rows share each weight load; a lone row uses four
  * accumulators so the FMA latency is hidden. */
-OV_AVX2 static void dot_rows_avx2(const float *w, const float *x, int64_t ldx, int64_t M, int64_t n, float *acc)
+OV_AVX2 static void dot_rows_avx2(const float *w, const float *x, int64_t ldx, int64_t M, int64_t n,
+                                  float *acc)
 {
     int64_t m = 0;
     for (; m + 2 <= M; m += 2) {
@@ -187,13 +188,15 @@ OV_AVX2 static void dq_bf16_avx2(const uint8_t *s, float *y, int64_t n)
  * subnormals included; the one NaN code (x111 1111) gets an all-ones exponent. */
 OV_AVX2 static void dq_f8_e4m3_avx2(const uint8_t *s, float *y, int64_t n)
 {
-    const __m256i m7f = _mm256_set1_epi16(0x7f), m80 = _mm256_set1_epi16(0x80), nan = _mm256_set1_epi16(0x7e00);
+    const __m256i m7f = _mm256_set1_epi16(0x7f), m80 = _mm256_set1_epi16(0x80),
+                  nan = _mm256_set1_epi16(0x7e00);
     const __m256 k256 = _mm256_set1_ps(256.0f);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(s + i)));
         __m256i mag = _mm256_and_si256(v, m7f);
-        __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, m80), 8), _mm256_slli_epi16(mag, 7));
+        __m256i h =
+            _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, m80), 8), _mm256_slli_epi16(mag, 7));
         h = _mm256_or_si256(h, _mm256_and_si256(_mm256_cmpeq_epi16(mag, m7f), nan));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), k256));
         _mm256_storeu_ps(y + i + 8, _mm256_mul_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), k256));
@@ -266,12 +269,14 @@ OV_AVX2 static void dq_q6_k_avx2(const uint8_t *b, float *y, int64_t n)
                 __m256i hb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l0)));
                 __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, lo4),
                                              _mm256_slli_epi32(_mm256_and_si256(hb, three), 4));
-                __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, lo4),
-                                             _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
-                __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4),
-                                             _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
-                __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4),
-                                             _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
+                __m256i q2 =
+                    _mm256_or_si256(_mm256_and_si256(c, lo4),
+                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
+                __m256i q3 =
+                    _mm256_or_si256(_mm256_srli_epi32(a, 4),
+                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
+                __m256i q4 =
+                    _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
                 __m256 f1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q1, k32));
                 __m256 f2 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q2, k32));
                 __m256 f3 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q3, k32));
@@ -289,26 +294,13 @@ OV_AVX2 static void dq_q6_k_avx2(const uint8_t *b, float *y, int64_t n)
 static int dequant_avx2(int dtype, const uint8_t *s, float *y, int64_t n)
 {
     switch (dtype) {
-    case OV_DTYPE_F16:
-        dq_f16_avx2(s, y, n);
-        return 1;
-    case OV_DTYPE_BF16:
-        dq_bf16_avx2(s, y, n);
-        return 1;
-    case OV_DTYPE_F8_E4M3:
-        dq_f8_e4m3_avx2(s, y, n);
-        return 1;
-    case OV_DTYPE_Q8_0:
-        dq_q8_0_avx2(s, y, n);
-        return 1;
-    case OV_DTYPE_Q4_K:
-        dq_q4_k_avx2(s, y, n);
-        return 1;
-    case OV_DTYPE_Q6_K:
-        dq_q6_k_avx2(s, y, n);
-        return 1;
-    default:
-        return 0;
+    case OV_DTYPE_F16: dq_f16_avx2(s, y, n); return 1;
+    case OV_DTYPE_BF16: dq_bf16_avx2(s, y, n); return 1;
+    case OV_DTYPE_F8_E4M3: dq_f8_e4m3_avx2(s, y, n); return 1;
+    case OV_DTYPE_Q8_0: dq_q8_0_avx2(s, y, n); return 1;
+    case OV_DTYPE_Q4_K: dq_q4_k_avx2(s, y, n); return 1;
+    case OV_DTYPE_Q6_K: dq_q6_k_avx2(s, y, n); return 1;
+    default: return 0;
     }
 }
 
@@ -349,8 +341,8 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n)
     dequant(ov_cpu_simd_level(), dtype, src, dst, n);
 }
 
-void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x, int64_t ldx,
-                      int64_t M, float *y, int64_t ldy, float scale, const float *bias)
+void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x,
+                      int64_t ldx, int64_t M, float *y, int64_t ldy, float scale, const float *bias)
 {
     int level = ov_cpu_simd_level();
     size_t row_bytes = ov_dtype_row_bytes(dtype, K);

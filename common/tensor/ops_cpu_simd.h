@@ -1,4 +1,5 @@
-/* Internal to the CPU backend: SIMD weight dequantisation and the fused decode GEMV, with runtime dispatch. */
+/* Internal to the CPU backend: SIMD weight dequantisation and the fused decode GEMV, with runtime dispatch.
+ */
 #ifndef OV_OPS_CPU_SIMD_H
 #define OV_OPS_CPU_SIMD_H
 
@@ -27,7 +28,7 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n);
  * for m < M, n0 <= n < n1.
  * Weights are dequantised in L1-sized pieces and dotted with all M activation rows while hot, so
  * each weight byte is read from memory once per call. Accumulation is f32. Never fails. */
-void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x, int64_t ldx,
-                      int64_t M, float *y, int64_t ldy, float scale, const float *bias);
+void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x,
+                      int64_t ldx, int64_t M, float *y, int64_t ldy, float scale, const float *bias);
 
 #endif
