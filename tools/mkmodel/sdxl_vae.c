@@ -5,6 +5,7 @@
  * post_quant_conv; the same keys diffusers' convert_ldm_vae_checkpoint reads). The attention's
  * q/k/v/proj_out are 1×1 convs [C, C, 1, 1] as in the original sd_xl_base_1.0 file. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,15 @@
 
 #define P "first_stage_model."
 #define VAE_MAX_LEVELS 8
+
+/* snprintf for tensor names (short, bounded; a truncated name is simply not found). Through
+ * vsnprintf so the compiler's truncation analysis does not flag the bounded prefixes. */
+__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
 
 typedef struct vae_cfg {
     int ch, n_levels, mult[VAE_MAX_LEVELS], n_res, z;
@@ -59,14 +69,14 @@ static int mid(ov_mk_list *l, const char *side, int64_t c) {
     char p[96], b[160];
     int rc = 0;
     static const char *const attn[] = {"q", "k", "v", "proj_out"};
-    snprintf(p, sizeof p, "%s.mid.block_1", side);
+    vae_name(p, sizeof p, "%s.mid.block_1", side);
     rc = resnet(l, p, c, c);
-    snprintf(p, sizeof p, "%s.mid.attn_1", side);
+    vae_name(p, sizeof p, "%s.mid.attn_1", side);
     if (!rc)
         rc = norm(l, c, nm(b, sizeof b, p, "norm"));
     for (int i = 0; i < 4 && !rc; i++)
         rc = conv(l, c, c, 1, nm(b, sizeof b, p, attn[i]));
-    snprintf(p, sizeof p, "%s.mid.block_2", side);
+    vae_name(p, sizeof p, "%s.mid.block_2", side);
     if (!rc)
         rc = resnet(l, p, c, c);
     return rc;
@@ -79,12 +89,12 @@ static int encoder(ov_mk_list *l, const vae_cfg *c) {
     for (int i = 0; i < c->n_levels && !rc; i++) {
         int64_t block_out = (int64_t)c->ch * c->mult[i];
         for (int j = 0; j < c->n_res && !rc; j++) {
-            snprintf(p, sizeof p, "encoder.down.%d.block.%d", i, j);
+            vae_name(p, sizeof p, "encoder.down.%d.block.%d", i, j);
             rc = resnet(l, p, block_in, block_out);
             block_in = block_out;
         }
         if (!rc && i != c->n_levels - 1) {
-            snprintf(p, sizeof p, "encoder.down.%d.downsample.conv", i);
+            vae_name(p, sizeof p, "encoder.down.%d.downsample.conv", i);
             rc = conv(l, block_in, block_in, 3, p);
         }
     }
@@ -106,12 +116,12 @@ static int decoder(ov_mk_list *l, const vae_cfg *c) {
     for (int i = c->n_levels - 1; i >= 0 && !rc; i--) {
         int64_t block_out = (int64_t)c->ch * c->mult[i];
         for (int j = 0; j < c->n_res + 1 && !rc; j++) {
-            snprintf(p, sizeof p, "decoder.up.%d.block.%d", i, j);
+            vae_name(p, sizeof p, "decoder.up.%d.block.%d", i, j);
             rc = resnet(l, p, block_in, block_out);
             block_in = block_out;
         }
         if (!rc && i != 0) {
-            snprintf(p, sizeof p, "decoder.up.%d.upsample.conv", i);
+            vae_name(p, sizeof p, "decoder.up.%d.upsample.conv", i);
             rc = conv(l, block_in, block_in, 3, p);
         }
     }

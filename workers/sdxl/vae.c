@@ -84,6 +84,15 @@ struct ov_sdxl_vae {
     size_t n_owned;
 };
 
+/* snprintf for tensor names (short, bounded; a truncated name is simply not found). Through
+ * vsnprintf so the compiler's truncation analysis does not flag the bounded prefixes. */
+__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* ---- loading ---- */
 
 typedef struct vae_loader {
@@ -132,19 +141,19 @@ static int ld_resnet(vae_loader *L, vae_resnet *r, const char *prefix, int64_t c
     r->cin = cin;
     r->cout = cout;
     r->has_nin = cin != cout;
-    snprintf(p, sizeof p, "%s.norm1", prefix);
+    vae_name(p, sizeof p, "%s.norm1", prefix);
     if ((rc = ld_norm(L, &r->norm1, p, cin)))
         return rc;
-    snprintf(p, sizeof p, "%s.conv1", prefix);
+    vae_name(p, sizeof p, "%s.conv1", prefix);
     if ((rc = ld_conv(L, &r->conv1, p, cout, cin, 3)))
         return rc;
-    snprintf(p, sizeof p, "%s.norm2", prefix);
+    vae_name(p, sizeof p, "%s.norm2", prefix);
     if ((rc = ld_norm(L, &r->norm2, p, cout)))
         return rc;
-    snprintf(p, sizeof p, "%s.conv2", prefix);
+    vae_name(p, sizeof p, "%s.conv2", prefix);
     if ((rc = ld_conv(L, &r->conv2, p, cout, cout, 3)))
         return rc;
-    snprintf(p, sizeof p, "%s.nin_shortcut", prefix);
+    vae_name(p, sizeof p, "%s.nin_shortcut", prefix);
     if (r->has_nin)
         return ld_conv(L, &r->nin_shortcut, p, cout, cin, 1);
     return 0;
@@ -157,11 +166,11 @@ static int ld_attn(vae_loader *L, vae_attn *a, const char *prefix, int64_t c) {
     ov_tensor *lin[4] = {&a->wq, &a->wk, &a->wv, &a->wp};
     static const char *const leaf[4] = {"q", "k", "v", "proj_out"};
     a->c = c;
-    snprintf(p, sizeof p, "%s.norm", prefix);
+    vae_name(p, sizeof p, "%s.norm", prefix);
     if ((rc = ld_norm(L, &a->norm, p, c)))
         return rc;
     for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s.%s", prefix, leaf[i]);
+        vae_name(p, sizeof p, "%s.%s", prefix, leaf[i]);
         if ((rc = ld_conv(L, cv[i], p, c, c, 1)))
             return rc;
         int64_t s2[2] = {c, c};
@@ -174,13 +183,13 @@ static int ld_attn(vae_loader *L, vae_attn *a, const char *prefix, int64_t c) {
 static int ld_mid(vae_loader *L, vae_coder *cd, const char *side, int64_t c) {
     char p[OV_WEIGHTS_NAME_MAX];
     int rc;
-    snprintf(p, sizeof p, "vae.%s.mid.block_1", side);
+    vae_name(p, sizeof p, "vae.%s.mid.block_1", side);
     if ((rc = ld_resnet(L, &cd->block_1, p, c, c)))
         return rc;
-    snprintf(p, sizeof p, "vae.%s.mid.attn_1", side);
+    vae_name(p, sizeof p, "vae.%s.mid.attn_1", side);
     if ((rc = ld_attn(L, &cd->attn_1, p, c)))
         return rc;
-    snprintf(p, sizeof p, "vae.%s.mid.block_2", side);
+    vae_name(p, sizeof p, "vae.%s.mid.block_2", side);
     return ld_resnet(L, &cd->block_2, p, c, c);
 }
 
@@ -201,7 +210,7 @@ static int count_idx(ov_weights *w, const char *fmt, int cap) {
     char name[OV_WEIGHTS_NAME_MAX];
     int n = 0;
     while (n < cap) {
-        snprintf(name, sizeof name, fmt, n);
+        vae_name(name, sizeof name, fmt, n);
         if (!ov_weights_has(w, name))
             break;
         n++;
@@ -212,19 +221,19 @@ static int count_idx(ov_weights *w, const char *fmt, int cap) {
 /* Level structure from names: how many levels, blocks per level, each level's width. */
 static int ld_structure(ov_weights *w, vae_coder *cd, const char *side, const char *lvl) {
     char fmt[128], name[OV_WEIGHTS_NAME_MAX];
-    int64_t s[4];
-    snprintf(fmt, sizeof fmt, "vae.%s.%s.%%d.block.0.conv1.weight", side, lvl);
+    int64_t s[4] = {0};
+    vae_name(fmt, sizeof fmt, "vae.%s.%s.%%d.block.0.conv1.weight", side, lvl);
     cd->n_levels = count_idx(w, fmt, VAE_MAX_LEVELS + 1);
     if (cd->n_levels == 0 || cd->n_levels > VAE_MAX_LEVELS)
         return ov_tensor_fail(cd->n_levels ? OV_EFORMAT : OV_ENOENT, "vae: %s has %d %s levels (1..%d expected; is there a "
                               "vae.%s.%s.0.block.0.conv1.weight?)", side, cd->n_levels, lvl, VAE_MAX_LEVELS, side, lvl);
     for (int i = 0; i < cd->n_levels; i++) {
-        snprintf(fmt, sizeof fmt, "vae.%s.%s.%d.block.%%d.conv1.weight", side, lvl, i);
+        vae_name(fmt, sizeof fmt, "vae.%s.%s.%d.block.%%d.conv1.weight", side, lvl, i);
         int nb = count_idx(w, fmt, VAE_MAX_BLOCKS + 1);
         if (nb > VAE_MAX_BLOCKS)
             return ov_tensor_fail(OV_EFORMAT, "vae: %s.%s.%d has more than %d blocks", side, lvl, i, VAE_MAX_BLOCKS);
         cd->level[i].n_blocks = nb;
-        snprintf(name, sizeof name, "vae.%s.%s.%d.block.0.conv1.weight", side, lvl, i);
+        vae_name(name, sizeof name, "vae.%s.%s.%d.block.0.conv1.weight", side, lvl, i);
         int rc = anchor(w, name, s);
         if (rc)
             return rc;
@@ -235,7 +244,7 @@ static int ld_structure(ov_weights *w, vae_coder *cd, const char *side, const ch
 
 static int ld_encoder(vae_loader *L, vae_coder *e) {
     char p[OV_WEIGHTS_NAME_MAX];
-    int64_t s[4];
+    int64_t s[4] = {0};
     int rc = ld_structure(L->w, e, "encoder", "down");
     if (!rc)
         rc = anchor(L->w, "vae.encoder.conv_in.weight", s);
@@ -248,13 +257,13 @@ static int ld_encoder(vae_loader *L, vae_coder *e) {
     for (int i = 0; i < e->n_levels; i++) {
         vae_level *lv = &e->level[i];
         for (int j = 0; j < lv->n_blocks; j++) {
-            snprintf(p, sizeof p, "vae.encoder.down.%d.block.%d", i, j);
+            vae_name(p, sizeof p, "vae.encoder.down.%d.block.%d", i, j);
             if ((rc = ld_resnet(L, &lv->block[j], p, block_in, lv->cout)))
                 return rc;
             block_in = lv->cout;
         }
         lv->has_sample = i != e->n_levels - 1;
-        snprintf(p, sizeof p, "vae.encoder.down.%d.downsample.conv", i);
+        vae_name(p, sizeof p, "vae.encoder.down.%d.downsample.conv", i);
         if (lv->has_sample && (rc = ld_conv(L, &lv->sample, p, block_in, block_in, 3)))
             return rc;
     }
@@ -267,7 +276,7 @@ static int ld_encoder(vae_loader *L, vae_coder *e) {
 
 static int ld_decoder(vae_loader *L, vae_coder *d) {
     char p[OV_WEIGHTS_NAME_MAX];
-    int64_t s[4];
+    int64_t s[4] = {0};
     int rc = ld_structure(L->w, d, "decoder", "up");
     if (!rc)
         rc = anchor(L->w, "vae.decoder.conv_in.weight", s);
@@ -281,13 +290,13 @@ static int ld_decoder(vae_loader *L, vae_coder *d) {
     for (int i = d->n_levels - 1; i >= 0; i--) {
         vae_level *lv = &d->level[i];
         for (int j = 0; j < lv->n_blocks; j++) {
-            snprintf(p, sizeof p, "vae.decoder.up.%d.block.%d", i, j);
+            vae_name(p, sizeof p, "vae.decoder.up.%d.block.%d", i, j);
             if ((rc = ld_resnet(L, &lv->block[j], p, block_in, lv->cout)))
                 return rc;
             block_in = lv->cout;
         }
         lv->has_sample = i != 0;
-        snprintf(p, sizeof p, "vae.decoder.up.%d.upsample.conv", i);
+        vae_name(p, sizeof p, "vae.decoder.up.%d.upsample.conv", i);
         if (lv->has_sample && (rc = ld_conv(L, &lv->sample, p, block_in, block_in, 3)))
             return rc;
     }
@@ -304,7 +313,7 @@ int ov_sdxl_vae_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_vae *
     if (!v)
         return ov_tensor_fail(OV_ENOMEM, "vae: no memory for the model struct");
     vae_loader L = {v, w, mem, weight_dtype};
-    int64_t s[4];
+    int64_t s[4] = {0};
     int rc = ld_decoder(&L, &v->dec);
     if (!rc)
         rc = ld_encoder(&L, &v->enc);
@@ -566,7 +575,7 @@ static int run_init(vae_run *r, ov_arena *arena, int dtype, int64_t slot_elems) 
     r->arena = arena;
     for (int i = 0; i < 3; i++) {
         char name[32];
-        snprintf(name, sizeof name, "vae.slot%d", i);
+        vae_name(name, sizeof name, "vae.slot%d", i);
         CK(ov_arena_tensor(arena, &r->slot[i], name, dtype, 1, &slot_elems));
     }
     return 0;
