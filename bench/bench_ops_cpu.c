@@ -12,7 +12,7 @@
 #include "common/tensor/ops.h"
 #include "common/tensor/ops_cpu_simd.h" /* kernel level: scalar vs avx2 */
 
-#define REPS 5
+#define REPS 7
 
 static double now_s(void)
 {
@@ -60,8 +60,9 @@ static ov_tensor mk(const char *name, int dtype, int ndim, const int64_t *shape)
     return t;
 }
 
-/* Median seconds of REPS runs after one warm-up. */
-#define TIME_MEDIAN(out, stmt)                                                                               \
+/* Best (shortest) seconds of REPS runs after one warm-up: dev machines are shared, and the best
+ * run is the one least disturbed by other processes (medians drift with the neighbours' load). */
+#define TIME_BEST(out, stmt)                                                                                 \
     do {                                                                                                     \
         double ts_[REPS];                                                                                    \
         stmt;                                                                                                \
@@ -71,7 +72,7 @@ static ov_tensor mk(const char *name, int dtype, int ndim, const int64_t *shape)
             ts_[r_] = now_s() - t0_;                                                                         \
         }                                                                                                    \
         qsort(ts_, REPS, sizeof(double), cmp_d);                                                             \
-        out = ts_[REPS / 2];                                                                                 \
+        out = ts_[0];                                                                                        \
     } while (0)
 
 #define CHECK(call)                                                                                          \
@@ -91,12 +92,12 @@ static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
     ov_tensor wq = mk("wq8", OV_DTYPE_Q8_0, 2, (int64_t[]){N, K});
     ov_tensor wh = mk("wf16", OV_DTYPE_F16, 2, (int64_t[]){N, K});
     double flop = 2.0 * (double)M * (double)K * (double)N, t_raw, t_op, t_bias, t_q8, t_f16;
-    TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
-                                   x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
-    TIME_MEDIAN(t_op, CHECK(ov_op_linear(&y, &x, &w, NULL)));
-    TIME_MEDIAN(t_bias, CHECK(ov_op_linear(&y, &x, &w, &b)));
-    TIME_MEDIAN(t_f16, CHECK(ov_op_linear(&y, &x, &wh, &b)));
-    TIME_MEDIAN(t_q8, CHECK(ov_op_linear(&y, &x, &wq, &b)));
+    TIME_BEST(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
+                                 x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+    TIME_BEST(t_op, CHECK(ov_op_linear(&y, &x, &w, NULL)));
+    TIME_BEST(t_bias, CHECK(ov_op_linear(&y, &x, &w, &b)));
+    TIME_BEST(t_f16, CHECK(ov_op_linear(&y, &x, &wh, &b)));
+    TIME_BEST(t_q8, CHECK(ov_op_linear(&y, &x, &wq, &b)));
     printf("| %s | %lldx%lldx%lld | %.1f | %.1f (%.0f%%) | %.1f (%.0f%%) | %.1f | %.1f |\n", label,
            (long long)M, (long long)K, (long long)N, flop / t_raw * 1e-9, flop / t_op * 1e-9,
            100.0 * t_raw / t_op, flop / t_bias * 1e-9, 100.0 * t_raw / t_bias, flop / t_f16 * 1e-9,
@@ -194,13 +195,13 @@ static void bench_linear_dtypes(const char *label, int64_t K, int64_t N, int64_t
             w.scale = 0.5f;
         double wbytes = (double)ov_tensor_nbytes(&w), t1, t1s, tm;
         if (dt == OV_DTYPE_F32)
-            TIME_MEDIAN(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K,
-                                           1.0f, x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
-        TIME_MEDIAN(t1, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
+            TIME_BEST(t_raw, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K,
+                                         1.0f, x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+        TIME_BEST(t1, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
         ov_cpu_simd_force(OV_CPU_SIMD_SCALAR);
-        TIME_MEDIAN(t1s, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
+        TIME_BEST(t1s, CHECK(ov_op_linear(&y1, &x1, &w, NULL)));
         ov_cpu_simd_force(-1);
-        TIME_MEDIAN(tm, CHECK(ov_op_linear(&y, &x, &w, NULL)));
+        TIME_BEST(tm, CHECK(ov_op_linear(&y, &x, &w, NULL)));
         printf("| %s | %s | %.1f MB | %.2f ms | %.1f | %.1f (%.0f %%) | %.1f | %.1f | %.0f %% |\n", label,
                ov_dtype_name(dt), wbytes * 1e-6, t1 * 1e3, flop1 / t1 * 1e-9, wbytes / t1 * 1e-9,
                100.0 * wbytes / t1 * 1e-9 / g_read_gbs, wbytes / t1s * 1e-9, flopm / tm * 1e-9,
@@ -225,7 +226,7 @@ static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, in
     double pairs = causal ? (double)Lq * (double)(Lk - Lq) + (double)Lq * (double)(Lq + 1) / 2.0
                           : (double)Lq * (double)Lk;
     double flop = 4.0 * (double)B * (double)Hq * pairs * (double)D, t;
-    TIME_MEDIAN(t, CHECK(ov_op_attention(&o, &q, &k, &v, &p)));
+    TIME_BEST(t, CHECK(ov_op_attention(&o, &q, &k, &v, &p)));
     printf("| %s | B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld%s | %.2f ms | %.1f |\n", label, (long long)B,
            (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D, causal ? " causal" : "",
            t * 1e3, flop / t * 1e-9);
@@ -244,13 +245,13 @@ static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int
     ov_tensor y = mk("y", OV_DTYPE_F32, 4, (int64_t[]){1, O, Ho, Wo});
     ov_conv2d_params p = {stride, stride, pad, pad, 1, 1, 1};
     double flop = 2.0 * (double)O * (double)Ho * (double)Wo * (double)C * k * k, t;
-    TIME_MEDIAN(t, CHECK(ov_op_conv2d(&y, &x, &w, &b, &p)));
+    TIME_BEST(t, CHECK(ov_op_conv2d(&y, &x, &w, &b, &p)));
     /* the same GEMM without im2col, for the ceiling */
     ov_tensor col = mk("col", OV_DTYPE_F32, 2, (int64_t[]){C * k * k, Ho * Wo});
     double t_g;
-    TIME_MEDIAN(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo),
-                                 (int)(C * k * k), 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo),
-                                 0.0f, y.data, (int)(Ho * Wo)));
+    TIME_BEST(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo),
+                               (int)(C * k * k), 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo),
+                               0.0f, y.data, (int)(Ho * Wo)));
     printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld | %.2f ms | %.1f | %.1f |\n", label, (long long)C,
            (long long)H, (long long)W, k, stride, (long long)O, t * 1e3, flop / t * 1e-9, flop / t_g * 1e-9);
     ov_tensor *all[] = {&x, &w, &b, &y, &col};
@@ -266,7 +267,7 @@ static void bench_conv3d(const char *label, int64_t C, int64_t T, int64_t H, int
     ov_tensor y = mk("y", OV_DTYPE_F32, 5, (int64_t[]){1, O, T, H, W});
     ov_conv3d_params p = {1, 1, 1, 2, 1, 1};
     double flop = 2.0 * (double)O * (double)T * (double)H * (double)W * (double)C * 27, t;
-    TIME_MEDIAN(t, CHECK(ov_op_conv3d_causal(&y, &x, &w, &b, &p)));
+    TIME_BEST(t, CHECK(ov_op_conv3d_causal(&y, &x, &w, &b, &p)));
     printf("| %s | [%lld,%lld,%lld,%lld] k3 causal -> %lld | %.2f ms | %.1f | — |\n", label, (long long)C,
            (long long)T, (long long)H, (long long)W, (long long)O, t * 1e3, flop / t * 1e-9);
     ov_tensor *all[] = {&x, &w, &b, &y};
@@ -276,10 +277,20 @@ static void bench_conv3d(const char *label, int64_t C, int64_t T, int64_t H, int
 
 int main(int argc, char **argv)
 {
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, linear_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1; /* the smallest Qwen shape only, fewer GEMM shapes */
+        else if (strcmp(argv[i], "--linear") == 0)
+            linear_only = 1; /* bandwidth + the per-dtype linear table only */
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--linear]\n", argv[0]);
+            return 2;
+        }
+    }
     ov_mem_init(&g_mem, ov_backend_cpu(), 0);
-    printf("threads: ours %d, openblas %d; medians of %d runs\n\n", ov_cpu_threads(),
-           openblas_get_num_threads(), REPS);
+    printf("threads: ours %d, openblas %d; best of %d runs\n\n", ov_cpu_threads(), openblas_get_num_threads(),
+           REPS);
     printf("kernels: %s\n", ov_cpu_simd_name(ov_cpu_simd_level()));
     bench_bandwidth();
     printf("| y = x·Wᵀ, W [N, K] | W dtype | W bytes | M=1 time | M=1 GFLOP/s | M=1 W GB/s (%% of read bw) | "
@@ -290,6 +301,8 @@ int main(int argc, char **argv)
         bench_linear_dtypes("Qwen2.5-7B MLP up 18944x3584", 3584, 18944, 64);
         bench_linear_dtypes("Qwen2.5 lm_head 151936x896", 896, 151936, 64);
     }
+    if (linear_only)
+        return 0;
     printf("\n| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + "
            "bias |\n");
     printf("|---|---|---|---|---|---|---|\n");

@@ -1,4 +1,5 @@
-/* CPU GEMM family: linear (any weight dtype, dequantised per tile), batched matmul, conv2d/3d (im2col). */
+/* CPU GEMM family: linear (fused dequant GEMV for decode, dequantised tiles + sgemm for prefill), matmul,
+ * conv. */
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,20 +36,6 @@ static void bias_rows(void *vctx, int64_t r0, int64_t r1)
 }
 
 /* ---- linear ---- */
-
-/* Row conversion without the weight's scale (linear applies the scale as sgemm's alpha). */
-struct dq_ctx {
-    const ov_tensor *t;
-    float *dst;
-    int64_t row;
-};
-
-static void dequant_rows(void *vctx, int64_t b, int64_t e)
-{
-    struct dq_ctx *c = vctx;
-    for (int64_t r = b; r < e; r++)
-        ov_cpu_dequant_row(c->t->dtype, ov_cpu_elem_ptr(c->t, r * c->row), c->dst + r * c->row, c->row);
-}
 
 struct gemv_ctx {
     const ov_tensor *w;
@@ -156,30 +143,10 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
         ov_cpu_parallel(N, 16, gemv_rows, &c);
         free(btmp);
         return 0;
-    } else if (!getenv("OV_SHARED_TILES")) {
+    } else {
         int rc = linear_tiles(w, xp, M, K, N, ldx, yp);
         if (rc)
             return rc;
-    } else {
-        /* dequantise a tile of weight rows, then one sgemm into y's column block */
-        int64_t nb = OV_CPU_TILE_FLOATS / K;
-        if (nb < 16)
-            nb = 16;
-        if (nb > N)
-            nb = N;
-        float *tile = malloc((size_t)(nb * K) * sizeof(float));
-        if (!tile)
-            return nomem("linear", w, (size_t)(nb * K) * sizeof(float));
-        for (int64_t n0 = 0; n0 < N; n0 += nb) {
-            int64_t cnt = N - n0 < nb ? N - n0 : nb;
-            ov_tensor rows;
-            ov_tensor_slice(&rows, w, 0, n0, cnt);
-            struct dq_ctx cc = {&rows, tile, K};
-            ov_cpu_parallel(cnt, 4, dequant_rows, &cc);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)cnt, (int)K, w->scale, xp,
-                        (int)ldx, tile, (int)K, 0.0f, yp + n0, (int)N);
-        }
-        free(tile);
     }
     if (b) {
         float *tmp;
