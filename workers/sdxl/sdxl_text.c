@@ -96,8 +96,12 @@ static int apply_emphasis(ov_tensor *z, const float *w, ov_arena *a)
     size_t mark = ov_arena_mark(a);
     int64_t s_m[3] = {1, L, 1};
     float mult[OV_CLIP_CTX];
-    ov_tensor m;
-    TRY(ov_tensor_download(z, host, n * sizeof *host));
+    ov_tensor m, z32 = *z;
+    if (z->dtype != OV_DTYPE_F32) { /* a bf16/f16 activation backend: read the sums from an f32 copy */
+        TRY(ov_arena_tensor(a, &z32, "emphasis_z", OV_DTYPE_F32, 3, z->shape));
+        TRY(ov_op_copy(&z32, z));
+    }
+    TRY(ov_tensor_download(&z32, host, n * sizeof *host));
     double S = 0.0, Sw = 0.0;
     for (int64_t t = 0; t < L; t++) {
         double s = 0.0;
