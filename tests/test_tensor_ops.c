@@ -99,8 +99,9 @@ END_TEST
 /* The CPU weight kernels at every SIMD level (scalar always; AVX2 where the CPU has it):
  * - the row dequantiser is bit-identical to ov_dtype_to_f32 (same arithmetic, so exact);
  * - the fused decode GEMV (M <= 8) and the dequantised-tile sgemm (M > 8) meet the GEMM tolerance
- *   above for every weight dtype at M = 1, 3, 8, 9, with odd N (several threads' row chunks), odd
- *   K for the plain types (vector tails) and K that ends in a partial 512-element piece. */
+ *   above for every weight dtype at M = 1, 3, 8, 9, 10, 12, with odd N (several threads' row
+ *   chunks or tiles), odd K for the plain types (vector tails), K that ends in a partial
+ *   512-element piece, and K long enough that one tile holds only 64 rows. */
 static int simd_levels(int *lv)
 {
     int n = 0;
@@ -170,6 +171,9 @@ START_TEST(cpu_linear_weight_kernels)
                 check_linear(be, dt, ms[mi], blk == 1 ? 1 : blk, 19, 1, 0, sc);
             }
             check_linear(be, dt, 1, blk == 1 ? 1031 : 1024, 67, 0, 0, sc);
+            /* prefill tiles: N split over the threads' tiles, and K long enough for 64-row tiles */
+            check_linear(be, dt, 12, blk == 1 ? 129 : 256, 200, 1, 1, sc);
+            check_linear(be, dt, 10, blk == 1 ? 4099 : 4096, 150, 0, 0, sc);
         }
     }
     ov_cpu_simd_force(-1);
