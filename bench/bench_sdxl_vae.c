@@ -22,13 +22,15 @@
 #include "tools/mkmodel/mkmodel_sdxl.h"
 #include "workers/sdxl/vae.h"
 
-static double now_s(void) {
+static double now_s(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int write_full(const char *path) {
+static int write_full(const char *path)
+{
     ov_mk_list l;
     ov_mk_list_init(&l);
     char err[512] = "";
@@ -41,7 +43,8 @@ static int write_full(const char *path) {
     return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *model = NULL, *write = "/tmp/ourvidz_sdxl_vae_full.safetensors", *png = NULL;
     long size = 1024;
     int encode = 0;
@@ -57,7 +60,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--encode"))
             encode = 1;
         else {
-            fprintf(stderr, "usage: bench_sdxl_vae [--model FILE] [--write FILE] [--size PX] [--encode] [--png FILE]\n");
+            fprintf(
+                stderr,
+                "usage: bench_sdxl_vae [--model FILE] [--write FILE] [--size PX] [--encode] [--png FILE]\n");
             return 2;
         }
     }
@@ -89,7 +94,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_sdxl_vae: %s: %s\n", model, ov_tensor_last_error());
         return 1;
     }
-    printf("loaded %s: %.1f MB of weights (f32) in %.1f s\n", model, (double)mem.used_bytes / 1e6, now_s() - t0);
+    printf("loaded %s: %.1f MB of weights (f32) in %.1f s\n", model, (double)mem.used_bytes / 1e6,
+           now_s() - t0);
 
     int64_t f = ov_sdxl_vae_factor(vae), h = size / f, wd = size / f, zc = ov_sdxl_vae_latent_channels(vae);
     size_t need = ov_sdxl_vae_decode_scratch_bytes(vae, h, wd);
@@ -98,7 +104,8 @@ int main(int argc, char **argv) {
     ov_arena arena;
     ov_tensor z, img, mean;
     int64_t zs[4] = {1, zc, h, wd}, is[4] = {1, 3, size, size};
-    if ((rc = ov_arena_init(&arena, &mem, "vae", need)) || (rc = ov_mem_alloc_tensor(&mem, &z, "z", OV_DTYPE_F32, 4, zs)) ||
+    if ((rc = ov_arena_init(&arena, &mem, "vae", need)) ||
+        (rc = ov_mem_alloc_tensor(&mem, &z, "z", OV_DTYPE_F32, 4, zs)) ||
         (rc = ov_mem_alloc_tensor(&mem, &img, "img", OV_DTYPE_F32, 4, is)) ||
         (rc = ov_mem_alloc_tensor(&mem, &mean, "mean", OV_DTYPE_F32, 4, zs))) {
         fprintf(stderr, "bench_sdxl_vae: %s\n", ov_tensor_last_error());
@@ -112,7 +119,8 @@ int main(int argc, char **argv) {
         zh[i] = ov_rng_normal(&rng);
     ov_tensor_upload(&z, zh, nz * sizeof(float));
     printf("decode %ldx%ld (latent %lldx%lld), arena %.2f GiB, threads: OURVIDZ_CPU_THREADS=%s\n", size, size,
-           (long long)h, (long long)wd, (double)need / (1 << 30), getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(all)");
+           (long long)h, (long long)wd, (double)need / (1 << 30),
+           getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(all)");
     t0 = now_s();
     rc = ov_sdxl_vae_decode(vae, &arena, &z, &img);
     double dt = now_s() - t0;

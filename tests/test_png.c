@@ -17,19 +17,22 @@
 static char g_dir[256];
 static char g_err[512];
 
-static void setup(void) {
+static void setup(void)
+{
     snprintf(g_dir, sizeof g_dir, "/tmp/ov_test_png_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(g_dir));
 }
 
-static void teardown(void) {
+static void teardown(void)
+{
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Number of entries in g_dir (without . and ..), and whether any is a leftover temp file. */
-static int dir_entries(int *tmp_left) {
+static int dir_entries(int *tmp_left)
+{
     DIR *d = opendir(g_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
@@ -46,7 +49,8 @@ static int dir_entries(int *tmp_left) {
     return n;
 }
 
-static void *read_file(const char *rel, size_t n) {
+static void *read_file(const char *rel, size_t n)
+{
     const char *src = getenv("OURVIDZ_SOURCE_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", src ? src : ".", rel);
@@ -60,7 +64,8 @@ static void *read_file(const char *rel, size_t n) {
 
 /* Every value of the golden image (byte boundaries ± ulps, exact ties, out of range, ±0, random)
  * gives exactly diffusers' byte. */
-START_TEST(rounding_matches_diffusers) {
+START_TEST(rounding_matches_diffusers)
+{
     enum { H = 22, W = 64 };
     float *in = read_file("tests/golden/image/png_round_in.f32", 3 * H * W * sizeof(float));
     uint8_t *ref = read_file("tests/golden/image/png_round_out.rgb", 3 * H * W);
@@ -82,7 +87,8 @@ START_TEST(rounding_matches_diffusers) {
 }
 END_TEST
 
-START_TEST(nonfinite_is_caught) {
+START_TEST(nonfinite_is_caught)
+{
     float x[12] = {0};
     uint8_t px[12];
     ck_assert(!ov_image_has_nonfinite(x, 12));
@@ -102,14 +108,17 @@ START_TEST(nonfinite_is_caught) {
 }
 END_TEST
 
-START_TEST(params_text) {
-    ov_image_params p = {"a cat on a mat, 4k", "blurry, lowres", 30, "Euler", 7.5f, 123456789012ULL, 1024, 768,
-                         "31e35c80fc", "sd_xl_base_1.0"};
+START_TEST(params_text)
+{
+    ov_image_params p = {
+        "a cat on a mat, 4k", "blurry, lowres", 30, "Euler", 7.5f, 123456789012ULL, 1024, 768,
+        "31e35c80fc",         "sd_xl_base_1.0"};
     char buf[512];
     size_t n = 0;
     ck_assert_int_eq(ov_image_params_format(&p, buf, sizeof buf, &n), 0);
-    const char *want = "a cat on a mat, 4k\nNegative prompt: blurry, lowres\nSteps: 30, Sampler: Euler, CFG scale: "
-                       "7.5, Seed: 123456789012, Size: 1024x768, Model hash: 31e35c80fc, Model: sd_xl_base_1.0";
+    const char *want =
+        "a cat on a mat, 4k\nNegative prompt: blurry, lowres\nSteps: 30, Sampler: Euler, CFG scale: "
+        "7.5, Seed: 123456789012, Size: 1024x768, Model hash: 31e35c80fc, Model: sd_xl_base_1.0";
     ck_assert_str_eq(buf, want);
     ck_assert_uint_eq(n, strlen(want));
     /* no negative prompt, integral CFG (Python prints 7.0), no hash/model */
@@ -127,7 +136,8 @@ START_TEST(params_text) {
 END_TEST
 
 /* Count occurrences of a 4-byte chunk type in the file. */
-static int count_chunk(const char *path, const char *type) {
+static int count_chunk(const char *path, const char *type)
+{
     FILE *fp = fopen(path, "rb");
     ck_assert_ptr_nonnull(fp);
     static uint8_t b[1 << 16];
@@ -139,7 +149,8 @@ static int count_chunk(const char *path, const char *type) {
     return c;
 }
 
-START_TEST(round_trip) {
+START_TEST(round_trip)
+{
     enum { W = 37, H = 23 };
     uint8_t rgb[W * H * 3];
     uint32_t s = 12345;
@@ -150,10 +161,11 @@ START_TEST(round_trip) {
     rgb[0] = 0;
     rgb[1] = 255;
     char params[512];
-    ov_image_params p = {"a photo of a cat\nsecond line", "ugly", 25, "DPM++ 2M Karras", 6.5f, 42, W, H, "abc123",
-                         "tiny"};
+    ov_image_params p = {
+        "a photo of a cat\nsecond line", "ugly", 25, "DPM++ 2M Karras", 6.5f, 42, W, H, "abc123", "tiny"};
     ck_assert_int_eq(ov_image_params_format(&p, params, sizeof params, NULL), 0);
-    ov_png_text text[3] = {{"parameters", params}, {"Software", "ourvidz"}, {"Comment", "caf\xc3\xa9 \xe7\x8c\xab"}};
+    ov_png_text text[3] = {
+        {"parameters", params}, {"Software", "ourvidz"}, {"Comment", "caf\xc3\xa9 \xe7\x8c\xab"}};
     char path[400];
     snprintf(path, sizeof path, "%s/out.png", g_dir);
     ck_assert_msg(ov_png_write(path, rgb, W, H, text, 3, g_err, sizeof g_err) == 0, "%s", g_err);
@@ -194,14 +206,15 @@ START_TEST(round_trip) {
 END_TEST
 
 /* The float path end to end: write_float then read gives ov_image_to_rgb8's bytes. */
-START_TEST(write_float) {
+START_TEST(write_float)
+{
     enum { W = 8, H = 4 };
     float chw[3 * W * H];
     for (int i = 0; i < 3 * W * H; i++)
         chw[i] = -1.1f + 2.2f * (float)i / (3 * W * H - 1);
     uint8_t want[3 * W * H];
     ck_assert_int_eq(ov_image_to_rgb8(chw, W, H, want), 0);
-    ck_assert_uint_eq(want[0], 0);   /* red of pixel 0: plane 0 starts at -1.1 */
+    ck_assert_uint_eq(want[0], 0);                     /* red of pixel 0: plane 0 starts at -1.1 */
     ck_assert_uint_eq(want[2 + 3 * (W * H - 1)], 255); /* blue of the last pixel: 1.1 */
     char path[400];
     snprintf(path, sizeof path, "%s/f.png", g_dir);
@@ -214,7 +227,8 @@ START_TEST(write_float) {
 }
 END_TEST
 
-START_TEST(unwritable_path) {
+START_TEST(unwritable_path)
+{
     uint8_t rgb[12] = {0};
     char path[400];
     snprintf(path, sizeof path, "%s/no/such/dir/x.png", g_dir);
@@ -232,7 +246,8 @@ START_TEST(unwritable_path) {
 END_TEST
 
 /* A failed write leaves the previous file whole; a second good write replaces it. */
-START_TEST(atomic_replace) {
+START_TEST(atomic_replace)
+{
     uint8_t a[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b[12] = {9, 9, 9};
     char path[400];
     snprintf(path, sizeof path, "%s/x.png", g_dir);
@@ -253,7 +268,8 @@ START_TEST(atomic_replace) {
 }
 END_TEST
 
-START_TEST(bad_arguments) {
+START_TEST(bad_arguments)
+{
     uint8_t rgb[12] = {0};
     char path[400], long_key[90];
     snprintf(path, sizeof path, "%s/x.png", g_dir);
@@ -270,12 +286,14 @@ START_TEST(bad_arguments) {
     ov_png_text nullv = {"k", NULL};
     ck_assert_int_eq(ov_png_write(path, rgb, 2, 2, &nullv, 1, g_err, sizeof g_err), OV_EINVAL);
     ck_assert_int_eq(ov_png_write(path, rgb, 0, 2, NULL, 0, g_err, sizeof g_err), OV_EINVAL);
-    ck_assert_int_eq(ov_png_write(path, rgb, 2, OV_PNG_MAX_SIDE + 1, NULL, 0, g_err, sizeof g_err), OV_EINVAL);
+    ck_assert_int_eq(ov_png_write(path, rgb, 2, OV_PNG_MAX_SIDE + 1, NULL, 0, g_err, sizeof g_err),
+                     OV_EINVAL);
     ck_assert_int_eq(ov_png_write(path, NULL, 2, 2, NULL, 0, g_err, sizeof g_err), OV_EINVAL);
 }
 END_TEST
 
-START_TEST(read_errors) {
+START_TEST(read_errors)
+{
     ov_png_image img;
     char path[400];
     snprintf(path, sizeof path, "%s/missing.png", g_dir);
@@ -301,7 +319,8 @@ START_TEST(read_errors) {
 }
 END_TEST
 
-int main(void) {
+int main(void)
+{
     Suite *s = suite_create("png");
     TCase *tc = tcase_create("png");
     tcase_add_checked_fixture(tc, setup, teardown);

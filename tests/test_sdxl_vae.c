@@ -32,7 +32,8 @@ static char g_path[512];
 /* Writes the tiny VAE list (optionally edited) to path. */
 typedef void (*list_edit)(ov_mk_list *l);
 
-static int write_model(const char *path, const char *preset, list_edit edit) {
+static int write_model(const char *path, const char *preset, list_edit edit)
+{
     ov_mk_list l;
     ov_mk_list_init(&l);
     int rc = ov_mk_sdxl_vae(&l, preset);
@@ -47,13 +48,15 @@ static int write_model(const char *path, const char *preset, list_edit edit) {
     return rc;
 }
 
-static void setup(void) {
+static void setup(void)
+{
     snprintf(g_dir, sizeof g_dir, "/tmp/ov_test_sdxl_vae_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(g_dir));
     snprintf(g_path, sizeof g_path, "%s/vae.safetensors", g_dir);
 }
 
-static void teardown(void) {
+static void teardown(void)
+{
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     ck_assert_int_eq(system(cmd), 0);
@@ -66,7 +69,8 @@ typedef struct fixture {
     ov_sdxl_vae *vae;
 } fixture;
 
-static int open_vae(fixture *f, const char *path) {
+static int open_vae(fixture *f, const char *path)
+{
     memset(f, 0, sizeof *f);
     ov_mem_init(&f->mem, ov_backend_cpu(), 0);
     int rc = ov_weights_open(path, &f->w);
@@ -75,14 +79,16 @@ static int open_vae(fixture *f, const char *path) {
     return ov_sdxl_vae_load(f->w, &f->mem, OV_DTYPE_F32, &f->vae);
 }
 
-static void close_vae(fixture *f) {
+static void close_vae(fixture *f)
+{
     ov_arena_free(&f->arena);
     ov_sdxl_vae_free(f->vae, &f->mem);
     ov_weights_close(f->w);
     ck_assert_uint_eq(f->mem.used_bytes, 0);
 }
 
-static float *read_golden(const char *name, int64_t n) {
+static float *read_golden(const char *name, int64_t n)
+{
     const char *src = getenv("OURVIDZ_SOURCE_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/golden/sdxl/%s", src ? src : ".", name);
@@ -95,13 +101,16 @@ static float *read_golden(const char *name, int64_t n) {
     return v;
 }
 
-static void host_tensor(fixture *f, ov_tensor *t, const char *name, int64_t b, int64_t c, int64_t h, int64_t w) {
+static void host_tensor(fixture *f, ov_tensor *t, const char *name, int64_t b, int64_t c, int64_t h,
+                        int64_t w)
+{
     int64_t s[4] = {b, c, h, w};
     ck_assert_int_eq(ov_mem_alloc_tensor(&f->mem, t, name, OV_DTYPE_F32, 4, s), 0);
 }
 
 /* max |a − b| / max(1, max |b|) */
-static double rel_err(const float *a, const float *b, int64_t n, double *max_ref) {
+static double rel_err(const float *a, const float *b, int64_t n, double *max_ref)
+{
     double e = 0, m = 0;
     for (int64_t i = 0; i < n; i++) {
         ck_assert_msg(isfinite(a[i]), "non-finite output at %lld", (long long)i);
@@ -112,7 +121,8 @@ static double rel_err(const float *a, const float *b, int64_t n, double *max_ref
     return e / fmax(1.0, m);
 }
 
-static void decode_golden(int64_t h, int64_t w) {
+static void decode_golden(int64_t h, int64_t w)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", NULL), 0);
     ck_assert_int_eq(open_vae(&f, g_path), 0);
@@ -135,8 +145,8 @@ static void decode_golden(int64_t h, int64_t w) {
     ck_assert_uint_le(f.arena.peak_bytes, need);
     ck_assert_int_eq(ov_tensor_download(&img, out, (size_t)ni * sizeof(float)), 0);
     double m, e = rel_err(out, ref, ni, &m);
-    fprintf(stderr, "vae decode %lldx%lld: max|ref| %.4f, max|d|/max(1,max|ref|) %.3g (tol %.1e)\n", (long long)h,
-            (long long)w, m, e, TOL_REL);
+    fprintf(stderr, "vae decode %lldx%lld: max|ref| %.4f, max|d|/max(1,max|ref|) %.3g (tol %.1e)\n",
+            (long long)h, (long long)w, m, e, TOL_REL);
     ck_assert_msg(e <= TOL_REL, "decode %lldx%lld error %g > %g", (long long)h, (long long)w, e, TOL_REL);
     ck_assert(m > 0.1); /* the reference is not degenerate */
     ov_mem_free_tensor(&f.mem, &z);
@@ -147,13 +157,20 @@ static void decode_golden(int64_t h, int64_t w) {
     free(out);
 }
 
-START_TEST(decode_8x8_matches_diffusers) { decode_golden(8, 8); }
+START_TEST(decode_8x8_matches_diffusers)
+{
+    decode_golden(8, 8);
+}
 END_TEST
 
-START_TEST(decode_8x12_matches_diffusers) { decode_golden(8, 12); }
+START_TEST(decode_8x12_matches_diffusers)
+{
+    decode_golden(8, 12);
+}
 END_TEST
 
-START_TEST(encode_matches_diffusers) {
+START_TEST(encode_matches_diffusers)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", NULL), 0);
     ck_assert_int_eq(open_vae(&f, g_path), 0);
@@ -171,7 +188,8 @@ START_TEST(encode_matches_diffusers) {
     ck_assert_uint_le(f.arena.peak_bytes, need);
     ck_assert_int_eq(ov_tensor_download(&mean, out, sizeof out), 0);
     double m, e = rel_err(out, ref, nm, &m);
-    fprintf(stderr, "vae encode 64x64: max|ref| %.4f, max|d|/max(1,max|ref|) %.3g (tol %.1e)\n", m, e, TOL_REL);
+    fprintf(stderr, "vae encode 64x64: max|ref| %.4f, max|d|/max(1,max|ref|) %.3g (tol %.1e)\n", m, e,
+            TOL_REL);
     ck_assert_msg(e <= TOL_REL, "encode error %g > %g", e, TOL_REL);
     ck_assert(m > 0.1);
     ov_mem_free_tensor(&f.mem, &x);
@@ -183,7 +201,8 @@ START_TEST(encode_matches_diffusers) {
 END_TEST
 
 /* A batch of two decodes each image exactly as alone (images run one at a time). */
-START_TEST(batch_equals_single) {
+START_TEST(batch_equals_single)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", NULL), 0);
     ck_assert_int_eq(open_vae(&f, g_path), 0);
@@ -199,7 +218,8 @@ START_TEST(batch_equals_single) {
     host_tensor(&f, &z1, "z1", 1, 4, 8, 8);
     host_tensor(&f, &i1, "img1", 1, 3, 64, 64);
     ck_assert_int_eq(ov_tensor_upload(&zb, z2, sizeof z2), 0);
-    ck_assert_int_eq(ov_arena_init(&f.arena, &f.mem, "vae", ov_sdxl_vae_decode_scratch_bytes(f.vae, 8, 8)), 0);
+    ck_assert_int_eq(ov_arena_init(&f.arena, &f.mem, "vae", ov_sdxl_vae_decode_scratch_bytes(f.vae, 8, 8)),
+                     0);
     ck_assert_int_eq(ov_sdxl_vae_decode(f.vae, &f.arena, &zb, &ib), 0);
     float *bo = malloc(2 * 12288 * sizeof(float)), *so = malloc(12288 * sizeof(float));
     ck_assert_int_eq(ov_tensor_download(&ib, bo, 2 * 12288 * sizeof(float)), 0);
@@ -222,7 +242,8 @@ START_TEST(batch_equals_single) {
 END_TEST
 
 /* Wrong shapes in, too small an arena: clear errors, nothing left allocated. */
-START_TEST(bad_io) {
+START_TEST(bad_io)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", NULL), 0);
     ck_assert_int_eq(open_vae(&f, g_path), 0);
@@ -250,7 +271,8 @@ START_TEST(bad_io) {
 }
 END_TEST
 
-static void drop_tensor(ov_mk_list *l) {
+static void drop_tensor(ov_mk_list *l)
+{
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i].name, "first_stage_model.decoder.up.1.block.2.conv2.bias")) {
             memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof l->v[0]);
@@ -260,7 +282,8 @@ static void drop_tensor(ov_mk_list *l) {
     ck_abort_msg("tensor to drop not in the list");
 }
 
-static void bad_shape(ov_mk_list *l) {
+static void bad_shape(ov_mk_list *l)
+{
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i].name, "first_stage_model.encoder.mid.attn_1.k.weight")) {
             l->v[i].shape[1] = 32;
@@ -269,7 +292,8 @@ static void bad_shape(ov_mk_list *l) {
     ck_abort_msg("tensor to reshape not in the list");
 }
 
-START_TEST(missing_tensor) {
+START_TEST(missing_tensor)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", drop_tensor), 0);
     ck_assert_int_eq(open_vae(&f, g_path), OV_ENOENT);
@@ -280,7 +304,8 @@ START_TEST(missing_tensor) {
 }
 END_TEST
 
-START_TEST(wrong_shape) {
+START_TEST(wrong_shape)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", bad_shape), 0);
     ck_assert_int_eq(open_vae(&f, g_path), OV_EFORMAT);
@@ -291,21 +316,24 @@ START_TEST(wrong_shape) {
 }
 END_TEST
 
-START_TEST(no_vae_in_file) {
+START_TEST(no_vae_in_file)
+{
     fixture f;
     ck_assert_int_eq(write_model(g_path, "tiny", NULL), 0);
     memset(&f, 0, sizeof f);
     ov_mem_init(&f.mem, ov_backend_cpu(), 0);
     ck_assert_int_eq(ov_weights_open(g_path, &f.w), 0); /* not remapped: no vae.* names */
     ck_assert_int_eq(ov_sdxl_vae_load(f.w, &f.mem, OV_DTYPE_F32, &f.vae), OV_ENOENT);
-    ck_assert_msg(strstr(ov_tensor_last_error(), "vae.decoder.up.0.block.0.conv1.weight"), "%s", ov_tensor_last_error());
+    ck_assert_msg(strstr(ov_tensor_last_error(), "vae.decoder.up.0.block.0.conv1.weight"), "%s",
+                  ov_tensor_last_error());
     close_vae(&f);
 }
 END_TEST
 
 /* The "full" list is the real SDXL VAE: the same parameter count as diffusers' AutoencoderKL
  * with block_out_channels (128, 256, 512, 512) (printed by make_vae.py), real key names. */
-START_TEST(full_list_is_sdxl) {
+START_TEST(full_list_is_sdxl)
+{
     ov_mk_list l;
     ov_mk_list_init(&l);
     ck_assert_int_eq(ov_mk_sdxl_vae(&l, "full"), 0);
@@ -329,7 +357,8 @@ START_TEST(full_list_is_sdxl) {
 }
 END_TEST
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc == 3 && !strcmp(argv[1], "--write-model")) /* for tests/golden/sdxl/make_vae.py */
         return write_model(argv[2], "tiny", NULL) ? 1 : 0;
     Suite *s = suite_create("sdxl_vae");

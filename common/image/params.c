@@ -8,13 +8,15 @@
 #include "common/error.h"
 
 /* Python's str() of a float for the usual CFG values: shortest "%g" form, ".0" when integral. */
-static void fmt_float(char *out, size_t cap, float f) {
+static void fmt_float(char *out, size_t cap, float f)
+{
     snprintf(out, cap, "%.6g", (double)f);
     if (!strpbrk(out, ".enia"))
         snprintf(out + strlen(out), cap - strlen(out), ".0");
 }
 
-int ov_image_params_format(const ov_image_params *p, char *buf, size_t cap, size_t *len_out) {
+int ov_image_params_format(const ov_image_params *p, char *buf, size_t cap, size_t *len_out)
+{
     if (!p || !p->prompt || !p->sampler || !buf || !cap)
         return OV_EINVAL;
     char cfg[32], hash[160] = "", model[300] = "";
@@ -24,9 +26,10 @@ int ov_image_params_format(const ov_image_params *p, char *buf, size_t cap, size
     if (p->model_name)
         snprintf(model, sizeof model, ", Model: %s", p->model_name);
     int neg = p->negative_prompt && p->negative_prompt[0];
-    int n = snprintf(buf, cap, "%s\n%s%s%sSteps: %d, Sampler: %s, CFG scale: %s, Seed: %" PRIu64 ", Size: %dx%d%s%s",
-                     p->prompt, neg ? "Negative prompt: " : "", neg ? p->negative_prompt : "", neg ? "\n" : "",
-                     p->steps, p->sampler, cfg, p->seed, p->width, p->height, hash, model);
+    int n = snprintf(buf, cap,
+                     "%s\n%s%s%sSteps: %d, Sampler: %s, CFG scale: %s, Seed: %" PRIu64 ", Size: %dx%d%s%s",
+                     p->prompt, neg ? "Negative prompt: " : "", neg ? p->negative_prompt : "",
+                     neg ? "\n" : "", p->steps, p->sampler, cfg, p->seed, p->width, p->height, hash, model);
     if (n < 0)
         return OV_EINVAL;
     if (len_out)

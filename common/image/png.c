@@ -15,7 +15,8 @@
 #include "common/error.h"
 #include "common/image/rgb8.h"
 
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t cap, int code, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t cap, int code, const char *fmt, ...)
+{
     if (err && cap) {
         va_list ap;
         va_start(ap, fmt);
@@ -30,21 +31,24 @@ typedef struct png_msg {
     char text[200];
 } png_msg;
 
-static void on_png_error(png_structp png, png_const_charp msg) {
+static void on_png_error(png_structp png, png_const_charp msg)
+{
     png_msg *m = png_get_error_ptr(png);
     if (m)
         snprintf(m->text, sizeof m->text, "%s", msg ? msg : "libpng error");
     png_longjmp(png, 1);
 }
 
-static void on_png_warning(png_structp png, png_const_charp msg) {
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
     (void)png;
     (void)msg;
 }
 
 /* PNG spec 11.3.4.3: 1-79 Latin-1 printable bytes (32-126, 161-255), no leading/trailing space,
  * no two spaces in a row. */
-static int key_ok(const char *k) {
+static int key_ok(const char *k)
+{
     size_t n = k ? strlen(k) : 0;
     if (n < 1 || n > 79 || k[0] == ' ' || k[n - 1] == ' ')
         return 0;
@@ -56,7 +60,8 @@ static int key_ok(const char *k) {
     return 1;
 }
 
-static int is_ascii(const char *s) {
+static int is_ascii(const char *s)
+{
     for (; *s; s++)
         if ((unsigned char)*s >= 128)
             return 0;
@@ -66,7 +71,8 @@ static int is_ascii(const char *s) {
 /* Encodes the whole PNG to fp. Everything that changes after setjmp lives behind pointers
  * fixed before it (tx), so a longjmp leaves no indeterminate locals. */
 static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, const ov_png_text *text,
-                        size_t n_text, png_msg *msg) {
+                        size_t n_text, png_msg *msg)
+{
     png_textp tx = calloc(n_text ? n_text : 1, sizeof *tx);
     if (!tx)
         return OV_ENOMEM;
@@ -83,8 +89,8 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
         return OV_EIO;
     }
     png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     for (size_t i = 0; i < n_text; i++) {
         int ascii = is_ascii(text[i].value);
         tx[i].compression = ascii ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
@@ -105,7 +111,8 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
 }
 
 /* Makes the rename durable: fsync the folder that holds path (best effort). */
-static void sync_dir_of(const char *path) {
+static void sync_dir_of(const char *path)
+{
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     size_t n = slash ? (size_t)(slash - path) : 0;
@@ -126,15 +133,18 @@ static void sync_dir_of(const char *path) {
 }
 
 int ov_png_write(const char *path, const uint8_t *rgb, int width, int height, const ov_png_text *text,
-                 size_t n_text, char *err, size_t err_cap) {
+                 size_t n_text, char *err, size_t err_cap)
+{
     if (!path || !path[0] || !rgb || (n_text && !text))
         return fail(err, err_cap, OV_EINVAL, "png: NULL path, pixels or text");
     if (width < 1 || height < 1 || width > OV_PNG_MAX_SIDE || height > OV_PNG_MAX_SIDE)
-        return fail(err, err_cap, OV_EINVAL, "png %s: size %dx%d outside 1..%d", path, width, height, OV_PNG_MAX_SIDE);
+        return fail(err, err_cap, OV_EINVAL, "png %s: size %dx%d outside 1..%d", path, width, height,
+                    OV_PNG_MAX_SIDE);
     for (size_t i = 0; i < n_text; i++) {
         if (!key_ok(text[i].key))
-            return fail(err, err_cap, OV_EINVAL, "png %s: text key '%s' is not a PNG keyword (1-79 Latin-1 chars)",
-                        path, text[i].key ? text[i].key : "(null)");
+            return fail(err, err_cap, OV_EINVAL,
+                        "png %s: text key '%s' is not a PNG keyword (1-79 Latin-1 chars)", path,
+                        text[i].key ? text[i].key : "(null)");
         if (!text[i].value)
             return fail(err, err_cap, OV_EINVAL, "png %s: text '%s' has a NULL value", path, text[i].key);
         if (strlen(text[i].value) > OV_PNG_MAX_TEXT)
@@ -176,9 +186,11 @@ int ov_png_write(const char *path, const uint8_t *rgb, int width, int height, co
 }
 
 int ov_png_write_float(const char *path, const float *chw, int width, int height, const ov_png_text *text,
-                       size_t n_text, char *err, size_t err_cap) {
+                       size_t n_text, char *err, size_t err_cap)
+{
     if (!chw || width < 1 || height < 1 || width > OV_PNG_MAX_SIDE || height > OV_PNG_MAX_SIDE)
-        return fail(err, err_cap, OV_EINVAL, "png %s: bad image (%dx%d)", path ? path : "(null)", width, height);
+        return fail(err, err_cap, OV_EINVAL, "png %s: bad image (%dx%d)", path ? path : "(null)", width,
+                    height);
     uint8_t *rgb = malloc((size_t)width * (size_t)height * 3);
     if (!rgb)
         return fail(err, err_cap, OV_ENOMEM, "png %s: out of memory", path ? path : "(null)");
@@ -201,7 +213,8 @@ typedef struct read_state {
     ov_png_image *out;
 } read_state;
 
-static char *dup_str(const char *s) {
+static char *dup_str(const char *s)
+{
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
     if (d)
@@ -210,7 +223,8 @@ static char *dup_str(const char *s) {
 }
 
 /* The setjmp-protected part; st's fields are reached through a pointer fixed before setjmp. */
-static int read_stream(FILE *fp, read_state *st, png_msg *msg) {
+static int read_stream(FILE *fp, read_state *st, png_msg *msg)
+{
     st->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, msg, on_png_error, on_png_warning);
     st->info = st->png ? png_create_info_struct(st->png) : NULL;
     if (!st->info)
@@ -258,7 +272,8 @@ static int read_stream(FILE *fp, read_state *st, png_msg *msg) {
     return 0;
 }
 
-int ov_png_read(const char *path, ov_png_image *out, char *err, size_t err_cap) {
+int ov_png_read(const char *path, ov_png_image *out, char *err, size_t err_cap)
+{
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -281,7 +296,8 @@ int ov_png_read(const char *path, ov_png_image *out, char *err, size_t err_cap) 
     return 0;
 }
 
-void ov_png_image_free(ov_png_image *img) {
+void ov_png_image_free(ov_png_image *img)
+{
     if (!img)
         return;
     for (size_t i = 0; i < img->n_text; i++) {
@@ -293,7 +309,8 @@ void ov_png_image_free(ov_png_image *img) {
     memset(img, 0, sizeof *img);
 }
 
-const char *ov_png_image_text(const ov_png_image *img, const char *key) {
+const char *ov_png_image_text(const ov_png_image *img, const char *key)
+{
     for (size_t i = 0; i < img->n_text; i++)
         if (!strcmp(img->text[i].key, key))
             return img->text[i].value;

@@ -14,8 +14,8 @@ typedef struct ov_png_text {
     const char *value;
 } ov_png_text;
 
-#define OV_PNG_MAX_SIDE 16384           /* read/write limit per side */
-#define OV_PNG_MAX_TEXT (1u << 20)      /* bytes per text value */
+#define OV_PNG_MAX_SIDE 16384      /* read/write limit per side */
+#define OV_PNG_MAX_TEXT (1u << 20) /* bytes per text value */
 
 /* Write rgb (height rows of width·3 bytes, R,G,B) with the text chunks to `path`. The bytes go
  * to "<path>.tmp-XXXXXX" in the same folder, are flushed and fsync'd, then renamed over path, so

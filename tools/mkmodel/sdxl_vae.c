@@ -17,7 +17,8 @@
 
 /* snprintf for tensor names (short, bounded; a truncated name is simply not found). Through
  * vsnprintf so the compiler's truncation analysis does not flag the bounded prefixes. */
-__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, cap, fmt, ap);
@@ -29,18 +30,21 @@ typedef struct vae_cfg {
 } vae_cfg;
 
 /* A conv's weight ~ N(0, 1/fan_in) (activations stay O(1)) and a small random bias. */
-static int conv(ov_mk_list *l, int64_t cout, int64_t cin, int64_t k, const char *name) {
+static int conv(ov_mk_list *l, int64_t cout, int64_t cin, int64_t k, const char *name)
+{
     int rc = ov_mk_weight(l, 1.0f / sqrtf((float)(cin * k * k)), cout, cin, k, k, P "%s.weight", name);
     return rc ? rc : ov_mk_bias(l, cout, P "%s.bias", name);
 }
 
-static int norm(ov_mk_list *l, int64_t c, const char *name) {
+static int norm(ov_mk_list *l, int64_t c, const char *name)
+{
     int rc = ov_mk_gain(l, c, P "%s.weight", name);
     return rc ? rc : ov_mk_bias(l, c, P "%s.bias", name);
 }
 
 /* Formats "<prefix>.<leaf>" into buf (names are short and bounded). */
-static const char *nm(char *buf, size_t n, const char *prefix, const char *leaf) {
+static const char *nm(char *buf, size_t n, const char *prefix, const char *leaf)
+{
     size_t a = strlen(prefix), b = strlen(leaf);
     if (a + 1 + b + 1 > n)
         return "name-too-long";
@@ -50,7 +54,8 @@ static const char *nm(char *buf, size_t n, const char *prefix, const char *leaf)
     return buf;
 }
 
-static int resnet(ov_mk_list *l, const char *prefix, int64_t cin, int64_t cout) {
+static int resnet(ov_mk_list *l, const char *prefix, int64_t cin, int64_t cout)
+{
     char b[160];
     int rc = norm(l, cin, nm(b, sizeof b, prefix, "norm1"));
     if (!rc)
@@ -65,7 +70,8 @@ static int resnet(ov_mk_list *l, const char *prefix, int64_t cin, int64_t cout) 
 }
 
 /* mid: block_1, attn_1 (norm, q, k, v, proj_out), block_2 */
-static int mid(ov_mk_list *l, const char *side, int64_t c) {
+static int mid(ov_mk_list *l, const char *side, int64_t c)
+{
     char p[96], b[160];
     int rc = 0;
     static const char *const attn[] = {"q", "k", "v", "proj_out"};
@@ -82,7 +88,8 @@ static int mid(ov_mk_list *l, const char *side, int64_t c) {
     return rc;
 }
 
-static int encoder(ov_mk_list *l, const vae_cfg *c) {
+static int encoder(ov_mk_list *l, const vae_cfg *c)
+{
     char p[96];
     int rc = conv(l, c->ch, 3, 3, "encoder.conv_in");
     int64_t block_in = c->ch;
@@ -107,7 +114,8 @@ static int encoder(ov_mk_list *l, const vae_cfg *c) {
     return rc;
 }
 
-static int decoder(ov_mk_list *l, const vae_cfg *c) {
+static int decoder(ov_mk_list *l, const vae_cfg *c)
+{
     char p[96];
     int64_t block_in = (int64_t)c->ch * c->mult[c->n_levels - 1];
     int rc = conv(l, block_in, c->z, 3, "decoder.conv_in");
@@ -132,7 +140,8 @@ static int decoder(ov_mk_list *l, const vae_cfg *c) {
     return rc;
 }
 
-int ov_mk_sdxl_vae(ov_mk_list *l, const char *preset) {
+int ov_mk_sdxl_vae(ov_mk_list *l, const char *preset)
+{
     vae_cfg c;
     if (strcmp(preset, "tiny") == 0)
         c = (vae_cfg){32, 4, {1, 2, 2, 2}, 2, 4};

@@ -25,7 +25,7 @@
 #include "common/error.h"
 #include "common/tensor/ops.h"
 
-#define VAE_GROUPS 32     /* Normalize(): GroupNorm(num_groups=32, eps=1e-6, affine=True) */
+#define VAE_GROUPS 32 /* Normalize(): GroupNorm(num_groups=32, eps=1e-6, affine=True) */
 #define VAE_EPS 1e-6f
 #define VAE_MAX_LEVELS 8
 #define VAE_MAX_BLOCKS 8
@@ -86,7 +86,8 @@ struct ov_sdxl_vae {
 
 /* snprintf for tensor names (short, bounded; a truncated name is simply not found). Through
  * vsnprintf so the compiler's truncation analysis does not flag the bounded prefixes. */
-__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void vae_name(char *buf, size_t cap, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, cap, fmt, ap);
@@ -103,7 +104,8 @@ typedef struct vae_loader {
 } vae_loader;
 
 /* Loads "<prefix><suffix>" with the expected shape (ndim dims from the varargs) into *t. */
-static int ld(vae_loader *L, ov_tensor *t, int dtype, const char *prefix, const char *suffix, int ndim, ...) {
+static int ld(vae_loader *L, ov_tensor *t, int dtype, const char *prefix, const char *suffix, int ndim, ...)
+{
     char name[OV_WEIGHTS_NAME_MAX];
     int64_t shape[4];
     va_list ap;
@@ -122,12 +124,14 @@ static int ld(vae_loader *L, ov_tensor *t, int dtype, const char *prefix, const 
 }
 
 /* A conv: weight [cout, cin, k, k] in the model's weight dtype, bias [cout] in f32. */
-static int ld_conv(vae_loader *L, vae_conv *c, const char *prefix, int64_t cout, int64_t cin, int64_t k) {
+static int ld_conv(vae_loader *L, vae_conv *c, const char *prefix, int64_t cout, int64_t cin, int64_t k)
+{
     int rc = ld(L, &c->w, L->wdtype, prefix, ".weight", 4, cout, cin, k, k);
     return rc ? rc : ld(L, &c->b, OV_DTYPE_F32, prefix, ".bias", 1, cout);
 }
 
-static int ld_norm(vae_loader *L, vae_norm *n, const char *prefix, int64_t c) {
+static int ld_norm(vae_loader *L, vae_norm *n, const char *prefix, int64_t c)
+{
     if (c % VAE_GROUPS)
         return ov_tensor_fail(OV_EFORMAT, "vae: %s has %lld channels, not a multiple of %d groups", prefix,
                               (long long)c, VAE_GROUPS);
@@ -135,7 +139,8 @@ static int ld_norm(vae_loader *L, vae_norm *n, const char *prefix, int64_t c) {
     return rc ? rc : ld(L, &n->b, OV_DTYPE_F32, prefix, ".bias", 1, c);
 }
 
-static int ld_resnet(vae_loader *L, vae_resnet *r, const char *prefix, int64_t cin, int64_t cout) {
+static int ld_resnet(vae_loader *L, vae_resnet *r, const char *prefix, int64_t cin, int64_t cout)
+{
     char p[OV_WEIGHTS_NAME_MAX];
     int rc;
     r->cin = cin;
@@ -159,7 +164,8 @@ static int ld_resnet(vae_loader *L, vae_resnet *r, const char *prefix, int64_t c
     return 0;
 }
 
-static int ld_attn(vae_loader *L, vae_attn *a, const char *prefix, int64_t c) {
+static int ld_attn(vae_loader *L, vae_attn *a, const char *prefix, int64_t c)
+{
     char p[OV_WEIGHTS_NAME_MAX];
     int rc;
     vae_conv *cv[4] = {&a->q, &a->k, &a->v, &a->proj_out};
@@ -180,7 +186,8 @@ static int ld_attn(vae_loader *L, vae_attn *a, const char *prefix, int64_t c) {
     return 0;
 }
 
-static int ld_mid(vae_loader *L, vae_coder *cd, const char *side, int64_t c) {
+static int ld_mid(vae_loader *L, vae_coder *cd, const char *side, int64_t c)
+{
     char p[OV_WEIGHTS_NAME_MAX];
     int rc;
     vae_name(p, sizeof p, "vae.%s.mid.block_1", side);
@@ -194,7 +201,8 @@ static int ld_mid(vae_loader *L, vae_coder *cd, const char *side, int64_t c) {
 }
 
 /* The shape of an anchor tensor (4-D conv weight): 0, or OV_ENOENT / OV_EFORMAT with a message. */
-static int anchor(ov_weights *w, const char *name, int64_t *shape) {
+static int anchor(ov_weights *w, const char *name, int64_t *shape)
+{
     ov_weight_info wi;
     int rc = ov_weights_info(w, name, &wi);
     if (rc)
@@ -206,7 +214,8 @@ static int anchor(ov_weights *w, const char *name, int64_t *shape) {
 }
 
 /* Counts i = 0, 1, ... while the formatted name exists (fmt has one %d). */
-static int count_idx(ov_weights *w, const char *fmt, int cap) {
+static int count_idx(ov_weights *w, const char *fmt, int cap)
+{
     char name[OV_WEIGHTS_NAME_MAX];
     int n = 0;
     while (n < cap) {
@@ -219,19 +228,23 @@ static int count_idx(ov_weights *w, const char *fmt, int cap) {
 }
 
 /* Level structure from names: how many levels, blocks per level, each level's width. */
-static int ld_structure(ov_weights *w, vae_coder *cd, const char *side, const char *lvl) {
+static int ld_structure(ov_weights *w, vae_coder *cd, const char *side, const char *lvl)
+{
     char fmt[128], name[OV_WEIGHTS_NAME_MAX];
     int64_t s[4] = {0};
     vae_name(fmt, sizeof fmt, "vae.%s.%s.%%d.block.0.conv1.weight", side, lvl);
     cd->n_levels = count_idx(w, fmt, VAE_MAX_LEVELS + 1);
     if (cd->n_levels == 0 || cd->n_levels > VAE_MAX_LEVELS)
-        return ov_tensor_fail(cd->n_levels ? OV_EFORMAT : OV_ENOENT, "vae: %s has %d %s levels (1..%d expected; is there a "
-                              "vae.%s.%s.0.block.0.conv1.weight?)", side, cd->n_levels, lvl, VAE_MAX_LEVELS, side, lvl);
+        return ov_tensor_fail(cd->n_levels ? OV_EFORMAT : OV_ENOENT,
+                              "vae: %s has %d %s levels (1..%d expected; is there a "
+                              "vae.%s.%s.0.block.0.conv1.weight?)",
+                              side, cd->n_levels, lvl, VAE_MAX_LEVELS, side, lvl);
     for (int i = 0; i < cd->n_levels; i++) {
         vae_name(fmt, sizeof fmt, "vae.%s.%s.%d.block.%%d.conv1.weight", side, lvl, i);
         int nb = count_idx(w, fmt, VAE_MAX_BLOCKS + 1);
         if (nb > VAE_MAX_BLOCKS)
-            return ov_tensor_fail(OV_EFORMAT, "vae: %s.%s.%d has more than %d blocks", side, lvl, i, VAE_MAX_BLOCKS);
+            return ov_tensor_fail(OV_EFORMAT, "vae: %s.%s.%d has more than %d blocks", side, lvl, i,
+                                  VAE_MAX_BLOCKS);
         cd->level[i].n_blocks = nb;
         vae_name(name, sizeof name, "vae.%s.%s.%d.block.0.conv1.weight", side, lvl, i);
         int rc = anchor(w, name, s);
@@ -242,7 +255,8 @@ static int ld_structure(ov_weights *w, vae_coder *cd, const char *side, const ch
     return 0;
 }
 
-static int ld_encoder(vae_loader *L, vae_coder *e) {
+static int ld_encoder(vae_loader *L, vae_coder *e)
+{
     char p[OV_WEIGHTS_NAME_MAX];
     int64_t s[4] = {0};
     int rc = ld_structure(L->w, e, "encoder", "down");
@@ -267,14 +281,16 @@ static int ld_encoder(vae_loader *L, vae_coder *e) {
         if (lv->has_sample && (rc = ld_conv(L, &lv->sample, p, block_in, block_in, 3)))
             return rc;
     }
-    if ((rc = ld_mid(L, e, "encoder", block_in)) || (rc = ld_norm(L, &e->norm_out, "vae.encoder.norm_out", block_in)) ||
+    if ((rc = ld_mid(L, e, "encoder", block_in)) ||
+        (rc = ld_norm(L, &e->norm_out, "vae.encoder.norm_out", block_in)) ||
         (rc = anchor(L->w, "vae.encoder.conv_out.weight", s)))
         return rc;
     e->cout = s[0];
     return ld_conv(L, &e->conv_out, "vae.encoder.conv_out", e->cout, block_in, 3);
 }
 
-static int ld_decoder(vae_loader *L, vae_coder *d) {
+static int ld_decoder(vae_loader *L, vae_coder *d)
+{
     char p[OV_WEIGHTS_NAME_MAX];
     int64_t s[4] = {0};
     int rc = ld_structure(L->w, d, "decoder", "up");
@@ -307,7 +323,8 @@ static int ld_decoder(vae_loader *L, vae_coder *d) {
     return ld_conv(L, &d->conv_out, "vae.decoder.conv_out", d->cout, block_in, 3);
 }
 
-int ov_sdxl_vae_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_vae **out) {
+int ov_sdxl_vae_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_vae **out)
+{
     *out = NULL;
     ov_sdxl_vae *v = calloc(1, sizeof *v);
     if (!v)
@@ -326,7 +343,8 @@ int ov_sdxl_vae_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_vae *
     if (!rc)
         rc = ld_conv(&L, &v->quant_conv, "vae.quant_conv", 2 * v->embed, v->enc.cout, 1);
     if (!rc && (v->enc.n_levels != v->dec.n_levels || v->enc.cin != v->dec.cout))
-        rc = ov_tensor_fail(OV_EFORMAT, "vae: encoder (%d levels, %lld image channels) and decoder (%d, %lld) differ",
+        rc = ov_tensor_fail(OV_EFORMAT,
+                            "vae: encoder (%d levels, %lld image channels) and decoder (%d, %lld) differ",
                             v->enc.n_levels, (long long)v->enc.cin, v->dec.n_levels, (long long)v->dec.cout);
     if (rc) {
         ov_sdxl_vae_free(v, mem);
@@ -337,7 +355,8 @@ int ov_sdxl_vae_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_vae *
     return 0;
 }
 
-void ov_sdxl_vae_free(ov_sdxl_vae *v, ov_mem *mem) {
+void ov_sdxl_vae_free(ov_sdxl_vae *v, ov_mem *mem)
+{
     if (!v)
         return;
     for (size_t i = 0; i < v->n_owned; i++)
@@ -345,15 +364,21 @@ void ov_sdxl_vae_free(ov_sdxl_vae *v, ov_mem *mem) {
     free(v);
 }
 
-int ov_sdxl_vae_factor(const ov_sdxl_vae *v) { return v->factor; }
-int ov_sdxl_vae_latent_channels(const ov_sdxl_vae *v) { return (int)v->embed; }
+int ov_sdxl_vae_factor(const ov_sdxl_vae *v)
+{
+    return v->factor;
+}
+int ov_sdxl_vae_latent_channels(const ov_sdxl_vae *v)
+{
+    return (int)v->embed;
+}
 
 /* ---- forward ---- */
 
-#define CK(x)                                                                                                          \
-    do {                                                                                                               \
-        if ((rc = (x)))                                                                                                \
-            return rc;                                                                                                 \
+#define CK(x)                                                                                                \
+    do {                                                                                                     \
+        if ((rc = (x)))                                                                                      \
+            return rc;                                                                                       \
     } while (0)
 
 /* Three activation slots of slot_elems floats each; a block reads slot *cur and leaves its
@@ -364,7 +389,8 @@ typedef struct vae_run {
 } vae_run;
 
 /* Slot s viewed as [1, c, h, w]. */
-static int act(vae_run *r, int s, int64_t c, int64_t h, int64_t w, const char *name, ov_tensor *out) {
+static int act(vae_run *r, int s, int64_t c, int64_t h, int64_t w, const char *name, ov_tensor *out)
+{
     ov_tensor t;
     int64_t shape[4] = {1, c, h, w};
     int rc;
@@ -374,20 +400,23 @@ static int act(vae_run *r, int s, int64_t c, int64_t h, int64_t w, const char *n
     return 0;
 }
 
-static int conv(ov_tensor *y, const ov_tensor *x, const vae_conv *c, int stride, int pad) {
+static int conv(ov_tensor *y, const ov_tensor *x, const vae_conv *c, int stride, int pad)
+{
     ov_conv2d_params p = {stride, stride, pad, pad, 1, 1, 1};
     return ov_op_conv2d(y, x, &c->w, &c->b, &p);
 }
 
 /* y = SiLU(GroupNorm32(x)) */
-static int norm_silu(ov_tensor *y, const ov_tensor *x, const vae_norm *n) {
+static int norm_silu(ov_tensor *y, const ov_tensor *x, const vae_norm *n)
+{
     int rc = ov_op_group_norm(y, x, VAE_GROUPS, &n->g, &n->b, VAE_EPS);
     return rc ? rc : ov_op_silu(y, y);
 }
 
 /* ResnetBlock.forward: h = conv1(silu(norm1(x))); h = conv2(dropout(silu(norm2(h))));
  * return nin_shortcut(x) + h (or x + h). */
-static int resnet_fwd(vae_run *r, const vae_resnet *rb, int *cur, int64_t h, int64_t w) {
+static int resnet_fwd(vae_run *r, const vae_resnet *rb, int *cur, int64_t h, int64_t w)
+{
     int a = *cur, s1 = (a + 1) % 3, s2 = (a + 2) % 3, rc;
     ov_tensor x, t1, t2;
     CK(act(r, a, rb->cin, h, w, "resnet.x", &x));
@@ -412,7 +441,8 @@ static int resnet_fwd(vae_run *r, const vae_resnet *rb, int *cur, int64_t h, int
 /* AttnBlock.forward: h = norm(x); q, k, v = q(h), k(h), v(h) over the h·w tokens (one head of
  * width C, scale C^-1/2); return x + proj_out(softmax(q·kᵀ/√C)·v). The attention op never holds
  * the L×L matrix. */
-static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t w) {
+static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t w)
+{
     int a = *cur, s1 = (a + 1) % 3, s2 = (a + 2) % 3, rc;
     int64_t C = at->c, L = h * w;
     ov_tensor x, t1, tok, q, k, v, o, proj, view, out;
@@ -431,7 +461,8 @@ static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t
     if ((rc = ov_arena_tensor(r->arena, &q, "attn.q", r->slot[0].dtype, 3, s_lc)) ||
         (rc = ov_arena_tensor(r->arena, &k, "attn.k", r->slot[0].dtype, 3, s_lc)) ||
         (rc = ov_arena_tensor(r->arena, &v, "attn.v", r->slot[0].dtype, 3, s_lc)) ||
-        (rc = ov_op_linear(&q, &tok, &at->wq, &at->q.b)) || (rc = ov_op_linear(&k, &tok, &at->wk, &at->k.b)) ||
+        (rc = ov_op_linear(&q, &tok, &at->wq, &at->q.b)) ||
+        (rc = ov_op_linear(&k, &tok, &at->wk, &at->k.b)) ||
         (rc = ov_op_linear(&v, &tok, &at->wv, &at->v.b))) {
         ov_arena_release(r->arena, mark);
         return rc;
@@ -466,7 +497,8 @@ static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t
     return 0;
 }
 
-static int mid_fwd(vae_run *r, const vae_coder *cd, int *cur, int64_t h, int64_t w) {
+static int mid_fwd(vae_run *r, const vae_coder *cd, int *cur, int64_t h, int64_t w)
+{
     int rc;
     CK(resnet_fwd(r, &cd->block_1, cur, h, w));
     CK(attn_fwd(r, &cd->attn_1, cur, h, w));
@@ -474,7 +506,8 @@ static int mid_fwd(vae_run *r, const vae_coder *cd, int *cur, int64_t h, int64_t
 }
 
 /* Upsample(with_conv): conv(interpolate(x, scale 2, nearest)). */
-static int upsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, int64_t h, int64_t w) {
+static int upsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, int64_t h, int64_t w)
+{
     int a = *cur, s1 = (a + 1) % 3, s2 = (a + 2) % 3, rc;
     ov_tensor x, up, y;
     CK(act(r, a, C, h, w, "upsample.x", &x));
@@ -487,7 +520,8 @@ static int upsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, int6
 }
 
 /* Downsample(with_conv): pad (0, 1, 0, 1) with zeros (right and bottom), conv 3×3 stride 2. */
-static int downsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, int64_t *h, int64_t *w) {
+static int downsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, int64_t *h, int64_t *w)
+{
     int a = *cur, s1 = (a + 1) % 3, s2 = (a + 2) % 3, rc;
     int64_t before[4] = {0, 0, 0, 0}, after[4] = {0, 0, 1, 1};
     int64_t ho = (*h + 1 - 3) / 2 + 1, wo = (*w + 1 - 3) / 2 + 1;
@@ -505,9 +539,13 @@ static int downsample_fwd(vae_run *r, const vae_conv *c, int *cur, int64_t C, in
 
 /* ---- sizes ---- */
 
-static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
 
-static int64_t level_elems(const vae_level *lv, int64_t cin, int64_t hw) {
+static int64_t level_elems(const vae_level *lv, int64_t cin, int64_t hw)
+{
     int64_t m = 0;
     for (int j = 0; j < lv->n_blocks; j++) {
         m = max64(m, max64(cin, lv->cout) * hw);
@@ -517,7 +555,8 @@ static int64_t level_elems(const vae_level *lv, int64_t cin, int64_t hw) {
 }
 
 /* Largest activation (elements, one image) of a decode from a h×w latent, and the mid's C·L. */
-static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl) {
+static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl)
+{
     const vae_coder *d = &v->dec;
     int64_t block_in = d->level[d->n_levels - 1].cout;
     int64_t m = max64(v->embed, d->cin) * h * w;
@@ -536,7 +575,8 @@ static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int
     return m;
 }
 
-static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl) {
+static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl)
+{
     const vae_coder *e = &v->enc;
     int64_t block_in = e->conv_in.w.shape[0];
     int64_t m = block_in * h * w;
@@ -556,21 +596,25 @@ static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int
 }
 
 /* Arena bytes: three slots + q, k, v + alignment slack (the arena aligns to 256 bytes). */
-static size_t scratch_bytes(int64_t slot, int64_t mid_cl) {
+static size_t scratch_bytes(int64_t slot, int64_t mid_cl)
+{
     return (size_t)(3 * slot + 3 * mid_cl) * sizeof(float) + 8 * 256;
 }
 
-size_t ov_sdxl_vae_decode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w) {
+size_t ov_sdxl_vae_decode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w)
+{
     int64_t cl, s = decode_slot_elems(v, h, w, &cl);
     return scratch_bytes(s, cl);
 }
 
-size_t ov_sdxl_vae_encode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w) {
+size_t ov_sdxl_vae_encode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w)
+{
     int64_t cl, s = encode_slot_elems(v, h, w, &cl);
     return scratch_bytes(s, cl);
 }
 
-static int run_init(vae_run *r, ov_arena *arena, int dtype, int64_t slot_elems) {
+static int run_init(vae_run *r, ov_arena *arena, int dtype, int64_t slot_elems)
+{
     int rc;
     r->arena = arena;
     for (int i = 0; i < 3; i++) {
@@ -581,18 +625,22 @@ static int run_init(vae_run *r, ov_arena *arena, int dtype, int64_t slot_elems) 
     return 0;
 }
 
-static int check_io(const char *op, const ov_tensor *in, const ov_tensor *out, int64_t cin, int64_t cout) {
+static int check_io(const char *op, const ov_tensor *in, const ov_tensor *out, int64_t cin, int64_t cout)
+{
     char a[96], b[96];
     if (in->ndim != 4 || out->ndim != 4 || in->shape[0] != out->shape[0] || in->shape[1] != cin ||
-        out->shape[1] != cout || !ov_tensor_is_contiguous(in) || !ov_tensor_is_contiguous(out) || !in->backend ||
-        in->dtype != in->backend->act_dtype || out->dtype != in->dtype)
-        return ov_tensor_fail(OV_EINVAL, "vae %s: input '%s' %s / output '%s' %s: want contiguous [B, %lld, H, W] -> [B, %lld, ...] of one act dtype",
+        out->shape[1] != cout || !ov_tensor_is_contiguous(in) || !ov_tensor_is_contiguous(out) ||
+        !in->backend || in->dtype != in->backend->act_dtype || out->dtype != in->dtype)
+        return ov_tensor_fail(OV_EINVAL,
+                              "vae %s: input '%s' %s / output '%s' %s: want contiguous [B, %lld, H, W] -> "
+                              "[B, %lld, ...] of one act dtype",
                               op, in->name, ov_tensor_shape_str(in, a, sizeof a), out->name,
                               ov_tensor_shape_str(out, b, sizeof b), (long long)cin, (long long)cout);
     return 0;
 }
 
-static int decode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *z, ov_tensor *img) {
+static int decode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *z, ov_tensor *img)
+{
     const vae_coder *d = &v->dec;
     int64_t h = z->shape[2], w = z->shape[3];
     int cur = 0, rc;
@@ -622,15 +670,17 @@ static int decode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *z, ov_tensor 
     return conv(img, &t1, &d->conv_out, 1, 1);
 }
 
-int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_tensor *img) {
+int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_tensor *img)
+{
     int rc;
     char a[96], b[96];
     CK(check_io("decode", z, img, v->embed, v->dec.cout));
     int64_t h = z->shape[2], w = z->shape[3];
     if (h < 1 || w < 1 || img->shape[2] != h * v->factor || img->shape[3] != w * v->factor)
-        return ov_tensor_fail(OV_EINVAL, "vae decode: z '%s' %s needs img [B, %lld, %lld, %lld], got '%s' %s", z->name,
-                              ov_tensor_shape_str(z, a, sizeof a), (long long)v->dec.cout, (long long)(h * v->factor),
-                              (long long)(w * v->factor), img->name, ov_tensor_shape_str(img, b, sizeof b));
+        return ov_tensor_fail(OV_EINVAL, "vae decode: z '%s' %s needs img [B, %lld, %lld, %lld], got '%s' %s",
+                              z->name, ov_tensor_shape_str(z, a, sizeof a), (long long)v->dec.cout,
+                              (long long)(h * v->factor), (long long)(w * v->factor), img->name,
+                              ov_tensor_shape_str(img, b, sizeof b));
     int64_t cl, slot = decode_slot_elems(v, h, w, &cl);
     size_t mark = ov_arena_mark(arena);
     vae_run r;
@@ -647,7 +697,8 @@ int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_t
     return rc;
 }
 
-static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tensor *mean) {
+static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tensor *mean)
+{
     const vae_coder *e = &v->enc;
     int64_t h = img->shape[2], w = img->shape[3];
     int64_t block_in = e->conv_in.w.shape[0];
@@ -678,15 +729,18 @@ static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tenso
     return ov_op_copy(mean, &t1);
 }
 
-int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean) {
+int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean)
+{
     int rc;
     char a[96], b[96];
     CK(check_io("encode", img, mean, v->enc.cin, v->embed));
     int64_t H = img->shape[2], W = img->shape[3], f = v->factor;
     if (H < f || W < f || H % f || W % f || mean->shape[2] != H / f || mean->shape[3] != W / f)
-        return ov_tensor_fail(OV_EINVAL, "vae encode: img '%s' %s (sides multiples of %lld) needs mean [B, %lld, %lld, %lld], got '%s' %s",
-                              img->name, ov_tensor_shape_str(img, a, sizeof a), (long long)f, (long long)v->embed,
-                              (long long)(H / f), (long long)(W / f), mean->name, ov_tensor_shape_str(mean, b, sizeof b));
+        return ov_tensor_fail(
+            OV_EINVAL,
+            "vae encode: img '%s' %s (sides multiples of %lld) needs mean [B, %lld, %lld, %lld], got '%s' %s",
+            img->name, ov_tensor_shape_str(img, a, sizeof a), (long long)f, (long long)v->embed,
+            (long long)(H / f), (long long)(W / f), mean->name, ov_tensor_shape_str(mean, b, sizeof b));
     int64_t cl, slot = encode_slot_elems(v, H, W, &cl);
     size_t mark = ov_arena_mark(arena);
     vae_run r;
