@@ -395,6 +395,52 @@ START_TEST(wrong_shape_is_eformat)
 }
 END_TEST
 
+/* The full preset is SDXL base's text encoders: CLIP ViT-L/14 text (123,060,480 parameters, the
+ * HF CLIPTextModel count) and the bigG text tower (694,659,840 + logit_scale), real shapes. */
+static const ov_mk_spec *find_spec(const ov_mk_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0)
+            return &l->v[i];
+    ck_abort_msg("no %s in the list", name);
+    return NULL;
+}
+
+START_TEST(full_preset_lists)
+{
+    ov_mk_list l1, l2;
+    ov_mk_list_init(&l1);
+    ov_mk_list_init(&l2);
+    ck_assert_int_eq(ov_mk_sdxl_te1(&l1, "full"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_te2(&l2, "full"), 0);
+    int64_t n1 = 0, n2 = 0;
+    for (size_t i = 0; i < l1.n; i++)
+        n1 += ov_mk_nelem(&l1.v[i]);
+    for (size_t i = 0; i < l2.n; i++)
+        n2 += ov_mk_nelem(&l2.v[i]);
+    ck_assert_int_eq(n1, 123060480);
+    ck_assert_int_eq(n2, 694659841);
+    ck_assert_uint_eq(l1.n, 2 + 12 * 16 + 2);
+    ck_assert_uint_eq(l2.n, 2 + 32 * 12 + 2 + 2);
+    const ov_mk_spec *s =
+        find_spec(&l1, "conditioner.embedders.0.transformer.text_model.encoder.layers.11.mlp.fc1.weight");
+    ck_assert(s->ndim == 2 && s->shape[0] == 3072 && s->shape[1] == 768);
+    s = find_spec(&l2, "conditioner.embedders.1.model.transformer.resblocks.31.attn.in_proj_weight");
+    ck_assert(s->ndim == 2 && s->shape[0] == 3840 && s->shape[1] == 1280);
+    /* diffusers' CHECKPOINT_KEY_NAMES["xl_base"] detection key */
+    s = find_spec(&l2, "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias");
+    ck_assert(s->ndim == 1 && s->shape[0] == 1280);
+    s = find_spec(&l2, "conditioner.embedders.1.model.text_projection");
+    ck_assert(s->ndim == 2 && s->shape[0] == 1280 && s->shape[1] == 1280);
+    s = find_spec(&l2, "conditioner.embedders.1.model.logit_scale");
+    ck_assert_int_eq(s->ndim, 0);
+    ck_assert_int_eq(ov_mk_sdxl_te1(&l1, "huge"), OV_EINVAL);
+    ck_assert_int_eq(ov_mk_sdxl_te2(&l2, "huge"), OV_EINVAL);
+    ov_mk_list_free(&l1);
+    ov_mk_list_free(&l2);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-te") == 0)
@@ -409,6 +455,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, weighting_modes_and_limits);
     tcase_add_test(tc, missing_tensor_is_enoent);
     tcase_add_test(tc, wrong_shape_is_eformat);
+    tcase_add_test(tc, full_preset_lists);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
