@@ -304,6 +304,150 @@ static int dequant_avx2(int dtype, const uint8_t *s, float *y, int64_t n)
     }
 }
 
+/* ---- fused dot kernels: weights converted in registers, never stored (f16, bf16, f8, q8_0) ---- */
+
+/* 8 weights of a plain type at p as f32 (dt is a constant after inlining). f8_e4m3 gives the
+ * value / 256 (its bits placed into an f16); dot_plain multiplies the sums back, which is exact. */
+OV_AVX2 static inline __attribute__((always_inline)) __m256 ld8_plain(int dt, const uint8_t *p)
+{
+    if (dt == OV_DTYPE_F8_E4M3) {
+        __m128i v = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)p));
+        __m128i mag = _mm_and_si128(v, _mm_set1_epi16(0x7f));
+        __m128i h =
+            _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x80)), 8), _mm_slli_epi16(mag, 7));
+        h = _mm_or_si128(h,
+                         _mm_and_si128(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f)), _mm_set1_epi16(0x7e00)));
+        return _mm256_cvtph_ps(h);
+    }
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (dt == OV_DTYPE_F16)
+        return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+OV_AVX2 static inline __attribute__((always_inline)) float ld1_plain(int dt, const uint8_t *p)
+{
+    if (dt == OV_DTYPE_F8_E4M3)
+        return ov_f8_e4m3_to_f32(*p) * (1.0f / 256.0f);
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return dt == OV_DTYPE_F16 ? _cvtsh_ss(h) : ov_bf16_to_f32(h);
+}
+
+/* *o0 += Σ w[k]·x0[k] (and *o1 with x1 when x1 is not NULL) for a row of K weights of a plain
+ * type. One row: four accumulators hide the FMA latency; two rows share each converted vector. */
+OV_AVX2 static inline __attribute__((always_inline)) void
+dot_plain(int dt, const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0, float *o1)
+{
+    const int64_t E = dt == OV_DTYPE_F8_E4M3 ? 1 : 2;          /* bytes per weight */
+    const float post = dt == OV_DTYPE_F8_E4M3 ? 256.0f : 1.0f; /* see ld8_plain */
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t k = 0;
+    if (!x1) {
+        for (; k + 32 <= K; k += 32) {
+            a0 = _mm256_fmadd_ps(ld8_plain(dt, w + E * k), _mm256_loadu_ps(x0 + k), a0);
+            a1 = _mm256_fmadd_ps(ld8_plain(dt, w + E * (k + 8)), _mm256_loadu_ps(x0 + k + 8), a1);
+            a2 = _mm256_fmadd_ps(ld8_plain(dt, w + E * (k + 16)), _mm256_loadu_ps(x0 + k + 16), a2);
+            a3 = _mm256_fmadd_ps(ld8_plain(dt, w + E * (k + 24)), _mm256_loadu_ps(x0 + k + 24), a3);
+        }
+        for (; k + 8 <= K; k += 8)
+            a0 = _mm256_fmadd_ps(ld8_plain(dt, w + E * k), _mm256_loadu_ps(x0 + k), a0);
+        float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; k < K; k++)
+            s += ld1_plain(dt, w + E * k) * x0[k];
+        *o0 += s * post;
+        return;
+    }
+    for (; k + 16 <= K; k += 16) {
+        __m256 w0 = ld8_plain(dt, w + E * k), w1 = ld8_plain(dt, w + E * (k + 8));
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + k), a0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + k + 8), a1);
+        a2 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + k), a2);
+        a3 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + k + 8), a3);
+    }
+    for (; k + 8 <= K; k += 8) {
+        __m256 w0 = ld8_plain(dt, w + E * k);
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + k), a0);
+        a2 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + k), a2);
+    }
+    float s0 = hsum8(_mm256_add_ps(a0, a1)), s1 = hsum8(_mm256_add_ps(a2, a3));
+    for (; k < K; k++) {
+        float wk = ld1_plain(dt, w + E * k);
+        s0 += wk * x0[k];
+        s1 += wk * x1[k];
+    }
+    *o0 += s0 * post;
+    *o1 += s1 * post;
+}
+
+OV_AVX2 static void dot_f16_avx2(const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0,
+                                 float *o1)
+{
+    dot_plain(OV_DTYPE_F16, w, x0, x1, K, o0, o1);
+}
+
+OV_AVX2 static void dot_bf16_avx2(const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0,
+                                  float *o1)
+{
+    dot_plain(OV_DTYPE_BF16, w, x0, x1, K, o0, o1);
+}
+
+OV_AVX2 static void dot_f8_e4m3_avx2(const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0,
+                                     float *o1)
+{
+    dot_plain(OV_DTYPE_F8_E4M3, w, x0, x1, K, o0, o1);
+}
+
+/* 8 q8_0 weights (int8 at q) times the block scale: exactly ggml's (float)q · d. */
+OV_AVX2 static inline __attribute__((always_inline)) __m256 ld8_q8(const uint8_t *q, __m256 d)
+{
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)q))), d);
+}
+
+/* The same for a q8_0 row (K a multiple of 32): one block = four 8-wide vectors. */
+OV_AVX2 static void dot_q8_0_avx2(const uint8_t *b, const float *x0, const float *x1, int64_t K, float *o0,
+                                  float *o1)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    if (!x1) {
+        for (int64_t k = 0; k < K; k += 32, b += 34) {
+            __m256 d = _mm256_set1_ps(half_avx2(b));
+            a0 = _mm256_fmadd_ps(ld8_q8(b + 2, d), _mm256_loadu_ps(x0 + k), a0);
+            a1 = _mm256_fmadd_ps(ld8_q8(b + 10, d), _mm256_loadu_ps(x0 + k + 8), a1);
+            a2 = _mm256_fmadd_ps(ld8_q8(b + 18, d), _mm256_loadu_ps(x0 + k + 16), a2);
+            a3 = _mm256_fmadd_ps(ld8_q8(b + 26, d), _mm256_loadu_ps(x0 + k + 24), a3);
+        }
+        *o0 += hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        return;
+    }
+    for (int64_t k = 0; k < K; k += 32, b += 34) {
+        __m256 d = _mm256_set1_ps(half_avx2(b));
+        for (int c = 0; c < 4; c += 2) {
+            __m256 w0 = ld8_q8(b + 2 + 8 * c, d), w1 = ld8_q8(b + 10 + 8 * c, d);
+            a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + k + 8 * c), a0);
+            a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x0 + k + 8 * c + 8), a1);
+            a2 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x1 + k + 8 * c), a2);
+            a3 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + k + 8 * c + 8), a3);
+        }
+    }
+    *o0 += hsum8(_mm256_add_ps(a0, a1));
+    *o1 += hsum8(_mm256_add_ps(a2, a3));
+}
+
+typedef void (*fused_dot_fn)(const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0,
+                             float *o1);
+
+static fused_dot_fn fused_dot_avx2(int dtype)
+{
+    switch (dtype) {
+    case OV_DTYPE_F16: return dot_f16_avx2;
+    case OV_DTYPE_BF16: return dot_bf16_avx2;
+    case OV_DTYPE_F8_E4M3: return dot_f8_e4m3_avx2;
+    case OV_DTYPE_Q8_0: return dot_q8_0_avx2;
+    default: return NULL;
+    }
+}
+
 #endif /* OV_X86 */
 
 /* ---- entry points ---- */
@@ -346,6 +490,11 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
 {
     int level = ov_cpu_simd_level();
     size_t row_bytes = ov_dtype_row_bytes(dtype, K);
+#if OV_X86
+    fused_dot_fn fused = level == OV_CPU_SIMD_AVX2 ? fused_dot_avx2(dtype) : NULL;
+#else
+    void (*fused)(const uint8_t *, const float *, const float *, int64_t, float *, float *) = NULL;
+#endif
     /* 32-byte alignment keeps the f32 piece on whole cache lines */
     float piece[PIECE] __attribute__((aligned(32)));
     for (int64_t m0 = 0; m0 < M; m0 += MROWS) {
@@ -356,6 +505,13 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
             float acc[MROWS] = {0};
             if (dtype == OV_DTYPE_F32) {
                 dot_rows(level, (const float *)wr, xm, ldx, mc, K, acc);
+            } else if (fused) {
+                /* rows in pairs: each weight vector is converted once per pair, in registers */
+                int64_t m = 0;
+                for (; m + 2 <= mc; m += 2)
+                    fused(wr, xm + m * ldx, xm + (m + 1) * ldx, K, &acc[m], &acc[m + 1]);
+                if (m < mc)
+                    fused(wr, xm + m * ldx, NULL, K, &acc[m], NULL);
             } else {
                 /* PIECE is a multiple of every block size (32, 256), so each piece starts a block */
                 for (int64_t k0 = 0; k0 < K; k0 += PIECE) {

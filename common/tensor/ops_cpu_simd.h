@@ -26,8 +26,10 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n);
 /* Fused decode GEMV over weight rows [n0, n1) of W [N, K] (dtype, contiguous, row-major):
  *   y[m·ldy + n] = scale · Σ_k W[n, k] · x[m·ldx + k] (+ bias[n] when bias is not NULL)
  * for m < M, n0 <= n < n1.
- * Weights are dequantised in L1-sized pieces and dotted with all M activation rows while hot, so
- * each weight byte is read from memory once per call. Accumulation is f32. Never fails. */
+ * f16, bf16, f8_e4m3 and q8_0 weights are converted in registers and dotted with two activation
+ * rows at a time; q4_K and q6_K are dequantised in L1-sized pieces and dotted with all M rows
+ * while hot. Either way each weight byte is read from memory once per call (M <= 8).
+ * Accumulation is f32 (weights exactly as ov_dtype_to_f32 gives them). Never fails. */
 void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x,
                       int64_t ldx, int64_t M, float *y, int64_t ldy, float scale, const float *bias);
 
