@@ -6,3 +6,12 @@ ov_add_check_test(test_sdxl_sampler SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_
                   ${CMAKE_SOURCE_DIR}/workers/sdxl/sampler.c
                   LIBS ov_common PkgConfig::JANSSON ZLIB::ZLIB TIMEOUT 60)
 target_include_directories(test_sdxl_sampler PRIVATE ${CMAKE_SOURCE_DIR})
+# The pipeline on the tiny model (made by ourvidz-mkmodel in the test) against diffusers' SDXL
+# pipeline; the mkmodel component lists are compiled in for the poisoned/partial checkpoints.
+if(TARGET ov_image)
+  ov_add_check_test(test_sdxl_pipeline SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_pipeline.c
+                    ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_te.c ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_unet.c
+                    ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_vae.c
+                    LIBS ov_sdxl ov_mk ZLIB::ZLIB TIMEOUT 300)
+  add_dependencies(test_sdxl_pipeline ourvidz-mkmodel)
+endif()

@@ -99,8 +99,8 @@ START_TEST(train_tables_match_diffusers)
         sg_diff += u != 0;
         sg_max = u > sg_max ? u : sg_max;
     }
-    fprintf(stderr, "train tables: alphas_cumprod %d/1000 differ; sigmas %d/1000 differ, max %lld ulp\n", ac_diff,
-            sg_diff, (long long)sg_max);
+    fprintf(stderr, "train tables: alphas_cumprod %d/1000 differ; sigmas %d/1000 differ, max %lld ulp\n",
+            ac_diff, sg_diff, (long long)sg_max);
     ck_assert_int_eq(ac_diff, 0);
     ck_assert_int_le(sg_max, 1);
     ck_assert_float_eq_tol(sg[0], 0.0291675f, 1e-6f);
@@ -125,8 +125,8 @@ START_TEST(schedules_match_diffusers)
         ck_assert_uint_eq(json_array_size(ts), (size_t)steps);
         ck_assert_uint_eq(json_array_size(sg), (size_t)steps + 1);
         for (int i = 0; i < steps; i++)
-            ck_assert_msg(s.timesteps[i] == jf(ts, (size_t)i), "%s %d steps: timestep[%d] %g, diffusers %g", name,
-                          steps, i, s.timesteps[i], jf(ts, (size_t)i));
+            ck_assert_msg(s.timesteps[i] == jf(ts, (size_t)i), "%s %d steps: timestep[%d] %g, diffusers %g",
+                          name, steps, i, s.timesteps[i], jf(ts, (size_t)i));
         for (int i = 0; i <= steps; i++) {
             int64_t u = ulps(s.sigmas[i], jf(sg, (size_t)i));
             sig_off += u != 0;
@@ -134,7 +134,8 @@ START_TEST(schedules_match_diffusers)
                           jf(sg, (size_t)i));
         }
         float ins = (float)json_number_value(json_object_get(g, "init_noise_sigma"));
-        ck_assert_msg(ulps(s.init_noise_sigma, ins) <= 2, /* √(σ₀² + 1) of a σ₀ 1 ulp off */ "%s %d: init_noise_sigma %.9g vs %.9g", name, steps,
+        ck_assert_msg(ulps(s.init_noise_sigma, ins) <= 2,
+                      /* √(σ₀² + 1) of a σ₀ 1 ulp off */ "%s %d: init_noise_sigma %.9g vs %.9g", name, steps,
                       s.init_noise_sigma, ins);
         n_checked++;
     }
@@ -211,8 +212,8 @@ START_TEST(toy_trajectories_match_diffusers)
             for (size_t k = 0; k < n; k++) {
                 double d = fabs((double)x[k] - jf(want, k)) / (1.0 + fabs(jf(want, k)));
                 worst = d > worst ? d : worst;
-                ck_assert_msg(d <= 2e-6, "%s %d steps: step %d elem %zu: %.9g vs diffusers %.9g", name, steps, i, k,
-                              x[k], jf(want, k));
+                ck_assert_msg(d <= 2e-6, "%s %d steps: step %d elem %zu: %.9g vs diffusers %.9g", name, steps,
+                              i, k, x[k], jf(want, k));
             }
         }
         ov_sdxl_sampler_free(&sp);

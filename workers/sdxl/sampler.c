@@ -62,10 +62,11 @@ int ov_sdxl_sampler_parse(const char *name, int *kind, char *err, size_t errlen)
         }
     }
     if (err && errlen)
-        snprintf(err, errlen,
-                 "unknown sampler \"%.40s\" (use euler, euler_a, dpmpp_2m or dpmpp_2m_karras; A1111 and diffusers "
-                 "names are accepted too)",
-                 name);
+        snprintf(
+            err, errlen,
+            "unknown sampler \"%.40s\" (use euler, euler_a, dpmpp_2m or dpmpp_2m_karras; A1111 and diffusers "
+            "names are accepted too)",
+            name);
     return OV_EINVAL;
 }
 
@@ -227,7 +228,8 @@ static void step_euler(const ov_sdxl_schedule *s, int i, const float *eps, float
 }
 
 /* EulerAncestralDiscreteScheduler.step: to sigma_down deterministically, then noise · sigma_up. */
-static void step_euler_a(const ov_sdxl_schedule *s, int i, const float *eps, float *x, const float *noise, size_t n)
+static void step_euler_a(const ov_sdxl_schedule *s, int i, const float *eps, float *x, const float *noise,
+                         size_t n)
 {
     const float sigma = s->sigmas[i];
     const float from = sigma, to = s->sigmas[i + 1];
@@ -298,20 +300,15 @@ int ov_sdxl_sampler_step(ov_sdxl_sampler *sp, int i, const float *eps, float *x,
     if (!s || i != sp->next_step || i < 0 || i >= s->steps || !eps || !x)
         return OV_EINVAL;
     switch (s->kind) {
-    case OV_SDXL_EULER:
-        step_euler(s, i, eps, x, sp->n);
-        break;
+    case OV_SDXL_EULER: step_euler(s, i, eps, x, sp->n); break;
     case OV_SDXL_EULER_A:
         if (!noise)
             return OV_EINVAL;
         step_euler_a(s, i, eps, x, noise, sp->n);
         break;
     case OV_SDXL_DPMPP_2M:
-    case OV_SDXL_DPMPP_2M_KARRAS:
-        step_dpmpp_2m(sp, i, eps, x);
-        break;
-    default:
-        return OV_EINVAL;
+    case OV_SDXL_DPMPP_2M_KARRAS: step_dpmpp_2m(sp, i, eps, x); break;
+    default: return OV_EINVAL;
     }
     sp->next_step++;
     return 0;

@@ -13,10 +13,10 @@
 #define OV_SDXL_STEPS_MAX 150
 
 enum ov_sdxl_sampler_kind {
-    OV_SDXL_EULER = 0,         /* EulerDiscreteScheduler (SDXL's default) */
-    OV_SDXL_EULER_A,           /* EulerAncestralDiscreteScheduler */
-    OV_SDXL_DPMPP_2M,          /* DPMSolverMultistepScheduler, dpmsolver++, order 2 */
-    OV_SDXL_DPMPP_2M_KARRAS,   /* the same with use_karras_sigmas */
+    OV_SDXL_EULER = 0,       /* EulerDiscreteScheduler (SDXL's default) */
+    OV_SDXL_EULER_A,         /* EulerAncestralDiscreteScheduler */
+    OV_SDXL_DPMPP_2M,        /* DPMSolverMultistepScheduler, dpmsolver++, order 2 */
+    OV_SDXL_DPMPP_2M_KARRAS, /* the same with use_karras_sigmas */
     OV_SDXL_SAMPLER_COUNT
 };
 
@@ -61,8 +61,8 @@ float ov_sdxl_schedule_input_divisor(const ov_sdxl_schedule *s, int i);
 /* Per-run state (DPM++ keeps the previous x0 prediction). */
 typedef struct ov_sdxl_sampler {
     const ov_sdxl_schedule *sch;
-    size_t n;          /* elements per latent buffer */
-    float *prev_x0;    /* DPM++: previous model output (converted to x0), n floats; owned */
+    size_t n;       /* elements per latent buffer */
+    float *prev_x0; /* DPM++: previous model output (converted to x0), n floats; owned */
     int lower_order_nums;
     int next_step;
 } ov_sdxl_sampler;

@@ -1,0 +1,574 @@
+/* Tests for the SDXL pipeline (workers/sdxl/pipeline.c) on the tiny random-weight model
+ * (ourvidz-mkmodel sdxl --preset tiny): complete runs against diffusers' StableDiffusionXLPipeline
+ * (golden data: tests/golden/sdxl/make_pipeline.py), reproducibility, batching, budgets, bad
+ * inputs, NaN detection, cancellation. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/error.h"
+#include "common/tensor/dtype.h"
+#include "tools/mkmodel/mk.h"
+#include "tools/mkmodel/mkmodel_sdxl.h"
+#include "workers/sdxl/pipeline.h"
+
+static char g_dir[] = "/tmp/ov_sdxl_pipe_XXXXXX";
+static char g_model[512];
+static ov_sdxl_pipeline *g_pipe; /* loaded once in the parent; each test forks a copy */
+
+static const char *env_or(const char *k, const char *d)
+{
+    const char *v = getenv(k);
+    return v && *v ? v : d;
+}
+
+/* ---- golden records: {u32 name_len, name, u32 dtype (0 f32, 1 i32, 2 bytes), u32 ndim,
+ * i64 shape[ndim], data} ---- */
+typedef struct grec {
+    char name[64];
+    int dtype, ndim;
+    int64_t shape[6];
+    int64_t n;
+    void *data;
+} grec;
+static grec g_rec[128];
+static int g_nrec;
+
+static void load_golden(void)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/tests/golden/sdxl/pipeline_golden.bin.gz", env_or("OURVIDZ_SOURCE_DIR", "."));
+    gzFile f = gzopen(p, "rb");
+    if (!f) {
+        fprintf(stderr, "test_sdxl_pipeline: cannot open %s\n", p);
+        abort();
+    }
+    uint32_t nl;
+    while (gzread(f, &nl, 4) == 4 && g_nrec < 128) {
+        grec *r = &g_rec[g_nrec++];
+        if (nl >= sizeof r->name || gzread(f, r->name, nl) != (int)nl)
+            abort();
+        r->name[nl] = '\0';
+        uint32_t hd[2];
+        if (gzread(f, hd, 8) != 8 || hd[1] > 6)
+            abort();
+        r->dtype = (int)hd[0];
+        r->ndim = (int)hd[1];
+        r->n = 1;
+        if (r->ndim && gzread(f, r->shape, (unsigned)(8 * r->ndim)) != 8 * r->ndim)
+            abort();
+        for (int i = 0; i < r->ndim; i++)
+            r->n *= r->shape[i];
+        size_t sz = (size_t)r->n * (r->dtype == 2 ? 1 : 4);
+        r->data = calloc(1, sz + 1); /* +1: byte strings NUL-terminated */
+        if (!r->data || gzread(f, r->data, (unsigned)sz) != (int)sz)
+            abort();
+    }
+    gzclose(f);
+}
+
+static const grec *rec(const char *case_name, const char *field)
+{
+    char n[64];
+    snprintf(n, sizeof n, "%s%s%s", case_name, field ? "." : "", field ? field : "");
+    for (int i = 0; i < g_nrec; i++)
+        if (strcmp(g_rec[i].name, n) == 0)
+            return &g_rec[i];
+    ck_abort_msg("golden record %s missing", n);
+    return NULL;
+}
+
+static void setup_once(void)
+{
+    if (!mkdtemp(g_dir))
+        abort();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/ourvidz-mkmodel sdxl --preset tiny --out %s > /dev/null",
+             env_or("OURVIDZ_BIN_DIR", "bin"), g_dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_sdxl_pipeline: %s failed\n", cmd);
+        abort();
+    }
+    snprintf(g_model, sizeof g_model, "%s/model.safetensors", g_dir);
+    load_golden();
+    char err[512];
+    ov_sdxl_load_opts o = {.model_path = g_model, .weight_dtype = -1};
+    if (ov_sdxl_pipeline_load(&o, &g_pipe, err, sizeof err) != 0) {
+        fprintf(stderr, "test_sdxl_pipeline: load: %s\n", err);
+        abort();
+    }
+}
+
+static void teardown_once(void)
+{
+    ov_sdxl_pipeline_free(g_pipe);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of %s failed\n", g_dir);
+}
+
+static ov_sdxl_request base_req(void)
+{
+    ov_sdxl_request r = {.prompt = "a photo of a cat",
+                         .steps = 4,
+                         .cfg = 6.0,
+                         .sampler = OV_SDXL_EULER,
+                         .width = 64,
+                         .height = 64,
+                         .count = 1,
+                         .seed = 1234};
+    return r;
+}
+
+static void gen_ok(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_result *res)
+{
+    char err[512] = "";
+    int rc = ov_sdxl_generate(p, r, NULL, NULL, res, err, sizeof err);
+    ck_assert_msg(rc == 0, "generate: %d %s", rc, err);
+}
+
+/* ---- diffusers comparison ---- */
+
+/* The tiny model the test made is the one the golden data was made from (same mkmodel preset and
+ * seed): its header hash must match, else the golden data needs regenerating. */
+START_TEST(model_is_the_golden_one)
+{
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
+    const grec *h = rec("model_hash", NULL);
+    ck_assert_msg(
+        strcmp(in->hash, (const char *)h->data) == 0,
+        "tiny model hash %s != golden %s: tools/mkmodel changed; rerun tests/golden/sdxl/make_pipeline.py",
+        in->hash, (const char *)h->data);
+    ck_assert_int_eq(in->vae_factor, 8);
+    ck_assert_int_eq(in->latent_align, 32);
+    ck_assert_ptr_nonnull(strstr(in->model_id, "model.safetensors@"));
+}
+END_TEST
+
+/* Cases c0..c3 (Euler 4 steps CFG 6 with the empty negative as zeros; a 2-image batch at 96×64
+ * with a negative prompt, CFG 7.5; DPM++ 2M Karras; CFG 1 = no guidance), from the same initial
+ * noise as diffusers. Reference = diffusers in float64. Tolerances, set from what torch's own
+ * float32 run of the same pipeline reaches (make_pipeline.py prints it: final latents within
+ * 4e-5..1.2e-4 of float64, |x| up to ~30; images within 6e-6): final latents
+ * |Δ| <= 1e-3 + 1e-4·|ref|; images (in [0, 1]) |Δ| <= 2e-4; RGB8 bytes within 1 of diffusers'
+ * float32 run's bytes, at least 99% exactly equal. */
+START_TEST(runs_match_diffusers)
+{
+    const char *cases[] = {"c0", "c1", "c2", "c3"};
+    for (size_t ci = 0; ci < 4; ci++) {
+        const char *c = cases[ci];
+        const int32_t *pr = rec(c, "params")->data;
+        ov_sdxl_request r = base_req();
+        r.prompt = rec(c, "prompt")->data;
+        r.negative_prompt = rec(c, "negative")->data;
+        int kind;
+        ck_assert_int_eq(ov_sdxl_sampler_parse(rec(c, "sampler")->data, &kind, NULL, 0), 0);
+        r.sampler = kind;
+        r.steps = pr[0];
+        r.width = pr[1];
+        r.height = pr[2];
+        r.count = pr[3];
+        r.cfg = ((const float *)rec(c, "cfg")->data)[0];
+        r.init_noise = rec(c, "noise")->data;
+        r.keep_float = 1;
+        ov_sdxl_result res;
+        gen_ok(g_pipe, &r, &res);
+        const grec *lat = rec(c, "latents"), *img = rec(c, "image"), *u8 = rec(c, "rgb8");
+        int64_t nl = lat->n / lat->shape[0]; /* the last step's latents */
+        const float *want_l = (const float *)lat->data + (lat->shape[0] - 1) * nl;
+        double dl = 0, dl_rel = 0;
+        for (int64_t k = 0; k < nl; k++) {
+            double d = fabs((double)res.latents[k] - want_l[k]);
+            dl = d > dl ? d : dl;
+            double rel = d / (1e-3 + 1e-4 * fabs(want_l[k]));
+            dl_rel = rel > dl_rel ? rel : dl_rel;
+        }
+        double di = 0;
+        for (int64_t k = 0; k < img->n; k++) {
+            double d = fabs((double)res.pixels[k] - ((const float *)img->data)[k]);
+            di = d > di ? d : di;
+        }
+        int64_t same = 0, off1 = 0, worse = 0;
+        for (int64_t k = 0; k < u8->n; k++) {
+            int d = abs((int)res.rgb[k] - ((const int32_t *)u8->data)[k]);
+            same += d == 0;
+            off1 += d == 1;
+            worse += d > 1;
+        }
+        fprintf(stderr,
+                "%s (%s %d steps cfg %.1f %dx%d x%d): latents max|Δ| %.3g (%.2f of tolerance), image max|Δ| "
+                "%.3g, "
+                "rgb8 %lld equal, %lld off by 1, %lld worse of %lld; %d sub-batch(es), step %.1f ms\n",
+                c, ov_sdxl_sampler_name(r.sampler), r.steps, r.cfg, r.width, r.height, r.count, dl, dl_rel,
+                di, (long long)same, (long long)off1, (long long)worse, (long long)u8->n, res.sub_batches,
+                res.t.step_ms_mean);
+        ck_assert_msg(dl_rel <= 1.0, "%s: latents off by %g", c, dl);
+        ck_assert_msg(di <= 2e-4, "%s: image off by %g", c, di);
+        ck_assert_int_eq(worse, 0);
+        ck_assert_msg(same * 100 >= u8->n * 99, "%s: only %lld of %lld bytes equal", c, (long long)same,
+                      (long long)u8->n);
+        ck_assert_int_eq(res.sub_batches, 1);
+        ck_assert_int_eq(res.batch_images, r.count);
+        ov_sdxl_result_free(&res);
+    }
+}
+END_TEST
+
+/* ---- reproducibility and batching ---- */
+
+START_TEST(same_seed_same_bytes)
+{
+    const int samplers[] = {OV_SDXL_EULER, OV_SDXL_EULER_A, OV_SDXL_DPMPP_2M};
+    for (int s = 0; s < 3; s++) {
+        ov_sdxl_request r = base_req();
+        r.sampler = samplers[s];
+        r.steps = 3;
+        ov_sdxl_result a, b, c;
+        gen_ok(g_pipe, &r, &a);
+        gen_ok(g_pipe, &r, &b);
+        r.seed++;
+        gen_ok(g_pipe, &r, &c);
+        size_t n = (size_t)64 * 64 * 3;
+        ck_assert_msg(memcmp(a.rgb, b.rgb, n) == 0, "%s: same seed, different bytes",
+                      ov_sdxl_sampler_name(r.sampler));
+        ck_assert_msg(memcmp(a.rgb, c.rgb, n) != 0, "%s: other seed, same bytes",
+                      ov_sdxl_sampler_name(r.sampler));
+        ck_assert_uint_eq(a.seeds[0], 1234);
+        ov_sdxl_result_free(&a);
+        ov_sdxl_result_free(&b);
+        ov_sdxl_result_free(&c);
+    }
+}
+END_TEST
+
+/* A batch of 3 (seed s) is the three single runs with seeds s, s+1, s+2: each image has its own
+ * generator (initial and, for Euler-a, per-step noise). The CPU UNet's per-sample results do not
+ * depend on the batch size here (BLAS row blocking aside), so bytes are compared with a
+ * tolerance of 1 and the exact-equality count is printed. */
+START_TEST(batch_equals_single_runs)
+{
+    const int samplers[] = {OV_SDXL_EULER_A, OV_SDXL_DPMPP_2M_KARRAS};
+    for (int s = 0; s < 2; s++) {
+        ov_sdxl_request r = base_req();
+        r.sampler = samplers[s];
+        r.steps = 3;
+        r.count = 3;
+        r.seed = 77;
+        ov_sdxl_result batch;
+        gen_ok(g_pipe, &r, &batch);
+        ck_assert_int_eq(batch.sub_batches, 1);
+        size_t n = (size_t)64 * 64 * 3, equal = 0;
+        for (int i = 0; i < 3; i++) {
+            ov_sdxl_request r1 = r;
+            r1.count = 1;
+            r1.seed = 77 + (uint64_t)i;
+            ov_sdxl_result one;
+            gen_ok(g_pipe, &r1, &one);
+            ck_assert_uint_eq(batch.seeds[i], 77 + (uint64_t)i);
+            for (size_t k = 0; k < n; k++) {
+                int d = abs((int)one.rgb[k] - (int)batch.rgb[(size_t)i * n + k]);
+                ck_assert_msg(d <= 1, "%s image %d byte %zu: %d vs %d", ov_sdxl_sampler_name(r.sampler), i, k,
+                              one.rgb[k], batch.rgb[(size_t)i * n + k]);
+                equal += d == 0;
+            }
+            if (i > 0)
+                ck_assert(memcmp(batch.rgb, batch.rgb + (size_t)i * n, n) != 0);
+            ov_sdxl_result_free(&one);
+        }
+        fprintf(stderr, "%s: batch of 3 vs single runs: %zu of %zu bytes identical\n",
+                ov_sdxl_sampler_name(r.sampler), equal, 3 * n);
+        ov_sdxl_result_free(&batch);
+    }
+}
+END_TEST
+
+/* A budget that leaves room for one image's CFG batch but not three splits the request into
+ * sub-batches; the images are the unsplit run's. */
+START_TEST(budget_splits_into_sub_batches)
+{
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
+    size_t one = ov_sdxl_pipeline_arena_bytes(g_pipe, 1, 1, 128, 128, 77);
+    size_t three = ov_sdxl_pipeline_arena_bytes(g_pipe, 3, 1, 128, 128, 77);
+    ck_assert_uint_gt(three, one);
+    ov_sdxl_load_opts o = {.model_path = g_model,
+                           .weight_dtype = -1,
+                           .budget_bytes = (size_t)in->weight_bytes + one + (three - one) / 4};
+    ov_sdxl_pipeline *p = NULL;
+    char err[512];
+    ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
+    ov_sdxl_request r = base_req();
+    r.width = r.height = 128;
+    r.count = 3;
+    r.steps = 2;
+    ov_sdxl_result split, whole;
+    gen_ok(p, &r, &split);
+    gen_ok(g_pipe, &r, &whole);
+    size_t est = ov_sdxl_pipeline_unet_bytes(g_pipe, 6, 16, 16, 77);
+    fprintf(stderr,
+            "budget %zu MiB: %d sub-batches of %d; arena %zu KiB, peak %zu KiB; unsplit: arena %zu KiB, "
+            "UNet-phase "
+            "peak %zu KiB vs the UNet estimate %zu KiB\n",
+            o.budget_bytes >> 20, split.sub_batches, split.batch_images, split.arena_bytes >> 10,
+            split.arena_peak_bytes >> 10, whole.arena_bytes >> 10, whole.unet_peak_bytes >> 10, est >> 10);
+    /* the estimate covers what the UNet batch really took (batch tensors are < 1 MiB here) */
+    ck_assert_uint_le(whole.unet_peak_bytes, est + ((size_t)1 << 20));
+    ck_assert_int_eq(whole.sub_batches, 1);
+    ck_assert_int_ge(split.sub_batches, 2);
+    size_t n = (size_t)128 * 128 * 3 * 3;
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_le(abs((int)split.rgb[k] - (int)whole.rgb[k]), 1);
+    ov_sdxl_result_free(&split);
+    ov_sdxl_result_free(&whole);
+    /* a budget too small for one image: a clear error, no crash */
+    ov_sdxl_pipeline_free(p);
+    o.budget_bytes = (size_t)in->weight_bytes + one / 4;
+    ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
+    ov_sdxl_result res;
+    int rc = ov_sdxl_generate(p, &r, NULL, NULL, &res, err, sizeof err);
+    ck_assert_int_eq(rc, OV_EBUDGET);
+    ck_assert_msg(strstr(err, "budget") != NULL, "%s", err);
+    ck_assert_ptr_null(res.rgb);
+    ov_sdxl_pipeline_free(p);
+}
+END_TEST
+
+/* ---- inputs ---- */
+
+enum { F_STEPS, F_CFG, F_WIDTH, F_HEIGHT, F_COUNT, F_SAMPLER, F_PROMPT };
+
+static void apply_field(ov_sdxl_request *q, int field, double v)
+{
+    switch (field) {
+    case F_STEPS: q->steps = (int)v; break;
+    case F_CFG: q->cfg = v; break;
+    case F_WIDTH: q->width = (int)v; break;
+    case F_HEIGHT: q->height = (int)v; break;
+    case F_COUNT: q->count = (int)v; break;
+    case F_SAMPLER: q->sampler = (int)v; break;
+    case F_PROMPT: q->prompt = NULL; break;
+    default: break;
+    }
+}
+
+START_TEST(bad_inputs_are_clear_errors)
+{
+    const struct {
+        const char *what;
+        int field;
+        double v;
+        const char *needle;
+    } cases[] = {
+        {"steps 0", F_STEPS, 0, "steps"},
+        {"steps 151", F_STEPS, 151, "steps"},
+        {"cfg 0", F_CFG, 0, "cfg"},
+        {"cfg -2", F_CFG, -2, "cfg"},
+        {"cfg 31", F_CFG, 31, "cfg"},
+        {"cfg NaN", F_CFG, NAN, "cfg"},
+        {"width 100", F_WIDTH, 100, "multiple of 8"},
+        {"height 72", F_HEIGHT, 72, "multiple of 32"},
+        {"width 2080", F_WIDTH, 2080, "width"},
+        {"height 0", F_HEIGHT, 0, "height"},
+        {"count 0", F_COUNT, 0, "count"},
+        {"count 7", F_COUNT, 7, "count"},
+        {"sampler 9", F_SAMPLER, 9, "sampler"},
+        {"prompt NULL", F_PROMPT, 0, "prompt"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ov_sdxl_request r = base_req();
+        apply_field(&r, cases[i].field, cases[i].v);
+        ov_sdxl_result res;
+        char err[512] = "";
+        int rc = ov_sdxl_generate(g_pipe, &r, NULL, NULL, &res, err, sizeof err);
+        ck_assert_msg(rc == OV_EINVAL, "%s: rc %d", cases[i].what, rc);
+        ck_assert_msg(strstr(err, cases[i].needle) != NULL, "%s: message '%s'", cases[i].what, err);
+        ck_assert_ptr_null(res.rgb);
+    }
+    int k;
+    char err[256];
+    ck_assert_int_eq(ov_sdxl_sampler_parse("unipc", &k, err, sizeof err), OV_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "unknown sampler"));
+}
+END_TEST
+
+/* Empty prompt (encoded as ""), malformed emphasis with emphasis parsing on, a 2,000-token
+ * prompt (refused: over 8 windows), a long positive with a short negative (the negative is padded
+ * with the encoding of "" to the same length, A1111's rule). */
+START_TEST(prompt_edge_cases)
+{
+    ov_sdxl_request r = base_req();
+    r.steps = 1;
+    ov_sdxl_result res;
+    r.prompt = "";
+    gen_ok(g_pipe, &r, &res);
+    ov_sdxl_result_free(&res);
+    r.prompt = "((a:";
+    r.emphasis = 1;
+    gen_ok(g_pipe, &r, &res);
+    ov_sdxl_result_free(&res);
+    r.prompt = "(cat:1.4), [dog], ((masterpiece)), (broken:abc";
+    r.negative_prompt = "(blurry:1.2)";
+    gen_ok(g_pipe, &r, &res);
+    ov_sdxl_result_free(&res);
+    r.emphasis = 0;
+
+    static char huge[20000];
+    size_t n = 0;
+    for (int i = 0; i < 2000 && n + 8 < sizeof huge; i++)
+        n += (size_t)snprintf(huge + n, sizeof huge - n, "cat%d ", i % 10);
+    r.prompt = huge;
+    r.negative_prompt = NULL;
+    char err[512] = "";
+    int rc = ov_sdxl_generate(g_pipe, &r, NULL, NULL, &res, err, sizeof err);
+    ck_assert_int_eq(rc, OV_EINVAL);
+    ck_assert_msg(strstr(err, "prompt too long") != NULL, "%s", err);
+
+    /* about 150 tokens (2 windows) against a 1-window negative */
+    n = 0;
+    for (int i = 0; i < 50; i++)
+        n += (size_t)snprintf(huge + n, sizeof huge - n, "red cat, ");
+    r.prompt = huge;
+    r.negative_prompt = "blurry";
+    gen_ok(g_pipe, &r, &res);
+    ov_sdxl_result_free(&res);
+    r.prompt = "cat";
+    r.negative_prompt = huge;
+    gen_ok(g_pipe, &r, &res);
+    ov_sdxl_result_free(&res);
+}
+END_TEST
+
+/* ---- failures ---- */
+
+/* A checkpoint with one NaN weight: in the UNet the job fails at the first step, in the VAE at
+ * decode; either way OV_ERANGE with a message, never an image. */
+static void write_poisoned(const char *path, const char *tensor)
+{
+    ov_mk_list l;
+    ov_mk_list_init(&l);
+    ck_assert_int_eq(ov_mk_sdxl_unet(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_te1(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_te2(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_vae(&l, "tiny"), 0);
+    int found = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.v[i].name, tensor) == 0) {
+            l.v[i].init = OV_MK_CONST;
+            l.v[i].mean = NAN;
+            found = 1;
+        }
+    ck_assert_msg(found, "%s not in the tiny lists", tensor);
+    char err[256] = "";
+    ck_assert_msg(ov_mk_write_safetensors(&l, path, OV_DTYPE_F32, 42, NULL, 0, err, sizeof err) == 0, "%s",
+                  err);
+    ov_mk_list_free(&l);
+}
+
+START_TEST(nan_weights_fail_the_job)
+{
+    const char *tensors[] = {"model.diffusion_model.out.2.bias", "first_stage_model.decoder.conv_out.bias"};
+    const char *needles[] = {"UNet produced NaN", "VAE produced NaN"};
+    for (int i = 0; i < 2; i++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/nan%d.safetensors", g_dir, i);
+        write_poisoned(path, tensors[i]);
+        ov_sdxl_load_opts o = {.model_path = path, .weight_dtype = -1};
+        ov_sdxl_pipeline *p = NULL;
+        char err[512];
+        ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
+        ov_sdxl_request r = base_req();
+        r.steps = 2;
+        r.count = 3;
+        ov_sdxl_result res;
+        int rc = ov_sdxl_generate(p, &r, NULL, NULL, &res, err, sizeof err);
+        ck_assert_int_eq(rc, OV_ERANGE);
+        ck_assert_msg(strstr(err, needles[i]) != NULL, "%s", err);
+        ck_assert_ptr_null(res.rgb);
+        ov_sdxl_pipeline_free(p);
+        unlink(path);
+    }
+}
+END_TEST
+
+static int cancel_at(void *ud, const char *phase, int64_t step, int64_t total)
+{
+    (void)total;
+    int64_t *n = ud;
+    (*n)++;
+    return strcmp(phase, "denoise") == 0 && step == 2;
+}
+
+START_TEST(cancel_stops_the_run)
+{
+    ov_sdxl_request r = base_req();
+    r.steps = 10;
+    ov_sdxl_result res;
+    int64_t calls = 0;
+    char err[256];
+    int rc = ov_sdxl_generate(g_pipe, &r, cancel_at, &calls, &res, err, sizeof err);
+    ck_assert_int_eq(rc, OV_ECANCELED);
+    ck_assert_ptr_null(res.rgb);
+    ck_assert_int_le(calls, 5); /* text 0/1, text 1/1, denoise 1, denoise 2 */
+}
+END_TEST
+
+START_TEST(load_errors_name_the_problem)
+{
+    ov_sdxl_pipeline *p = NULL;
+    char err[512];
+    ov_sdxl_load_opts o = {.model_path = "/nonexistent/sdxl.safetensors", .weight_dtype = -1};
+    ck_assert_int_eq(ov_sdxl_pipeline_load(&o, &p, err, sizeof err), OV_ENOENT);
+    ck_assert_ptr_null(p);
+    /* a checkpoint without the VAE: refused, naming the missing tensor */
+    char path[600];
+    snprintf(path, sizeof path, "%s/novae.safetensors", g_dir);
+    ov_mk_list l;
+    ov_mk_list_init(&l);
+    ck_assert_int_eq(ov_mk_sdxl_unet(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_te1(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_sdxl_te2(&l, "tiny"), 0);
+    ck_assert_int_eq(ov_mk_write_safetensors(&l, path, OV_DTYPE_F32, 42, NULL, 0, err, sizeof err), 0);
+    ov_mk_list_free(&l);
+    o.model_path = path;
+    int rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
+    ck_assert_int_eq(rc, OV_EFORMAT);
+    ck_assert_msg(strstr(err, "first_stage_model.decoder.conv_in.weight") != NULL, "%s", err);
+    /* weights over the budget */
+    o.model_path = g_model;
+    o.budget_bytes = 1 << 20;
+    rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
+    ck_assert_int_eq(rc, OV_EBUDGET);
+    ck_assert_ptr_null(p);
+    unlink(path);
+}
+END_TEST
+
+int main(void)
+{
+    setup_once();
+    Suite *s = suite_create("sdxl_pipeline");
+    TCase *tc = tcase_create("pipeline");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, model_is_the_golden_one);
+    tcase_add_test(tc, runs_match_diffusers);
+    tcase_add_test(tc, same_seed_same_bytes);
+    tcase_add_test(tc, batch_equals_single_runs);
+    tcase_add_test(tc, budget_splits_into_sub_batches);
+    tcase_add_test(tc, bad_inputs_are_clear_errors);
+    tcase_add_test(tc, prompt_edge_cases);
+    tcase_add_test(tc, nan_weights_fail_the_job);
+    tcase_add_test(tc, cancel_stops_the_run);
+    tcase_add_test(tc, load_errors_name_the_problem);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    teardown_once();
+    return failed ? 1 : 0;
+}
