@@ -15,10 +15,13 @@
  * ARGV: payload, cid, token, sid, queue, lease_ms, attempt_key, job_id ("" if none), status_ttl_s
  * Returns the attempt number (>= 1), or 0 when the payload is no longer in the processing list
  * (the list was reaped back to the queue: someone else will run it). Idempotent for a resend
- * with the same token (a reply lost to a disconnect). */
+ * with the same token (a reply lost to a disconnect); the resend also restarts the lease, since
+ * RENEW skips claims whose CLAIM is unanswered and the lease may have run out meanwhile (the
+ * MAINT that follows a reconnect would otherwise reap a job its owner is about to run). */
 #define OV_LUA_CLAIM                                                                                         \
     OV_LUA_NOW                                                                                               \
     "if redis.call('HGET', KEYS[2], 'token') == ARGV[3] then\n"                                              \
+    "  redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[6]), ARGV[2])\n"                                \
     "  return tonumber(redis.call('HGET', KEYS[2], 'attempts'))\n"                                           \
     "end\n"                                                                                                  \
     "if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then return 0 end\n"                                   \

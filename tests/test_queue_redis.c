@@ -261,6 +261,26 @@ START_TEST(lua_expired_lease_reaped_once)
 }
 END_TEST
 
+/* A CLAIM resent after its reply was lost (a connection timeout longer than the lease) restarts
+ * the lease: the MAINT that follows the reconnect must not reap the job its owner now runs. */
+START_TEST(lua_claim_resend_restarts_lease)
+{
+    tredis r;
+    redis_init(&r, 0);
+    redisContext *c = rc_open(&r);
+    push_and_move(c, "{\"id\":\"j1\"}");
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "1", "j1"), 1);
+    tsup_sleep_ms(20); /* the first lease (1 ms) ran out while the reply was "lost" */
+    ck_assert_int_eq(claim(c, "{\"id\":\"j1\"}", "c1", "tokA", "60000", "j1"), 1);
+    redisReply *m = maint(c, "3");
+    ck_assert_int_eq(m->element[1]->integer, 0); /* not reaped */
+    freeReplyObject(m);
+    ck_assert_int_eq(finish(c, "c1", "tokA", "completed", ""), 1); /* the owner still owns it */
+    redisFree(c);
+    redis_kill(&r);
+}
+END_TEST
+
 START_TEST(lua_reaper_takes_exhausted_claim)
 {
     tredis r;
@@ -802,6 +822,7 @@ int main(void)
     tcase_set_timeout(lua, 30);
     tcase_add_test(lua, lua_claim_finish_token);
     tcase_add_test(lua, lua_expired_lease_reaped_once);
+    tcase_add_test(lua, lua_claim_resend_restarts_lease);
     tcase_add_test(lua, lua_reaper_takes_exhausted_claim);
     tcase_add_test(lua, lua_retry_delayed_then_promoted);
     tcase_add_test(lua, lua_orphan_proc_and_renew);
