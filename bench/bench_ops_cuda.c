@@ -148,8 +148,8 @@ struct attn_shape {
  * slow kernel is timed on a 512-query slice (cost is linear in Lq at fixed Lk) and the full
  * shape only when it would fit in ~10 s. Causal slices are the last rows (q_pos_offset = L − lq).
  * Returns < 0 on error (message printed). */
-static double time_attention(ov_backend *be, ov_tensor *q, ov_tensor *k, ov_tensor *v, ov_tensor *o, int causal,
-                             int64_t *lq_out)
+static double time_attention(ov_backend *be, ov_tensor *q, ov_tensor *k, ov_tensor *v, ov_tensor *o,
+                             int causal, int64_t *lq_out)
 {
     const int64_t L = q->shape[2];
     int64_t lq = L < 512 ? L : 512;
@@ -196,7 +196,8 @@ static void bench_attention(void)
     };
     static const char *const modes[3] = {"1", "2", "0"};
     static const char *const mode_names[3] = {"flash", "flash (2 CTA/SM)", "general kernel"};
-    printf("\n### attention (bf16)\n\n| shape | kernel | Lq timed | time | TFLOP/s |\n|---|---|---|---|---|\n");
+    printf(
+        "\n### attention (bf16)\n\n| shape | kernel | Lq timed | time | TFLOP/s |\n|---|---|---|---|---|\n");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct attn_shape *a = &shapes[si];
         for (int m = 0; m < 3; m++) {
@@ -210,9 +211,12 @@ static void bench_attention(void)
             }
             ov_tensor q, k, v, o;
             const int64_t sq[4] = {a->B, a->Hq, a->L, a->D}, sk[4] = {a->B, a->Hkv, a->L, a->D};
-            if (dev_tensor(be, &q, "q", OV_DTYPE_BF16, 4, sq) || dev_tensor(be, &k, "k", OV_DTYPE_BF16, 4, sk) ||
-                dev_tensor(be, &v, "v", OV_DTYPE_BF16, 4, sk) || dev_tensor(be, &o, "o", OV_DTYPE_BF16, 4, sq)) {
-                printf("| %s | %s | alloc failed: %s | | |\n", a->what, mode_names[m], ov_tensor_last_error());
+            if (dev_tensor(be, &q, "q", OV_DTYPE_BF16, 4, sq) ||
+                dev_tensor(be, &k, "k", OV_DTYPE_BF16, 4, sk) ||
+                dev_tensor(be, &v, "v", OV_DTYPE_BF16, 4, sk) ||
+                dev_tensor(be, &o, "o", OV_DTYPE_BF16, 4, sq)) {
+                printf("| %s | %s | alloc failed: %s | | |\n", a->what, mode_names[m],
+                       ov_tensor_last_error());
                 ov_backend_close(be);
                 continue;
             }

@@ -69,7 +69,8 @@ static void matmul_case(int64_t B, int64_t Ba, int64_t Bb, int64_t M, int64_t N,
     tt_begin(&c, ov_backend_cpu());
     /* a logical [Ba, M, K] (or [Ba, K, M]); stored in [Ba, rows + pad_rows, cols + pad_row] */
     int64_t ar = ta ? K : M, acn = ta ? M : K, br = tb ? N : K, bcn = tb ? K : N;
-    const int64_t sa_full[3] = {Ba, ar + pad_rows, acn + pad_row}, sb_full[3] = {Bb, br + pad_rows, bcn + pad_row};
+    const int64_t sa_full[3] = {Ba, ar + pad_rows, acn + pad_row},
+                  sb_full[3] = {Bb, br + pad_rows, bcn + pad_row};
     ov_tensor *af = rnd(&c, "a", 3, sa_full), *bf = rnd(&c, "b", 3, sb_full);
     ov_tensor a1, a, b1, b;
     ck_assert_int_eq(ov_tensor_slice(&a1, af, 1, pad_rows, ar), 0);
@@ -88,9 +89,9 @@ static void matmul_case(int64_t B, int64_t Ba, int64_t Bb, int64_t M, int64_t N,
         got[i] = NAN;
     emu_gemm(&p, alpha, b.data, a.data, got);
     char what[128];
-    snprintf(what, sizeof what, "matmul B%lld(a%lld,b%lld) M%lld N%lld K%lld ta%d tb%d pad%lld/%lld", (long long)B,
-             (long long)Ba, (long long)Bb, (long long)M, (long long)N, (long long)K, ta, tb, (long long)pad_row,
-             (long long)pad_rows);
+    snprintf(what, sizeof what, "matmul B%lld(a%lld,b%lld) M%lld N%lld K%lld ta%d tb%d pad%lld/%lld",
+             (long long)B, (long long)Ba, (long long)Bb, (long long)M, (long long)N, (long long)K, ta, tb,
+             (long long)pad_row, (long long)pad_rows);
     near(what, got, y->data, B * M * N);
     free(got);
     tt_end(&c);
@@ -102,10 +103,10 @@ START_TEST(t_matmul_plan)
         for (int tb = 0; tb < 2; tb++) {
             matmul_case(1, 1, 1, 7, 5, 9, ta, tb, 0, 0);
             matmul_case(3, 3, 3, 6, 11, 4, ta, tb, 0, 0);
-            matmul_case(3, 1, 3, 5, 8, 6, ta, tb, 3, 2); /* a broadcast, strided rows and batches */
-            matmul_case(2, 2, 1, 9, 3, 7, ta, tb, 5, 1); /* b broadcast */
-            matmul_case(2, 2, 2, 1, 6, 5, ta, tb, 2, 0); /* one row */
-            matmul_case(2, 2, 2, 4, 1, 5, ta, tb, 0, 3); /* one column */
+            matmul_case(3, 1, 3, 5, 8, 6, ta, tb, 3, 2);   /* a broadcast, strided rows and batches */
+            matmul_case(2, 2, 1, 9, 3, 7, ta, tb, 5, 1);   /* b broadcast */
+            matmul_case(2, 2, 2, 1, 6, 5, ta, tb, 2, 0);   /* one row */
+            matmul_case(2, 2, 2, 4, 1, 5, ta, tb, 0, 3);   /* one column */
             matmul_case(4, 4, 4, 12, 16, 1, ta, tb, 1, 1); /* K = 1 */
         }
 }
@@ -240,8 +241,8 @@ static void conv2d_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, i
     const int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C / g, kh, kw}, sy[4] = {N, O, Ho, Wo};
     ov_tensor *x = rnd(&c, "x", 4, sx), *w = rnd(&c, "w", 4, sw), *y = tt_out(&c, "y", 4, sy);
     ck_assert_msg(ov_op_conv2d(y, x, w, NULL, &cp) == 0, "%s", ov_tensor_last_error());
-    ov_conv_geom gm = {C, 1, H, W, 1, kh, kw, 1, cp.stride_h, cp.stride_w, 0, cp.pad_h, cp.pad_w, dh, dw,
-                       1, Ho, Wo};
+    ov_conv_geom gm = {C,           1, H,        W,        1,  kh, kw, 1,  cp.stride_h,
+                       cp.stride_w, 0, cp.pad_h, cp.pad_w, dh, dw, 1,  Ho, Wo};
     int64_t n = ov_tensor_nelem(y);
     float *got = malloc((size_t)n * sizeof(float));
     ck_assert_ptr_nonnull(got);
@@ -258,8 +259,8 @@ START_TEST(t_conv2d_plan)
     const size_t big = (size_t)256 << 20, tiny = 1; /* one chunk / 256-position chunks */
     for (int i = 0; i < 2; i++) {
         size_t cap = i ? tiny : big;
-        conv2d_case(2, 8, 9, 11, 6, 3, 3, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
-                    cap);
+        conv2d_case(2, 8, 9, 11, 6, 3, 3,
+                    (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, cap);
         conv2d_case(1, 4, 10, 10, 4, 3, 3, (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_w = 1}, cap);
         conv2d_case(1, 8, 7, 7, 8, 3, 3,
                     (ov_conv2d_params){.stride_h = 1,
@@ -272,14 +273,15 @@ START_TEST(t_conv2d_plan)
                     cap);
         conv2d_case(2, 6, 5, 4, 9, 1, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .groups = 3}, cap);
         conv2d_case(1, 3, 20, 17, 5, 3, 2, (ov_conv2d_params){.stride_h = 1, .stride_w = 2, .pad_h = 1}, cap);
-        conv2d_case(2, 4, 20, 17, 6, 3, 2, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .groups = 2},
+        conv2d_case(2, 4, 20, 17, 6, 3, 2,
+                    (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .groups = 2},
                     cap); /* 320 positions: two chunks under the tiny cap */
     }
 }
 END_TEST
 
-static void conv3d_case(int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, int64_t kt, ov_conv3d_params cp,
-                        size_t cap)
+static void conv3d_case(int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, int64_t kt,
+                        ov_conv3d_params cp, size_t cap)
 {
     tt_ctx c;
     tt_begin(&c, ov_backend_cpu());
@@ -288,8 +290,9 @@ static void conv3d_case(int64_t C, int64_t T, int64_t H, int64_t W, int64_t O, i
     const int64_t sx[5] = {2, C, T, H, W}, sw[5] = {O, C, kt, 3, 3}, sy[5] = {2, O, To, Ho, Wo};
     ov_tensor *x = rnd(&c, "x", 5, sx), *w = rnd(&c, "w", 5, sw), *y = tt_out(&c, "y", 5, sy);
     ck_assert_msg(ov_op_conv3d_causal(y, x, w, NULL, &cp) == 0, "%s", ov_tensor_last_error());
-    ov_conv_geom gm = {C,           T,           H,           W,        kt,       3,  3,  cp.stride_t, cp.stride_h,
-                       cp.stride_w, cp.pad_t_front, cp.pad_h, cp.pad_w, 1,        1,  To, Ho,          Wo};
+    ov_conv_geom gm = {
+        C,        T,        H, W, kt, 3,  3, cp.stride_t, cp.stride_h, cp.stride_w, cp.pad_t_front,
+        cp.pad_h, cp.pad_w, 1, 1, To, Ho, Wo};
     int64_t n = ov_tensor_nelem(y);
     float *got = malloc((size_t)n * sizeof(float));
     ck_assert_ptr_nonnull(got);
@@ -305,19 +308,23 @@ START_TEST(t_conv3d_plan)
 {
     for (int i = 0; i < 2; i++) {
         size_t cap = i ? 1 : (size_t)256 << 20;
-        conv3d_case(4, 5, 6, 7, 6, 3,
-                    (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1,
-                                       .pad_w = 1},
-                    cap);
-        conv3d_case(3, 6, 8, 8, 5, 3,
-                    (ov_conv3d_params){.stride_t = 2, .stride_h = 2, .stride_w = 2, .pad_t_front = 0, .pad_h = 1,
-                                       .pad_w = 0},
-                    cap);
-        conv3d_case(2, 4, 12, 12, 3, 2,
-                    (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 1, .pad_h = 1,
-                                       .pad_w = 1},
-                    cap); /* 576 positions: three chunks under the tiny cap */
-        conv3d_case(2, 4, 5, 5, 3, 1, (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+        conv3d_case(
+            4, 5, 6, 7, 6, 3,
+            (ov_conv3d_params){
+                .stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1, .pad_w = 1},
+            cap);
+        conv3d_case(
+            3, 6, 8, 8, 5, 3,
+            (ov_conv3d_params){
+                .stride_t = 2, .stride_h = 2, .stride_w = 2, .pad_t_front = 0, .pad_h = 1, .pad_w = 0},
+            cap);
+        conv3d_case(
+            2, 4, 12, 12, 3, 2,
+            (ov_conv3d_params){
+                .stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 1, .pad_h = 1, .pad_w = 1},
+            cap); /* 576 positions: three chunks under the tiny cap */
+        conv3d_case(2, 4, 5, 5, 3, 1,
+                    (ov_conv3d_params){.stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
                     cap);
     }
 }
@@ -465,7 +472,8 @@ START_TEST(t_flash_fragments)
             for (int e = 0; e < 4; e++) {
                 int r, c;
                 ov_fa_c_elem(l, e, &r, &c);
-                ck_assert_msg(fabs(s[l][nt][e] - S[r][nt * 8 + c]) < 1e-9, "S lane %d tile %d elem %d", l, nt, e);
+                ck_assert_msg(fabs(s[l][nt][e] - S[r][nt * 8 + c]) < 1e-9, "S lane %d tile %d elem %d", l, nt,
+                              e);
             }
     /* O = P·V with P taken from the S registers (the kernel's pa[] packing) */
     for (int kc2 = 0; kc2 < FN / 16; kc2++) {
@@ -508,8 +516,8 @@ START_TEST(t_flash_fragments)
             for (int e = 0; e < 4; e++) {
                 int r, c;
                 ov_fa_c_elem(l, e, &r, &c);
-                ck_assert_msg(fabs(o[l][dt][e] - O[r][dt * 8 + c]) < 1e-9, "O lane %d tile %d elem %d: %g vs %g", l,
-                              dt, e, o[l][dt][e], O[r][dt * 8 + c]);
+                ck_assert_msg(fabs(o[l][dt][e] - O[r][dt * 8 + c]) < 1e-9,
+                              "O lane %d tile %d elem %d: %g vs %g", l, dt, e, o[l][dt][e], O[r][dt * 8 + c]);
             }
 }
 END_TEST

@@ -308,14 +308,15 @@ static void body_attention(pair *p)
  * against the CPU backend. Tolerance as every 16-bit case (1.5e-2 abs + rel): P is rounded to
  * 16 bits before P·V (2^-9 relative for bf16) and outputs are averages of |v| <= 1. ---- */
 
-static void flash_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D, int causal,
-                       int want_flash)
+static void flash_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
+                       int causal, int want_flash)
 {
     const long long before = ov_backend_cuda_flash_calls(p->gpu.be);
     attn_case(p, B, Hq, Hkv, Lq, Lk, D, causal, 0);
     const long long ran = ov_backend_cuda_flash_calls(p->gpu.be) - before;
-    ck_assert_msg(ran == (want_flash ? 1 : 0), "B%lld Hq%lld Lq%lld Lk%lld D%lld: flash kernel ran %lld times, want %d",
-                  (long long)B, (long long)Hq, (long long)Lq, (long long)Lk, (long long)D, ran, want_flash);
+    ck_assert_msg(ran == (want_flash ? 1 : 0),
+                  "B%lld Hq%lld Lq%lld Lk%lld D%lld: flash kernel ran %lld times, want %d", (long long)B,
+                  (long long)Hq, (long long)Lq, (long long)Lk, (long long)D, ran, want_flash);
 }
 
 /* Each group stays under tt_ctx's 32 tensors (4 per case). */

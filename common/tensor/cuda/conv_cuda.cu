@@ -81,7 +81,8 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
         colp += wbytes;
     }
     const float one = 1.0f, zero = 0.0f;
-    const size_t xs = (size_t)(g->C * g->T * g->H * g->W), ys = (size_t)(O * P), gx = (size_t)(Cg * g->T * g->H * g->W);
+    const size_t xs = (size_t)(g->C * g->T * g->H * g->W), ys = (size_t)(O * P),
+                 gx = (size_t)(Cg * g->T * g->H * g->W);
     for (int64_t n = 0; n < Nb; n++) {
         const char *xn = (const char *)x->data + n * xs * esz(adt);
         char *yn = (char *)y->data + n * ys * esz(y->dtype);
@@ -99,10 +100,10 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
                 rc = ov_cuda_blas_check(
                     be,
                     cublasGemmEx(c->blas, pl.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                 pl.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, pl.m, pl.n, pl.k, &one, colp, cty(adt),
-                                 pl.lda, (const char *)wp + (size_t)w_off * esz(adt), cty(adt), pl.ldb, &zero,
-                                 yn + (size_t)y_off * esz(y->dtype), cty(y->dtype), pl.ldc, CUBLAS_COMPUTE_32F,
-                                 CUBLAS_GEMM_DEFAULT),
+                                 pl.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, pl.m, pl.n, pl.k, &one, colp,
+                                 cty(adt), pl.lda, (const char *)wp + (size_t)w_off * esz(adt), cty(adt),
+                                 pl.ldb, &zero, yn + (size_t)y_off * esz(y->dtype), cty(y->dtype), pl.ldc,
+                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                     op, "cublasGemmEx");
                 if (rc)
                     return rc;

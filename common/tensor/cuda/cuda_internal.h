@@ -20,10 +20,10 @@ typedef struct ov_cuda {
     char sticky_msg[160];
     void *scratch; /* reusable device scratch (weight conversion, GEMM staging) */
     size_t scratch_bytes;
-    void *blas_ws; /* cuBLAS workspace bound to the handle */
-    char name[16]; /* "cuda:N" */
+    void *blas_ws;         /* cuBLAS workspace bound to the handle */
+    char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
-    int flash;     /* flash attention: 0 off, 1 on, 2 on with the 2-CTA/SM D=128 variant (ov_cuda_flash_mode) */
+    int flash; /* flash attention: 0 off, 1 on, 2 on with the 2-CTA/SM D=128 variant (ov_cuda_flash_mode) */
 } ov_cuda;
 
 static inline ov_cuda *ov_cuda_of(ov_backend *be)

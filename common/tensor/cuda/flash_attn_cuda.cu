@@ -78,10 +78,11 @@ __device__ __forceinline__ void fa_mma(float (&c)[4], const uint32_t (&a)[4], ui
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     else
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-                     "{%8, %9}, {%0, %1, %2, %3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+        asm volatile(
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+            "{%8, %9}, {%0, %1, %2, %3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 /* Two floats as one register of two 16-bit values, `lo` in the low half (the lower column). */
@@ -102,8 +103,8 @@ template <bool F16> __device__ __forceinline__ uint32_t fa_pack(float lo, float 
  * 2 -> 128 registers with ~100 bytes of spills; which is faster is measured by bench_ops_cuda). */
 template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREADS, MINB) k_flash(fa_args a)
 {
-    constexpr int DS = D + 8;  /* padded smem row, elements */
-    constexpr int CH = D / 8;  /* 16-byte chunks per row */
+    constexpr int DS = D + 8;     /* padded smem row, elements */
+    constexpr int CH = D / 8;     /* 16-byte chunks per row */
     constexpr int NT = FA_BN / 8; /* n8 tiles of S */
     constexpr int DT = D / 8;     /* n8 tiles of O */
     extern __shared__ __align__(16) uint16_t fa_sm[];
@@ -278,13 +279,13 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
     }
 }
 
-template <int D, bool F16, int MINB> static int fa_launch(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq)
+template <int D, bool F16, int MINB>
+static int fa_launch(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq)
 {
     const size_t sm = (size_t)(FA_BM + 4 * FA_BN) * (D + 8) * sizeof(uint16_t);
-    int rc = ov_cuda_check(be,
-                           cudaFuncSetAttribute(k_flash<D, F16, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                (int)sm),
-                           "attention", "cudaFuncSetAttribute(flash)");
+    int rc = ov_cuda_check(
+        be, cudaFuncSetAttribute(k_flash<D, F16, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
+        "attention", "cudaFuncSetAttribute(flash)");
     if (rc)
         return rc;
     dim3 grid((unsigned)a.n_qtiles, (unsigned)Hq, (unsigned)B);
@@ -350,8 +351,11 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
     a.scale_log2 = p->scale * 1.4426950408889634f;
     ov_cuda_of(be)->flash_calls++;
     if (D == 64)
-        return dt == OV_DTYPE_F16 ? fa_launch<64, true, 2>(be, a, B, Hq) : fa_launch<64, false, 2>(be, a, B, Hq);
+        return dt == OV_DTYPE_F16 ? fa_launch<64, true, 2>(be, a, B, Hq)
+                                  : fa_launch<64, false, 2>(be, a, B, Hq);
     if (ov_cuda_of(be)->flash == 2)
-        return dt == OV_DTYPE_F16 ? fa_launch<128, true, 2>(be, a, B, Hq) : fa_launch<128, false, 2>(be, a, B, Hq);
-    return dt == OV_DTYPE_F16 ? fa_launch<128, true, 1>(be, a, B, Hq) : fa_launch<128, false, 1>(be, a, B, Hq);
+        return dt == OV_DTYPE_F16 ? fa_launch<128, true, 2>(be, a, B, Hq)
+                                  : fa_launch<128, false, 2>(be, a, B, Hq);
+    return dt == OV_DTYPE_F16 ? fa_launch<128, true, 1>(be, a, B, Hq)
+                              : fa_launch<128, false, 1>(be, a, B, Hq);
 }

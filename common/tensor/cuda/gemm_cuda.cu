@@ -39,18 +39,19 @@ static int run_plan(ov_backend *be, const char *op, const ov_gemm_plan *p, float
 {
     ov_cuda *c = ov_cuda_of(be);
     const float zero = 0.0f;
-    const cublasOperation_t ta = p->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = p->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t ta = p->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                            tb = p->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     if (p->batch == 1)
         return ov_cuda_blas_check(be,
-                                  cublasGemmEx(c->blas, ta, tb, p->m, p->n, p->k, &alpha, A, it, p->lda, B, it,
-                                               p->ldb, &zero, C, ct, p->ldc, CUBLAS_COMPUTE_32F,
+                                  cublasGemmEx(c->blas, ta, tb, p->m, p->n, p->k, &alpha, A, it, p->lda, B,
+                                               it, p->ldb, &zero, C, ct, p->ldc, CUBLAS_COMPUTE_32F,
                                                CUBLAS_GEMM_DEFAULT),
                                   op, "cublasGemmEx");
     return ov_cuda_blas_check(be,
-                              cublasGemmStridedBatchedEx(c->blas, ta, tb, p->m, p->n, p->k, &alpha, A, it, p->lda,
-                                                         p->stride_a, B, it, p->ldb, p->stride_b, &zero, C, ct,
-                                                         p->ldc, p->stride_c, p->batch, CUBLAS_COMPUTE_32F,
-                                                         CUBLAS_GEMM_DEFAULT),
+                              cublasGemmStridedBatchedEx(c->blas, ta, tb, p->m, p->n, p->k, &alpha, A, it,
+                                                         p->lda, p->stride_a, B, it, p->ldb, p->stride_b,
+                                                         &zero, C, ct, p->ldc, p->stride_c, p->batch,
+                                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                               op, "cublasGemmStridedBatchedEx");
 }
 
@@ -126,8 +127,7 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     if (rc)
         return rc < 0 ? rc : 0;
     if (plan.k == 0)
-        return ov_cuda_check(be,
-                             cudaMemsetAsync(y->data, 0, ov_tensor_nbytes(y), ov_cuda_of(be)->stream), op,
+        return ov_cuda_check(be, cudaMemsetAsync(y->data, 0, ov_tensor_nbytes(y), ov_cuda_of(be)->stream), op,
                              "cudaMemsetAsync");
     return run_plan(be, op, &plan, alpha, b->data, a->data, cu_type(a->dtype), y->data, cu_type(y->dtype));
 }

@@ -78,9 +78,9 @@ int ov_gemm_plan_matmul(ov_gemm_plan *p, const ov_tensor *y, const ov_tensor *a,
     int64_t ldb_ = b->shape[1] > 1 ? b->stride[1] : b->shape[2];
     int64_t lda_ = a->shape[1] > 1 ? a->stride[1] : a->shape[2];
     if (ldb_ < b->shape[2] || lda_ < a->shape[2])
-        return ov_tensor_fail(OV_EUNSUPP,
-                              "matmul: '%s' / '%s' rows overlap or broadcast (row stride < row length; copy first)",
-                              a->name, b->name);
+        return ov_tensor_fail(
+            OV_EUNSUPP, "matmul: '%s' / '%s' rows overlap or broadcast (row stride < row length; copy first)",
+            a->name, b->name);
     const int64_t sa = a->shape[0] == 1 ? 0 : a->stride[0], sb = b->shape[0] == 1 ? 0 : b->stride[0];
     if (sa < 0 || sb < 0)
         return ov_tensor_fail(OV_EUNSUPP, "matmul: negative batch stride");

@@ -45,12 +45,12 @@ int ov_gemm_plan_matmul(ov_gemm_plan *p, const ov_tensor *y, const ov_tensor *a,
 /* ---- convolution as im2col + GEMM ---- */
 
 typedef struct ov_conv_geom {
-    int64_t C, T, H, W;    /* input channels (all groups) and extents (T = 1 for 2D) */
-    int64_t kt, kh, kw;    /* kernel */
-    int64_t st, sh, sw;    /* strides */
-    int64_t pt, ph, pw;    /* zero padding: pt frames in front only (causal), ph/pw both sides */
-    int64_t dh, dw;        /* dilations (time has none) */
-    int64_t To, Ho, Wo;    /* output extents */
+    int64_t C, T, H, W; /* input channels (all groups) and extents (T = 1 for 2D) */
+    int64_t kt, kh, kw; /* kernel */
+    int64_t st, sh, sw; /* strides */
+    int64_t pt, ph, pw; /* zero padding: pt frames in front only (causal), ph/pw both sides */
+    int64_t dh, dw;     /* dilations (time has none) */
+    int64_t To, Ho, Wo; /* output extents */
 } ov_conv_geom;
 
 /* Column r (0 <= r < Cg·kt·kh·kw, the weight's [c, dt, dy, dx] order) of output position p

@@ -23,6 +23,6 @@ int ov_cuda_weight_to(ov_backend *be, const char *op, void *dst, int ddt, const 
     if (n <= 0)
         return 0;
     k_weight_to<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(dst, ddt, w->data, w->dtype,
-                                                                                 ov_cuda_scale_of(w), n);
+                                                                                  ov_cuda_scale_of(w), n);
     return ov_cuda_launched(be, op);
 }
