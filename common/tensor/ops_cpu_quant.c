@@ -434,6 +434,95 @@ OV_AVX2 static void dot_q8_0_avx2(const uint8_t *b, const float *x0, const float
     *o1 += hsum8(_mm256_add_ps(a2, a3));
 }
 
+/* One activation row against a q4_K row (K a multiple of 256), weights exactly as dq_q4_k_avx2
+ * makes them (d·sc·q - dmin·m, no fused multiply-add), kept in registers. */
+OV_AVX2 static void dot1_q4_k_avx2(const uint8_t *b, const float *x, int64_t K, float *o)
+{
+    const __m256i lo4 = _mm256_set1_epi32(0xf);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < K; i += 256, b += 144) {
+        float d = half_avx2(b), dmin = half_avx2(b + 2);
+        const uint8_t *scales = b + 4, *q = b + 16;
+        const float *xb = x + i;
+        for (int j = 0; j < 4; j++, q += 32, xb += 64) {
+            int sc, m;
+            q4k_scale_min(2 * j, scales, &sc, &m);
+            __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(dmin * (float)m);
+            q4k_scale_min(2 * j + 1, scales, &sc, &m);
+            __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(dmin * (float)m);
+            for (int c = 0; c < 4; c += 2) {
+                __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8 * c)));
+                __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + 8 * c + 8)));
+                __m256 l0 =
+                    _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_and_si256(v0, lo4))), m1);
+                __m256 l1 =
+                    _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(_mm256_and_si256(v1, lo4))), m1);
+                __m256 h0 =
+                    _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(_mm256_srli_epi32(v0, 4))), m2);
+                __m256 h1 =
+                    _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(_mm256_srli_epi32(v1, 4))), m2);
+                a0 = _mm256_fmadd_ps(l0, _mm256_loadu_ps(xb + 8 * c), a0);
+                a1 = _mm256_fmadd_ps(l1, _mm256_loadu_ps(xb + 8 * c + 8), a1);
+                a2 = _mm256_fmadd_ps(h0, _mm256_loadu_ps(xb + 32 + 8 * c), a2);
+                a3 = _mm256_fmadd_ps(h1, _mm256_loadu_ps(xb + 32 + 8 * c + 8), a3);
+            }
+        }
+    }
+    *o += hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+/* One activation row against a q6_K row, weights exactly as dq_q6_k_avx2 makes them. */
+OV_AVX2 static void dot1_q6_k_avx2(const uint8_t *b, const float *x, int64_t K, float *o)
+{
+    const __m256i lo4 = _mm256_set1_epi32(0xf), three = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < K; i += 256, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = half_avx2(b + 208);
+        const float *xb = x + i;
+        for (int h = 0; h < 2; h++, xb += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l0 = 0; l0 < 32; l0 += 8) {
+                int is = l0 / 16;
+                __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0)));
+                __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0 + 32)));
+                __m256i hb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l0)));
+                __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, lo4),
+                                             _mm256_slli_epi32(_mm256_and_si256(hb, three), 4));
+                __m256i q2 =
+                    _mm256_or_si256(_mm256_and_si256(c, lo4),
+                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
+                __m256i q3 =
+                    _mm256_or_si256(_mm256_srli_epi32(a, 4),
+                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
+                __m256i q4 =
+                    _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
+                __m256 w1 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is]),
+                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q1, k32)));
+                __m256 w2 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 2]),
+                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q2, k32)));
+                __m256 w3 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 4]),
+                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q3, k32)));
+                __m256 w4 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 6]),
+                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q4, k32)));
+                a0 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + l0), a0);
+                a1 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + l0 + 32), a1);
+                a2 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + l0 + 64), a2);
+                a3 = _mm256_fmadd_ps(w4, _mm256_loadu_ps(xb + l0 + 96), a3);
+            }
+        }
+    }
+    *o += hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
+typedef void (*fused_dot1_fn)(const uint8_t *w, const float *x, int64_t K, float *o);
+
+/* Single-row fused kernels for the k-quants (M = 1, the decode case); M > 1 uses L1 pieces. */
+static fused_dot1_fn fused_dot1_avx2(int dtype)
+{
+    return dtype == OV_DTYPE_Q4_K ? dot1_q4_k_avx2 : dtype == OV_DTYPE_Q6_K ? dot1_q6_k_avx2 : NULL;
+}
+
 typedef void (*fused_dot_fn)(const uint8_t *w, const float *x0, const float *x1, int64_t K, float *o0,
                              float *o1);
 
@@ -492,8 +581,10 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
     size_t row_bytes = ov_dtype_row_bytes(dtype, K);
 #if OV_X86
     fused_dot_fn fused = level == OV_CPU_SIMD_AVX2 ? fused_dot_avx2(dtype) : NULL;
+    fused_dot1_fn fused1 = level == OV_CPU_SIMD_AVX2 && M == 1 ? fused_dot1_avx2(dtype) : NULL;
 #else
     void (*fused)(const uint8_t *, const float *, const float *, int64_t, float *, float *) = NULL;
+    void (*fused1)(const uint8_t *, const float *, int64_t, float *) = NULL;
 #endif
     /* 32-byte alignment keeps the f32 piece on whole cache lines */
     float piece[PIECE] __attribute__((aligned(32)));
@@ -505,6 +596,8 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
             float acc[MROWS] = {0};
             if (dtype == OV_DTYPE_F32) {
                 dot_rows(level, (const float *)wr, xm, ldx, mc, K, acc);
+            } else if (fused1) {
+                fused1(wr, xm, K, &acc[0]);
             } else if (fused) {
                 /* rows in pairs: each weight vector is converted once per pair, in registers */
                 int64_t m = 0;
