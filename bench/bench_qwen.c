@@ -1,6 +1,7 @@
 /* Benchmark: Qwen2 model load (s, bytes/s), prefill tok/s and decode tok/s on the CPU backend.
  * Compare with llama.cpp: tests/golden/qwen/bench_llama_cpp.py runs the same prompt ids on the
  * same GGUF at the same thread count (OURVIDZ_CPU_THREADS here, --threads there). */
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,14 @@ static void bench_ids(int32_t *ids, int n)
 {
     for (int i = 0; i < n; i++)
         ids[i] = (int32_t)(((int64_t)i * 7919 + 13) % 150000);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
 }
 
 static int make_tiny(const char *self, char *out, size_t cap)
@@ -48,6 +57,28 @@ static int make_tiny(const char *self, char *out, size_t cap)
     return 0;
 }
 
+/* Logits of the first 16 bench ids, [16, vocab] f32 raw, for tests/golden/qwen/check_model.py. */
+static int dump_logits(ov_qwen *q, const char *file)
+{
+    enum { N = 16 };
+    int32_t ids[N];
+    bench_ids(ids, N);
+    int64_t V = ov_qwen_get_info(q)->vocab;
+    float *lg = malloc((size_t)(N * V) * sizeof *lg);
+    int rc = lg ? ov_qwen_logits(q, ids, N, lg) : OV_ENOMEM;
+    FILE *f = rc ? NULL : fopen(file, "wb");
+    if (!rc && (!f || fwrite(lg, sizeof *lg, (size_t)(N * V), f) != (size_t)(N * V)))
+        rc = OV_EIO;
+    if (f && fclose(f))
+        rc = OV_EIO;
+    free(lg);
+    if (!rc)
+        printf("  logits of %d tokens written to %s\n", N, file);
+    return rc;
+}
+
+static const char *g_logits_file;
+
 static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int reps)
 {
     char err[512];
@@ -62,12 +93,17 @@ static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int
     printf("model %s: %d layers, hidden %d, %d/%d heads, weights %.1f MB on the backend\n", in->model_id,
            in->n_layers, in->hidden, in->n_heads, in->n_kv_heads, (double)in->weight_bytes / 1e6);
     printf("  load %.2f s, %.0f MB/s read\n", in->load_seconds, in->load_bytes_per_s / 1e6);
+    if (g_logits_file && (rc = dump_logits(q, g_logits_file))) {
+        ov_qwen_free(q);
+        return rc;
+    }
     int32_t *ids = malloc((size_t)prompt_tokens * sizeof *ids);
     bench_ids(ids, prompt_tokens);
     double best_pf = 0, best_dec = 0;
     size_t n_dec = 0;
     for (int r = 0; r < reps && !rc; r++) {
-        ov_gen_params p = {.temperature = 0, .top_p = 1, .repetition_penalty = 1, .max_new_tokens = decode_tokens};
+        ov_gen_params p = {
+            .temperature = 0, .top_p = 1, .repetition_penalty = 1, .max_new_tokens = decode_tokens};
         int32_t none = -1;
         p.stop_ids = &none;
         ov_gen_result res;
@@ -103,10 +139,13 @@ int main(int argc, char **argv)
             decode_tokens = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--logits") && i + 1 < argc)
+            g_logits_file = argv[++i];
         else if (!strcmp(argv[i], "--help")) {
-            printf("usage: bench_qwen [--prompt N] [--decode N] [--reps N] [MODEL (HF folder or .gguf)...]\n"
-                   "Without MODEL: a tiny model from ourvidz-mkmodel, plus $OURVIDZ_QWEN_BENCH_MODEL if set.\n"
-                   "Threads: OURVIDZ_CPU_THREADS (default: online CPUs).\n");
+            printf(
+                "usage: bench_qwen [--prompt N] [--decode N] [--reps N] [MODEL (HF folder or .gguf)...]\n"
+                "Without MODEL: a tiny model from ourvidz-mkmodel, plus $OURVIDZ_QWEN_BENCH_MODEL if set.\n"
+                "Threads: OURVIDZ_CPU_THREADS (default: online CPUs).\n");
             return 0;
         } else if (n_paths < 16)
             paths[n_paths++] = argv[i];
@@ -121,10 +160,15 @@ int main(int argc, char **argv)
         if (getenv("OURVIDZ_QWEN_BENCH_MODEL"))
             paths[n_paths++] = getenv("OURVIDZ_QWEN_BENCH_MODEL");
     }
-    printf("bench_qwen: CPU backend, threads %s\n", getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS")
-                                                                                 : "(online CPUs)");
+    printf("bench_qwen: CPU backend, threads %s\n",
+           getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(online CPUs)");
     int rc = 0;
     for (int i = 0; i < n_paths && !rc; i++)
         rc = bench_one(paths[i], prompt_tokens, decode_tokens, reps);
+    if (tiny[0]) { /* the temp folder mkdtemp made above tiny/ */
+        char *slash = strrchr(tiny, '/');
+        *slash = '\0';
+        nftw(tiny, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    }
     return rc ? 1 : 0;
 }
