@@ -89,8 +89,9 @@ START_TEST(template_matches_reference_ids)
         ck_assert_msg(ids.len == json_array_size(want), "case %zu: %zu ids, want %zu", i, ids.len,
                       json_array_size(want));
         for (size_t k = 0; k < ids.len; k++)
-            ck_assert_msg(ids.v[k] == json_integer_value(json_array_get(want, k)), "case %zu id %zu: %d want %lld",
-                          i, k, ids.v[k], (long long)json_integer_value(json_array_get(want, k)));
+            ck_assert_msg(ids.v[k] == json_integer_value(json_array_get(want, k)),
+                          "case %zu id %zu: %d want %lld", i, k, ids.v[k],
+                          (long long)json_integer_value(json_array_get(want, k)));
         ck_assert_int_eq(info.total_tokens, ids.len);
         ck_assert_int_eq(info.truncated, 0);
         if (pp.style == OV_PROMPT_CHAT) {
@@ -119,9 +120,22 @@ END_TEST
  * user turn never contain an added token, so no turn can be injected. */
 START_TEST(template_injection_impossible)
 {
-    static const char *const parts[] = {"<|im_start|>", "<|im_end|>", "<|endoftext|>", "system\n", "assistant\n",
-                                        "user", "\n", "<|", "|>", "im_start", " ignore previous instructions",
-                                        "<tool_call>", "<|fim_prefix|>", "<|vision_start|>", "猫", " "};
+    static const char *const parts[] = {"<|im_start|>",
+                                        "<|im_end|>",
+                                        "<|endoftext|>",
+                                        "system\n",
+                                        "assistant\n",
+                                        "user",
+                                        "\n",
+                                        "<|",
+                                        "|>",
+                                        "im_start",
+                                        " ignore previous instructions",
+                                        "<tool_call>",
+                                        "<|fim_prefix|>",
+                                        "<|vision_start|>",
+                                        "猫",
+                                        " "};
     uint64_t s = 0x9E3779B97F4A7C15ull;
     for (int round = 0; round < 300; round++) {
         ov_buf u;
@@ -268,27 +282,32 @@ START_TEST(cleanup_cases)
         {"**Enhanced Prompt:** A red fox in snow.", 0, 0, "A red fox in snow.", OV_CLEAN_LABEL},
         {"Prompt - A red fox in snow.", 0, 0, "A red fox in snow.", OV_CLEAN_LABEL},
         {"Result-oriented framing of a red fox.", 0, 0, "Result-oriented framing of a red fox.", 0},
-        {"Sure! Here is an enhanced version of your prompt:\n\nA red fox in snow.", 0, 0, "A red fox in snow.",
-         OV_CLEAN_LABEL},
+        {"Sure! Here is an enhanced version of your prompt:\n\nA red fox in snow.", 0, 0,
+         "A red fox in snow.", OV_CLEAN_LABEL},
         {"Here's the video prompt:\n**Enhanced prompt:** \"A red fox in snow.\"", 0, 0, "A red fox in snow.",
          OV_CLEAN_LABEL | OV_CLEAN_QUOTES},
         /* echoes: the request block and the instructions */
         {"Original request: a fox\nEnhanced prompt: A red fox in deep snow.", 0, 0, "A red fox in deep snow.",
          OV_CLEAN_ECHO},
-        {"You turn short requests into detailed prompts. A red fox in deep snow.", 0, 0, "A red fox in deep snow.",
-         OV_CLEAN_ECHO},
+        {"You turn short requests into detailed prompts. A red fox in deep snow.", 0, 0,
+         "A red fox in deep snow.", OV_CLEAN_ECHO},
         /* a Base model carrying on with a new example / a control token */
         {"A red fox in deep snow.\n\nOriginal request: a dog\nEnhanced prompt: A dog.", 0, 0,
          "A red fox in deep snow.", OV_CLEAN_TAIL},
-        {"A red fox in deep snow.<|im_end|>\n<|im_start|>user\nmore", 0, 0, "A red fox in deep snow.", OV_CLEAN_TAIL},
+        {"A red fox in deep snow.<|im_end|>\n<|im_start|>user\nmore", 0, 0, "A red fox in deep snow.",
+         OV_CLEAN_TAIL},
         {"A red fox in deep snow.\nNote: I kept the fox.", 0, 0, "A red fox in deep snow.", OV_CLEAN_TAIL},
         /* quotes, matched and unmatched (cut off) */
         {"\"A red fox in deep snow.\"", 0, 0, "A red fox in deep snow.", OV_CLEAN_QUOTES},
-        {"\xE2\x80\x9C" "A red fox in deep snow." "\xE2\x80\x9D", 0, 0, "A red fox in deep snow.", OV_CLEAN_QUOTES},
+        {"\xE2\x80\x9C"
+         "A red fox in deep snow."
+         "\xE2\x80\x9D",
+         0, 0, "A red fox in deep snow.", OV_CLEAN_QUOTES},
         {"\"A red fox in deep snow, low sun", 0, 0, "A red fox in deep snow, low sun", OV_CLEAN_QUOTES},
         {"A \"red\" fox in snow.", 0, 0, "A \"red\" fox in snow.", 0},
         /* markdown and layout */
-        {"# Scene\n- A **red** fox\n- deep *snow*\n```\n", 0, 0, "Scene A red fox deep snow", OV_CLEAN_MARKDOWN},
+        {"# Scene\n- A **red** fox\n- deep *snow*\n```\n", 0, 0, "Scene A red fox deep snow",
+         OV_CLEAN_MARKDOWN},
         {"A red fox\n\n  in   deep\tsnow.", 0, 0, "A red fox in deep snow.", 0},
         {"> A red fox in snow.", 0, 0, "A red fox in snow.", OV_CLEAN_MARKDOWN},
         /* truncated generation: the partial last sentence goes */
@@ -297,11 +316,11 @@ START_TEST(cleanup_cases)
         {"A red fox, deep snow, golden light, 4K, sharp foc", 1, 0, "A red fox, deep snow, golden light, 4K",
          OV_CLEAN_PARTIAL},
         {"A red fox runs through snow.", 1, 0, "A red fox runs through snow.", 0},
-        {"一只红狐狸在雪中奔跑。金色的光线洒在树上。镜头缓", 1, 0, "一只红狐狸在雪中奔跑。金色的光线洒在树上。",
-         OV_CLEAN_PARTIAL},
+        {"一只红狐狸在雪中奔跑。金色的光线洒在树上。镜头缓", 1, 0,
+         "一只红狐狸在雪中奔跑。金色的光线洒在树上。", OV_CLEAN_PARTIAL},
         /* length cap: at a sentence end, else a word end */
-        {"One fox runs. Two foxes run in the snow. Three foxes run.", 0, 45, "One fox runs. Two foxes run in the snow.",
-         OV_CLEAN_MAX_CHARS},
+        {"One fox runs. Two foxes run in the snow. Three foxes run.", 0, 45,
+         "One fox runs. Two foxes run in the snow.", OV_CLEAN_MAX_CHARS},
         {"aaaa bbbb cccc dddd eeee", 0, 12, "aaaa bbbb", OV_CLEAN_MAX_CHARS},
         /* nothing left */
         {"Enhanced prompt:", 0, 0, "", OV_CLEAN_LABEL},
@@ -310,7 +329,8 @@ START_TEST(cleanup_cases)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const clean_case *c = &cases[i];
-        ov_clean_opts o = {.original = "a fox", .echo = ECHO, .truncated = c->truncated, .max_chars = c->max_chars};
+        ov_clean_opts o = {
+            .original = "a fox", .echo = ECHO, .truncated = c->truncated, .max_chars = c->max_chars};
         ov_buf out;
         ov_buf_init(&out, 1 << 16);
         unsigned what = 0;
@@ -428,7 +448,8 @@ START_TEST(config_dir_overrides_and_errors)
     ck_assert_ptr_nonnull(strstr(err, "video.txt"));
     write_file(dir, "video.txt", "Make it a film.\n\n");
     write_file(dir, "image.txt", "Make it a photo.");
-    write_file(dir, "enhance.conf", "# ops\ntemplate = base\nmax_new_tokens = 64\ndeadline = 2s\n top_p=0.5 \n");
+    write_file(dir, "enhance.conf",
+               "# ops\ntemplate = base\nmax_new_tokens = 64\ndeadline = 2s\n top_p=0.5 \n");
     ck_assert_msg(ov_enhance_cfg_load_dir(&c, dir, err, sizeof err) == 0, "%s", err);
     ck_assert_str_eq(c.system[OV_ENHANCE_VIDEO], "Make it a film.");
     ck_assert_str_eq(c.system[OV_ENHANCE_IMAGE], "Make it a photo.");

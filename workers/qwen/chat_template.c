@@ -46,7 +46,11 @@ static size_t utf8_complete_prefix(const uint8_t *p, size_t n)
         uint8_t c = p[n - back];
         if ((c & 0xC0) == 0x80)
             continue; /* continuation byte: keep looking for its lead */
-        size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+        size_t need = c < 0x80             ? 1
+                      : (c & 0xE0) == 0xC0 ? 2
+                      : (c & 0xF0) == 0xE0 ? 3
+                      : (c & 0xF8) == 0xF0 ? 4
+                                           : 1;
         return need > back ? n - back : n;
     }
     return n;
@@ -58,8 +62,8 @@ static int encode_plain(ov_tok_qwen *tok, const char *s, size_t n, ov_tok_ids *o
 }
 
 /* "<head><body>" encoded as one plain segment (body is untrusted user text). */
-static int encode_joined(ov_tok_qwen *tok, const char *head, const char *body, size_t body_len, ov_buf *scratch,
-                         ov_tok_ids *out)
+static int encode_joined(ov_tok_qwen *tok, const char *head, const char *body, size_t body_len,
+                         ov_buf *scratch, ov_tok_ids *out)
 {
     ov_buf_reset(scratch);
     if (ov_buf_puts(scratch, head) || (body_len && ov_buf_append(scratch, body, body_len)))
@@ -74,7 +78,8 @@ static int assemble(ov_tok_qwen *tok, const ov_prompt_parts *pp, const char *u, 
     ov_tok_ids_reset(out);
     int rc;
     if (pp->style == OV_PROMPT_CHAT) {
-        int32_t start = ov_tok_qwen_token_id(tok, "<|im_start|>"), end = ov_tok_qwen_token_id(tok, "<|im_end|>");
+        int32_t start = ov_tok_qwen_token_id(tok, "<|im_start|>"),
+                end = ov_tok_qwen_token_id(tok, "<|im_end|>");
         if (start < 0 || end < 0)
             return OV_EINVAL;
         const char *sys = pp->system ? pp->system : OV_QWEN_DEFAULT_SYSTEM;

@@ -32,10 +32,12 @@ static void usage(FILE *f)
             "       ourvidz-qwen --model PATH --enhance video|image --prompt TEXT [--json]\n"
             "       ourvidz-qwen --model PATH --tokenize TEXT             token ids as a JSON array\n"
             "       ourvidz-qwen --model PATH --detokenize IDS            text of ids ([1,2] or 1,2)\n"
-            "       ourvidz-qwen --worker --name NAME (--ipc-fd N | --socket PATH) [--config PATH] [--model PATH]\n"
+            "       ourvidz-qwen --worker --name NAME (--ipc-fd N | --socket PATH) [--config PATH] [--model "
+            "PATH]\n"
             "                    (service mode, normally started by ourvidz-supervisor)\n"
             "\n"
-            "  --model PATH            Qwen2/2.5 HF folder (config.json, *.safetensors, tokenizer.json) or .gguf\n"
+            "  --model PATH            Qwen2/2.5 HF folder (config.json, *.safetensors, tokenizer.json) or "
+            ".gguf\n"
             "  --prompt TEXT           the prompt; '-' reads standard input\n"
             "  --prompt-file PATH      read the prompt from a file\n"
             "  --system TEXT           chat: the system turn (default: Qwen's own); base: text put before\n"
@@ -114,9 +116,27 @@ static int num_f(const char *opt, const char *v, double lo, double hi, float *ou
 static int parse(cli *c, int argc, char **argv)
 {
     enum {
-        O_MODEL = 256, O_PROMPT, O_PROMPT_FILE, O_SYSTEM, O_TEMPLATE, O_MAX_TOKENS, O_TEMP, O_TOP_P, O_TOP_K,
-        O_REP, O_SEED, O_DEADLINE, O_ENHANCE, O_JSON, O_BACKEND, O_CTX, O_VERBOSE, O_TOKENIZE, O_DETOKENIZE,
-        O_HELP, O_VERSION
+        O_MODEL = 256,
+        O_PROMPT,
+        O_PROMPT_FILE,
+        O_SYSTEM,
+        O_TEMPLATE,
+        O_MAX_TOKENS,
+        O_TEMP,
+        O_TOP_P,
+        O_TOP_K,
+        O_REP,
+        O_SEED,
+        O_DEADLINE,
+        O_ENHANCE,
+        O_JSON,
+        O_BACKEND,
+        O_CTX,
+        O_VERBOSE,
+        O_TOKENIZE,
+        O_DETOKENIZE,
+        O_HELP,
+        O_VERSION
     };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},
@@ -192,7 +212,8 @@ static int parse(cli *c, int argc, char **argv)
         case O_HELP: usage(stdout); return -1;
         case O_VERSION: printf("ourvidz-qwen 0.1.0 (protocol %d)\n", OV_IPC_PROTOCOL_VERSION); return -1;
         default:
-            rc = bad("unknown or incomplete option '%s' (see --help)", argv[optind - 1] ? argv[optind - 1] : "");
+            rc = bad("unknown or incomplete option '%s' (see --help)",
+                     argv[optind - 1] ? argv[optind - 1] : "");
         }
     }
     if (rc)
@@ -259,8 +280,9 @@ static int open_tokenizer(const cli *c, ov_tok_qwen **tok, ov_qwen **q)
     if (is_dir(c->model)) {
         int rc = ov_tok_qwen_load_dir(tok, c->model);
         if (rc) {
-            fprintf(stderr, "ourvidz-qwen: cannot load the tokenizer of %s (tokenizer.json, or vocab.json + "
-                            "merges.txt): %s\n",
+            fprintf(stderr,
+                    "ourvidz-qwen: cannot load the tokenizer of %s (tokenizer.json, or vocab.json + "
+                    "merges.txt): %s\n",
                     c->model, ov_strerror(rc));
             return CLI_FAIL;
         }
@@ -293,7 +315,8 @@ static int do_tokenize(const cli *c)
         rc = erc == OV_ERANGE ? CLI_USAGE : CLI_FAIL;
     } else {
         if (replaced)
-            fprintf(stderr, "ourvidz-qwen: note: %zu invalid UTF-8 sequence(s) replaced by U+FFFD\n", replaced);
+            fprintf(stderr, "ourvidz-qwen: note: %zu invalid UTF-8 sequence(s) replaced by U+FFFD\n",
+                    replaced);
         printf("[");
         for (size_t i = 0; i < ids.len; i++)
             printf(i ? ", %d" : "%d", ids.v[i]);
@@ -349,7 +372,8 @@ static int parse_ids(const char *s, ov_tok_ids *ids, char *err, size_t errlen)
         }
         if (!bracket && !*p)
             break;
-        snprintf(err, errlen, "expected ',' %s after id %zu (at '%.20s')", bracket ? "or ']'" : "", ids->len, p);
+        snprintf(err, errlen, "expected ',' %s after id %zu (at '%.20s')", bracket ? "or ']'" : "", ids->len,
+                 p);
         return OV_EINVAL;
     }
     while (*p == ' ' || *p == '\t' || *p == '\n')
@@ -381,8 +405,8 @@ static int do_detokenize(const cli *c)
     size_t vocab = ov_tok_qwen_vocab_size(tok);
     for (size_t i = 0; i < ids.len && !rc; i++)
         if ((size_t)ids.v[i] >= vocab) {
-            fprintf(stderr, "ourvidz-qwen: --detokenize: id %d is outside the vocabulary (0..%zu)\n", ids.v[i],
-                    vocab - 1);
+            fprintf(stderr, "ourvidz-qwen: --detokenize: id %d is outside the vocabulary (0..%zu)\n",
+                    ids.v[i], vocab - 1);
             rc = CLI_USAGE;
         }
     ov_buf out;
@@ -424,10 +448,12 @@ static int load_model(const cli *c, ov_qwen **q)
     if (c->verbose) {
         const ov_qwen_info *i = ov_qwen_get_info(*q);
         fprintf(stderr,
-                "ourvidz-qwen: %s (%s): %d layers, hidden %d, heads %d/%d, vocab %lld, ctx %lld, chat template %s, "
+                "ourvidz-qwen: %s (%s): %d layers, hidden %d, heads %d/%d, vocab %lld, ctx %lld, chat "
+                "template %s, "
                 "loaded in %.2f s\n",
-                i->model_id, i->format, i->n_layers, i->hidden, i->n_heads, i->n_kv_heads, (long long)i->vocab,
-                (long long)i->ctx_max, i->has_chat_template ? "yes" : "no", i->load_seconds);
+                i->model_id, i->format, i->n_layers, i->hidden, i->n_heads, i->n_kv_heads,
+                (long long)i->vocab, (long long)i->ctx_max, i->has_chat_template ? "yes" : "no",
+                i->load_seconds);
     }
     return 0;
 }
@@ -451,10 +477,6 @@ static int64_t mono_ms(void)
 
 static int do_generate(const cli *c, ov_qwen *q, const char *prompt, size_t plen)
 {
-    if (!ov_utf8_valid((const uint8_t *)prompt, plen)) {
-        fprintf(stderr, "ourvidz-qwen: the prompt is not valid UTF-8\n");
-        return CLI_USAGE;
-    }
     const ov_qwen_info *info = ov_qwen_get_info(q);
     ov_tok_qwen *tok = ov_qwen_tokenizer(q);
     int max_new = c->max_tokens > 0 ? c->max_tokens : 256;
@@ -474,7 +496,8 @@ static int do_generate(const cli *c, ov_qwen *q, const char *prompt, size_t plen
         return rc == OV_ERANGE ? CLI_USAGE : CLI_FAIL;
     }
     if (pi.truncated)
-        fprintf(stderr, "ourvidz-qwen: note: prompt cut to its first %zu of %zu tokens to fit the context (%lld)\n",
+        fprintf(stderr,
+                "ourvidz-qwen: note: prompt cut to its first %zu of %zu tokens to fit the context (%lld)\n",
                 pi.user_tokens_kept, pi.user_tokens, (long long)info->ctx_max);
     int32_t stops[3];
     size_t ns = 0;
@@ -504,7 +527,8 @@ static int do_generate(const cli *c, ov_qwen *q, const char *prompt, size_t plen
         fputc('\n', stdout);
     fflush(stdout);
     if (c->verbose)
-        fprintf(stderr, "ourvidz-qwen: %zu prompt tokens (%.1f ms), %zu new tokens (%.1f ms, %.1f tok/s), stop %s\n",
+        fprintf(stderr,
+                "ourvidz-qwen: %zu prompt tokens (%.1f ms), %zu new tokens (%.1f ms, %.1f tok/s), stop %s\n",
                 r.prompt_tokens, r.prefill_ms, r.n_ids, r.decode_ms,
                 r.decode_ms > 0 ? (double)r.n_ids * 1000.0 / r.decode_ms : 0.0, ov_enhance_stop_name(r.stop));
     if (r.stop == OV_GEN_STOP_DEADLINE)
@@ -564,17 +588,21 @@ static int do_enhance(const cli *c, ov_qwen *q, const char *prompt, size_t plen)
         e |= r.enhanced ? ov_buf_puts(&j, "null") : ov_json_str(&j, r.reason);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "raw") | ov_json_str(&j, r.raw);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "mode") | ov_json_str(&j, ov_enhance_mode_name(r.mode));
-        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "template") | ov_json_str(&j, ov_prompt_style_name(r.style));
+        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "template") |
+             ov_json_str(&j, ov_prompt_style_name(r.style));
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "prompt_source") | ov_json_str(&j, cfg.source[r.mode]);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "seed") | ov_json_int(&j, (int64_t)c->seed);
-        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "input_tokens") | ov_json_int(&j, (int64_t)r.input_tokens);
+        e |=
+            ov_buf_puts(&j, ",") | ov_json_key(&j, "input_tokens") | ov_json_int(&j, (int64_t)r.input_tokens);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "input_tokens_used") |
              ov_json_int(&j, (int64_t)r.input_tokens_used);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "input_truncated") | ov_json_bool(&j, r.input_truncated);
-        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "prompt_tokens") | ov_json_int(&j, (int64_t)r.prompt_tokens);
+        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "prompt_tokens") |
+             ov_json_int(&j, (int64_t)r.prompt_tokens);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "new_tokens") | ov_json_int(&j, (int64_t)r.new_tokens);
         e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "stop") | ov_json_str(&j, ov_enhance_stop_name(r.stop));
-        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "generation_time") | ov_json_double(&j, r.total_ms / 1000.0);
+        e |= ov_buf_puts(&j, ",") | ov_json_key(&j, "generation_time") |
+             ov_json_double(&j, r.total_ms / 1000.0);
         e |= ov_buf_puts(&j, "}\n");
         if (e)
             rc = CLI_FAIL;
@@ -587,8 +615,8 @@ static int do_enhance(const cli *c, ov_qwen *q, const char *prompt, size_t plen)
     if (!r.enhanced)
         fprintf(stderr, "ourvidz-qwen: enhancement fell back to the original prompt: %s\n", r.reason);
     else if (r.input_truncated)
-        fprintf(stderr, "ourvidz-qwen: note: prompt cut to its first %zu of %zu tokens\n", r.input_tokens_used,
-                r.input_tokens);
+        fprintf(stderr, "ourvidz-qwen: note: prompt cut to its first %zu of %zu tokens\n",
+                r.input_tokens_used, r.input_tokens);
     ov_enhance_result_free(&r);
     ov_enhance_cfg_free(&cfg);
     return rc;
@@ -596,12 +624,8 @@ static int do_enhance(const cli *c, ov_qwen *q, const char *prompt, size_t plen)
 
 int ov_qwen_cli_main(int argc, char **argv)
 {
-    cli c = {.style = OV_PROMPT_AUTO,
-             .enhance_mode = -1,
-             .top_k = -1,
-             .temperature = -1,
-             .top_p = -1,
-             .rep = -1};
+    cli c = {
+        .style = OV_PROMPT_AUTO, .enhance_mode = -1, .top_k = -1, .temperature = -1, .top_p = -1, .rep = -1};
     int rc = parse(&c, argc, argv);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
@@ -626,6 +650,11 @@ int ov_qwen_cli_main(int argc, char **argv)
         k++;
     if (k == plen) {
         fprintf(stderr, "ourvidz-qwen: the prompt is empty\n");
+        ov_buf_free(&text);
+        return CLI_USAGE;
+    }
+    if (!ov_utf8_valid((const uint8_t *)prompt, plen) || memchr(prompt, '\0', plen)) {
+        fprintf(stderr, "ourvidz-qwen: the prompt is not valid UTF-8 text\n"); /* checked before the load */
         ov_buf_free(&text);
         return CLI_USAGE;
     }

@@ -126,13 +126,15 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
     if (err && errlen)
         err[0] = '\0';
     int64_t t0 = now_ms();
-    if (!q || !cfg || !req || (!req->prompt && req->prompt_len) || req->mode < 0 || req->mode >= OV_ENHANCE_MODES) {
+    if (!q || !cfg || !req || (!req->prompt && req->prompt_len) || req->mode < 0 ||
+        req->mode >= OV_ENHANCE_MODES) {
         snprintf(err, errlen, "enhance: bad arguments");
         return OV_EINVAL;
     }
     const char *p = req->prompt ? req->prompt : "";
     size_t blank = 0;
-    while (blank < req->prompt_len && (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\n' || p[blank] == '\r'))
+    while (blank < req->prompt_len &&
+           (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\n' || p[blank] == '\r'))
         blank++;
     if (blank == req->prompt_len) {
         snprintf(err, errlen, "the prompt is empty");
@@ -140,8 +142,8 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
     }
     size_t bad = first_invalid((const uint8_t *)p, req->prompt_len);
     if (bad < req->prompt_len) {
-        snprintf(err, errlen, "the prompt is not valid UTF-8 (bad byte 0x%02x at offset %zu)", (unsigned char)p[bad],
-                 bad);
+        snprintf(err, errlen, "the prompt is not valid UTF-8 (bad byte 0x%02x at offset %zu)",
+                 (unsigned char)p[bad], bad);
         return OV_EINVAL;
     }
     if (memchr(p, '\0', req->prompt_len)) {
@@ -168,7 +170,8 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
         while (plen && ((unsigned char)p[plen] & 0xC0) == 0x80)
             plen--;
     }
-    ov_prompt_parts parts = {.style = res->style, .system = cfg->system[req->mode], .user = p, .user_len = plen};
+    ov_prompt_parts parts = {
+        .style = res->style, .system = cfg->system[req->mode], .user = p, .user_len = plen};
     if (res->style == OV_PROMPT_BASE) {
         parts.base_prefix = OV_ENHANCE_BASE_PREFIX;
         parts.base_suffix = OV_ENHANCE_BASE_SUFFIX;
@@ -186,8 +189,8 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
         ov_tok_ids_free(&ids);
         if (rc == OV_ENOMEM)
             return rc;
-        rc = fall_back(res, req, "could not build the enhancement prompt: %s (context %lld tokens)", ov_strerror(rc),
-                       (long long)ctx);
+        rc = fall_back(res, req, "could not build the enhancement prompt: %s (context %lld tokens)",
+                       ov_strerror(rc), (long long)ctx);
         res->total_ms = (double)(now_ms() - t0);
         return rc;
     }
@@ -239,12 +242,13 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
         ov_gen_result_free(&gen);
         rc = fall_back(res, req, "generation failed: %s", ov_strerror(grc));
     } else if (gen.stop == OV_GEN_STOP_DEADLINE) {
-        rc = fall_back(res, req, "the deadline of %lld ms passed after %zu tokens", (long long)res->deadline_ms,
-                       gen.n_ids);
+        rc = fall_back(res, req, "the deadline of %lld ms passed after %zu tokens",
+                       (long long)res->deadline_ms, gen.n_ids);
     } else {
         ov_clean_opts co = {.original = p,
                             .echo = cfg->system[req->mode],
-                            .truncated = gen.stop == OV_GEN_STOP_MAX_TOKENS || gen.stop == OV_GEN_STOP_CONTEXT,
+                            .truncated =
+                                gen.stop == OV_GEN_STOP_MAX_TOKENS || gen.stop == OV_GEN_STOP_CONTEXT,
                             .max_chars = (size_t)cfg->max_chars};
         ov_buf clean;
         ov_buf_init(&clean, (size_t)gen.text_len + 64);
@@ -255,7 +259,8 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
                 rc = fall_back(res, req, "the model's answer was empty%s (%zu tokens)",
                                gen.text_len ? " after cleanup" : "", gen.n_ids);
             else if (n < (size_t)cfg->min_chars)
-                rc = fall_back(res, req, "the model's answer was too short (%zu characters, at least %d needed)", n,
+                rc = fall_back(res, req,
+                               "the model's answer was too short (%zu characters, at least %d needed)", n,
                                cfg->min_chars);
             else if (same_text(clean.data, n, p, req->prompt_len))
                 rc = fall_back(res, req, "the model returned the prompt unchanged");

@@ -26,17 +26,17 @@ int ov_enhance_mode_parse(const char *name, int *out);
  * edit them) and an optional enhance.conf (key = value: template, max_new_tokens, max_input_tokens,
  * min_chars, max_chars, deadline, temperature, top_p, top_k, repetition_penalty). */
 typedef struct ov_enhance_cfg {
-    char *system[OV_ENHANCE_MODES]; /* system prompt per mode (malloc, NUL-terminated) */
+    char *system[OV_ENHANCE_MODES];     /* system prompt per mode (malloc, NUL-terminated) */
     char source[OV_ENHANCE_MODES][512]; /* file it came from, or "built-in" */
-    int style;                      /* enum ov_prompt_style: template = auto | chat | base */
-    int max_new_tokens;             /* 512 */
-    int max_input_tokens;           /* 1024: user text beyond this is cut (the original's input cap) */
-    int min_chars;                  /* 11: the original required more than 10 characters */
-    int max_chars;                  /* 4000 characters (bytes of UTF-8), cut at a sentence end */
-    int64_t deadline_ms;            /* 30 s per enhancement, then fall back */
-    float temperature, top_p;       /* 0.7, 0.9 (the original's sampling) */
-    int top_k;                      /* 40 */
-    float repetition_penalty;       /* 1.1 */
+    int style;                          /* enum ov_prompt_style: template = auto | chat | base */
+    int max_new_tokens;                 /* 512 */
+    int max_input_tokens;               /* 1024: user text beyond this is cut (the original's input cap) */
+    int min_chars;                      /* 11: the original required more than 10 characters */
+    int max_chars;                      /* 4000 characters (bytes of UTF-8), cut at a sentence end */
+    int64_t deadline_ms;                /* 30 s per enhancement, then fall back */
+    float temperature, top_p;           /* 0.7, 0.9 (the original's sampling) */
+    int top_k;                          /* 40 */
+    float repetition_penalty;           /* 1.1 */
 } ov_enhance_cfg;
 
 /* Defaults and the built-in system prompts (identical to config/enhance/ in the source tree). 0 or
@@ -92,28 +92,28 @@ typedef int (*ov_enhance_progress_fn)(void *ctx, int64_t tokens, int64_t total);
 typedef struct ov_enhance_req {
     const char *prompt; /* the user's prompt, prompt_len bytes */
     size_t prompt_len;
-    int mode;               /* enum ov_enhance_mode */
-    int style;              /* enum ov_prompt_style; AUTO: the model decides (has_chat_template) */
-    int64_t deadline_ms;    /* relative; 0 = cfg->deadline_ms */
-    int max_new_tokens;     /* 0 = cfg */
-    uint64_t seed;          /* sampling seed (same seed + prompt + model -> same text) */
-    float temperature;      /* < 0 = cfg; 0 = greedy */
+    int mode;            /* enum ov_enhance_mode */
+    int style;           /* enum ov_prompt_style; AUTO: the model decides (has_chat_template) */
+    int64_t deadline_ms; /* relative; 0 = cfg->deadline_ms */
+    int max_new_tokens;  /* 0 = cfg */
+    uint64_t seed;       /* sampling seed (same seed + prompt + model -> same text) */
+    float temperature;   /* < 0 = cfg; 0 = greedy */
     ov_enhance_progress_fn progress;
     void *progress_ctx;
 } ov_enhance_req;
 
 typedef struct ov_enhance_result {
-    char *text;         /* the prompt to use (malloc): the enhancement, or the original on fallback */
-    int enhanced;       /* 1 applied; 0 fell back to the original prompt (reason says why) */
-    char reason[256];   /* fallback reason ("" when enhanced) */
-    char *raw;          /* the model's raw answer (malloc, may be empty) */
-    unsigned cleaned;   /* OV_CLEAN_* applied to raw */
-    int style, mode;    /* resolved template and mode */
+    char *text;       /* the prompt to use (malloc): the enhancement, or the original on fallback */
+    int enhanced;     /* 1 applied; 0 fell back to the original prompt (reason says why) */
+    char reason[256]; /* fallback reason ("" when enhanced) */
+    char *raw;        /* the model's raw answer (malloc, may be empty) */
+    unsigned cleaned; /* OV_CLEAN_* applied to raw */
+    int style, mode;  /* resolved template and mode */
     size_t input_tokens, input_tokens_used; /* user text tokens before/after the cut */
     int input_truncated;
     size_t input_bytes_used;
     size_t prompt_tokens, new_tokens;
-    int stop;           /* enum ov_gen_stop, 0 when generation did not run */
+    int stop; /* enum ov_gen_stop, 0 when generation did not run */
     double prefill_ms, decode_ms, total_ms;
     int64_t deadline_ms;
     int max_new_tokens;

@@ -67,10 +67,26 @@ static span skip_decoration(span s)
 
 /* Words that make "<word(s)>:" a label rather than content. */
 static const char *const LABELS[] = {
-    "enhanced video prompt", "enhanced image prompt", "enhanced prompt", "improved prompt", "rewritten prompt",
-    "expanded prompt",       "detailed prompt",       "refined prompt",  "final prompt",    "video prompt",
-    "image prompt",          "new prompt",            "prompt",          "output",          "answer",
-    "result",                "response",              "assistant",       "enhanced",        "description",
+    "enhanced video prompt",
+    "enhanced image prompt",
+    "enhanced prompt",
+    "improved prompt",
+    "rewritten prompt",
+    "expanded prompt",
+    "detailed prompt",
+    "refined prompt",
+    "final prompt",
+    "video prompt",
+    "image prompt",
+    "new prompt",
+    "prompt",
+    "output",
+    "answer",
+    "result",
+    "response",
+    "assistant",
+    "enhanced",
+    "description",
 };
 
 /* If s starts with a label ("**Enhanced prompt:**", "Prompt -"), the rest after it; else s. */
@@ -194,8 +210,12 @@ static int flatten(span s, ov_buf *out, int *md)
 }
 
 /* Quote pairs (UTF-8). */
-static const char *const QUOTES[][2] = {{"\"", "\""}, {"'", "'"},           {"\xE2\x80\x9C", "\xE2\x80\x9D"},
-                                        {"`", "`"},   {"\xC2\xAB", "\xC2\xBB"}, {"\xE2\x80\x9E", "\xE2\x80\x9C"},
+static const char *const QUOTES[][2] = {{"\"", "\""},
+                                        {"'", "'"},
+                                        {"\xE2\x80\x9C", "\xE2\x80\x9D"},
+                                        {"`", "`"},
+                                        {"\xC2\xAB", "\xC2\xBB"},
+                                        {"\xE2\x80\x9E", "\xE2\x80\x9C"},
                                         {"\xE2\x80\x98", "\xE2\x80\x99"}};
 
 /* Count occurrences of q in s. */
@@ -245,7 +265,7 @@ static size_t last_sentence_end(span s, size_t limit)
         int term = p[e - 1] == '.' || p[e - 1] == '!' || p[e - 1] == '?';
         if (!term && e >= 3) {
             const unsigned char *u = (const unsigned char *)p + e - 3;
-            term = (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x82) || /* 。 */
+            term = (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x82) ||                   /* 。 */
                    (u[0] == 0xEF && u[1] == 0xBC && (u[2] == 0x81 || u[2] == 0x9F)) || /* ！ ？ */
                    (u[0] == 0xE2 && u[1] == 0x80 && u[2] == 0xA6);                     /* … */
         }

@@ -1,6 +1,7 @@
 /* Enhancement settings: the system prompts (config/enhance/{video,image}.txt, our own wording) and
  * enhance.conf, with built-in defaults so a bare install still enhances. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,8 @@ static int read_small(const char *path, size_t cap, char **out, size_t *len, cha
     return 0;
 }
 
-static int load_prompt(const char *dir, int mode, char **out, char *src, size_t srclen, char *err, size_t errlen)
+static int load_prompt(const char *dir, int mode, char **out, char *src, size_t srclen, char *err,
+                       size_t errlen)
 {
     char path[1024];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, MODE_FILES[mode]) >= sizeof path) {
@@ -304,9 +306,10 @@ int ov_enhance_find_dir(char *out, size_t cap, int *explicit_missing)
         if (slash) {
             *slash = '\0';
             const char *rel[] = {"../../config/enhance", "../share/ourvidz/enhance"};
+            char real[PATH_MAX];
             for (size_t i = 0; i < 2; i++)
                 if ((size_t)snprintf(cand, sizeof cand, "%s/%s", exe, rel[i]) < sizeof cand && is_dir(cand) &&
-                    (size_t)snprintf(out, cap, "%s", cand) < cap)
+                    (size_t)snprintf(out, cap, "%s", realpath(cand, real) ? real : cand) < cap)
                     return 0;
         }
     }

@@ -52,13 +52,16 @@ static int q_load(const ov_worker_env *env, void **state, char *model_id, size_t
     const char *path = env->model;
     struct stat st;
     if (!path || !*path) {
-        ov_worker_load_error(env, "no Qwen model configured: set model = <HF folder or .gguf> in [worker.qwen] "
-                                  "or put one in <models_dir>/qwen");
+        ov_worker_load_error(env,
+                             "no Qwen model configured: set model = <HF folder or .gguf> in [worker.qwen] "
+                             "or put one in <models_dir>/qwen");
         return OV_ENOENT;
     }
     if (stat(path, &st) != 0) {
-        ov_worker_load_error(env, "Qwen model %s is missing (a HF folder with config.json, safetensors and "
-                                  "tokenizer.json, or a .gguf file)", path);
+        ov_worker_load_error(env,
+                             "Qwen model %s is missing (a HF folder with config.json, safetensors and "
+                             "tokenizer.json, or a .gguf file)",
+                             path);
         return OV_ENOENT;
     }
     qsvc *s = calloc(1, sizeof *s);
@@ -95,9 +98,9 @@ static int q_load(const ov_worker_env *env, void **state, char *model_id, size_t
     int style = ov_prompt_style_resolve(s->cfg.style, info->has_chat_template);
     ov_log(OV_LOG_NOTICE, "qwen_loaded",
            "model=%s format=%s layers=%d hidden=%d vocab=%lld ctx=%lld load_s=%.2f template=%s prompts=%s,%s",
-           model_id, info->format, info->n_layers, info->hidden, (long long)info->vocab, (long long)info->ctx_max,
-           info->load_seconds, ov_prompt_style_name(style), s->cfg.source[OV_ENHANCE_VIDEO],
-           s->cfg.source[OV_ENHANCE_IMAGE]);
+           model_id, info->format, info->n_layers, info->hidden, (long long)info->vocab,
+           (long long)info->ctx_max, info->load_seconds, ov_prompt_style_name(style),
+           s->cfg.source[OV_ENHANCE_VIDEO], s->cfg.source[OV_ENHANCE_IMAGE]);
     *state = s;
     return 0;
 }
@@ -170,7 +173,8 @@ static int put_meta(ov_job_io *io, const qsvc *s, const ov_enhance_result *r, ui
     rc |= ov_kvlist_set_bool(m, "input_truncated", r->input_truncated != 0);
     if (r->input_truncated) {
         char note[160];
-        snprintf(note, sizeof note, "prompt cut to its first %zu of %zu tokens (%zu bytes) to fit the context budget",
+        snprintf(note, sizeof note,
+                 "prompt cut to its first %zu of %zu tokens (%zu bytes) to fit the context budget",
                  r->input_tokens_used, r->input_tokens, r->input_bytes_used);
         rc |= ov_kvlist_set_str(m, "input_note", note);
     }
