@@ -23,8 +23,8 @@
 
 #define VOCAB 151936
 
-static char g_dir[256];     /* temp folder: f32/ (HF + f32 GGUF) and q8/ (q8_0 GGUF) */
-static json_t *g_golden;    /* tests/golden/qwen/qwen_tiny_golden.json.gz */
+static char g_dir[256];      /* temp folder: f32/ (HF + f32 GGUF) and q8/ (q8_0 GGUF) */
+static json_t *g_golden;     /* tests/golden/qwen/qwen_tiny_golden.json.gz */
 static ov_qwen *g_hf, *g_gg; /* loaded once in the parent (unchecked fixture), shared by forks */
 
 static const char *env_or(const char *k, const char *def)
@@ -124,8 +124,14 @@ static void teardown_once(void)
     nftw(g_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static json_t *gcase(size_t i) { return json_array_get(json_object_get(g_golden, "cases"), i); }
-static size_t n_cases(void) { return json_array_size(json_object_get(g_golden, "cases")); }
+static json_t *gcase(size_t i)
+{
+    return json_array_get(json_object_get(g_golden, "cases"), i);
+}
+static size_t n_cases(void)
+{
+    return json_array_size(json_object_get(g_golden, "cases"));
+}
 
 /* ids of golden case i (malloc) */
 static int32_t *case_ids(size_t i, size_t *n)
@@ -161,7 +167,8 @@ static double row_diff(const float *row, json_t *g, double tol, double *lse_diff
         sum += exp((double)row[i] - m);
     *lse_diff = fabs(m + log(sum) - json_real_value(json_object_get(g, "lse")));
     json_t *top = json_object_get(g, "top");
-    if (json_real_value(json_array_get(top, 0)) - json_real_value(json_array_get(top, 1)) > fmax(1e-3, 2 * tol)) {
+    if (json_real_value(json_array_get(top, 0)) - json_real_value(json_array_get(top, 1)) >
+        fmax(1e-3, 2 * tol)) {
         int best = 0;
         for (int i = 1; i < VOCAB; i++)
             if (row[i] > row[best])
@@ -200,10 +207,16 @@ static double compare_logits(ov_qwen *q, const char *key, double tol)
 
 /* f32 weights, f32 math everywhere: the differences are summation order only (transformers and
  * llama.cpp agree with each other to 2.2e-5 on these logits of magnitude ~17), so 2e-4. */
-START_TEST(hf_logits_match_transformers) { compare_logits(g_hf, "hf_rows", 2e-4); }
+START_TEST(hf_logits_match_transformers)
+{
+    compare_logits(g_hf, "hf_rows", 2e-4);
+}
 END_TEST
 
-START_TEST(gguf_logits_match_llama_cpp) { compare_logits(g_gg, "llama_rows", 2e-4); }
+START_TEST(gguf_logits_match_llama_cpp)
+{
+    compare_logits(g_gg, "llama_rows", 2e-4);
+}
 END_TEST
 
 /* The same f32 values through two loaders and one forward: equal to the last bit. */
@@ -248,8 +261,8 @@ START_TEST(tokenizers_match_reference_ids)
         for (int m = 0; m < 2; m++) {
             ov_tok_ids ids;
             ov_tok_ids_init(&ids, 1 << 16);
-            ck_assert_int_eq(ov_tok_qwen_encode(ov_qwen_tokenizer(qs[m]), json_string_value(t), json_string_length(t), 0,
-                                                &ids, NULL),
+            ck_assert_int_eq(ov_tok_qwen_encode(ov_qwen_tokenizer(qs[m]), json_string_value(t),
+                                                json_string_length(t), 0, &ids, NULL),
                              0);
             ck_assert_uint_eq(ids.len, n);
             ck_assert(memcmp(ids.v, want, n * sizeof *want) == 0);
@@ -273,8 +286,9 @@ static void greedy_check(ov_qwen *q, const char *key, char **texts)
         ck_assert_int_eq(r.stop, OV_GEN_STOP_MAX_TOKENS);
         ck_assert_uint_eq(r.prompt_tokens, n);
         for (size_t i = 0; i < 64; i++)
-            ck_assert_msg(r.ids[i] == json_integer_value(json_array_get(want, i)), "case %zu token %zu: %d != %lld",
-                          c, i, r.ids[i], (long long)json_integer_value(json_array_get(want, i)));
+            ck_assert_msg(r.ids[i] == json_integer_value(json_array_get(want, i)),
+                          "case %zu token %zu: %d != %lld", c, i, r.ids[i],
+                          (long long)json_integer_value(json_array_get(want, i)));
         if (texts)
             texts[c] = strdup(r.text);
         ov_gen_result_free(&r);
@@ -284,7 +298,10 @@ static void greedy_check(ov_qwen *q, const char *key, char **texts)
 
 /* 64 greedy tokens through the KV cache equal the references' (transformers on the HF folder,
  * llama.cpp on the GGUF). */
-START_TEST(greedy_64_hf_matches_transformers) { greedy_check(g_hf, "hf_greedy", NULL); }
+START_TEST(greedy_64_hf_matches_transformers)
+{
+    greedy_check(g_hf, "hf_greedy", NULL);
+}
 END_TEST
 
 /* ... and decode to the same text (padding ids 151665+ have no text in either tokenizer). */
@@ -356,8 +373,12 @@ static ov_gen_result gen(ov_qwen *q, float temp, int top_k, float top_p, float r
 {
     size_t n;
     int32_t *ids = case_ids(1, &n);
-    ov_gen_params p = {.temperature = temp, .top_k = top_k, .top_p = top_p, .repetition_penalty = rep,
-                       .seed = seed, .max_new_tokens = max};
+    ov_gen_params p = {.temperature = temp,
+                       .top_k = top_k,
+                       .top_p = top_p,
+                       .repetition_penalty = rep,
+                       .seed = seed,
+                       .max_new_tokens = max};
     ov_gen_result r;
     ck_assert_int_eq(ov_qwen_generate(q, ids, n, &p, NULL, NULL, &r), 0);
     free(ids);
@@ -385,7 +406,14 @@ START_TEST(sampling_is_seeded)
     /* a repetition penalty breaks greedy's loops (the tiny model repeats one token) */
     ov_gen_result rp = gen(g_hf, 0, 0, 1, 2.0f, 1, 32);
     ck_assert(!same_ids(&g, &rp));
-    ov_gen_result *all[] = {&a, &b, &c, &d, &g, &k1, &s, &rp};
+    /* top-p alone: a tiny top_p keeps only the best token (greedy); a wide one at a high
+     * temperature takes the full-sort path; both reproducible */
+    ov_gen_result p0 = gen(g_hf, 1.0f, 0, 1e-6f, 1, 5, 32);
+    ck_assert(same_ids(&g, &p0));
+    ov_gen_result w1 = gen(g_hf, 5.0f, 0, 0.999f, 1, 5, 16), w2 = gen(g_hf, 5.0f, 0, 0.999f, 1, 5, 16);
+    ck_assert(same_ids(&w1, &w2));
+    ck_assert(!same_ids(&w1, &g));
+    ov_gen_result *all[] = {&a, &b, &c, &d, &g, &k1, &s, &rp, &p0, &w1, &w2};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ov_gen_result_free(all[i]);
 }

@@ -55,8 +55,9 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
     if (!q || !ids || n == 0 || !p)
         return ov_tensor_fail(OV_EINVAL, "qwen generate: empty prompt");
     if ((int64_t)n >= q->info.ctx_max)
-        return ov_tensor_fail(OV_ERANGE, "qwen generate: prompt of %zu tokens does not fit the %lld-token cache",
-                              n, (long long)q->info.ctx_max);
+        return ov_tensor_fail(OV_ERANGE,
+                              "qwen generate: prompt of %zu tokens does not fit the %lld-token cache", n,
+                              (long long)q->info.ctx_max);
     if (p->n_stop_ids && !p->stop_ids)
         return ov_tensor_fail(OV_EINVAL, "qwen generate: n_stop_ids without stop_ids");
     ov_sampler s;
@@ -82,6 +83,11 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
     ov_qwen_kv_clear(q);
     for (size_t i = 0; i < n; i += OV_QWEN_PREFILL_CHUNK) {
         size_t cnt = n - i < OV_QWEN_PREFILL_CHUNK ? n - i : OV_QWEN_PREFILL_CHUNK;
+        if (i > 0 && past_deadline(p)) { /* a long prompt: stop between chunks, nothing generated */
+            res->stop = OV_GEN_STOP_DEADLINE;
+            res->prefill_ms = now_ms() - t0;
+            goto finish;
+        }
         if ((rc = ov_qwen_forward(q, ids + i, (int64_t)cnt, i + cnt == n ? 1 : 0, logits)))
             goto out;
     }
@@ -100,7 +106,8 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
         ov_sampler_accept(&s, id);
         /* the text this token completes (special tokens and padding ids add nothing) */
         ov_buf_reset(&piece);
-        int unused = q->unused && (size_t)id < ov_tok_qwen_vocab_size(q->tok) && (q->unused[id >> 3] >> (id & 7)) & 1;
+        int unused =
+            q->unused && (size_t)id < ov_tok_qwen_vocab_size(q->tok) && (q->unused[id >> 3] >> (id & 7)) & 1;
         int prc = unused ? 0 : ov_tok_stream_push(&st, bpe, id, OV_TOK_SKIP_SPECIAL, &piece);
         if (prc && prc != OV_ENOENT) {
             rc = prc;
@@ -128,9 +135,11 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
             goto out;
     }
     res->decode_ms = now_ms() - t1;
+finish:
     /* a character cut off at the end becomes U+FFFD, like HF decode with errors="replace" */
     ov_buf_reset(&piece);
-    if ((rc = ov_tok_stream_flush(&st, &piece)) || (piece.len && (rc = ov_buf_append(&text, piece.data, piece.len))))
+    if ((rc = ov_tok_stream_flush(&st, &piece)) ||
+        (piece.len && (rc = ov_buf_append(&text, piece.data, piece.len))))
         goto out;
     res->text = malloc(text.len + 1);
     if (!res->text) {

@@ -11,6 +11,9 @@
 #include "common/error.h"
 #include "common/tensor/tensor.h"
 
+/* Candidates sorted first for top-p without top-k (see ov_sampler_sample). */
+#define TOPP_FIRST 512
+
 int ov_sampler_init(ov_sampler *s, const ov_gen_params *p, int64_t vocab)
 {
     memset(s, 0, sizeof *s);
@@ -21,8 +24,8 @@ int ov_sampler_init(ov_sampler *s, const ov_gen_params *p, int64_t vocab)
         return ov_tensor_fail(OV_EINVAL,
                               "sampler: bad params temperature %g top_k %d top_p %g repetition_penalty %g "
                               "max_new_tokens %d",
-                              (double)p->temperature, p->top_k, (double)p->top_p, (double)p->repetition_penalty,
-                              p->max_new_tokens);
+                              (double)p->temperature, p->top_k, (double)p->top_p,
+                              (double)p->repetition_penalty, p->max_new_tokens);
     s->p = *p;
     if (s->p.repetition_penalty == 0.0f) /* unset field: off */
         s->p.repetition_penalty = 1.0f;
@@ -61,8 +64,7 @@ static int cand_cmp(const void *a, const void *b)
 }
 
 /* Sort the k best of c[0..n) to the front and return how many there are: insertion into a sorted
- * prefix (O(n) typical, O(n·k) worst case, fine for the k <= 100 samplers use); k = 0 sorts all
- * of them (top-p without top-k, as HF does). */
+ * prefix (O(n) typical, O(n·k) worst case, fine for the k <= 512 used here); k = 0 sorts all. */
 static size_t top_k_sort(struct ov_cand *c, size_t n, size_t k)
 {
     if (k == 0 || k >= n) {
@@ -92,7 +94,8 @@ int32_t ov_sampler_sample(ov_sampler *s, float *logits)
     if (p->repetition_penalty != 1.0f) {
         for (int64_t i = 0; i < V; i++)
             if (s->seen[i >> 3] & (1u << (i & 7)))
-                logits[i] = logits[i] < 0 ? logits[i] * p->repetition_penalty : logits[i] / p->repetition_penalty;
+                logits[i] =
+                    logits[i] < 0 ? logits[i] * p->repetition_penalty : logits[i] / p->repetition_penalty;
     }
     if (p->temperature <= 0.0f || p->top_k == 1) {
         int64_t best = 0;
@@ -106,14 +109,34 @@ int32_t ov_sampler_sample(ov_sampler *s, float *logits)
         s->cand[i].logit = logits[i] / p->temperature;
         s->cand[i].id = (int32_t)i;
     }
-    /* (3) top-k */
-    size_t n = top_k_sort(s->cand, (size_t)V, p->top_k > 0 ? (size_t)p->top_k : 0);
-    /* softmax over the survivors (sorted descending) */
-    double mx = s->cand[0].logit, sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += exp((double)s->cand[i].logit - mx);
-    /* (4) top-p: smallest prefix whose probability reaches top_p (at least one token) */
-    if (p->top_p > 0.0f && p->top_p < 1.0f) {
+    /* (3) top-k, (4) top-p: the smallest prefix (descending) whose probability reaches top_p,
+     * at least one token. Without top-k, only the best TOPP_FIRST are sorted when they already
+     * reach top_p (the usual case); the full sort is the fallback. */
+    size_t n = (size_t)V;
+    int use_p = p->top_p > 0.0f && p->top_p < 1.0f;
+    double mx, sum = 0;
+    if (p->top_k > 0) {
+        n = top_k_sort(s->cand, (size_t)V, (size_t)p->top_k);
+        mx = s->cand[0].logit;
+        for (size_t i = 0; i < n; i++)
+            sum += exp((double)s->cand[i].logit - mx);
+    } else {
+        mx = s->cand[0].logit;
+        for (size_t i = 1; i < n; i++)
+            if (s->cand[i].logit > mx)
+                mx = s->cand[i].logit;
+        for (size_t i = 0; i < n; i++)
+            sum += exp((double)s->cand[i].logit - mx);
+        if (use_p) {
+            size_t m = top_k_sort(s->cand, n, TOPP_FIRST);
+            double cum = 0;
+            for (size_t i = 0; i < m; i++)
+                cum += exp((double)s->cand[i].logit - mx);
+            if (m < n && cum / sum < (double)p->top_p)
+                qsort(s->cand, n, sizeof *s->cand, cand_cmp);
+        }
+    }
+    if (use_p) {
         double cum = 0;
         size_t keep = n;
         for (size_t i = 0; i < n; i++) {
