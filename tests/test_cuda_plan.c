@@ -522,6 +522,114 @@ START_TEST(t_flash_fragments)
 }
 END_TEST
 
+/* ---- the flash kernel's loop (tiles, causal key bound, masks, online softmax in exp2, GQA,
+ * P rounded to bf16 before P·V), replayed on the CPU with the kernel's own decision functions
+ * (flash_layout.h) and compared with the CPU backend's attention. Tolerance 1e-2 abs + rel: the
+ * only difference by design is P in bf16 (2^-9 relative) times |v| <= 1 averaged. ---- */
+
+#define FA_BM_ 128 /* flash_attn_cuda.cu: FA_BM, FA_BN, 8 warps x 16 rows */
+#define FA_BN_ 64
+
+static void flash_replay(const float *q, const float *k, const float *v, float *o, int B, int Hq, int Hkv,
+                         int Lq, int Lk, int D, int causal, int qoff, float scale)
+{
+    const float sl2 = scale * 1.4426950408889634f;
+    const int nqt = (Lq + FA_BM_ - 1) / FA_BM_, group = Hq / Hkv;
+    float *acc = malloc((size_t)D * sizeof(float)), x[FA_BN_];
+    ck_assert_ptr_nonnull(acc);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < Hq; h++) {
+            const int hk = h / group;
+            const float *kb = k + ((int64_t)b * Hkv + hk) * Lk * D,
+                        *vb = v + ((int64_t)b * Hkv + hk) * Lk * D;
+            for (int qt = 0; qt < nqt; qt++) {
+                const int q0 = qt * FA_BM_, qrows = Lq - q0 < FA_BM_ ? Lq - q0 : FA_BM_;
+                const int kend = ov_fa_kend(Lk, causal, qoff, q0, qrows);
+                const int ntiles = kend > 0 ? (kend + FA_BN_ - 1) / FA_BN_ : 0;
+                for (int w = 0; w < 8; w++)
+                    for (int rr = 0; rr < 16; rr++) {
+                        const int r0 = q0 + w * 16, row = r0 + rr;
+                        const float *qr = q + (((int64_t)b * Hq + h) * Lq + (row < Lq ? row : 0)) * D;
+                        float m = -INFINITY, l = 0.0f;
+                        for (int d = 0; d < D; d++)
+                            acc[d] = 0.0f;
+                        for (int j = 0; j < ntiles; j++) {
+                            const int k0 = j * FA_BN_;
+                            const int nm = ov_fa_need_mask(k0, FA_BN_, Lk, causal, qoff, r0);
+                            float mx = -INFINITY;
+                            for (int c = 0; c < FA_BN_; c++) {
+                                const int key = k0 + c;
+                                float dot = 0.0f;
+                                for (int d = 0; row < Lq && key < Lk && d < D; d++) /* zero-filled rows */
+                                    dot += qr[d] * kb[(int64_t)key * D + d];
+                                x[c] = dot * sl2;
+                                if (nm && !ov_fa_visible(key, row, Lk, causal, qoff))
+                                    x[c] = -INFINITY;
+                                mx = fmaxf(mx, x[c]);
+                            }
+                            float base, corr, ls = 0.0f;
+                            ov_fa_rescale(m, mx, &m, &base, &corr);
+                            for (int d = 0; d < D; d++)
+                                acc[d] *= corr;
+                            for (int c = 0; c < FA_BN_; c++) {
+                                const float p = exp2f(x[c] - base);
+                                ls += p;
+                                const float p16 = ov_bf16_to_f32(ov_f32_to_bf16(p));
+                                for (int d = 0; k0 + c < Lk && d < D; d++)
+                                    acc[d] += p16 * vb[(int64_t)(k0 + c) * D + d];
+                            }
+                            l = l * corr + ls;
+                        }
+                        if (row < Lq)
+                            for (int d = 0; d < D; d++)
+                                o[(((int64_t)b * Hq + h) * Lq + row) * D + d] =
+                                    acc[d] * (l > 0.0f ? 1.0f / l : 0.0f);
+                    }
+            }
+        }
+    free(acc);
+}
+
+static void flash_replay_case(int B, int Hq, int Hkv, int Lq, int Lk, int D, int causal)
+{
+    tt_ctx c;
+    tt_begin(&c, ov_backend_cpu());
+    const int64_t sq[4] = {B, Hq, Lq, D}, sk[4] = {B, Hkv, Lk, D};
+    ov_tensor *q = rnd(&c, "q", 4, sq), *k = rnd(&c, "k", 4, sk), *v = rnd(&c, "v", 4, sk),
+              *o = tt_out(&c, "o", 4, sq);
+    ov_attn_params p = {.scale = 0, .causal = causal, .q_pos_offset = causal ? Lk - Lq : 0};
+    ck_assert_msg(ov_op_attention(o, q, k, v, &p) == 0, "%s", ov_tensor_last_error());
+    int64_t n = ov_tensor_nelem(o);
+    float *got = malloc((size_t)n * sizeof(float));
+    ck_assert_ptr_nonnull(got);
+    for (int64_t i = 0; i < n; i++)
+        got[i] = NAN;
+    flash_replay(q->data, k->data, v->data, got, B, Hq, Hkv, Lq, Lk, D, causal, causal ? Lk - Lq : 0,
+                 (float)(1.0 / sqrt((double)D)));
+    const float *ref = o->data;
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(isfinite(got[i]) &&
+                          fabs((double)got[i] - ref[i]) <= 1e-2 * (1.0 + fabs((double)ref[i])),
+                      "flash replay B%d Hq%d Hkv%d Lq%d Lk%d D%d causal%d: element %lld = %g, CPU %g", B, Hq,
+                      Hkv, Lq, Lk, D, causal, (long long)i, (double)got[i], (double)ref[i]);
+    free(got);
+    tt_end(&c);
+}
+
+START_TEST(t_flash_loop)
+{
+    flash_replay_case(1, 2, 2, 200, 200, 128, 0); /* ragged: 2 query tiles, 4 key tiles */
+    flash_replay_case(2, 4, 2, 130, 70, 64, 0);   /* GQA, cross lengths */
+    flash_replay_case(1, 2, 1, 257, 257, 128, 1); /* causal self */
+    flash_replay_case(1, 4, 2, 33, 300, 128, 1);  /* KV cache: q_pos_offset 267 */
+    flash_replay_case(1, 2, 2, 1, 1000, 64, 1);   /* one-token decode */
+    flash_replay_case(1, 3, 3, 500, 77, 64, 0);   /* 77 text keys */
+    flash_replay_case(1, 2, 2, 129, 129, 64, 1);  /* the last row's last key opens a new tile */
+    flash_replay_case(1, 1, 1, 1, 65, 128, 1);    /* decode whose only new key opens a tile */
+    flash_replay_case(1, 2, 2, 200, 201, 64, 1);  /* offset 1: query tile 0's last key opens a tile */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cuda_plan");
@@ -535,6 +643,7 @@ int main(void)
     tcase_add_test(tc, t_conv3d_plan);
     tcase_add_test(tc, t_quant_elem);
     tcase_add_test(tc, t_flash_fragments);
+    tcase_add_test(tc, t_flash_loop);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -319,7 +319,7 @@ static void flash_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, 
                   (long long)Hq, (long long)Lq, (long long)Lk, (long long)D, ran, want_flash);
 }
 
-/* Each group stays under tt_ctx's 32 tensors (4 per case). */
+/* Each group stays under tt_ctx's 32 tensors (4 per case: at most 8 cases). */
 static void body_flash_a(pair *p, int want)
 {
     flash_case(p, 1, 2, 2, 200, 200, 128, 0, want); /* ragged: 2 query tiles, 4 key tiles */
@@ -334,6 +334,9 @@ static void body_flash_b(pair *p, int want)
     flash_case(p, 1, 4, 4, 640, 640, 128, 0, want); /* several full tiles */
     flash_case(p, 1, 3, 3, 500, 77, 64, 0, want);   /* SDXL cross-attention: 77 text keys */
     flash_case(p, 1, 2, 2, 48, 48, 96, 0, 0);       /* D 96: general kernel */
+    flash_case(p, 1, 2, 2, 129, 129, 64, 1, want);  /* the last row's last key opens a new tile */
+    flash_case(p, 1, 1, 1, 1, 65, 128, 1, want);    /* decode whose only new key opens a tile */
+    flash_case(p, 1, 2, 2, 200, 201, 64, 1, want);  /* offset 1: query tile 0's last key opens a tile */
 }
 
 /* WAN layout: q, k, v are [B, L, H, D] views of one qkv [B, L, 3, H, D] buffer, permuted. */

@@ -27,7 +27,7 @@ struct fa_args {
     const void *q, *k, *v;
     void *o;
     int64_t qs0, qs1, qs2, ks0, ks1, ks2, vs0, vs1, vs2, os0, os1, os2; /* element strides */
-    int Lq, Lk, group, qoff; /* < 2^30 (checked by the host): 32-bit index math in the kernel */
+    int Lq, Lk, group, qoff; /* <= 2^29 (checked by the host): 32-bit index math in the kernel */
     int causal, odt, n_qtiles;
     float scale_log2; /* scale · log2(e): softmax in exp2 */
 };
@@ -120,9 +120,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
     const uint16_t *kg = (const uint16_t *)a.k + bi * a.ks0 + hk * a.ks1;
     const uint16_t *vg = (const uint16_t *)a.v + bi * a.vs0 + hk * a.vs1;
     const int qrows = a.Lq - q0 < FA_BM ? a.Lq - q0 : FA_BM;
-    int kend = a.Lk;
-    if (a.causal && a.qoff + q0 + qrows < kend) /* keys past the last row's position: invisible */
-        kend = a.qoff + q0 + qrows;
+    const int kend = ov_fa_kend(a.Lk, a.causal, a.qoff, q0, qrows);
     const int ntiles = kend > 0 ? (int)((kend + FA_BN - 1) / FA_BN) : 0;
 
     for (int c = tid; c < FA_BM * CH; c += FA_THREADS) {
@@ -188,7 +186,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
         /* scale into the log2 domain, mask keys past Lk and (causal) past each row's position;
          * only tiles at the end or across this warp's diagonal need the compares */
         const int k0 = j * FA_BN;
-        const bool need_mask = k0 + FA_BN > a.Lk || (a.causal && k0 + FA_BN - 1 > a.qoff + q0 + warp * 16);
+        const bool need_mask = ov_fa_need_mask(k0, FA_BN, a.Lk, a.causal, a.qoff, q0 + warp * 16);
         float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
         for (int nt = 0; nt < NT; nt++) {
@@ -198,7 +196,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
                 ov_fa_c_elem(lane, e, &er, &ec);
                 const int key = k0 + nt * 8 + ec, row = q0 + warp * 16 + er;
                 float x = s[nt][e] * a.scale_log2;
-                if (need_mask && (key >= a.Lk || (a.causal && key > a.qoff + row)))
+                if (need_mask && !ov_fa_visible(key, row, a.Lk, a.causal, a.qoff))
                     x = -INFINITY;
                 s[nt][e] = x;
                 if (e < 2)
@@ -212,12 +210,9 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        /* a row with nothing visible yet keeps exp2(-inf) = 0 everywhere (no inf - inf) */
-        const float b0 = mn0 == -INFINITY ? 0.0f : mn0, b1 = mn1 == -INFINITY ? 0.0f : mn1;
-        const float c0 = exp2f(m0 - b0), c1 = exp2f(m1 - b1);
-        m0 = mn0;
-        m1 = mn1;
+        float b0, b1, c0, c1;
+        ov_fa_rescale(m0, mx0, &m0, &b0, &c0);
+        ov_fa_rescale(m1, mx1, &m1, &b1, &c1);
         float ls0 = 0.0f, ls1 = 0.0f;
 #pragma unroll
         for (int nt = 0; nt < NT; nt++) {
@@ -322,7 +317,7 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
     const int dt = q->dtype;
     if (!ov_cuda_of(be)->flash || p->bias || (dt != OV_DTYPE_BF16 && dt != OV_DTYPE_F16) || k->dtype != dt ||
         v->dtype != dt || (D != 64 && D != 128) || !fa_aligned(q) || !fa_aligned(k) || !fa_aligned(v) ||
-        B > 65535 || Hq > 65535 || Lq > (1 << 30) || k->shape[2] > (1 << 30) || p->q_pos_offset > (1 << 30))
+        B > 65535 || Hq > 65535 || Lq > (1 << 29) || k->shape[2] > (1 << 29) || p->q_pos_offset > (1 << 29))
         return 1; /* not this kernel's case */
     fa_args a;
     a.q = q->data;

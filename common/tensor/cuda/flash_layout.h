@@ -5,6 +5,8 @@
 #ifndef OV_CUDA_FLASH_LAYOUT_H
 #define OV_CUDA_FLASH_LAYOUT_H
 
+#include <math.h>
+
 #ifdef __CUDACC__
 #define OV_FL_HD __host__ __device__
 #else
@@ -51,6 +53,37 @@ static inline OV_FL_HD int ov_fa_p_tile(int r)
 static inline OV_FL_HD int ov_fa_p_elem(int r)
 {
     return (r & 1) * 2;
+}
+
+/* ---- the per-tile decisions of the kernel's loop (the test replays the loop with them) ---- */
+
+/* Keys [0, kend) that any row of a CTA holding query rows [q0, q0 + qrows) may see. */
+static inline OV_FL_HD int ov_fa_kend(int Lk, int causal, int qoff, int q0, int qrows)
+{
+    return causal && qoff + q0 + qrows < Lk ? qoff + q0 + qrows : Lk;
+}
+
+/* Key tile [k0, k0 + bn) needs per-element masks for rows from r0 on: it runs past Lk or (causal)
+ * holds a key past the first row's position. Other tiles are fully visible to every row. */
+static inline OV_FL_HD int ov_fa_need_mask(int k0, int bn, int Lk, int causal, int qoff, int r0)
+{
+    return k0 + bn > Lk || (causal && k0 + bn - 1 > qoff + r0);
+}
+
+/* ops.h: key j is visible to query i iff j < Lk and, when causal, j <= q_pos_offset + i. */
+static inline OV_FL_HD int ov_fa_visible(int key, int row, int Lk, int causal, int qoff)
+{
+    return key < Lk && !(causal && key > qoff + row);
+}
+
+/* One online-softmax step in the log2 domain: running max m, this tile's max mx. *mn = max;
+ * *base = the value exponents subtract (0 while nothing is visible, so exp2(-inf - base) = 0
+ * and no inf - inf appears); *corr = what the old sum and accumulator are scaled by. */
+static inline OV_FL_HD void ov_fa_rescale(float m, float mx, float *mn, float *base, float *corr)
+{
+    *mn = fmaxf(m, mx);
+    *base = *mn == -INFINITY ? 0.0f : *mn;
+    *corr = exp2f(m - *base);
 }
 
 #endif
