@@ -1,0 +1,447 @@
+/* ourvidz-sdxl on the tiny random-weight model (ourvidz-mkmodel sdxl --preset tiny): the one-shot
+ * CLI (PNGs with A1111 parameters, exit codes), then service mode end to end: redis-server ->
+ * ourvidz-supervisor -> the real worker -> PNGs in local storage -> job callbacks, for both SDXL
+ * job types, a job the worker refuses, and a missing model (worker not respawned). */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/image/png.h"
+#include "support/http_test_server.h"
+#include "test_supervisor_util.h"
+
+static char g_dir[] = "/tmp/ov_sdxl_worker_XXXXXX";
+static char g_model[512];
+
+static const char *bin_dir(void)
+{
+    const char *b = getenv("OURVIDZ_BIN_DIR");
+    return b && *b ? b : "bin";
+}
+
+static void setup_once(void)
+{
+    if (!mkdtemp(g_dir))
+        abort();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/ourvidz-mkmodel sdxl --preset tiny --out %s > /dev/null", bin_dir(), g_dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "test_sdxl_worker: %s failed\n", cmd);
+        abort();
+    }
+    snprintf(g_model, sizeof g_model, "%s/model.safetensors", g_dir);
+}
+
+static void teardown_once(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of %s failed\n", g_dir);
+}
+
+/* Run ourvidz-sdxl with argv; stdout+stderr captured into out (NUL-terminated). Exit status. */
+static int run_cli(const char *const *args, char *out, size_t cap)
+{
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        char bin[1024];
+        snprintf(bin, sizeof bin, "%s/ourvidz-sdxl", bin_dir());
+        const char *av[32];
+        int n = 0;
+        av[n++] = bin;
+        for (int i = 0; args[i] && n < 31; i++)
+            av[n++] = args[i];
+        av[n] = NULL;
+        execv(bin, (char *const *)av);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < cap && (r = read(pfd[0], out + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    char sink[4096];
+    while (read(pfd[0], sink, sizeof sink) > 0) {
+    }
+    close(pfd[0]);
+    int st;
+    ck_assert_int_eq(waitpid(p, &st, 0), p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---------- CLI ---------- */
+
+START_TEST(cli_help_and_usage_errors)
+{
+    static char out[16384];
+    const char *help[] = {"--help", NULL};
+    ck_assert_int_eq(run_cli(help, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--model FILE --prompt TEXT --out DIR"));
+    ck_assert_ptr_nonnull(strstr(out, "dpmpp_2m_karras"));
+    struct {
+        const char *args[16];
+        const char *needle;
+    } bad[] = {
+        {{"--prompt", "x", "--out", "/tmp/x", NULL}, "required"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--sampler", "unipc", NULL},
+         "unknown sampler"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--size", "100x64", NULL}, "multiple of 8"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--count", "7", NULL}, "--count"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--cfg", "0", NULL}, "cfg"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--steps", "0", NULL}, "--steps"},
+        {{"--model", g_model, "--prompt", "x", "--out", "/tmp/x", "--bogus", NULL}, "unknown argument"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = run_cli(bad[i].args, out, sizeof out);
+        ck_assert_msg(rc == 2, "case %zu: exit %d: %s", i, rc, out);
+        ck_assert_msg(strstr(out, bad[i].needle) != NULL, "case %zu: %s", i, out);
+    }
+    /* a model that is not there: exit 1 with the path */
+    const char *missing[] = {"--model", "/nonexistent/m.safetensors", "--prompt", "x", "--out", g_dir, NULL};
+    ck_assert_int_eq(run_cli(missing, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "/nonexistent/m.safetensors"));
+}
+END_TEST
+
+/* Three images, one batch: three PNGs named by their seeds (42, 43, 44) with the A1111
+ * parameters text; a rerun gives the same bytes. */
+START_TEST(cli_makes_pngs_with_parameters)
+{
+    static char out[16384];
+    char dir[600], dir2[600];
+    snprintf(dir, sizeof dir, "%s/cli", g_dir);
+    snprintf(dir2, sizeof dir2, "%s/cli2", g_dir);
+    const char *args[] = {"--model",    g_model,  "--prompt",  "a photo of a cat",
+                          "--negative", "blurry", "--steps",   "3",
+                          "--cfg",      "6.5",    "--sampler", "Euler a",
+                          "--seed",     "42",     "--count",   "3",
+                          "--size",     "96x64",  "--out",     dir,
+                          "--backend",  "cpu",    NULL};
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    fprintf(stderr, "%s", out);
+    args[19] = dir2;
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+    for (int i = 0; i < 3; i++) {
+        char p[700], p2[700], err[256];
+        snprintf(p, sizeof p, "%s/sdxl_%d.png", dir, 42 + i);
+        snprintf(p2, sizeof p2, "%s/sdxl_%d.png", dir2, 42 + i);
+        ov_png_image a, b;
+        ck_assert_msg(ov_png_read(p, &a, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(ov_png_read(p2, &b, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(a.width, 96);
+        ck_assert_int_eq(a.height, 64);
+        ck_assert_int_eq(memcmp(a.rgb, b.rgb, 96 * 64 * 3), 0);
+        const char *t = ov_png_image_text(&a, "parameters");
+        ck_assert_ptr_nonnull(t);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "a photo of a cat\nNegative prompt: blurry\nSteps: 3, Sampler: Euler a, CFG scale: 6.5, "
+                 "Seed: %d, "
+                 "Size: 96x64, Model hash: ",
+                 42 + i);
+        ck_assert_msg(strncmp(t, want, strlen(want)) == 0, "parameters: %s", t);
+        ck_assert_ptr_nonnull(strstr(t, "Model: model"));
+        ov_png_image_free(&a);
+        ov_png_image_free(&b);
+    }
+}
+END_TEST
+
+/* ---------- service mode end to end ---------- */
+
+typedef struct tredis {
+    char dir[128];
+    char sock[192];
+    pid_t pid;
+} tredis;
+
+static tredis *redis_cleanup;
+static void redis_atexit(void)
+{
+    if (redis_cleanup && redis_cleanup->pid > 0)
+        kill(redis_cleanup->pid, SIGKILL);
+}
+
+static void redis_start(tredis *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "/tmp/ovsdxlq.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->sock, sizeof r->sock, "%s/r.sock", r->dir);
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char logf[256];
+        snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
+        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->sock, "--unixsocketperm",
+               "700", "--save", "", "--appendonly", "no", "--dir", r->dir, (char *)NULL);
+        _exit(127);
+    }
+    r->pid = p;
+    redis_cleanup = r;
+    atexit(redis_atexit);
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(r->sock);
+        int ok = 0;
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            ok = rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep)
+                freeReplyObject(rep);
+        }
+        if (c)
+            redisFree(c);
+        if (ok)
+            return;
+        tsup_sleep_ms(10);
+    }
+    ck_abort_msg("redis-server did not start");
+}
+
+static void redis_stop(tredis *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+static void push(const tredis *r, const char *payload)
+{
+    redisContext *c = redisConnectUnix(r->sock);
+    ck_assert_msg(c && !c->err, "connect %s", r->sock);
+    redisReply *rep = redisCommand(c, "LPUSH sdxl_queue %s", payload);
+    ck_assert_ptr_nonnull(rep);
+    ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
+/* The terminal callback (completed | failed) of job `id`, parsed (caller json_decref), waiting up
+ * to deadline_ms; NULL if none arrived. */
+static json_t *wait_callback(ov_ts *ts, const char *id, int deadline_ms)
+{
+    int64_t end = tsup_now_ms() + deadline_ms;
+    while (tsup_now_ms() < end) {
+        int n = ov_ts_count(ts);
+        for (int k = 0; k < n; k++) {
+            ov_ts_request q;
+            if (ov_ts_get(ts, k, &q) != 0)
+                continue;
+            json_t *j = q.body ? json_loadb(q.body, q.body_len, 0, NULL) : NULL;
+            ov_ts_request_free(&q);
+            const char *jid = json_string_value(json_object_get(j, "job_id"));
+            const char *st = json_string_value(json_object_get(j, "status"));
+            if (jid && st && strcmp(jid, id) == 0 &&
+                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0))
+                return j;
+            json_decref(j);
+        }
+        tsup_sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* Local storage keeps the asset at <store>/<bucket>/<path> (the url in the callback is the
+ * object path). Find it by name under the store dir. */
+static int find_file(const char *dir, const char *name, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            found = find_file(p, name, out, cap);
+        else if (strcmp(e->d_name, name) == 0) {
+            snprintf(out, cap, "%s", p);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static void check_completed(json_t *cb, const char *store, int n_images, int w, int h, long long seed,
+                            const char *type)
+{
+    const char *st = json_string_value(json_object_get(cb, "status"));
+    ck_assert_msg(st && strcmp(st, "completed") == 0, "status %s: %s", st,
+                  json_string_value(json_object_get(cb, "error_message")));
+    json_t *assets = json_object_get(cb, "assets"), *meta = json_object_get(cb, "metadata");
+    ck_assert_int_eq(json_array_size(assets), (size_t)n_images);
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "job_type")), type);
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "sampler")), "euler");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(meta, "model")), "model.safetensors@"));
+    ck_assert(json_number_value(json_object_get(meta, "step_ms")) > 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(meta, "seed")), seed);
+    for (int i = 0; i < n_images; i++) {
+        json_t *a = json_array_get(assets, (size_t)i);
+        const char *url =
+            json_is_string(a) ? json_string_value(a) : json_string_value(json_object_get(a, "url"));
+        ck_assert_ptr_nonnull(url);
+        const char *base = strrchr(url, '/');
+        base = base ? base + 1 : url;
+        char path[1024], err[256];
+        ck_assert_msg(find_file(store, base, path, sizeof path), "asset %s not in %s", url, store);
+        ov_png_image img;
+        ck_assert_msg(ov_png_read(path, &img, err, sizeof err) == 0, "%s", err);
+        ck_assert_int_eq(img.width, w);
+        ck_assert_int_eq(img.height, h);
+        const char *t = ov_png_image_text(&img, "parameters");
+        ck_assert_ptr_nonnull(t);
+        char want[64];
+        snprintf(want, sizeof want, "Seed: %lld,", seed + i);
+        ck_assert_msg(strstr(t, want) != NULL, "image %d parameters: %s", i, t);
+        ov_png_image_free(&img);
+    }
+}
+
+/* Both SDXL job types through Redis, the supervisor and the real worker. The types' own sizes
+ * and steps (1024², 15/25) are overridden in the payload (config.resolution,
+ * config.num_inference_steps; docs/JOBS.md) to keep the suite fast on the tiny model. */
+START_TEST(service_both_job_types_end_to_end)
+{
+    tredis r;
+    redis_start(&r);
+    ov_ts *ts = NULL;
+    ck_assert_int_eq(ov_ts_start(&ts), 0);
+    char body[4096], sdxl_bin[1024];
+    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    tsup t;
+    snprintf(body, sizeof body,
+             "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
+             "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 120s\n"
+             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
+             "[worker.sdxl]\nbinary = %s\nmodel = %s\n"
+             "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
+             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
+             sdxl_bin, g_model, r.sock, r.dir, ov_ts_url(ts));
+    tsup_prepare(&t, body);
+    tsup_start(&t, NULL);
+    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "ready", 120000), "sdxl worker never became ready");
+    int64_t t0 = tsup_now_ms();
+    push(&r, "{\"id\":\"sdxl-fast-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox in the snow\","
+             "\"user_id\":\"user-1\",\"config\":{\"num_images\":3,\"seed\":500,\"resolution\":\"64x64\","
+             "\"num_inference_steps\":2}}");
+    push(&r,
+         "{\"id\":\"sdxl-high-1\",\"type\":\"sdxl_image_high\",\"prompt\":\"a lighthouse at dusk\","
+         "\"user_id\":\"user-1\",\"negative_prompt\":\"blurry\",\"config\":{\"num_images\":1,\"seed\":900,"
+         "\"resolution\":\"96x64\",\"num_inference_steps\":3}}");
+    /* 80 is a multiple of 16 (the contract) but not of 32 (this UNet): the worker refuses it */
+    push(&r, "{\"id\":\"sdxl-bad-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"x\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1,\"resolution\":\"80x64\",\"num_inference_steps\":2}}");
+    char store[300];
+    snprintf(store, sizeof store, "%s/store", r.dir);
+    json_t *fast = wait_callback(ts, "sdxl-fast-1", 120000);
+    ck_assert_msg(fast != NULL, "no callback for sdxl-fast-1");
+    check_completed(fast, store, 3, 64, 64, 500, "sdxl_image_fast");
+    json_t *high = wait_callback(ts, "sdxl-high-1", 120000);
+    ck_assert_msg(high != NULL, "no callback for sdxl-high-1");
+    check_completed(high, store, 1, 96, 64, 900, "sdxl_image_high");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(high, "metadata"), "negative_conditioning")),
+        "encoded");
+    json_t *bad = wait_callback(ts, "sdxl-bad-1", 120000);
+    ck_assert_msg(bad != NULL, "no callback for sdxl-bad-1");
+    ck_assert_str_eq(json_string_value(json_object_get(bad, "status")), "failed");
+    const char *em = json_string_value(json_object_get(bad, "error_message"));
+    ck_assert_msg(em && strstr(em, "multiple of 32"), "error_message: %s", em ? em : "(null)");
+    fprintf(stderr, "service: 3 jobs (3 + 1 images, 1 refused) in %.1f s after the worker was ready\n",
+            (double)(tsup_now_ms() - t0) / 1e3);
+    json_decref(fast);
+    json_decref(high);
+    json_decref(bad);
+    tsup_kill_all(&t);
+    ov_ts_stop(ts);
+    redis_stop(&r);
+}
+END_TEST
+
+/* A missing checkpoint: the worker says why and is not respawned in a loop. */
+START_TEST(service_missing_model_fails_without_respawn)
+{
+    char body[2048], sdxl_bin[1024];
+    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    tsup t;
+    snprintf(body, sizeof body,
+             "spawn_workers = true\nstop_timeout = 2s\n"
+             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
+             "[worker.sdxl]\nbinary = %s\nmodel = %s/missing.safetensors\n",
+             sdxl_bin, g_dir);
+    tsup_prepare(&t, body);
+    tsup_start(&t, NULL);
+    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "failed", 30000), "worker not failed");
+    json_t *st = tsup_status(&t);
+    json_t *w = tsup_worker(st, "sdxl.0");
+    const char *reason = json_string_value(json_object_get(w, "reason"));
+    ck_assert_msg(reason && strstr(reason, "missing.safetensors"), "reason: %s", reason ? reason : "(null)");
+    int64_t restarts = tsup_wint(st, "sdxl.0", "restarts");
+    json_decref(st);
+    tsup_sleep_ms(1500);
+    st = tsup_status(&t);
+    ck_assert_str_eq(tsup_wstate(st, "sdxl.0"), "failed");
+    ck_assert_int_eq(tsup_wint(st, "sdxl.0", "restarts"), restarts);
+    json_decref(st);
+    tsup_kill_all(&t);
+}
+END_TEST
+
+int main(void)
+{
+    setup_once();
+    Suite *s = suite_create("sdxl_worker");
+    TCase *cli = tcase_create("cli");
+    tcase_set_timeout(cli, 120);
+    tcase_add_test(cli, cli_help_and_usage_errors);
+    tcase_add_test(cli, cli_makes_pngs_with_parameters);
+    suite_add_tcase(s, cli);
+    TCase *svc = tcase_create("service");
+    tcase_set_timeout(svc, 300);
+    tcase_add_test(svc, service_both_job_types_end_to_end);
+    tcase_add_test(svc, service_missing_model_fails_without_respawn);
+    suite_add_tcase(s, svc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    teardown_once();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,272 @@
+/* ourvidz-sdxl service mode: the model resident once, "sdxl" jobs served as batches of N images
+ * (PNG outputs in the spool dir), progress per step, cancel honoured. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/tensor/backend.h"
+#include "workers/runtime/worker.h"
+#include "workers/sdxl/sdxl_bin.h"
+
+typedef struct ssvc {
+    ov_sdxl_pipeline *p;
+    const ov_worker_env *env;
+    int backend_kind;
+} ssvc;
+
+static void s_unload(void *state)
+{
+    ssvc *s = state;
+    if (!s)
+        return;
+    ov_sdxl_pipeline_free(s->p);
+    free(s);
+}
+
+/* Load failures a restart cannot fix (missing file, not SDXL, budget too small) end the worker
+ * with "do not respawn" (OV_ENOENT / OV_ECONFIG -> exit 78); memory and device errors may pass. */
+static int load_code(int rc)
+{
+    switch (rc) {
+    case OV_ENOENT: return OV_ENOENT;
+    case OV_EFORMAT:
+    case OV_EUNSUPP:
+    case OV_EBUDGET:
+    case OV_EINVAL:
+    case OV_ERANGE:
+    case OV_ECONFIG: return OV_ECONFIG;
+    default: return rc;
+    }
+}
+
+static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t model_id_len)
+{
+    const char *path = env->model;
+    struct stat st;
+    if (!path || !*path) {
+        ov_worker_load_error(
+            env, "no SDXL model configured: set model = <checkpoint.safetensors> in [worker.sdxl] "
+                 "or put one in <models_dir>/sdxl");
+        return OV_ENOENT;
+    }
+    if (stat(path, &st) != 0) {
+        ov_worker_load_error(
+            env, "SDXL model %s is missing (a single-file .safetensors checkpoint, sgm layout)", path);
+        return OV_ENOENT;
+    }
+    ssvc *s = calloc(1, sizeof *s);
+    if (!s)
+        return OV_ENOMEM;
+    s->env = env;
+    char err[1024] = "";
+    int rc = ov_sdxl_pick_backend(NULL, &s->backend_kind, err, sizeof err);
+    if (rc) {
+        ov_worker_load_error(env, "%s", err);
+        s_unload(s);
+        return OV_ECONFIG;
+    }
+    ov_sdxl_load_opts o = {.model_path = path,
+                           .backend_kind = s->backend_kind,
+                           .budget_bytes = env->vram_budget_bytes > 0 ? (size_t)env->vram_budget_bytes : 0,
+                           .weight_dtype = -1};
+    rc = ov_sdxl_pipeline_load(&o, &s->p, err, sizeof err);
+    if (rc) {
+        ov_worker_load_error(env, "cannot load the SDXL model %s: %s", path, err[0] ? err : ov_strerror(rc));
+        s_unload(s);
+        return load_code(rc);
+    }
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
+    snprintf(model_id, model_id_len, "%s", in->model_id);
+    if (s->backend_kind == OV_BACKEND_CUDA)
+        ov_worker_set_vram_used(env, in->weight_bytes);
+    ov_log(OV_LOG_NOTICE, "sdxl_loaded", "model=%s backend=%s weights_mib=%.1f load_s=%.2f", in->model_id,
+           in->backend, (double)in->weight_bytes / (1 << 20), in->load_s);
+    *state = s;
+    return 0;
+}
+
+static int on_progress(void *ud, const char *phase, int64_t step, int64_t total)
+{
+    return ov_job_progress(ud, phase, step, total) == OV_ECANCELED;
+}
+
+/* Integer parameter: absent -> dflt; present with another type -> error. */
+static int param_int(const ov_kvlist *params, const char *key, int64_t dflt, int64_t *out, ov_job_io *io)
+{
+    int rc = ov_kvlist_get_int(params, key, out);
+    if (rc == OV_ENOENT) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc)
+        ov_job_set_error(io, false, "params.%s must be an integer", key);
+    return rc;
+}
+
+static int put_meta(ov_job_io *io, const ssvc *s, const ov_sdxl_request *r, const ov_sdxl_result *res,
+                    double png_ms, const char *note)
+{
+    ov_kvlist *m = ov_job_meta(io);
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
+    char seeds[160] = "";
+    size_t n = 0;
+    for (int i = 0; i < res->count && n < sizeof seeds; i++) {
+        int w =
+            snprintf(seeds + n, sizeof seeds - n, "%s%llu", i ? "," : "", (unsigned long long)res->seeds[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    int rc = 0;
+    rc |= ov_kvlist_set_int(m, "seed", (int64_t)r->seed);
+    rc |= ov_kvlist_set_str(m, "seeds", seeds);
+    rc |= ov_kvlist_set_int(m, "num_images", res->count);
+    rc |= ov_kvlist_set_str(m, "sampler", ov_sdxl_sampler_name(r->sampler));
+    rc |= ov_kvlist_set_int(m, "steps", r->steps);
+    rc |= ov_kvlist_set_float(m, "guidance_scale", r->cfg);
+    rc |= ov_kvlist_set_int(m, "width", res->width);
+    rc |= ov_kvlist_set_int(m, "height", res->height);
+    rc |= ov_kvlist_set_str(m, "model", in->model_id);
+    rc |= ov_kvlist_set_str(m, "backend", in->backend);
+    rc |= ov_kvlist_set_str(m, "negative_conditioning",
+                            r->negative_prompt && r->negative_prompt[0] ? "encoded" : "zeros");
+    rc |= ov_kvlist_set_bool(m, "emphasis", r->emphasis != 0);
+    rc |= ov_kvlist_set_int(m, "unet_batches_per_step", res->sub_batches);
+    rc |= ov_kvlist_set_float(m, "text_encode_ms", res->t.text_ms);
+    rc |= ov_kvlist_set_float(m, "step_ms", res->t.step_ms_mean);
+    rc |= ov_kvlist_set_float(m, "step_ms_min", res->t.step_ms_min);
+    rc |= ov_kvlist_set_float(m, "step_ms_max", res->t.step_ms_max);
+    rc |= ov_kvlist_set_float(m, "denoise_ms", res->t.denoise_ms);
+    rc |= ov_kvlist_set_float(m, "decode_ms", res->t.decode_ms);
+    rc |= ov_kvlist_set_float(m, "png_ms", png_ms);
+    rc |= ov_kvlist_set_float(m, "generation_time", (res->t.total_ms + png_ms) / 1e3);
+    if (note && *note)
+        rc |= ov_kvlist_set_str(m, "worker_note", note);
+    return rc ? OV_ENOMEM : 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* params (supervisor/job_contract.h, task "sdxl"): prompt, negative_prompt?, steps, cfg, sampler,
+ * width, height, count, seed, format "png", compel_weights? (appended to the prompt after ", "
+ * and emphasis parsing turned on, as the July worker's Compel path), reference_* (image-to-image:
+ * not built; the job runs text-to-image, as the July worker effectively did, with a note). */
+static int s_run(void *state, const char *job_id, const char *task, const ov_kvlist *params, ov_job_io *io)
+{
+    ssvc *s = state;
+    if (strcmp(task, "sdxl") != 0) {
+        ov_job_set_error(io, false, "ourvidz-sdxl serves sdxl jobs only (got task '%s')", task);
+        return OV_EUNSUPP;
+    }
+    ov_sdxl_request r = {0};
+    const char *prompt = NULL, *neg = NULL, *sampler = NULL, *format = NULL, *compel = NULL, *ref = NULL;
+    if (ov_kvlist_get_str(params, "prompt", &prompt) != 0 || !prompt) {
+        ov_job_set_error(io, false, "params.prompt (a string) is required");
+        return OV_EINVAL;
+    }
+    if (ov_kvlist_get_str(params, "negative_prompt", &neg) == OV_EINVAL ||
+        ov_kvlist_get_str(params, "sampler", &sampler) == OV_EINVAL ||
+        ov_kvlist_get_str(params, "format", &format) == OV_EINVAL ||
+        ov_kvlist_get_str(params, "compel_weights", &compel) == OV_EINVAL) {
+        ov_job_set_error(io, false,
+                         "params.negative_prompt, sampler, format and compel_weights must be strings");
+        return OV_EINVAL;
+    }
+    if (format && strcmp(format, "png") != 0) {
+        ov_job_set_error(io, false, "params.format must be png (got '%s')", format);
+        return OV_EINVAL;
+    }
+    char err[1024] = "";
+    int rc = ov_sdxl_sampler_parse(sampler, &r.sampler, err, sizeof err);
+    if (rc) {
+        ov_job_set_error(io, false, "%s", err);
+        return rc;
+    }
+    int64_t steps, width, height, count, seed;
+    double cfg = 7.5;
+    if ((rc = param_int(params, "steps", 25, &steps, io)) ||
+        (rc = param_int(params, "width", 1024, &width, io)) ||
+        (rc = param_int(params, "height", 1024, &height, io)) ||
+        (rc = param_int(params, "count", 1, &count, io)) || (rc = param_int(params, "seed", 0, &seed, io)))
+        return rc;
+    if ((rc = ov_kvlist_get_float(params, "cfg", &cfg)) && rc != OV_ENOENT) {
+        ov_job_set_error(io, false, "params.cfg must be a number");
+        return rc;
+    }
+    /* range-check before narrowing to int (the pipeline then says which rule failed) */
+    r.steps = steps < -1 || steps > 100000 ? -1 : (int)steps;
+    r.width = width < -1 || width > 100000 ? -1 : (int)width;
+    r.height = height < -1 || height > 100000 ? -1 : (int)height;
+    r.count = count < -1 || count > 1000 ? -1 : (int)count;
+    r.cfg = cfg;
+    r.seed = seed > 0 ? (uint64_t)seed : ov_sdxl_random_seed();
+    char *full_prompt = NULL;
+    if (compel && *compel) {
+        size_t n = strlen(prompt) + strlen(compel) + 3;
+        full_prompt = malloc(n);
+        if (!full_prompt)
+            return OV_ENOMEM;
+        snprintf(full_prompt, n, "%s, %s", prompt, compel);
+        r.emphasis = 1;
+    }
+    r.prompt = full_prompt ? full_prompt : prompt;
+    r.negative_prompt = neg;
+    const char *note = "";
+    if (ov_kvlist_get_str(params, "reference_image_url", &ref) == 0 && ref && *ref)
+        note =
+            "reference image ignored: image-to-image is not built in this worker; the job ran text-to-image";
+
+    ov_sdxl_result res;
+    rc = ov_sdxl_generate(s->p, &r, on_progress, io, &res, err, sizeof err);
+    if (rc) {
+        if (rc != OV_ECANCELED)
+            ov_job_set_error(io, rc == OV_ENOMEM || rc == OV_EIO, "%s", err[0] ? err : ov_strerror(rc));
+        ov_log(OV_LOG_WARN, "sdxl_failed", "job=%s code=%s", job_id, ov_errname(rc));
+        free(full_prompt);
+        return rc;
+    }
+    /* PNGs into the spool dir, one output each */
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
+    double t0 = now_ms();
+    for (int i = 0; i < res.count && !rc; i++) {
+        if (ov_job_progress(io, "png", i, res.count) == OV_ECANCELED) {
+            rc = OV_ECANCELED;
+            break;
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s/image_%d.png", ov_job_spool_dir(io), i + 1);
+        rc = ov_sdxl_write_png(path, &res, i, &r, in, err, sizeof err);
+        if (rc)
+            ov_job_set_error(io, true, "writing image %d: %s", i + 1, err);
+        else if ((rc = ov_job_add_output(io, path, "image/png")))
+            ov_job_set_error(io, false, "cannot declare output %s (%s)", path, ov_strerror(rc));
+    }
+    double png_ms = now_ms() - t0;
+    if (!rc)
+        rc = put_meta(io, s, &r, &res, png_ms, note);
+    if (!rc)
+        ov_log(OV_LOG_INFO, "sdxl_done",
+               "job=%s images=%d size=%dx%d steps=%d sampler=%s step_ms=%.1f text_ms=%.0f decode_ms=%.0f "
+               "png_ms=%.0f "
+               "total_s=%.2f",
+               job_id, res.count, res.width, res.height, r.steps, ov_sdxl_sampler_name(r.sampler),
+               res.t.step_ms_mean, res.t.text_ms, res.t.decode_ms, png_ms, (res.t.total_ms + png_ms) / 1e3);
+    ov_sdxl_result_free(&res);
+    free(full_prompt);
+    return rc;
+}
+
+int ov_sdxl_service_main(int argc, char **argv)
+{
+    static const ov_worker_ops ops = {.kind = "sdxl", .load = s_load, .run = s_run, .unload = s_unload};
+    return ov_worker_main(&ops, argc, argv);
+}
