@@ -9,7 +9,9 @@ extern "C" {
 #include "common/tensor/backend.h"
 
 /* Open CUDA device `device` as a backend: its own non-blocking stream and cuBLAS handle; memory
- * is plain cudaMalloc (never managed). act_dtype is OV_DTYPE_BF16 (activations in bf16 with f32
+ * is plain cudaMalloc (never managed). $OURVIDZ_CUDA_FLASH, read here: "0" turns the tensor-core
+ * flash-attention kernel off (every attention runs the general kernel), "2" picks its D = 128
+ * variant compiled for 2 CTAs per SM; unset = on. act_dtype is OV_DTYPE_BF16 (activations in bf16 with f32
  * accumulation); f32 and f16 activations are accepted by every op too (slower GEMMs).
  * Returns 0 and *out (caller owns it: close with ov_backend_close() / ov_backend_cuda_close()),
  * OV_ENOENT when no such device (or no device at all), OV_EGPU when the driver refuses.
