@@ -9,7 +9,9 @@
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
 #   installed, else the shim runner and the plain reference sgemm in that folder.
 # - Never stops at the first failure: every step runs (within the time budget) and is recorded.
-# - Whole run bounded by OURVIDZ_GPU_CHECK_BUDGET_S (default 480 s); each step has its own timeout.
+# - Whole run bounded by OURVIDZ_GPU_CHECK_BUDGET_S (default 450 s); each step has its own timeout.
+#   Order: build, the four test binaries in parallel, bench_ops_cuda, then compute-sanitizer memcheck
+#   over the GPU-heavy tests with whatever time is left (at most 120 s).
 # - Without a GPU (or without nvcc) the GPU steps are reported as skipped; exit status 0 only when
 #   nothing failed.
 set -uo pipefail
@@ -24,7 +26,7 @@ table="$out/RESULTS.md"
 steps=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX") || exit 1
 trap 'rm -rf "$steps"' EXIT
 bdir=${OURVIDZ_GPU_CHECK_BUILD:-build-gpucheck}
-budget=${OURVIDZ_GPU_CHECK_BUDGET_S:-480}
+budget=${OURVIDZ_GPU_CHECK_BUDGET_S:-450}
 jobs=$(nproc 2>/dev/null || echo 8)
 t0=$(date +%s)
 : >"$log"
@@ -157,6 +159,33 @@ elif [ "$built" -eq 1 ]; then
   row bench_ops_cuda SKIPPED 0 "no GPU visible (nvidia-smi)"
 else
   row bench_ops_cuda "NOT RUN" 0 "no build"
+fi
+
+# ---- compute-sanitizer memcheck over the GPU-heavy tests (after the benchmarks: it slows kernels) ----
+san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ "$built" -eq 1 ] && [ "$have_gpu" -eq 1 ] && [ -n "$san" ]; then
+  slot=$(left)
+  [ "$slot" -gt 120 ] && slot=120
+  if [ "$slot" -lt 45 ]; then
+    row memcheck SKIPPED 0 "out of time budget"
+  else
+    OURVIDZ_CUDA_TESTS=t_linear,t_matmul,t_attention,t_flash_bf16,t_conv,t_quant,t_layout,t_norm \
+      step memcheck "$slot" "$san" --tool memcheck --target-processes all --error-exitcode 86 --print-limit 20 \
+      "$bdir/bin/test_tensor_cuda"
+    errs=$(grep -c '^========= [A-Z]' "$steps/memcheck.log")
+    if [ "$STEP_RC" -eq 0 ]; then
+      row memcheck ok "$STEP_S" "no memcheck errors ($(grep -E '^[0-9]+%: Checks' "$steps/memcheck.log" | tail -1))"
+    elif [ "$STEP_RC" -eq 124 ] || [ "$STEP_RC" -eq 137 ]; then
+      row memcheck "INCOMPLETE" "$STEP_S" "time budget ran out; $errs sanitizer lines so far"
+      [ "$errs" -gt 0 ] && { failed=1; details+=("### memcheck" "$(grep -E '^=========' "$steps/memcheck.log" | head -40)"); }
+    else
+      row memcheck "FAILED rc=$STEP_RC" "$STEP_S" "$errs sanitizer lines"
+      details+=("### memcheck" "$(grep -E '^=========|:[FE]:' "$steps/memcheck.log" | head -40)")
+      failed=1
+    fi
+  fi
+elif [ "$built" -eq 1 ]; then
+  row memcheck SKIPPED 0 "$([ "$have_gpu" -eq 1 ] && echo 'no compute-sanitizer' || echo 'no GPU visible')"
 fi
 
 # ---- report ----

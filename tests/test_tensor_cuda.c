@@ -603,6 +603,25 @@ static int have_device(void)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* $OURVIDZ_CUDA_TESTS (comma-separated test names, e.g. "t_flash_bf16,t_conv") runs only those:
+ * scripts/gpu-check.sh uses it for the compute-sanitizer pass. Unset: all. */
+static void add(TCase *tc, const TTest *t)
+{
+    const char *only = getenv("OURVIDZ_CUDA_TESTS");
+    if (only && *only) {
+        size_t n = strlen(t->name);
+        const char *p = only;
+        int hit = 0;
+        while (!hit && (p = strstr(p, t->name)) != NULL) {
+            hit = (p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0');
+            p += n;
+        }
+        if (!hit)
+            return;
+    }
+    tcase_add_test(tc, t);
+}
+
 int main(void)
 {
     if (!have_device()) {
@@ -612,20 +631,10 @@ int main(void)
     Suite *s = suite_create("tensor_cuda");
     TCase *tc = tcase_create("vs_cpu");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, t_unary);
-    tcase_add_test(tc, t_binary);
-    tcase_add_test(tc, t_glu);
-    tcase_add_test(tc, t_norm);
-    tcase_add_test(tc, t_linear);
-    tcase_add_test(tc, t_matmul);
-    tcase_add_test(tc, t_attention);
-    tcase_add_test(tc, t_rope);
-    tcase_add_test(tc, t_embed);
-    tcase_add_test(tc, t_layout);
-    tcase_add_test(tc, t_conv);
-    tcase_add_test(tc, t_quant);
-    tcase_add_test(tc, t_flash_bf16);
-    tcase_add_test(tc, t_flash_f16);
+    const TTest *all[] = {t_unary, t_binary, t_glu,    t_norm, t_linear, t_matmul,     t_attention,
+                          t_rope,  t_embed,  t_layout, t_conv, t_quant,  t_flash_bf16, t_flash_f16};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        add(tc, all[i]);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
