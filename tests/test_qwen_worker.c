@@ -389,7 +389,7 @@ static void enhance_dir(char *dir, size_t cap, const char *conf)
     fclose(f);
 }
 
-static int start_sup(tsup *t, const char *model)
+static int start_sup_extra(tsup *t, const char *model, const char *qwen_extra)
 {
     int port = 20000 + (int)(getpid() % 20000);
     char body[4096];
@@ -398,13 +398,18 @@ static int start_sup(tsup *t, const char *model)
              "[restart]\nbackoff_initial = 200ms\nbackoff_max = 1s\n"
              "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_idle = 5s\ntimeout_busy = 60s\n"
              "[worker.wan]\nenabled = false\n[worker.sdxl]\nenabled = false\n"
-             "[worker.qwen]\nenabled = true\nbinary = %s\nmodel = %s\n[http]\nport = %d\n",
-             g_bin, model, port);
+             "[worker.qwen]\nenabled = true\nbinary = %s\nmodel = %s\n%s[http]\nport = %d\n",
+             g_bin, model, qwen_extra ? qwen_extra : "", port);
     setenv("WAN_WORKER_API_KEY", "qwen-test-key-0123456789", 1);
     tsup_prepare(t, body);
     static const char *const spawn[] = {"--spawn-workers", NULL};
     tsup_start(t, spawn);
     return port;
+}
+
+static int start_sup(tsup *t, const char *model)
+{
+    return start_sup_extra(t, model, NULL);
 }
 
 /* POST /enhance (HTTP/1.0): returns the body (malloc'd), *status the HTTP status. */
@@ -520,6 +525,55 @@ START_TEST(service_fallback_is_reported_through_http)
 }
 END_TEST
 
+/* The last few KB of the supervisor log (static buffer), for failure messages. */
+static const char *log_tail(const tsup *t)
+{
+    static char buf[3000];
+    buf[0] = '\0';
+    FILE *f = fopen(t->log, "rb");
+    if (!f)
+        return "(no log)";
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, n > (long)sizeof buf - 1 ? n - (long)sizeof buf + 1 : 0, SEEK_SET);
+    size_t r = fread(buf, 1, sizeof buf - 1, f);
+    buf[r] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The supervisor's job timeout cancels a long generation: the worker stops within a few tokens
+ * (no kill, no restart) and serves the next job. */
+START_TEST(service_cancel_is_honoured)
+{
+    tsup t;
+    /* (The supervisor counts a cancelled attempt as a failed job: allow the retries in a row.) */
+    start_sup_extra(&t, g_model, "job_timeout = 1s\nmax_consecutive_failures = 10\n");
+    ck_assert_msg(tsup_wait_state(&t, "qwen.0", "ready", 60000), "qwen.0 not ready");
+    /* 4,096 new tokens (the cap: half the 8,192 context) take far longer than 1 s here. */
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             tsup_submit(&t, "qwen", "enhance", "prompt=a_cat max_new_tokens=30000 deadline_ms=600000"));
+    ck_assert(tsup_wait_state(&t, "qwen.0", "busy", 10000));
+    int64_t t0 = tsup_now_ms();
+    ck_assert_msg(tsup_wait_job(&t, id, "dead", 60000), "the cancelled job did not end");
+    ck_assert_int_ge(tsup_log_count(&t, "event=job_timeout"), 1);
+    ck_assert_int_eq(tsup_log_count(&t, "cancel not honoured"), 0);
+    ck_assert_int_ge(tsup_log_count(&t, "code=ECANCELED"), 1);
+    ck_assert_int_lt(tsup_now_ms() - t0, 45000);
+    char line[96];
+    snprintf(line, sizeof line, "job %s", id);
+    char *r = tsup_cmd(&t, line);
+    ck_assert_msg(strstr(r, "ECANCELED") != NULL, "%s", r);
+    free(r);
+    ck_assert(tsup_wait_state(&t, "qwen.0", "ready", 10000));
+    json_t *st = tsup_status(&t);
+    ck_assert_msg(tsup_wint(st, "qwen.0", "restarts") == 0, "qwen.0 restarted: %s", log_tail(&t));
+    json_decref(st);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 /* A missing model: the worker says why and is not respawned (exit 78). */
 START_TEST(service_missing_model_fails_without_respawn)
 {
@@ -563,6 +617,7 @@ static Suite *suite(void)
     tcase_set_timeout(ts, 300);
     tcase_add_test(ts, service_enhance_via_http_and_submit);
     tcase_add_test(ts, service_fallback_is_reported_through_http);
+    tcase_add_test(ts, service_cancel_is_honoured);
     tcase_add_test(ts, service_missing_model_fails_without_respawn);
     suite_add_tcase(s, ts);
     return s;
