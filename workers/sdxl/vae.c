@@ -636,6 +636,11 @@ static int check_io(const char *op, const ov_tensor *in, const ov_tensor *out, i
                               "[B, %lld, ...] of one act dtype",
                               op, in->name, ov_tensor_shape_str(in, a, sizeof a), out->name,
                               ov_tensor_shape_str(out, b, sizeof b), (long long)cin, (long long)cout);
+    /* The header's promise: activations past ~65504 occur inside the SDXL decoder. */
+    if (in->dtype == OV_DTYPE_F16)
+        return ov_tensor_fail(
+            OV_EUNSUPP, "vae %s: f16 activations ('%s') overflow in the SDXL VAE; run it in f32 or bf16", op,
+            in->name);
     return 0;
 }
 
