@@ -135,7 +135,7 @@ static void bench_gemm(ov_backend *be)
 
 /* ---- attention: WAN 1.3B (32,760 tokens, 12 heads x 128, non-causal), SDXL 64x64 self-attention
  * (4096 tokens, 10 heads x 64, CFG batch 2), Qwen prefill (4096 tokens causal, 28 q / 4 kv heads
- * x 128), each on the flash kernel (both D = 128 register variants) and the general kernel.
+ * x 128), each on the three flash-kernel variants and the general kernel.
  * TFLOP/s = 4·B·H·Lq·Lk·D / time (causal: halved). ---- */
 
 struct attn_shape {
@@ -194,15 +194,14 @@ static void bench_attention(void)
         {"SDXL 2x10x4096x64", 2, 10, 10, 4096, 64, 0},
         {"Qwen prefill 1x28(4)x4096x128 causal", 1, 28, 4, 4096, 128, 1},
     };
-    static const char *const modes[3] = {"1", "2", "0"};
-    static const char *const mode_names[3] = {"flash", "flash (2 CTA/SM)", "general kernel"};
+    static const char *const modes[4] = {"1", "2", "3", "0"};
+    static const char *const mode_names[4] = {"flash (default: 8 warps x 16 rows)", "flash 2 (2 CTA/SM cap)",
+                                              "flash 3 (4 warps x 32 rows)", "general kernel"};
     printf(
         "\n### attention (bf16)\n\n| shape | kernel | Lq timed | time | TFLOP/s |\n|---|---|---|---|---|\n");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct attn_shape *a = &shapes[si];
-        for (int m = 0; m < 3; m++) {
-            if (m == 1 && a->D != 128)
-                continue; /* the 2-CTA variant only exists for D = 128 */
+        for (int m = 0; m < 4; m++) {
             setenv("OURVIDZ_CUDA_FLASH", modes[m], 1);
             ov_backend *be = NULL;
             if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
@@ -229,7 +228,7 @@ static void bench_attention(void)
                 if (a->causal) /* the last lq rows of an L x L causal square */
                     flops *= ((double)a->L - (double)lq / 2.0) / (double)a->L;
                 printf("| %s | %s%s | %lld%s | %.2f ms | %.1f |\n", a->what, mode_names[m],
-                       m < 2 && !used_flash ? " (NOT dispatched: general kernel ran)" : "", (long long)lq,
+                       m < 3 && !used_flash ? " (NOT dispatched: general kernel ran)" : "", (long long)lq,
                        lq == a->L ? "" : " (slice)", t * 1e3, flops / t * 1e-12);
             }
             dev_free(be, &q);

@@ -531,7 +531,7 @@ END_TEST
 #define FA_BN_ 64
 
 static void flash_replay(const float *q, const float *k, const float *v, float *o, int B, int Hq, int Hkv,
-                         int Lq, int Lk, int D, int causal, int qoff, float scale)
+                         int Lq, int Lk, int D, int causal, int qoff, float scale, int RB)
 {
     const float sl2 = scale * 1.4426950408889634f;
     const int nqt = (Lq + FA_BM_ - 1) / FA_BM_, group = Hq / Hkv;
@@ -546,9 +546,9 @@ static void flash_replay(const float *q, const float *k, const float *v, float *
                 const int q0 = qt * FA_BM_, qrows = Lq - q0 < FA_BM_ ? Lq - q0 : FA_BM_;
                 const int kend = ov_fa_kend(Lk, causal, qoff, q0, qrows);
                 const int ntiles = kend > 0 ? (kend + FA_BN_ - 1) / FA_BN_ : 0;
-                for (int w = 0; w < 8; w++)
-                    for (int rr = 0; rr < 16; rr++) {
-                        const int r0 = q0 + w * 16, row = r0 + rr;
+                for (int w = 0; w < 8 / RB; w++) /* warps of 16·RB rows (RB row blocks) */
+                    for (int rr = 0; rr < 16 * RB; rr++) {
+                        const int r0 = q0 + w * 16 * RB, row = r0 + rr;
                         const float *qr = q + (((int64_t)b * Hq + h) * Lq + (row < Lq ? row : 0)) * D;
                         float m = -INFINITY, l = 0.0f;
                         for (int d = 0; d < D; d++)
@@ -604,14 +604,16 @@ static void flash_replay_case(int B, int Hq, int Hkv, int Lq, int Lk, int D, int
     ck_assert_ptr_nonnull(got);
     for (int64_t i = 0; i < n; i++)
         got[i] = NAN;
-    flash_replay(q->data, k->data, v->data, got, B, Hq, Hkv, Lq, Lk, D, causal, causal ? Lk - Lq : 0,
-                 (float)(1.0 / sqrt((double)D)));
     const float *ref = o->data;
-    for (int64_t i = 0; i < n; i++)
-        ck_assert_msg(isfinite(got[i]) &&
-                          fabs((double)got[i] - ref[i]) <= 1e-2 * (1.0 + fabs((double)ref[i])),
-                      "flash replay B%d Hq%d Hkv%d Lq%d Lk%d D%d causal%d: element %lld = %g, CPU %g", B, Hq,
-                      Hkv, Lq, Lk, D, causal, (long long)i, (double)got[i], (double)ref[i]);
+    for (int RB = 1; RB <= 2; RB++) {
+        flash_replay(q->data, k->data, v->data, got, B, Hq, Hkv, Lq, Lk, D, causal, causal ? Lk - Lq : 0,
+                     (float)(1.0 / sqrt((double)D)), RB);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(
+                isfinite(got[i]) && fabs((double)got[i] - ref[i]) <= 1e-2 * (1.0 + fabs((double)ref[i])),
+                "flash replay RB%d B%d Hq%d Hkv%d Lq%d Lk%d D%d causal%d: element %lld = %g, CPU %g", RB, B,
+                Hq, Hkv, Lq, Lk, D, causal, (long long)i, (double)got[i], (double)ref[i]);
+    }
     free(got);
     tt_end(&c);
 }

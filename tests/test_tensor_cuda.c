@@ -304,7 +304,7 @@ static void body_attention(pair *p)
 
 /* ---- tensor-core flash attention (flash_attn_cuda.cu): bf16 and f16, D 64 and 128, ragged
  * tiles, GQA, causal with and without a KV-cache offset, the WAN [B, L, H, D] permuted view; each
- * case under both D = 128 register variants and the general kernel (OURVIDZ_CUDA_FLASH=0), all
+ * case under the three kernel variants and the general kernel (OURVIDZ_CUDA_FLASH=1,2,3,0), all
  * against the CPU backend. Tolerance as every 16-bit case (1.5e-2 abs + rel): P is rounded to
  * 16 bits before P·V (2^-9 relative for bf16) and outputs are averages of |v| <= 1. ---- */
 
@@ -373,9 +373,9 @@ static void body_flash_wan(pair *p, int want)
 
 static void flash_modes(int dt)
 {
-    static const char *const modes[3] = {"1", "2", "0"};
+    static const char *const modes[4] = {"1", "2", "3", "0"};
     static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < 4; m++) {
         ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", modes[m], 1), 0);
         for (int b = 0; b < 3; b++) {
             pair p;

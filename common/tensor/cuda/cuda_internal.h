@@ -116,8 +116,9 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
  * caller runs the general kernel). */
 int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
                             const ov_tensor *v, const ov_attn_params *p);
-/* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "2" -> 2 (D = 128
- * kernel compiled for 2 CTAs per SM), else 1. */
+/* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "1".."3" -> that
+ * flash variant (flash_attn_cuda.cu: 1 default, 2 = capped for 2 CTAs/SM, 3 = 32 rows per warp),
+ * anything else -> 1. */
 int ov_cuda_flash_mode(void);
 int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
 int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,

@@ -3,8 +3,8 @@
  * with head dim 64 or 128, f32 online softmax, GQA, causal with a KV-cache offset; no bias (that,
  * f32 inputs, other head dims and unaligned views take attention_cuda.cu's kernel).
  *
- * One CTA = 128 query rows of one (batch, head), 8 warps x 16 rows. The Q tile and double-buffered
- * 64-key K/V tiles are staged in shared memory with cp.async (rows padded by 16 bytes, so the
+ * One CTA = 128 query rows of one (batch, head): 8 warps x 16 rows (or 4 x 32, see k_flash). The Q tile and
+ * double-buffered 64-key K/V tiles are staged in shared memory with cp.async (rows padded by 16 bytes, so the
  * 8 row addresses of an ldmatrix hit distinct banks). Per K/V tile each warp computes
  * S = Q·Kᵀ (16 x 64) with mma.sync m16n8k16 (f32 accumulate), masks, rescales its running max /
  * sum in the log2 domain, packs P to bf16/f16 straight from the S accumulator registers (the
@@ -99,10 +99,14 @@ template <bool F16> __device__ __forceinline__ uint32_t fa_pack(float lo, float 
     return u;
 }
 
-/* MINB: CTAs per SM the register allocation must allow (D = 128: 1 -> ~178 registers, no spills;
- * 2 -> 128 registers with ~100 bytes of spills; which is faster is measured by bench_ops_cuda). */
-template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREADS, MINB) k_flash(fa_args a)
+/* One CTA: FA_BM query rows = (8 / RB) warps x RB row blocks of 16. RB = 2 (FA2's layout: each
+ * warp 32 rows) halves the K/V shared-memory reads per FLOP at the cost of twice the accumulator
+ * registers. MINB: CTAs per SM the register allocation must allow. Which variant is fastest is
+ * measured by bench_ops_cuda (OURVIDZ_CUDA_FLASH selects it; ov_cuda_flash_mode). */
+template <int D, bool F16, int MINB, int RB>
+__global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
 {
+    constexpr int NTHR = FA_THREADS / RB;
     constexpr int DS = D + 8;     /* padded smem row, elements */
     constexpr int CH = D / 8;     /* 16-byte chunks per row */
     constexpr int NT = FA_BN / 8; /* n8 tiles of S */
@@ -114,7 +118,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int qt = a.causal ? a.n_qtiles - 1 - (int)blockIdx.x : (int)blockIdx.x;
-    const int q0 = qt * FA_BM;
+    const int q0 = qt * FA_BM, wr0 = q0 + warp * 16 * RB; /* this warp's first row */
     const int64_t bi = blockIdx.z, h = blockIdx.y, hk = h / a.group;
     const uint16_t *qg = (const uint16_t *)a.q + bi * a.qs0 + h * a.qs1;
     const uint16_t *kg = (const uint16_t *)a.k + bi * a.ks0 + hk * a.ks1;
@@ -123,7 +127,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
     const int kend = ov_fa_kend(a.Lk, a.causal, a.qoff, q0, qrows);
     const int ntiles = kend > 0 ? (int)((kend + FA_BN - 1) / FA_BN) : 0;
 
-    for (int c = tid; c < FA_BM * CH; c += FA_THREADS) {
+    for (int c = tid; c < FA_BM * CH; c += NTHR) {
         const int r = c / CH, cc = c % CH;
         const bool ok = r < qrows;
         fa_cp16(qsm + r * DS + cc * 8, ok ? qg + (int64_t)(q0 + r) * a.qs2 + cc * 8 : qg, ok ? 16 : 0);
@@ -131,7 +135,7 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
     auto load_kv = [&](int j, int buf) {
         const int k0 = j * FA_BN;
         uint16_t *kd = ksm + buf * FA_BN * DS, *vd = vsm + buf * FA_BN * DS;
-        for (int c = tid; c < FA_BN * CH; c += FA_THREADS) {
+        for (int c = tid; c < FA_BN * CH; c += NTHR) {
             const int r = c / CH, cc = c % CH;
             const bool ok = k0 + r < a.Lk;
             fa_cp16(kd + r * DS + cc * 8, ok ? kg + (int64_t)(k0 + r) * a.ks2 + cc * 8 : kg, ok ? 16 : 0);
@@ -142,20 +146,24 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
         load_kv(0, 0);
     fa_commit();
 
-    float oacc[DT][4];
+    float oacc[RB][DT][4];
+    float m[RB][2], l[RB][2]; /* per row block: rows lr0 and lr1 of this lane */
 #pragma unroll
-    for (int i = 0; i < DT; i++)
-        oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.0f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f; /* rows g and g + 8 of this warp */
+    for (int rb = 0; rb < RB; rb++) {
+#pragma unroll
+        for (int i = 0; i < DT; i++)
+            oacc[rb][i][0] = oacc[rb][i][1] = oacc[rb][i][2] = oacc[rb][i][3] = 0.0f;
+        m[rb][0] = m[rb][1] = -INFINITY;
+        l[rb][0] = l[rb][1] = 0.0f;
+    }
     int lr0, lr1, lc;
     ov_fa_c_elem(lane, 0, &lr0, &lc);
     ov_fa_c_elem(lane, 2, &lr1, &lc);
-    const int row0 = q0 + warp * 16 + lr0, row1 = q0 + warp * 16 + lr1; /* this lane's two rows */
     int qr, qc, kr, kc_, vr, vc;
     ov_fa_q_addr(lane, &qr, &qc);
     ov_fa_k_addr(lane, &kr, &kc_);
     ov_fa_v_addr(lane, &vr, &vc);
-    const uint16_t *qw = qsm + (warp * 16 + qr) * DS + qc;
+    const uint16_t *qw = qsm + (warp * 16 * RB + qr) * DS + qc; /* row block rb: + rb·16 rows */
 
     for (int j = 0; j < ntiles; j++) {
         if (j + 1 < ntiles)
@@ -165,126 +173,149 @@ template <int D, bool F16, int MINB> __global__ void __launch_bounds__(FA_THREAD
         __syncthreads();
         const uint16_t *ks = ksm + (j & 1) * FA_BN * DS, *vs = vsm + (j & 1) * FA_BN * DS;
 
-        /* S = Q·Kᵀ: rows of this warp x FA_BN keys */
-        float s[NT][4];
+        /* S = Q·Kᵀ: this warp's rows x FA_BN keys; each K fragment serves every row block */
+        float s[RB][NT][4];
 #pragma unroll
-        for (int i = 0; i < NT; i++)
-            s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+        for (int rb = 0; rb < RB; rb++)
+#pragma unroll
+            for (int i = 0; i < NT; i++)
+                s[rb][i][0] = s[rb][i][1] = s[rb][i][2] = s[rb][i][3] = 0.0f;
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t qa[4];
-            fa_ldm4(qa, qw + kk * 16);
+            uint32_t qa[RB][4];
+#pragma unroll
+            for (int rb = 0; rb < RB; rb++)
+                fa_ldm4(qa[rb], qw + rb * 16 * DS + kk * 16);
 #pragma unroll
             for (int np = 0; np < FA_BN / 16; np++) {
                 uint32_t kb[4];
                 fa_ldm4(kb, ks + (np * 16 + kr) * DS + kk * 16 + kc_);
-                fa_mma<F16>(s[2 * np], qa, kb[0], kb[1]);
-                fa_mma<F16>(s[2 * np + 1], qa, kb[2], kb[3]);
+#pragma unroll
+                for (int rb = 0; rb < RB; rb++) {
+                    fa_mma<F16>(s[rb][2 * np], qa[rb], kb[0], kb[1]);
+                    fa_mma<F16>(s[rb][2 * np + 1], qa[rb], kb[2], kb[3]);
+                }
             }
         }
 
         /* scale into the log2 domain, mask keys past Lk and (causal) past each row's position;
          * only tiles at the end or across this warp's diagonal need the compares */
         const int k0 = j * FA_BN;
-        const bool need_mask = ov_fa_need_mask(k0, FA_BN, a.Lk, a.causal, a.qoff, q0 + warp * 16);
-        float mx0 = -INFINITY, mx1 = -INFINITY;
+        const bool need_mask = ov_fa_need_mask(k0, FA_BN, a.Lk, a.causal, a.qoff, wr0);
 #pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
+        for (int rb = 0; rb < RB; rb++) {
+            float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int er, ec;
-                ov_fa_c_elem(lane, e, &er, &ec);
-                const int key = k0 + nt * 8 + ec, row = q0 + warp * 16 + er;
-                float x = s[nt][e] * a.scale_log2;
-                if (need_mask && !ov_fa_visible(key, row, a.Lk, a.causal, a.qoff))
-                    x = -INFINITY;
-                s[nt][e] = x;
-                if (e < 2)
-                    mx0 = fmaxf(mx0, x);
-                else
-                    mx1 = fmaxf(mx1, x);
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int er, ec;
+                    ov_fa_c_elem(lane, e, &er, &ec);
+                    const int key = k0 + nt * 8 + ec, row = wr0 + rb * 16 + er;
+                    float x = s[rb][nt][e] * a.scale_log2;
+                    if (need_mask && !ov_fa_visible(key, row, a.Lk, a.causal, a.qoff))
+                        x = -INFINITY;
+                    s[rb][nt][e] = x;
+                    if (e < 2)
+                        mx0 = fmaxf(mx0, x);
+                    else
+                        mx1 = fmaxf(mx1, x);
+                }
             }
-        }
-        /* the 4 lanes of a quad hold one row's 2·NT·4 columns */
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        float b0, b1, c0, c1;
-        ov_fa_rescale(m0, mx0, &m0, &b0, &c0);
-        ov_fa_rescale(m1, mx1, &m1, &b1, &c1);
-        float ls0 = 0.0f, ls1 = 0.0f;
+            /* the 4 lanes of a quad hold one row's 2·NT·4 columns */
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            float b0, b1, c0, c1;
+            ov_fa_rescale(m[rb][0], mx0, &m[rb][0], &b0, &c0);
+            ov_fa_rescale(m[rb][1], mx1, &m[rb][1], &b1, &c1);
+            float ls0 = 0.0f, ls1 = 0.0f;
 #pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-            s[nt][0] = exp2f(s[nt][0] - b0);
-            s[nt][1] = exp2f(s[nt][1] - b0);
-            s[nt][2] = exp2f(s[nt][2] - b1);
-            s[nt][3] = exp2f(s[nt][3] - b1);
-            ls0 += s[nt][0] + s[nt][1];
-            ls1 += s[nt][2] + s[nt][3];
-        }
-        l0 = l0 * c0 + ls0; /* per-lane partial sums; the quad adds them at the end */
-        l1 = l1 * c1 + ls1;
+            for (int nt = 0; nt < NT; nt++) {
+                s[rb][nt][0] = exp2f(s[rb][nt][0] - b0);
+                s[rb][nt][1] = exp2f(s[rb][nt][1] - b0);
+                s[rb][nt][2] = exp2f(s[rb][nt][2] - b1);
+                s[rb][nt][3] = exp2f(s[rb][nt][3] - b1);
+                ls0 += s[rb][nt][0] + s[rb][nt][1];
+                ls1 += s[rb][nt][2] + s[rb][nt][3];
+            }
+            l[rb][0] = l[rb][0] * c0 + ls0; /* per-lane partial sums; the quad adds them at the end */
+            l[rb][1] = l[rb][1] * c1 + ls1;
 #pragma unroll
-        for (int i = 0; i < DT; i++) {
-            oacc[i][0] *= c0;
-            oacc[i][1] *= c0;
-            oacc[i][2] *= c1;
-            oacc[i][3] *= c1;
+            for (int i = 0; i < DT; i++) {
+                oacc[rb][i][0] *= c0;
+                oacc[rb][i][1] *= c0;
+                oacc[rb][i][2] *= c1;
+                oacc[rb][i][3] *= c1;
+            }
         }
 
-        /* O += P·V, P from registers: k16 slice kc = S tiles 2kc (cols 0-7) and 2kc+1 (cols 8-15) */
+        /* O += P·V, P from registers: k16 slice kc = S tiles 2kc (cols 0-7) and 2kc+1 (cols 8-15);
+         * each V fragment serves every row block */
 #pragma unroll
         for (int kc = 0; kc < FA_BN / 16; kc++) {
-            uint32_t pa[4];
+            uint32_t pa[RB][4];
 #pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const float *st = s[2 * kc + ov_fa_p_tile(r)];
-                pa[r] = fa_pack<F16>(st[ov_fa_p_elem(r)], st[ov_fa_p_elem(r) + 1]);
-            }
+            for (int rb = 0; rb < RB; rb++)
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const float *st = s[rb][2 * kc + ov_fa_p_tile(r)];
+                    pa[rb][r] = fa_pack<F16>(st[ov_fa_p_elem(r)], st[ov_fa_p_elem(r) + 1]);
+                }
 #pragma unroll
             for (int dp = 0; dp < D / 16; dp++) {
                 uint32_t vb[4];
                 fa_ldm4t(vb, vs + (kc * 16 + vr) * DS + dp * 16 + vc);
-                fa_mma<F16>(oacc[2 * dp], pa, vb[0], vb[1]);
-                fa_mma<F16>(oacc[2 * dp + 1], pa, vb[2], vb[3]);
+#pragma unroll
+                for (int rb = 0; rb < RB; rb++) {
+                    fa_mma<F16>(oacc[rb][2 * dp], pa[rb], vb[0], vb[1]);
+                    fa_mma<F16>(oacc[rb][2 * dp + 1], pa[rb], vb[2], vb[3]);
+                }
             }
         }
         __syncthreads(); /* buffer j & 1 is refilled by the next iteration's prefetch */
     }
     fa_wait<0>();
 
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int64_t ob0 = bi * a.os0 + h * a.os1 + (int64_t)row0 * a.os2, ob1 = ob0 + 8 * a.os2;
 #pragma unroll
-    for (int i = 0; i < DT; i++) {
-        const int d = i * 8 + lc; /* elements 0,1 (row0) and 2,3 (row1) share columns lc, lc + 1 */
-        if (row0 < a.Lq) {
-            ov_st(a.o, a.odt, ob0 + d, oacc[i][0] * inv0);
-            ov_st(a.o, a.odt, ob0 + d + 1, oacc[i][1] * inv0);
-        }
-        if (row1 < a.Lq) {
-            ov_st(a.o, a.odt, ob1 + d, oacc[i][2] * inv1);
-            ov_st(a.o, a.odt, ob1 + d + 1, oacc[i][3] * inv1);
+    for (int rb = 0; rb < RB; rb++) {
+        float l0 = l[rb][0], l1 = l[rb][1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        const int row0 = wr0 + rb * 16 + lr0, row1 = wr0 + rb * 16 + lr1; /* this lane's two rows */
+        const int64_t ob0 = bi * a.os0 + h * a.os1 + (int64_t)row0 * a.os2,
+                      ob1 = bi * a.os0 + h * a.os1 + (int64_t)row1 * a.os2;
+#pragma unroll
+        for (int i = 0; i < DT; i++) {
+            const int d = i * 8 + lc; /* elements 0,1 (row0) and 2,3 (row1) share columns lc, lc + 1 */
+            if (row0 < a.Lq) {
+                ov_st(a.o, a.odt, ob0 + d, oacc[rb][i][0] * inv0);
+                ov_st(a.o, a.odt, ob0 + d + 1, oacc[rb][i][1] * inv0);
+            }
+            if (row1 < a.Lq) {
+                ov_st(a.o, a.odt, ob1 + d, oacc[rb][i][2] * inv1);
+                ov_st(a.o, a.odt, ob1 + d + 1, oacc[rb][i][3] * inv1);
+            }
         }
     }
 }
 
-template <int D, bool F16, int MINB>
+template <int D, bool F16, int MINB, int RB>
 static int fa_launch(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq)
 {
     const size_t sm = (size_t)(FA_BM + 4 * FA_BN) * (D + 8) * sizeof(uint16_t);
     int rc = ov_cuda_check(
-        be, cudaFuncSetAttribute(k_flash<D, F16, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
+        be,
+        cudaFuncSetAttribute(k_flash<D, F16, MINB, RB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
         "attention", "cudaFuncSetAttribute(flash)");
     if (rc)
         return rc;
     dim3 grid((unsigned)a.n_qtiles, (unsigned)Hq, (unsigned)B);
-    k_flash<D, F16, MINB><<<grid, FA_THREADS, sm, ov_cuda_of(be)->stream>>>(a);
+    k_flash<D, F16, MINB, RB><<<grid, FA_THREADS / RB, sm, ov_cuda_of(be)->stream>>>(a);
     return ov_cuda_launched(be, "attention");
 }
 
@@ -303,10 +334,8 @@ static int fa_aligned(const ov_tensor *t)
 int ov_cuda_flash_mode(void)
 {
     const char *e = getenv("OURVIDZ_CUDA_FLASH");
-    if (e && e[0] == '0')
-        return 0;
-    if (e && e[0] == '2')
-        return 2;
+    if (e && e[0] >= '0' && e[0] <= '3' && e[1] == '\0')
+        return e[0] - '0';
     return 1;
 }
 
@@ -345,12 +374,22 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
     a.n_qtiles = (int)((Lq + FA_BM - 1) / FA_BM);
     a.scale_log2 = p->scale * 1.4426950408889634f;
     ov_cuda_of(be)->flash_calls++;
-    if (D == 64)
-        return dt == OV_DTYPE_F16 ? fa_launch<64, true, 2>(be, a, B, Hq)
-                                  : fa_launch<64, false, 2>(be, a, B, Hq);
-    if (ov_cuda_of(be)->flash == 2)
-        return dt == OV_DTYPE_F16 ? fa_launch<128, true, 2>(be, a, B, Hq)
-                                  : fa_launch<128, false, 2>(be, a, B, Hq);
-    return dt == OV_DTYPE_F16 ? fa_launch<128, true, 1>(be, a, B, Hq)
-                              : fa_launch<128, false, 1>(be, a, B, Hq);
+    /* variants (ov_cuda_flash_mode; registers / spills from ptxas -v, sm_90, CUDA 13.0):
+     * 1 = 8 warps x 16 rows, no register cap (D 128: 215, D 64: 143), no spills;
+     * 2 = the same capped for 2 CTAs/SM (128 registers; spills 80 B at D 128, 56 B at D 64);
+     * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none) */
+    const int mode = ov_cuda_of(be)->flash;
+    const bool f16 = dt == OV_DTYPE_F16;
+    if (D == 64) {
+        if (mode == 3)
+            return f16 ? fa_launch<64, true, 2, 2>(be, a, B, Hq) : fa_launch<64, false, 2, 2>(be, a, B, Hq);
+        if (mode == 2)
+            return f16 ? fa_launch<64, true, 2, 1>(be, a, B, Hq) : fa_launch<64, false, 2, 1>(be, a, B, Hq);
+        return f16 ? fa_launch<64, true, 1, 1>(be, a, B, Hq) : fa_launch<64, false, 1, 1>(be, a, B, Hq);
+    }
+    if (mode == 3)
+        return f16 ? fa_launch<128, true, 1, 2>(be, a, B, Hq) : fa_launch<128, false, 1, 2>(be, a, B, Hq);
+    if (mode == 2)
+        return f16 ? fa_launch<128, true, 2, 1>(be, a, B, Hq) : fa_launch<128, false, 2, 1>(be, a, B, Hq);
+    return f16 ? fa_launch<128, true, 1, 1>(be, a, B, Hq) : fa_launch<128, false, 1, 1>(be, a, B, Hq);
 }
