@@ -24,14 +24,17 @@ const char ov_mk_qwen_chat_template[] =
     "    {%- else %}\n"
     "        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}\n"
     "    {%- endif %}\n"
-    "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou are "
+    "    {{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\nYou "
+    "are "
     "provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}\n"
     "    {%- for tool in tools %}\n"
     "        {{- \"\\n\" }}\n"
     "        {{- tool | tojson }}\n"
     "    {%- endfor %}\n"
-    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments "
-    "within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": "
+    "    {{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and "
+    "arguments "
+    "within <tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, "
+    "\\\"arguments\\\": "
     "<args-json-object>}\\n</tool_call><|im_end|>\\n\" }}\n"
     "{%- else %}\n"
     "    {%- if messages[0]['role'] == 'system' %}\n"
@@ -42,7 +45,8 @@ const char ov_mk_qwen_chat_template[] =
     "    {%- endif %}\n"
     "{%- endif %}\n"
     "{%- for message in messages %}\n"
-    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == "
+    "    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or "
+    "(message.role == "
     "\"assistant\" and not message.tool_calls) %}\n"
     "        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n"
     "    {%- elif message.role == \"assistant\" %}\n"
@@ -91,11 +95,14 @@ int ov_mk_qwen_specs(ov_mk_list *l, const ov_mk_qwen_cfg *c)
         float ps = c->proj_std;
         if ((rc = ov_mk_gain(l, H, "model.layers.%d.input_layernorm.weight", i)) ||
             (rc = ov_mk_weight(l, ps, qd, H, 0, 0, "model.layers.%d.self_attn.q_proj.weight", i)) ||
-            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &qd, "model.layers.%d.self_attn.q_proj.bias", i)) ||
+            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &qd,
+                            "model.layers.%d.self_attn.q_proj.bias", i)) ||
             (rc = ov_mk_weight(l, ps, kvd, H, 0, 0, "model.layers.%d.self_attn.k_proj.weight", i)) ||
-            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &kvd, "model.layers.%d.self_attn.k_proj.bias", i)) ||
+            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &kvd,
+                            "model.layers.%d.self_attn.k_proj.bias", i)) ||
             (rc = ov_mk_weight(l, ps, kvd, H, 0, 0, "model.layers.%d.self_attn.v_proj.weight", i)) ||
-            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &kvd, "model.layers.%d.self_attn.v_proj.bias", i)) ||
+            (rc = ov_mk_add(l, OV_MK_NORMAL, 0.0f, c->bias_std, 1, &kvd,
+                            "model.layers.%d.self_attn.v_proj.bias", i)) ||
             (rc = ov_mk_weight(l, ps, H, qd, 0, 0, "model.layers.%d.self_attn.o_proj.weight", i)) ||
             (rc = ov_mk_gain(l, H, "model.layers.%d.post_attention_layernorm.weight", i)) ||
             (rc = ov_mk_weight(l, ps, I, H, 0, 0, "model.layers.%d.mlp.gate_proj.weight", i)) ||
@@ -138,29 +145,33 @@ static int write_json(const char *dir, const char *file, json_t *j)
 
 static int write_configs(const char *dir, const ov_mk_qwen_cfg *c, int dtype, const char *preset)
 {
-    json_t *cfg = json_pack("{s:[s],s:f,s:i,s:s,s:i,s:f,s:i,s:i,s:s,s:i,s:i,s:i,s:n,s:f,s:f,s:n,s:i,s:b,s:s,s:s,"
-                            "s:b,s:b,s:i}",
-                            "architectures", "Qwen2ForCausalLM", "attention_dropout", 0.0, "bos_token_id",
-                            QWEN_ENDOFTEXT, "hidden_act", "silu", "hidden_size", c->hidden, "initializer_range",
-                            0.02, "intermediate_size", c->intermediate, "max_position_embeddings",
-                            (int)c->max_positions, "model_type", "qwen2", "num_attention_heads", c->heads,
-                            "num_hidden_layers", c->layers, "num_key_value_heads", c->kv_heads, "rope_scaling",
-                            "rms_norm_eps", c->rms_eps, "rope_theta", c->rope_theta,
-                            "sliding_window", "max_window_layers", c->layers, "tie_word_embeddings", c->tied,
-                            "torch_dtype", dtype == OV_DTYPE_BF16 ? "bfloat16" : dtype == OV_DTYPE_F16 ? "float16" : "float32",
-                            "transformers_version", "4.43.1", "use_cache", 1, "use_sliding_window", 0,
-                            "vocab_size", (int)c->vocab);
+    json_t *cfg = json_pack(
+        "{s:[s],s:f,s:i,s:s,s:i,s:f,s:i,s:i,s:s,s:i,s:i,s:i,s:n,s:f,s:f,s:n,s:i,s:b,s:s,s:s,"
+        "s:b,s:b,s:i}",
+        "architectures", "Qwen2ForCausalLM", "attention_dropout", 0.0, "bos_token_id", QWEN_ENDOFTEXT,
+        "hidden_act", "silu", "hidden_size", c->hidden, "initializer_range", 0.02, "intermediate_size",
+        c->intermediate, "max_position_embeddings", (int)c->max_positions, "model_type", "qwen2",
+        "num_attention_heads", c->heads, "num_hidden_layers", c->layers, "num_key_value_heads", c->kv_heads,
+        "rope_scaling", "rms_norm_eps", c->rms_eps, "rope_theta", c->rope_theta, "sliding_window",
+        "max_window_layers", c->layers, "tie_word_embeddings", c->tied, "torch_dtype",
+        dtype == OV_DTYPE_BF16  ? "bfloat16"
+        : dtype == OV_DTYPE_F16 ? "float16"
+                                : "float32",
+        "transformers_version", "4.43.1", "use_cache", 1, "use_sliding_window", 0, "vocab_size",
+        (int)c->vocab);
     json_object_set_new(cfg, "eos_token_id", json_integer(QWEN_IM_END));
-    json_object_set_new(cfg, "ourvidz_note",
-                        json_sprintf("random weights from ourvidz-mkmodel --preset %s (not a trained model)", preset));
-    json_t *gen = json_pack("{s:i,s:i,s:[i,i],s:b,s:f,s:f,s:i,s:f}", "bos_token_id", QWEN_ENDOFTEXT, "pad_token_id",
-                            QWEN_ENDOFTEXT, "eos_token_id", QWEN_IM_END, QWEN_ENDOFTEXT, "do_sample", 1,
-                            "temperature", 0.7, "top_p", 0.8, "top_k", 20, "repetition_penalty", 1.05);
+    json_object_set_new(
+        cfg, "ourvidz_note",
+        json_sprintf("random weights from ourvidz-mkmodel --preset %s (not a trained model)", preset));
+    json_t *gen =
+        json_pack("{s:i,s:i,s:[i,i],s:b,s:f,s:f,s:i,s:f}", "bos_token_id", QWEN_ENDOFTEXT, "pad_token_id",
+                  QWEN_ENDOFTEXT, "eos_token_id", QWEN_IM_END, QWEN_ENDOFTEXT, "do_sample", 1, "temperature",
+                  0.7, "top_p", 0.8, "top_k", 20, "repetition_penalty", 1.05);
     json_t *tc = json_pack("{s:b,s:b,s:n,s:s,s:b,s:s,s:s,s:i,s:s,s:b,s:s,s:n}", "add_bos_token", 0,
                            "add_prefix_space", 0, "bos_token", "chat_template", ov_mk_qwen_chat_template,
                            "clean_up_tokenization_spaces", 0, "eos_token", "<|im_end|>", "errors", "replace",
-                           "model_max_length", 131072, "pad_token", "<|endoftext|>", "split_special_tokens", 0,
-                           "tokenizer_class", "Qwen2Tokenizer", "unk_token");
+                           "model_max_length", 131072, "pad_token", "<|endoftext|>", "split_special_tokens",
+                           0, "tokenizer_class", "Qwen2Tokenizer", "unk_token");
     int rc = (!cfg || !gen || !tc) ? OV_ENOMEM : 0;
     if (!rc)
         rc = write_json(dir, "config.json", cfg);
@@ -187,7 +198,8 @@ static json_t *load_tokenizer(const char *given)
         snprintf(cand[n++], sizeof cand[0], "%s/common/text/data/qwen-tokenizer.json.gz", env);
     const char *self = __FILE__, *tail = strstr(self, "tools/mkmodel/mkmodel_qwen.c");
     if (tail)
-        snprintf(cand[n++], sizeof cand[0], "%.*scommon/text/data/qwen-tokenizer.json.gz", (int)(tail - self), self);
+        snprintf(cand[n++], sizeof cand[0], "%.*scommon/text/data/qwen-tokenizer.json.gz", (int)(tail - self),
+                 self);
     for (int i = 0; i < n; i++) {
         gzFile f = gzopen(cand[i], "rb");
         if (!f)
@@ -225,7 +237,8 @@ static void filter_added(json_t *tok)
 }
 
 /* tokenizer.json -> GGUF arrays (strings point into tok; pads into the returned storage). */
-static int build_vocab(json_t *tok, int64_t n_vocab, ov_mk_qwen_vocab *v, char **pad_store, char ***merge_store)
+static int build_vocab(json_t *tok, int64_t n_vocab, ov_mk_qwen_vocab *v, char **pad_store,
+                       char ***merge_store)
 {
     memset(v, 0, sizeof *v);
     v->n_tokens = (size_t)n_vocab;
@@ -255,7 +268,8 @@ static int build_vocab(json_t *tok, int64_t n_vocab, ov_mk_qwen_vocab *v, char *
         json_int_t id = json_integer_value(json_object_get(a, "id"));
         if (id >= 0 && id < n_vocab) {
             v->tokens[id] = json_string_value(json_object_get(a, "content"));
-            v->types[id] = json_is_true(json_object_get(a, "special")) ? 3 /* CONTROL */ : 4 /* USER_DEFINED */;
+            v->types[id] =
+                json_is_true(json_object_get(a, "special")) ? 3 /* CONTROL */ : 4 /* USER_DEFINED */;
         }
     }
     for (i = 0; i < v->n_tokens; i++)
@@ -293,8 +307,9 @@ static const char *flag(const ov_mk_args *a, const char *name)
 }
 
 /* DIR/{config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
- * model.safetensors, model.gguf}. Presets: tiny (2 layers, hidden 64; tests) and 0.5b
- * (Qwen2.5-0.5B shapes; benchmarks). Extra flags: --gguf-type f32|f16|bf16|q8_0, --no-gguf,
+ * model.safetensors, model.gguf}. Presets: tiny (2 layers, hidden 64; tests), tiny-q4k (1 layer,
+ * hidden 256, f16 + Q4_K GGUF; the k-quant test) and 0.5b (Qwen2.5-0.5B shapes; benchmarks).
+ * Extra flags: --gguf-type f32|f16|bf16|q8_0|q4_K, --no-gguf,
  * --tokenizer PATH (tokenizer.json or .json.gz). */
 static int make_qwen(const ov_mk_args *a)
 {
@@ -313,16 +328,20 @@ static int make_qwen(const ov_mk_args *a)
         big = 0;
         /* std chosen so logits are far from uniform (|logit| ~ 4) and greedy continuations vary */
         c = (ov_mk_qwen_cfg){64, 2, 4, 2, 128, 151936, 32768, 1e6, 1e-6, 1, 0.5f, 0.15f, 0.1f};
+    } else if (!strcmp(a->preset, "tiny-q4k")) {
+        big = 0; /* rows of 256 and 512 so every matrix can be Q4_K (256-element blocks) */
+        c = (ov_mk_qwen_cfg){256, 1, 4, 2, 512, 151936, 32768, 1e6, 1e-6, 1, 0.25f, 0.08f, 0.1f};
     } else if (!strcmp(a->preset, "0.5b")) {
         big = 1; /* Qwen2.5-0.5B config.json */
         c = (ov_mk_qwen_cfg){896, 24, 14, 2, 4864, 151936, 32768, 1e6, 1e-6, 1, 0.02f, 0.02f, 0.02f};
     } else {
-        fprintf(stderr, "mkmodel qwen: unknown preset '%s' (tiny, 0.5b)\n", a->preset);
+        fprintf(stderr, "mkmodel qwen: unknown preset '%s' (tiny, tiny-q4k, 0.5b)\n", a->preset);
         return OV_EINVAL;
     }
-    int dtype = a->dtype_set ? a->dtype : big ? OV_DTYPE_BF16 : OV_DTYPE_F32;
+    int q4k = !strcmp(a->preset, "tiny-q4k");
+    int dtype = a->dtype_set ? a->dtype : big ? OV_DTYPE_BF16 : q4k ? OV_DTYPE_F16 : OV_DTYPE_F32;
     const char *gt = flag(a, "--gguf-type");
-    int gguf_dtype = gt ? ov_dtype_from_name(gt) : big ? OV_DTYPE_F16 : OV_DTYPE_F32;
+    int gguf_dtype = gt ? ov_dtype_from_name(gt) : big ? OV_DTYPE_F16 : q4k ? OV_DTYPE_Q4_K : OV_DTYPE_F32;
     if (gguf_dtype < 0) {
         fprintf(stderr, "mkmodel qwen: --gguf-type %s unknown (f32, f16, bf16, q8_0)\n", gt);
         return OV_EINVAL;
@@ -350,8 +369,9 @@ static int make_qwen(const ov_mk_args *a)
         fprintf(stderr, "mkmodel qwen: cannot write %s\n", path);
         rc = OV_EIO;
     }
-    const char *meta[] = {"format", "pt", "ourvidz.preset", a->preset, "ourvidz.note",
-                          "random weights from ourvidz-mkmodel (not a trained model)"};
+    const char *meta[] = {"format",         "pt",
+                          "ourvidz.preset", a->preset,
+                          "ourvidz.note",   "random weights from ourvidz-mkmodel (not a trained model)"};
     if (!rc && (size_t)snprintf(path, sizeof path, "%s/model.safetensors", a->out) >= sizeof path)
         rc = OV_ERANGE;
     if (!rc)
@@ -387,4 +407,4 @@ static int make_qwen(const ov_mk_args *a)
     return rc;
 }
 
-const ov_mk_kind ov_mk_kind_qwen = {"qwen", "tiny|0.5b", make_qwen};
+const ov_mk_kind ov_mk_kind_qwen = {"qwen", "tiny|tiny-q4k|0.5b", make_qwen};

@@ -38,7 +38,8 @@ int ov_mk_qwen_gguf_name(const char *hf, char *out, size_t cap);
 
 /* Write `path` as a llama.cpp-loadable GGUF of the same values: every spec's ov_mk_fill data,
  * first rounded through st_dtype (what model.safetensors holds), then stored as ggml type
- * gguf_dtype (F32/F16/BF16/Q8_0) for 2-D weights and F32 for norms and biases. 0 or OV_E* with
+ * gguf_dtype (F32/F16/BF16/Q8_0/Q4_K) for 2-D weights (F16 where a row does not fill a
+ * quantisation block) and F32 for norms and biases. 0 or OV_E* with
  * a message in err. */
 int ov_mk_qwen_write_gguf(const ov_mk_list *l, const ov_mk_qwen_cfg *c, const ov_mk_qwen_vocab *v,
                           const char *name, uint64_t seed, int st_dtype, int gguf_dtype, const char *path,

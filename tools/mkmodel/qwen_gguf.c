@@ -53,6 +53,7 @@ static uint32_t file_type(int dtype)
     switch (dtype) {
     case OV_DTYPE_F16: return 1;
     case OV_DTYPE_Q8_0: return 7;
+    case OV_DTYPE_Q4_K: return 15; /* LLAMA_FTYPE_MOSTLY_Q4_K_M */
     case OV_DTYPE_BF16: return 32;
     default: return 0;
     }
@@ -63,8 +64,8 @@ int ov_mk_qwen_write_gguf(const ov_mk_list *l, const ov_mk_qwen_cfg *c, const ov
                           char *err, size_t err_cap)
 {
     if (gguf_dtype != OV_DTYPE_F32 && gguf_dtype != OV_DTYPE_F16 && gguf_dtype != OV_DTYPE_BF16 &&
-        gguf_dtype != OV_DTYPE_Q8_0) {
-        snprintf(err, err_cap, "mkmodel qwen: --gguf-type %s not writable (f32, f16, bf16, q8_0)",
+        gguf_dtype != OV_DTYPE_Q8_0 && gguf_dtype != OV_DTYPE_Q4_K) {
+        snprintf(err, err_cap, "mkmodel qwen: --gguf-type %s not writable (f32, f16, bf16, q8_0, q4_K)",
                  ov_dtype_name(gguf_dtype));
         return OV_EINVAL;
     }

@@ -6,6 +6,7 @@ independent implementations on the same weights.
     model.safetensors): logits of 4 prompts + 64-token greedy continuations.
   * llama.cpp (llama-cpp-python) on DIR/model.gguf (f32 GGUF, f32 KV cache): the same.
   * llama.cpp on a q8_0 GGUF of the same values (logits only).
+  * llama.cpp on the Q4_K GGUF of --preset tiny-q4k (hidden 256, 1 layer; logits of 2 prompts).
 
 Usage (from the repo root, after building):
   /work/venv/bin/python tests/golden/qwen/make_golden.py build/bin/ourvidz-mkmodel
@@ -41,8 +42,8 @@ CHAT = [
 ]
 
 
-def mkmodel(binary, out, gguf_type):
-    subprocess.run([binary, "qwen", "--preset", "tiny", "--out", out, "--seed", str(SEED), "--gguf-type", gguf_type],
+def mkmodel(binary, out, gguf_type, preset="tiny"):
+    subprocess.run([binary, "qwen", "--preset", preset, "--out", out, "--seed", str(SEED), "--gguf-type", gguf_type],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -123,12 +124,21 @@ def main():
                   f"|hf-llama q8_0| {case['max_abs_hf_vs_llama_q8']:.3g} greedy equal "
                   f"{hf_greedy == ll_greedy}")
             cases.append(case)
+        # k-quants: tiny-q4k (hidden 256, one layer) as a Q4_K GGUF, llama.cpp logits of 2 prompts
+        dq4 = os.path.join(tmp, "q4k")
+        mkmodel(binary, dq4, "q4_K", "tiny-q4k")
+        q4k_cases = []
+        for ids in prompts[:2]:
+            lk, _ = llama_run(os.path.join(dq4, "model.gguf"), ids, 0)
+            q4k_cases.append({"ids": ids, "llama_rows": compact_rows(lk, rng, 0, 32),
+                              "max_abs_logit": float(np.abs(lk).max())})
+            print(f"q4_K prompt {len(ids)} tokens: max |logit| {np.abs(lk).max():.3g}")
     import llama_cpp
     doc = {
         "recipe": "tests/golden/qwen/make_golden.py", "seed": SEED, "preset": "tiny",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "llama_cpp_python": llama_cpp.__version__, "numpy": np.__version__},
-        "cases": cases,
+        "cases": cases, "q4k_cases": q4k_cases,
     }
     path = os.path.join(here, "qwen_tiny_golden.json.gz")
     with gzip.open(path, "wt", encoding="utf-8") as f:
