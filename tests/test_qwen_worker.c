@@ -5,6 +5,7 @@
  * contract (enhanced_prompt or an explicit fallback), not the wording. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <hiredis/hiredis.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "support/http_test_server.h"
 #include "test_supervisor_util.h"
 
 static char g_tmp[64];    /* temp root (model, prompt files) */
@@ -574,6 +577,149 @@ START_TEST(service_cancel_is_honoured)
 }
 END_TEST
 
+/* ---- the staged chain: a *7b_*_enhanced job from Redis ---- */
+
+static pid_t g_redis_pid;
+static void redis_kill_atexit(void)
+{
+    if (g_redis_pid > 0)
+        kill(g_redis_pid, SIGKILL);
+}
+
+/* redis-server on a Unix socket in dir; returns once it answers PING. */
+static void redis_up(const char *dir, char *sock, size_t cap)
+{
+    snprintf(sock, cap, "%s/r.sock", dir);
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1), dup2(fd, 2);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+               "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    g_redis_pid = p;
+    atexit(redis_kill_atexit);
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(sock);
+        int ok = c && !c->err;
+        if (ok) {
+            redisReply *r = redisCommand(c, "PING");
+            ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r)
+                freeReplyObject(r);
+        }
+        if (c)
+            redisFree(c);
+        if (ok)
+            return;
+        tsup_sleep_ms(10);
+    }
+    ck_abort_msg("redis-server did not start");
+}
+
+/* The terminal callback of job `id` (caller json_decref), or NULL after deadline_ms. */
+static json_t *wait_callback(ov_ts *ts, const char *id, int deadline_ms)
+{
+    int64_t end = tsup_now_ms() + deadline_ms;
+    while (tsup_now_ms() < end) {
+        for (int k = 0, n = ov_ts_count(ts); k < n; k++) {
+            ov_ts_request q;
+            if (ov_ts_get(ts, k, &q) != 0)
+                continue;
+            json_t *j = q.body ? json_loadb(q.body, q.body_len, 0, NULL) : NULL;
+            ov_ts_request_free(&q);
+            const char *jid = json_string_value(json_object_get(j, "job_id"));
+            const char *st = json_string_value(json_object_get(j, "status"));
+            if (jid && st && strcmp(jid, id) == 0 &&
+                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0))
+                return j;
+            json_decref(j);
+        }
+        tsup_sleep_ms(50);
+    }
+    return NULL;
+}
+
+/* video7b_fast_enhanced pushed the way the frontend pushes it: stage 0 runs on the real
+ * ourvidz-qwen (tiny model), stage 1 on the test engine standing in for WAN (not built yet). The
+ * callback reports the enhancement (applied with the enhanced prompt, or skipped with the worker's
+ * reason); a second supervisor whose enhancer cannot meet its deadline reports "skipped" with that
+ * reason, and the job still completes with the original prompt. */
+START_TEST(service_enhanced_job_type_chain_through_redis)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/redis.XXXXXX", g_tmp);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sock[192];
+    redis_up(dir, sock, sizeof sock);
+    ov_ts *ts = NULL;
+    ck_assert_int_eq(ov_ts_start(&ts), 0);
+    setenv("OV_TEST_OUTPUT_PNG", "1", 1);
+    setenv("OV_TEST_JOB_SLEEP_MS", "0", 1);
+    for (int round = 0; round < 2; round++) {
+        char edir[256];
+        enhance_dir(edir, sizeof edir, round == 0 ? "max_new_tokens = 48\n" : "deadline = 1ms\n");
+        setenv("OURVIDZ_ENHANCE_DIR", edir, 1);
+        char body[4096];
+        snprintf(body, sizeof body,
+                 "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
+                 "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 60s\n"
+                 "[worker.sdxl]\nenabled = false\n[worker.wan]\nbinary = %s\n"
+                 "[worker.qwen]\nbinary = %s\nmodel = %s\n"
+                 "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
+                 "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
+                 tsup_test_bin("ourvidz-testworker"), g_bin, g_model, sock, dir, ov_ts_url(ts));
+        tsup t;
+        tsup_prepare(&t, body);
+        tsup_start(&t, NULL);
+        ck_assert_msg(tsup_wait_state(&t, "qwen.0", "ready", 60000), "qwen.0 not ready");
+        char id[32], payload[512];
+        snprintf(id, sizeof id, "enh-%d", round);
+        snprintf(payload, sizeof payload,
+                 "{\"id\":\"%s\",\"type\":\"video7b_fast_enhanced\",\"prompt\":\"a red fox in deep snow\","
+                 "\"user_id\":\"user-1\",\"video_id\":\"vid-%d\"}",
+                 id, round);
+        redisContext *c = redisConnectUnix(sock);
+        ck_assert(c && !c->err);
+        redisReply *rep = redisCommand(c, "LPUSH wan_queue %s", payload);
+        ck_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(rep);
+        redisFree(c);
+        json_t *cb = wait_callback(ts, id, 90000);
+        ck_assert_msg(cb != NULL, "no callback for %s: %s", id, log_tail(&t));
+        ck_assert_str_eq(json_string_value(json_object_get(cb, "status")), "completed");
+        json_t *meta = json_object_get(cb, "metadata");
+        const char *enh = json_string_value(json_object_get(meta, "enhancement"));
+        const char *ep = json_string_value(json_object_get(meta, "enhanced_prompt"));
+        const char *note = json_string_value(json_object_get(meta, "enhancement_note"));
+        ck_assert_str_eq(json_string_value(json_object_get(meta, "original_prompt")),
+                         "a red fox in deep snow");
+        fprintf(stderr, "chain %s: enhancement=%s note=%.80s enhanced_prompt=%.60s...\n", id,
+                enh ? enh : "(none)", note ? note : "", ep ? ep : "");
+        if (round == 1 || (enh && strcmp(enh, "skipped") == 0)) {
+            ck_assert_str_eq(enh, "skipped");
+            ck_assert_msg(note && strstr(note, round == 1 ? "deadline" : "") &&
+                              strstr(note, "used original prompt"),
+                          "note: %s", note ? note : "(null)");
+        } else {
+            ck_assert_str_eq(enh, "applied");
+            ck_assert_msg(ep && strlen(ep) >= 11 && strcmp(ep, "a red fox in deep snow") != 0, "enhanced: %s",
+                          ep ? ep : "(null)");
+        }
+        json_decref(cb);
+        tsup_kill_all(&t);
+    }
+    unsetenv("OURVIDZ_ENHANCE_DIR");
+    ov_ts_stop(ts);
+    kill(g_redis_pid, SIGKILL);
+    waitpid(g_redis_pid, NULL, 0);
+    g_redis_pid = 0;
+}
+END_TEST
+
 /* A missing model: the worker says why and is not respawned (exit 78). */
 START_TEST(service_missing_model_fails_without_respawn)
 {
@@ -618,6 +764,7 @@ static Suite *suite(void)
     tcase_add_test(ts, service_enhance_via_http_and_submit);
     tcase_add_test(ts, service_fallback_is_reported_through_http);
     tcase_add_test(ts, service_cancel_is_honoured);
+    tcase_add_test(ts, service_enhanced_job_type_chain_through_redis);
     tcase_add_test(ts, service_missing_model_fails_without_respawn);
     suite_add_tcase(s, ts);
     return s;
