@@ -88,6 +88,14 @@ else
   else
     row configure ok "$STEP_S" "$(grep -o 'gpucheck: .*' "$steps/configure.log" | paste -sd ';' -)"
     step build $(($(left) < 300 ? $(left) : 300)) cmake --build "$bdir" -j"$jobs"
+    if [ "$STEP_RC" -ne 0 ] && [ "$STEP_RC" -ne 124 ] &&
+      ! grep -q 'gpucheck: no Check.*gpucheck: no OpenBLAS' <<<"$(grep -o 'gpucheck: .*' "$steps/configure.log" | paste -sd ';' -)"; then
+      # a system Check/OpenBLAS that does not link here: once more with the built-in shim and sgemm
+      details+=("### build with the system Check/OpenBLAS (retried with the shims)" "$(grep -E 'error|Error' "$steps/build.log" | head -15)")
+      row build-sysdeps "FAILED, retried" "$STEP_S" "system Check/OpenBLAS did not build; shim runner + reference sgemm next"
+      step configure-shims 120 cmake -S common/tensor/cuda/gpucheck -B "$bdir" -DOV_CHECK_SHIM=ON -DOV_BLAS_REF=ON
+      step build $(($(left) < 300 ? $(left) : 300)) cmake --build "$bdir" -j"$jobs"
+    fi
     if [ "$STEP_RC" -ne 0 ]; then
       row build "FAILED rc=$STEP_RC" "$STEP_S" "gpu-check.log"
       details+=("### build" "$(grep -E 'error|Error' "$steps/build.log" | head -30)")
