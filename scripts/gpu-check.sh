@@ -4,6 +4,10 @@
 # date, a table of every step, failure lines, benchmark tables) and print the table.
 #
 # Usage: scripts/gpu-check.sh DIR      (device machine: scripts/gpu-check.sh "$OUT")
+#   From a session with a device: run(command='scripts/gpu-check.sh "$OUT"', timeout_s=540); no carry
+#   needed (the build dir is created there). DIR gets RESULTS.md and gpu-check.log only.
+#   Triage: OURVIDZ_CUDA_FLASH=0 forces the general attention kernel; test_tensor_cuda runs every
+#   flash variant separately, so a failure names the variant (its "[bf16]"/"[f16]" message and mode).
 #
 # - Builds common/tensor/cuda/gpucheck/ (not the whole service): a bare GPU machine has nvcc, CMake
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
