@@ -86,7 +86,7 @@ static void same(pair *p, const char *what, const ov_tensor *c, const ov_tensor 
     ck_assert_ptr_nonnull(ref);
     for (int64_t i = 0; i < n; i++)
         ref[i] = cf[i];
-    char msg[128];
+    char msg[192];
     snprintf(msg, sizeof msg, "%s [%s]", what, ov_dtype_name(p->dt));
     if (p->dt == OV_DTYPE_F32)
         tt_expect(msg, g, ref, atol32, 1e-4);
@@ -272,10 +272,11 @@ static void attn_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, i
     ov_attn_params pg = pc;
     pg.bias = bsg;
     RUN2(ov_op_attention(oc, qc, kc, vc, &pc), ov_op_attention(og, qg, kg, vg, &pg));
-    char what[96];
-    snprintf(what, sizeof what, "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d bias%d",
+    char what[160];
+    const char *mode = getenv("OURVIDZ_CUDA_FLASH");
+    snprintf(what, sizeof what, "attention B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld causal%d bias%d flash=%s",
              (long long)B, (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D, causal,
-             with_bias);
+             with_bias, mode ? mode : "default");
     same(p, what, oc, og, 1e-3);
 }
 
