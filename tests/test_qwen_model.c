@@ -244,6 +244,13 @@ START_TEST(hf_and_gguf_logits_equal)
     ck_assert(hi->tied_embeddings && gi->tied_embeddings);
     ck_assert(hi->has_chat_template && gi->has_chat_template);
     ck_assert(fabsf(hi->rope_theta - 1e6f) < 1 && fabsf(gi->rope_theta - 1e6f) < 1);
+    const int32_t *stops;
+    for (int m = 0; m < 2; m++) {
+        size_t ns = ov_qwen_stop_ids(m ? g_gg : g_hf, &stops), seen = 0;
+        for (size_t i = 0; i < ns; i++)
+            seen += stops[i] == 151643 || stops[i] == 151645;
+        ck_assert_uint_eq(seen, 2); /* <|endoftext|> and <|im_end|> (chat template present) */
+    }
     ck_assert_str_eq(hi->format, "safetensors");
     ck_assert_str_eq(gi->format, "gguf");
     free(a);

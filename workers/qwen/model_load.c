@@ -39,8 +39,22 @@ static int fail(char *err, size_t cap, int code, const char *fmt, ...)
 /* ---- tensor names: HF (modeling_qwen2.py state dict) and llama.cpp (LLM_ARCH_QWEN2) ---- */
 
 enum tname {
-    T_EMBED, T_NORM, T_LM_HEAD, T_IN_NORM, T_Q_W, T_Q_B, T_K_W, T_K_B, T_V_W, T_V_B, T_O_W, T_POST_NORM,
-    T_GATE, T_UP, T_DOWN, T_COUNT
+    T_EMBED,
+    T_NORM,
+    T_LM_HEAD,
+    T_IN_NORM,
+    T_Q_W,
+    T_Q_B,
+    T_K_W,
+    T_K_B,
+    T_V_W,
+    T_V_B,
+    T_O_W,
+    T_POST_NORM,
+    T_GATE,
+    T_UP,
+    T_DOWN,
+    T_COUNT
 };
 
 static const char *const HF_NAMES[T_COUNT] = {
@@ -62,10 +76,11 @@ static const char *const HF_NAMES[T_COUNT] = {
 };
 
 static const char *const GGUF_NAMES[T_COUNT] = {
-    "token_embd.weight",     "output_norm.weight",    "output.weight",         "blk.%d.attn_norm.weight",
-    "blk.%d.attn_q.weight",  "blk.%d.attn_q.bias",    "blk.%d.attn_k.weight",  "blk.%d.attn_k.bias",
-    "blk.%d.attn_v.weight",  "blk.%d.attn_v.bias",    "blk.%d.attn_output.weight", "blk.%d.ffn_norm.weight",
-    "blk.%d.ffn_gate.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight",
+    "token_embd.weight",       "output_norm.weight",        "output.weight",
+    "blk.%d.attn_norm.weight", "blk.%d.attn_q.weight",      "blk.%d.attn_q.bias",
+    "blk.%d.attn_k.weight",    "blk.%d.attn_k.bias",        "blk.%d.attn_v.weight",
+    "blk.%d.attn_v.bias",      "blk.%d.attn_output.weight", "blk.%d.ffn_norm.weight",
+    "blk.%d.ffn_gate.weight",  "blk.%d.ffn_up.weight",      "blk.%d.ffn_down.weight",
 };
 
 static void tensor_name(int gguf, int t, int layer, char *buf, size_t cap)
@@ -151,7 +166,8 @@ static int read_hf_config(ov_qwen *q, const char *dir, char *err, size_t cap)
     int rc = 0;
     const char *mt = json_string_value(json_object_get(cfg, "model_type"));
     if (!mt || strcmp(mt, "qwen2") != 0) {
-        rc = fail(err, cap, OV_EUNSUPP, "qwen: %s: model_type is '%s', want 'qwen2'", path, mt ? mt : "(none)");
+        rc = fail(err, cap, OV_EUNSUPP, "qwen: %s: model_type is '%s', want 'qwen2'", path,
+                  mt ? mt : "(none)");
         goto out;
     }
     int64_t hidden, layers, heads, kv, inter, vocab, maxpos, head_dim;
@@ -165,7 +181,8 @@ static int read_hf_config(ov_qwen *q, const char *dir, char *err, size_t cap)
                   path);
         goto out;
     }
-    if (json_int(cfg, "num_key_value_heads", heads, &kv) || json_int(cfg, "max_position_embeddings", 32768, &maxpos) ||
+    if (json_int(cfg, "num_key_value_heads", heads, &kv) ||
+        json_int(cfg, "max_position_embeddings", 32768, &maxpos) ||
         json_int(cfg, "head_dim", heads > 0 ? hidden / heads : 0, &head_dim) ||
         json_num(cfg, "rope_theta", 10000.0, &theta) || json_num(cfg, "rms_norm_eps", 1e-6, &eps)) {
         rc = fail(err, cap, OV_EFORMAT, "qwen: %s: a numeric key has the wrong type", path);
@@ -181,8 +198,9 @@ static int read_hf_config(ov_qwen *q, const char *dir, char *err, size_t cap)
         if (!rt)
             rt = json_string_value(json_object_get(rs, "type"));
         if (!rt || strcmp(rt, "default") != 0) {
-            rc = fail(err, cap, OV_EUNSUPP, "qwen: %s: rope_scaling '%s' is not supported (remove it for <= 32K)",
-                      path, rt ? rt : "?");
+            rc = fail(err, cap, OV_EUNSUPP,
+                      "qwen: %s: rope_scaling '%s' is not supported (remove it for <= 32K)", path,
+                      rt ? rt : "?");
             goto out;
         }
     }
@@ -240,7 +258,8 @@ static int read_gguf_config(ov_qwen *q, const ov_gguf *g, char *err, size_t cap)
 {
     const char *arch;
     size_t alen;
-    if (ov_gguf_get_str(g, "general.architecture", &arch, &alen) || alen != 5 || memcmp(arch, "qwen2", 5) != 0)
+    if (ov_gguf_get_str(g, "general.architecture", &arch, &alen) || alen != 5 ||
+        memcmp(arch, "qwen2", 5) != 0)
         return fail(err, cap, OV_EUNSUPP, "qwen: %s: general.architecture is not 'qwen2'", ov_gguf_path(g));
     int64_t layers, hidden, heads, kv, inter, ctx, kl = -1;
     double theta = 10000.0, eps = 1e-6;
@@ -269,7 +288,8 @@ static int read_gguf_config(ov_qwen *q, const ov_gguf *g, char *err, size_t cap)
     q->info.rms_eps = (float)eps;
     const ov_gguf_tensor *emb = ov_gguf_find(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2)
-        return fail(err, cap, OV_EFORMAT, "qwen: %s: tensor token_embd.weight missing or not 2-D", ov_gguf_path(g));
+        return fail(err, cap, OV_EFORMAT, "qwen: %s: tensor token_embd.weight missing or not 2-D",
+                    ov_gguf_path(g));
     q->info.vocab = emb->ne[1];
     q->info.tied_embeddings = ov_gguf_find(g, "output.weight") == NULL;
     const char *ct;
@@ -289,7 +309,8 @@ static int load_gguf_tokenizer(ov_qwen *q, const ov_gguf *g, char *err, size_t c
 {
     uint64_t n_tok = 0, n_merges = 0, n_types = 0;
     const char *path = ov_gguf_path(g);
-    if (ov_gguf_get_arr_count(g, "tokenizer.ggml.tokens", &n_tok) || ov_gguf_get_arr_count(g, "tokenizer.ggml.merges", &n_merges))
+    if (ov_gguf_get_arr_count(g, "tokenizer.ggml.tokens", &n_tok) ||
+        ov_gguf_get_arr_count(g, "tokenizer.ggml.merges", &n_merges))
         return fail(err, cap, OV_EFORMAT, "qwen: %s: no tokenizer.ggml.tokens / merges arrays", path);
     char model[32] = "", pre[32] = "";
     const char *s;
@@ -321,9 +342,16 @@ static int load_gguf_tokenizer(ov_qwen *q, const ov_gguf *g, char *err, size_t c
         rc = fail(err, cap, OV_EFORMAT, "qwen: %s: bad tokenizer.ggml arrays", path);
         goto out;
     }
-    ov_tok_gguf_vocab v = {.model = model, .pre = pre[0] ? pre : NULL, .tokens = toks, .n_tokens = n_tok,
-                           .merges = merges, .n_merges = n_merges, .token_type = types,
-                           .bos_id = -1, .eos_id = -1, .pad_id = -1};
+    ov_tok_gguf_vocab v = {.model = model,
+                           .pre = pre[0] ? pre : NULL,
+                           .tokens = toks,
+                           .n_tokens = n_tok,
+                           .merges = merges,
+                           .n_merges = n_merges,
+                           .token_type = types,
+                           .bos_id = -1,
+                           .eos_id = -1,
+                           .pad_id = -1};
     ov_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &v.bos_id);
     ov_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &v.eos_id);
     ov_gguf_get_int(g, "tokenizer.ggml.padding_token_id", &v.pad_id);
@@ -339,8 +367,8 @@ static int load_gguf_tokenizer(ov_qwen *q, const ov_gguf *g, char *err, size_t c
         }
     }
     if ((rc = ov_tok_qwen_load_gguf(&q->tok, &v)))
-        rc = fail(err, cap, rc, "qwen: %s: tokenizer.ggml.* metadata rejected (model '%s', pre '%s')", path, model,
-                  pre);
+        rc = fail(err, cap, rc, "qwen: %s: tokenizer.ggml.* metadata rejected (model '%s', pre '%s')", path,
+                  model, pre);
     else
         add_eos(q, (int32_t)v.eos_id);
 out:
@@ -370,7 +398,8 @@ static int load_one(ov_qwen *q, ov_weights *w, int gguf, int t, int layer, int w
 static int load_weights(ov_qwen *q, ov_weights *w, int gguf, int want, char *err, size_t cap)
 {
     const ov_qwen_info *in = &q->info;
-    int64_t H = in->hidden, qd = (int64_t)in->n_heads * in->head_dim, kvd = (int64_t)in->n_kv_heads * in->head_dim;
+    int64_t H = in->hidden, qd = (int64_t)in->n_heads * in->head_dim,
+            kvd = (int64_t)in->n_kv_heads * in->head_dim;
     int64_t I = in->intermediate, V = in->vocab;
     /* norms and biases are tiny: always f32 (what the ops read fastest, exact for every source) */
     int rc;
@@ -383,7 +412,8 @@ static int load_weights(ov_qwen *q, ov_weights *w, int gguf, int want, char *err
         q->lm_head = q->embed_tokens;
         q->lm_head.flags &= ~(uint32_t)OV_TENSOR_OWNED;
     } else if (!ov_weights_has(w, name)) {
-        return fail(err, cap, OV_ENOENT, "qwen: %s: tensor %s not found (config says tie_word_embeddings false)",
+        return fail(err, cap, OV_ENOENT,
+                    "qwen: %s: tensor %s not found (config says tie_word_embeddings false)",
                     ov_weights_path(w), name);
     } else if ((rc = load_one(q, w, gguf, T_LM_HEAD, 0, want, 2, V, H, &q->lm_head, err, cap))) {
         return rc;
@@ -398,8 +428,8 @@ static int load_weights(ov_qwen *q, ov_weights *w, int gguf, int want, char *err
             (rc = load_one(q, w, gguf, T_V_W, l, want, 2, kvd, H, &L->v_proj_w, err, cap)) ||
             (rc = load_one(q, w, gguf, T_V_B, l, OV_DTYPE_F32, 1, kvd, 0, &L->v_proj_b, err, cap)) ||
             (rc = load_one(q, w, gguf, T_O_W, l, want, 2, H, qd, &L->o_proj_w, err, cap)) ||
-            (rc = load_one(q, w, gguf, T_POST_NORM, l, OV_DTYPE_F32, 1, H, 0, &L->post_attention_layernorm, err,
-                           cap)) ||
+            (rc = load_one(q, w, gguf, T_POST_NORM, l, OV_DTYPE_F32, 1, H, 0, &L->post_attention_layernorm,
+                           err, cap)) ||
             (rc = load_one(q, w, gguf, T_GATE, l, want, 2, I, H, &L->gate_proj, err, cap)) ||
             (rc = load_one(q, w, gguf, T_UP, l, want, 2, I, H, &L->up_proj, err, cap)) ||
             (rc = load_one(q, w, gguf, T_DOWN, l, want, 2, H, I, &L->down_proj, err, cap)))
@@ -417,9 +447,9 @@ static int check_dims(const ov_qwen_info *in, const char *path, char *err, size_
         return fail(err, cap, OV_EFORMAT,
                     "qwen: %s: inconsistent dims: layers %d hidden %d heads %d kv_heads %d head_dim %d "
                     "intermediate %d vocab %lld max_positions %lld theta %g eps %g",
-                    path, in->n_layers, in->hidden, in->n_heads, in->n_kv_heads, in->head_dim, in->intermediate,
-                    (long long)in->vocab, (long long)in->max_positions, (double)in->rope_theta,
-                    (double)in->rms_eps);
+                    path, in->n_layers, in->hidden, in->n_heads, in->n_kv_heads, in->head_dim,
+                    in->intermediate, (long long)in->vocab, (long long)in->max_positions,
+                    (double)in->rope_theta, (double)in->rms_eps);
     return 0;
 }
 
@@ -461,7 +491,8 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
         goto fail;
     }
     if (gguf && ov_weights_format(w) != OV_WEIGHTS_GGUF) {
-        rc = fail(err, err_cap, OV_EUNSUPP, "qwen: %s: a single file must be GGUF (or pass the HF folder)", path);
+        rc = fail(err, err_cap, OV_EUNSUPP, "qwen: %s: a single file must be GGUF (or pass the HF folder)",
+                  path);
         goto fail;
     }
     if (gguf) {
@@ -471,15 +502,17 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
     } else {
         read_hf_extras(q, path);
         if ((rc = ov_tok_qwen_load_dir(&q->tok, path))) {
-            rc = fail(err, err_cap, rc, "qwen: %s: cannot load tokenizer.json (or vocab.json + merges.txt)", path);
+            rc = fail(err, err_cap, rc, "qwen: %s: cannot load tokenizer.json (or vocab.json + merges.txt)",
+                      path);
             goto fail;
         }
     }
     if ((rc = check_dims(&q->info, path, err, err_cap)))
         goto fail;
     if ((int64_t)ov_tok_qwen_vocab_size(q->tok) > q->info.vocab) {
-        rc = fail(err, err_cap, OV_EFORMAT, "qwen: %s: tokenizer has %zu tokens but the model's vocab is %lld", path,
-                  ov_tok_qwen_vocab_size(q->tok), (long long)q->info.vocab);
+        rc =
+            fail(err, err_cap, OV_EFORMAT, "qwen: %s: tokenizer has %zu tokens but the model's vocab is %lld",
+                 path, ov_tok_qwen_vocab_size(q->tok), (long long)q->info.vocab);
         goto fail;
     }
     /* stop ids: <|endoftext|>, the tokenizer's eos, config eos ids, and <|im_end|> for chat models */
@@ -503,7 +536,8 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
     if ((rc = load_weights(q, w, gguf, o.weight_dtype, err, err_cap)))
         goto fail;
     q->info.weight_bytes = (int64_t)q->mem.used_bytes;
-    q->info.ctx_max = o.ctx_max > 0 ? o.ctx_max : (q->info.max_positions < 8192 ? q->info.max_positions : 8192);
+    q->info.ctx_max =
+        o.ctx_max > 0 ? o.ctx_max : (q->info.max_positions < 8192 ? q->info.max_positions : 8192);
     if (q->info.ctx_max > q->info.max_positions)
         q->info.ctx_max = q->info.max_positions;
     if ((rc = ov_qwen_kv_alloc(q))) {
@@ -535,8 +569,8 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
     }
     base = base ? (*base == '/' ? base + 1 : base) : path;
     int64_t fb = gguf ? path_bytes(path) : (int64_t)bytes;
-    snprintf(q->info.model_id, sizeof q->info.model_id, "%.*s (%s, %.1f MB)", (int)(plen - (size_t)(base - path)),
-             base, q->info.format, (double)fb / 1e6);
+    snprintf(q->info.model_id, sizeof q->info.model_id, "%.*s (%s, %.1f MB)",
+             (int)(plen - (size_t)(base - path)), base, q->info.format, (double)fb / 1e6);
     ov_weights_close(w);
     *out = q;
     return 0;
@@ -555,9 +589,10 @@ void ov_qwen_free(ov_qwen *q)
     if (q->layers) {
         for (int l = 0; l < q->info.n_layers; l++) {
             ov_qwen_layer *L = &q->layers[l];
-            ov_tensor *ts[] = {&L->input_layernorm, &L->q_proj_w, &L->q_proj_b, &L->k_proj_w, &L->k_proj_b,
-                               &L->v_proj_w, &L->v_proj_b, &L->o_proj_w, &L->post_attention_layernorm,
-                               &L->gate_proj, &L->up_proj, &L->down_proj};
+            ov_tensor *ts[] = {&L->input_layernorm, &L->q_proj_w, &L->q_proj_b,
+                               &L->k_proj_w,        &L->k_proj_b, &L->v_proj_w,
+                               &L->v_proj_b,        &L->o_proj_w, &L->post_attention_layernorm,
+                               &L->gate_proj,       &L->up_proj,  &L->down_proj};
             for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
                 ov_mem_free_tensor(&q->mem, ts[i]);
         }
@@ -574,6 +609,24 @@ void ov_qwen_free(ov_qwen *q)
     free(q);
 }
 
-const ov_qwen_info *ov_qwen_get_info(const ov_qwen *q) { return q ? &q->info : NULL; }
+const ov_qwen_info *ov_qwen_get_info(const ov_qwen *q)
+{
+    return q ? &q->info : NULL;
+}
 
-ov_tok_qwen *ov_qwen_tokenizer(ov_qwen *q) { return q ? q->tok : NULL; }
+ov_tok_qwen *ov_qwen_tokenizer(ov_qwen *q)
+{
+    return q ? q->tok : NULL;
+}
+
+size_t ov_qwen_stop_ids(const ov_qwen *q, const int32_t **ids)
+{
+    if (!q) {
+        if (ids)
+            *ids = NULL;
+        return 0;
+    }
+    if (ids)
+        *ids = q->eos_ids;
+    return q->n_eos;
+}

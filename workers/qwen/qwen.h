@@ -45,6 +45,10 @@ void ov_qwen_free(ov_qwen *q);
 const ov_qwen_info *ov_qwen_get_info(const ov_qwen *q);
 /* The model's tokenizer (owned by q; not thread-safe, like q itself). */
 ov_tok_qwen *ov_qwen_tokenizer(ov_qwen *q);
+/* The ids that always end generation, from the files: <|endoftext|>, the tokenizer's eos, the
+ * eos_token_id(s) of config.json / generation_config.json (GGUF: tokenizer.ggml.eos_token_id),
+ * and <|im_end|> when the model has a ChatML chat template. Returns how many; *ids points into q. */
+size_t ov_qwen_stop_ids(const ov_qwen *q, const int32_t **ids);
 
 /* Logits for golden tests: a fresh sequence (cache cleared), prefill ids[0..n) in one batch;
  * logits [n, vocab] f32 row-major into out (n·vocab floats). 0 or OV_E*. */
