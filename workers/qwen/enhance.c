@@ -242,8 +242,8 @@ int ov_enhance_run(ov_qwen *q, const ov_enhance_cfg *cfg, const ov_enhance_req *
         ov_gen_result_free(&gen);
         rc = fall_back(res, req, "generation failed: %s", ov_strerror(grc));
     } else if (gen.stop == OV_GEN_STOP_DEADLINE) {
-        rc = fall_back(res, req, "the deadline of %lld ms passed after %zu tokens",
-                       (long long)res->deadline_ms, gen.n_ids);
+        rc = fall_back(res, req, "the deadline of %lld ms passed after %zu token%s",
+                       (long long)res->deadline_ms, gen.n_ids, gen.n_ids == 1 ? "" : "s");
     } else {
         ov_clean_opts co = {.original = p,
                             .echo = cfg->system[req->mode],
