@@ -8,7 +8,8 @@
  * which the op tests demand, and the kernel is still limited by memory bandwidth, not arithmetic.
  *
  * Runtime dispatch: the AVX2 functions carry __attribute__((target("avx2,fma,f16c"))) and run only
- * when __builtin_cpu_supports() says so; everything else is portable C. */
+ * when the CPU has all three; everything else is portable C (also chosen at build time on other
+ * architectures or with -DOV_CPU_NO_SIMD). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -18,8 +19,9 @@
 #include "common/tensor/dtype.h"
 #include "common/tensor/ops_cpu_simd.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(OV_CPU_NO_SIMD)
 #define OV_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #define OV_AVX2 __attribute__((target("avx2,fma,f16c")))
 #else
@@ -38,8 +40,12 @@ static atomic_int g_forced = -1;
 static int cpu_has_avx2(void)
 {
 #if OV_X86
+    /* clang's __builtin_cpu_supports does not know "f16c": CPUID.1:ECX bit 29 says it */
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)))
+        return 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
