@@ -141,7 +141,8 @@ echo "submitted $job_id"
 if "$root/build/bin/ourvidzctl" wait "$job_id" --timeout 10; then
   echo "(done: see the storage folder $OURVIDZ_STORAGE_DIR)"
 else
-  echo "(if the sdxl worker cannot run it in this build, it stays safely in Redis: nothing is lost)"
+  echo "(not finished within 10 s: a job still running, or one no worker can take (a pipeline this"
+  echo " build lacks), stays safely in Redis: nothing is lost; the status table below shows which)"
 fi
 echo
 
