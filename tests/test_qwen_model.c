@@ -349,8 +349,8 @@ END_TEST
 /* Q4_K GGUF (tiny-q4k: hidden 256 so every matrix fills 256-element blocks) against llama.cpp on
  * the same file. The weights are bit-identical (same block format, dequantised as ggml does);
  * llama.cpp also rounds the activations to q8_K, which moves these logits (|max| ~20) by up to
- * 0.44 (measured; logsumexp 0.05): tolerance 4 % of the largest logit (~0.8). A wrong block layout gives errors of the
- * logits' own size. */
+ * 0.44 (measured; logsumexp 0.05): tolerance 4 % of the largest logit (~0.8). A wrong block layout gives
+ * errors of the logits' own size. */
 START_TEST(q4_k_gguf_logits_match_llama_cpp)
 {
     char path[512], err[512];
