@@ -103,7 +103,7 @@ static void teardown_once(void)
 #define NEED_TOK()                                                                                           \
     do {                                                                                                     \
         if (!g_tok) {                                                                                        \
-            fprintf(stderr, "SKIP %s: no common/text/data/qwen-tokenizer.json.gz\n", __func__);             \
+            fprintf(stderr, "SKIP %s: no common/text/data/qwen-tokenizer.json.gz\n", __func__);              \
             return;                                                                                          \
         }                                                                                                    \
     } while (0)
