@@ -224,11 +224,11 @@ END_TEST
 
 START_TEST(same_seed_same_bytes)
 {
-    const int samplers[] = {OV_SDXL_EULER, OV_SDXL_EULER_A, OV_SDXL_DPMPP_2M};
-    for (int s = 0; s < 3; s++) {
+    const int samplers[] = {OV_SDXL_EULER_A, OV_SDXL_DPMPP_2M};
+    for (int s = 0; s < 2; s++) {
         ov_sdxl_request r = base_req();
         r.sampler = samplers[s];
-        r.steps = 3;
+        r.steps = 2;
         ov_sdxl_result a, b, c;
         gen_ok(g_pipe, &r, &a);
         gen_ok(g_pipe, &r, &b);
@@ -257,7 +257,7 @@ START_TEST(batch_equals_single_runs)
     for (int s = 0; s < 2; s++) {
         ov_sdxl_request r = base_req();
         r.sampler = samplers[s];
-        r.steps = 3;
+        r.steps = 2;
         r.count = 3;
         r.seed = 77;
         ov_sdxl_result batch;
@@ -305,7 +305,7 @@ START_TEST(budget_splits_into_sub_batches)
     ov_sdxl_request r = base_req();
     r.width = r.height = 128;
     r.count = 3;
-    r.steps = 2;
+    r.steps = 1;
     ov_sdxl_result split, whole;
     gen_ok(p, &r, &split);
     gen_ok(g_pipe, &r, &whole);
@@ -524,20 +524,29 @@ START_TEST(load_errors_name_the_problem)
     ov_sdxl_load_opts o = {.model_path = "/nonexistent/sdxl.safetensors", .weight_dtype = -1};
     ck_assert_int_eq(ov_sdxl_pipeline_load(&o, &p, err, sizeof err), OV_ENOENT);
     ck_assert_ptr_null(p);
-    /* a checkpoint without the VAE: refused, naming the missing tensor */
+    /* a checkpoint with only the UNet's first tensor: refused, naming the first missing component
+     * tensor in its single-file name */
     char path[600];
-    snprintf(path, sizeof path, "%s/novae.safetensors", g_dir);
+    snprintf(path, sizeof path, "%s/partial.safetensors", g_dir);
     ov_mk_list l;
     ov_mk_list_init(&l);
     ck_assert_int_eq(ov_mk_sdxl_unet(&l, "tiny"), 0);
-    ck_assert_int_eq(ov_mk_sdxl_te1(&l, "tiny"), 0);
-    ck_assert_int_eq(ov_mk_sdxl_te2(&l, "tiny"), 0);
+    size_t keep = l.n;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.v[i].name, "model.diffusion_model.input_blocks.0.0.weight") == 0)
+            keep = i;
+    ck_assert_uint_lt(keep, l.n);
+    l.v[0] = l.v[keep];
+    l.n = 1;
     ck_assert_int_eq(ov_mk_write_safetensors(&l, path, OV_DTYPE_F32, 42, NULL, 0, err, sizeof err), 0);
     ov_mk_list_free(&l);
     o.model_path = path;
     int rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
     ck_assert_int_eq(rc, OV_EFORMAT);
-    ck_assert_msg(strstr(err, "first_stage_model.decoder.conv_in.weight") != NULL, "%s", err);
+    ck_assert_msg(
+        strstr(err, "not an SDXL single-file checkpoint") &&
+            strstr(err, "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight"),
+        "%s", err);
     /* weights over the budget */
     o.model_path = g_model;
     o.budget_bytes = 1 << 20;
