@@ -33,7 +33,8 @@ static const char *env_or(const char *k, const char *def)
     return v ? v : def;
 }
 
-static int run_mkmodel(const char *out, const char *gguf_type, const char *preset)
+/* ourvidz-mkmodel qwen --preset P --out DIR --seed 42 --gguf-type T [--shards S --no-gguf] */
+static int run_mkmodel(const char *out, const char *gguf_type, const char *preset, const char *shards)
 {
     char bin[1024];
     snprintf(bin, sizeof bin, "%s/ourvidz-mkmodel", env_or("OURVIDZ_BIN_DIR", "bin"));
@@ -43,7 +44,7 @@ static int run_mkmodel(const char *out, const char *gguf_type, const char *prese
         if (fd >= 0)
             dup2(fd, 1);
         execl(bin, bin, "qwen", "--preset", preset, "--out", out, "--seed", "42", "--gguf-type", gguf_type,
-              (char *)NULL);
+              shards ? "--shards" : NULL, shards, "--no-gguf", (char *)NULL);
         _exit(127);
     }
     int st = 0;
@@ -99,11 +100,13 @@ static void setup_once(void)
         abort();
     char p[512];
     snprintf(p, sizeof p, "%s/f32", g_dir);
-    int rc1 = run_mkmodel(p, "f32", "tiny");
+    int rc1 = run_mkmodel(p, "f32", "tiny", NULL);
     snprintf(p, sizeof p, "%s/q8", g_dir);
-    int rc2 = run_mkmodel(p, "q8_0", "tiny");
+    int rc2 = run_mkmodel(p, "q8_0", "tiny", NULL);
     snprintf(p, sizeof p, "%s/q4k", g_dir);
-    int rc3 = run_mkmodel(p, "q4_K", "tiny-q4k");
+    int rc3 = run_mkmodel(p, "q4_K", "tiny-q4k", NULL);
+    snprintf(p, sizeof p, "%s/sharded", g_dir);
+    rc3 = rc3 ? rc3 : run_mkmodel(p, "f32", "tiny", "3");
     if (rc1 || rc2 || rc3) {
         fprintf(stderr, "test_qwen_model: ourvidz-mkmodel failed (%d, %d, %d); OURVIDZ_BIN_DIR=%s\n", rc1,
                 rc2, rc3, env_or("OURVIDZ_BIN_DIR", "(unset)"));
@@ -256,6 +259,28 @@ START_TEST(hf_and_gguf_logits_equal)
     free(a);
     free(b);
     free(ids);
+}
+END_TEST
+
+/* A sharded HF folder (model-0000K-of-00003.safetensors + index.json, as 7B checkpoints ship)
+ * loads through the index to the same logits. */
+START_TEST(sharded_folder_same_logits)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/sharded", g_dir);
+    ov_qwen_opts o = {.ctx_max = 64, .weight_dtype = -1};
+    ov_qwen *q = NULL;
+    ck_assert_int_eq(ov_qwen_load(path, &o, &q, err, sizeof err), 0);
+    size_t n;
+    int32_t *ids = case_ids(0, &n);
+    float *a = malloc(n * VOCAB * sizeof *a), *b = malloc(n * VOCAB * sizeof *b);
+    ck_assert_int_eq(ov_qwen_logits(q, ids, n, a), 0);
+    ck_assert_int_eq(ov_qwen_logits(g_hf, ids, n, b), 0);
+    ck_assert(memcmp(a, b, n * VOCAB * sizeof *a) == 0);
+    free(a);
+    free(b);
+    free(ids);
+    ov_qwen_free(q);
 }
 END_TEST
 
@@ -696,6 +721,7 @@ int main(void)
     tcase_add_test(tc, hf_logits_match_transformers);
     tcase_add_test(tc, gguf_logits_match_llama_cpp);
     tcase_add_test(tc, hf_and_gguf_logits_equal);
+    tcase_add_test(tc, sharded_folder_same_logits);
     tcase_add_test(tc, tokenizers_match_reference_ids);
     tcase_add_test(tc, greedy_64_hf_matches_transformers);
     tcase_add_test(tc, greedy_64_gguf_matches_llama_cpp);

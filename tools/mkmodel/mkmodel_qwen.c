@@ -298,6 +298,50 @@ static int build_vocab(json_t *tok, int64_t n_vocab, ov_mk_qwen_vocab *v, char *
     return 0;
 }
 
+/* The sharded HF layout big checkpoints use: model-0000K-of-0000N.safetensors, tensors split in
+ * file order into N runs of about equal bytes, plus model.safetensors.index.json
+ * ({"metadata": {"total_size"}, "weight_map": {name: file}}). */
+static int write_shards(const ov_mk_list *l, const char *dir, int shards, int dtype, uint64_t seed,
+                        const char *const *meta, size_t n_meta, char *err, size_t cap)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < l->n; i++)
+        total += (int64_t)ov_dtype_row_bytes(dtype, ov_mk_nelem(&l->v[i]));
+    json_t *wm = json_object();
+    size_t i = 0;
+    int rc = wm ? 0 : OV_ENOMEM;
+    int64_t done = 0;
+    for (int k = 0; k < shards && !rc; k++) {
+        ov_mk_list part = {.v = l->v + i, .n = 0, .cap = 0};
+        int64_t goal = total * (k + 1) / shards;
+        while (i + part.n < l->n && (k == shards - 1 || done < goal || part.n == 0)) {
+            done += (int64_t)ov_dtype_row_bytes(dtype, ov_mk_nelem(&l->v[i + part.n]));
+            part.n++;
+        }
+        char file[64], path[1024];
+        snprintf(file, sizeof file, "model-%05d-of-%05d.safetensors", k + 1, shards);
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+            return OV_ERANGE;
+        for (size_t j = 0; j < part.n; j++)
+            json_object_set_new(wm, part.v[j].name, json_string(file));
+        rc = ov_mk_write_safetensors(&part, path, dtype, seed, meta, n_meta, err, cap);
+        if (!rc)
+            printf("mkmodel qwen: %s (%zu tensors, %s)\n", path, part.n, ov_dtype_name(dtype));
+        i += part.n;
+    }
+    json_t *idx =
+        rc ? NULL : json_pack("{s:{s:I},s:o}", "metadata", "total_size", (json_int_t)total, "weight_map", wm);
+    if (!rc && !idx)
+        rc = OV_ENOMEM;
+    if (!rc)
+        rc = write_json(dir, "model.safetensors.index.json", idx);
+    if (idx)
+        json_decref(idx);
+    else
+        json_decref(wm);
+    return rc;
+}
+
 static const char *flag(const ov_mk_args *a, const char *name)
 {
     for (int i = 0; i + 1 < a->argc; i++)
@@ -309,7 +353,8 @@ static const char *flag(const ov_mk_args *a, const char *name)
 /* DIR/{config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
  * model.safetensors, model.gguf}. Presets: tiny (2 layers, hidden 64; tests), tiny-q4k (1 layer,
  * hidden 256, f16 + Q4_K GGUF; the k-quant test) and 0.5b (Qwen2.5-0.5B shapes; benchmarks).
- * Extra flags: --gguf-type f32|f16|bf16|q8_0|q4_K, --no-gguf,
+ * Extra flags: --gguf-type f32|f16|bf16|q8_0|q4_K, --no-gguf, --shards N (sharded safetensors +
+ * index.json instead of model.safetensors),
  * --tokenizer PATH (tokenizer.json or .json.gz). */
 static int make_qwen(const ov_mk_args *a)
 {
@@ -317,7 +362,7 @@ static int make_qwen(const ov_mk_args *a)
     int big;
     for (int i = 0; i < a->argc; i++) {
         const char *f = a->argv[i];
-        if (!strcmp(f, "--gguf-type") || !strcmp(f, "--tokenizer"))
+        if (!strcmp(f, "--gguf-type") || !strcmp(f, "--tokenizer") || !strcmp(f, "--shards"))
             i++;
         else if (strcmp(f, "--no-gguf") != 0) {
             fprintf(stderr, "mkmodel qwen: unknown flag %s\n", f);
@@ -346,6 +391,12 @@ static int make_qwen(const ov_mk_args *a)
         fprintf(stderr, "mkmodel qwen: --gguf-type %s unknown (f32, f16, bf16, q8_0)\n", gt);
         return OV_EINVAL;
     }
+    const char *sh = flag(a, "--shards");
+    int shards = sh ? (int)strtol(sh, NULL, 10) : 1;
+    if (shards < 1 || shards > 99) {
+        fprintf(stderr, "mkmodel qwen: --shards wants 1..99\n");
+        return OV_EINVAL;
+    }
     int want_gguf = 1;
     for (int i = 0; i < a->argc; i++)
         if (!strcmp(a->argv[i], "--no-gguf"))
@@ -372,12 +423,16 @@ static int make_qwen(const ov_mk_args *a)
     const char *meta[] = {"format",         "pt",
                           "ourvidz.preset", a->preset,
                           "ourvidz.note",   "random weights from ourvidz-mkmodel (not a trained model)"};
-    if (!rc && (size_t)snprintf(path, sizeof path, "%s/model.safetensors", a->out) >= sizeof path)
-        rc = OV_ERANGE;
-    if (!rc)
-        rc = ov_mk_write_safetensors(&l, path, dtype, a->seed, meta, 3, err, sizeof err);
-    if (!rc)
-        printf("mkmodel qwen: %s (%zu tensors, %s)\n", path, l.n, ov_dtype_name(dtype));
+    if (!rc && shards > 1) {
+        rc = write_shards(&l, a->out, shards, dtype, a->seed, meta, 3, err, sizeof err);
+    } else if (!rc) {
+        if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors", a->out) >= sizeof path)
+            rc = OV_ERANGE;
+        if (!rc)
+            rc = ov_mk_write_safetensors(&l, path, dtype, a->seed, meta, 3, err, sizeof err);
+        if (!rc)
+            printf("mkmodel qwen: %s (%zu tensors, %s)\n", path, l.n, ov_dtype_name(dtype));
+    }
     if (!rc && want_gguf) {
         ov_mk_qwen_vocab v;
         char *pads = NULL, **merges = NULL;
