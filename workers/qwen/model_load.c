@@ -558,19 +558,22 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
     uint64_t bytes = ov_weights_bytes_read(w);
     q->info.load_bytes_per_s = q->info.load_seconds > 0 ? (double)bytes / q->info.load_seconds : 0;
     snprintf(q->info.format, sizeof q->info.format, "%s", gguf ? "gguf" : "safetensors");
-    const char *base = strrchr(path, '/');
+    char name[128]; /* the last path component (GGUF: the last two), trailing slashes dropped */
     size_t plen = strlen(path);
-    while (base && base[1] == '\0' && base > path) { /* "dir/" -> "dir" */
-        const char *p = base - 1;
-        while (p > path && *p != '/')
-            p--;
-        plen = (size_t)(base - path);
-        base = p;
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--;
+    size_t b0 = plen;
+    while (b0 > 0 && path[b0 - 1] != '/')
+        b0--;
+    if (gguf && b0 > 1) { /* "folder/model.gguf": the file name alone rarely says which model */
+        b0--;
+        while (b0 > 0 && path[b0 - 1] != '/')
+            b0--;
     }
-    base = base ? (*base == '/' ? base + 1 : base) : path;
+    snprintf(name, sizeof name, "%.*s", (int)(plen - b0), path + b0);
     int64_t fb = gguf ? path_bytes(path) : (int64_t)bytes;
-    snprintf(q->info.model_id, sizeof q->info.model_id, "%.*s (%s, %.1f MB)",
-             (int)(plen - (size_t)(base - path)), base, q->info.format, (double)fb / 1e6);
+    snprintf(q->info.model_id, sizeof q->info.model_id, "%s (%s, %.1f MB)", name, q->info.format,
+             (double)fb / 1e6);
     ov_weights_close(w);
     *out = q;
     return 0;
