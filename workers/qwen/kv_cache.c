@@ -40,7 +40,10 @@ void ov_qwen_kv_free(ov_qwen *q)
 }
 
 /* Stale rows past n_past are never read (attention sees [0, n_past) only), so clearing is O(1). */
-void ov_qwen_kv_clear(ov_qwen *q) { q->n_past = 0; }
+void ov_qwen_kv_clear(ov_qwen *q)
+{
+    q->n_past = 0;
+}
 
 int ov_qwen_kv_rows(ov_qwen *q, int layer, int is_v, int64_t pos, int64_t n, ov_tensor *out)
 {

@@ -17,18 +17,21 @@
  * small (a full 152k-row f32 head is 600 KB per row). */
 #define LM_HEAD_ROWS 16
 
-static size_t tbytes(int64_t n_floats) { return (size_t)n_floats * sizeof(float) + 256; }
+static size_t tbytes(int64_t n_floats)
+{
+    return (size_t)n_floats * sizeof(float) + 256;
+}
 
 size_t ov_qwen_arena_bytes(const ov_qwen_info *in, int64_t rows)
 {
     int64_t qd = (int64_t)in->n_heads * in->head_dim;
     size_t b = 0;
-    b += tbytes(rows);                                   /* ids */
-    b += 2 * tbytes(rows * in->hidden);                  /* hidden_states, normed / block output */
-    b += 2 * tbytes(rows * qd);                          /* query_states, attn_output */
-    b += 2 * tbytes(rows * in->intermediate);            /* gate, up */
+    b += tbytes(rows);                        /* ids */
+    b += 2 * tbytes(rows * in->hidden);       /* hidden_states, normed / block output */
+    b += 2 * tbytes(rows * qd);               /* query_states, attn_output */
+    b += 2 * tbytes(rows * in->intermediate); /* gate, up */
     b += tbytes((rows < LM_HEAD_ROWS ? rows : LM_HEAD_ROWS) * in->vocab); /* logits */
-    b += tbytes(LM_HEAD_ROWS * in->hidden);              /* final-normed rows */
+    b += tbytes(LM_HEAD_ROWS * in->hidden);                               /* final-normed rows */
     return b + 4096;
 }
 

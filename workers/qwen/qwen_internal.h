@@ -34,8 +34,8 @@ struct ov_qwen {
     ov_tensor norm;         /* [hidden] */
     ov_tensor lm_head;      /* [vocab, hidden]; a view of embed_tokens when tied */
     ov_qwen_layer *layers;
-    int64_t n_past;           /* tokens in the KV cache */
-    int32_t eos_ids[4];       /* ids that always end generation */
+    int64_t n_past;     /* tokens in the KV cache */
+    int32_t eos_ids[4]; /* ids that always end generation */
     size_t n_eos;
     uint8_t *unused; /* bitmap over vocab of GGUF UNUSED ([PADn]) ids: no text, like HF's decode */
 };

@@ -17,7 +17,7 @@ typedef struct ov_sampler {
     struct ov_cand {
         float logit;
         int32_t id;
-    } *cand; /* vocab entries of scratch */
+    } * cand; /* vocab entries of scratch */
 } ov_sampler;
 
 /* Validate p (OV_EINVAL naming the bad field) and allocate scratch for `vocab` logits.
