@@ -24,7 +24,10 @@ typedef struct ov_sdxl_unet_info {
 } ov_sdxl_unet_info;
 
 /* Load from w (canonical "unet." + sgm names). Structure derived from tensor names/shapes;
- * head_dim 64. Missing/mismatched tensors: OV_ENOENT/OV_EFORMAT naming them. */
+ * head_dim 64. Missing/mismatched tensors: OV_ENOENT/OV_EFORMAT naming them.
+ * weight_dtype: dtype of the conv/linear weights on mem's backend (OV_DTYPE_F32/F16/BF16, or -1
+ * to keep the stored dtype); norm gains and biases are always f32. On failure
+ * everything loaded so far is freed and *out stays NULL. */
 int ov_sdxl_unet_load(ov_weights *w, ov_mem *mem, int weight_dtype, ov_sdxl_unet **out);
 void ov_sdxl_unet_free(ov_sdxl_unet *u, ov_mem *mem);
 const ov_sdxl_unet_info *ov_sdxl_unet_get_info(const ov_sdxl_unet *u);
