@@ -110,9 +110,13 @@ static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t 
         return nomem("linear", w, bytes);
     }
     struct tile_ctx c = {w, xp, M, K, N, ldx, rows, yp, bufs, in_use, nslots};
-    ov_cpu_blas_single_begin();
-    ov_cpu_parallel(ntiles, 1, tile_task, &c);
-    ov_cpu_blas_single_end();
+    if (ntiles == 1) {
+        tile_task(&c, 0, 1); /* small N: one tile, and OpenBLAS keeps its threads for the M rows */
+    } else {
+        ov_cpu_blas_single_begin();
+        ov_cpu_parallel(ntiles, 1, tile_task, &c);
+        ov_cpu_blas_single_end();
+    }
     free(bufs);
     free(in_use);
     return 0;
