@@ -410,6 +410,42 @@ START_TEST(q4_k_gguf_logits_match_llama_cpp)
 }
 END_TEST
 
+/* A 300-token prompt (two prefill chunks, RoPE positions to 299) against transformers: rows
+ * 0/255/256/299 and 16 greedy tokens. Same f32 tolerance as the short prompts. */
+START_TEST(long_prompt_matches_transformers)
+{
+    json_t *lc = json_object_get(g_golden, "long_case"), *a = json_object_get(lc, "ids");
+    json_t *at = json_object_get(lc, "rows_at"), *rows = json_object_get(lc, "hf_rows");
+    size_t n = json_array_size(a);
+    ck_assert_uint_gt(n, 256);
+    int32_t *ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(a, i));
+    float *lg = malloc(n * VOCAB * sizeof *lg);
+    ck_assert_int_eq(ov_qwen_logits(g_hf, ids, n, lg), 0);
+    double worst = 0, worst_lse = 0;
+    for (size_t r = 0; r < json_array_size(at); r++) {
+        double ld, d = row_diff(lg + json_integer_value(json_array_get(at, r)) * VOCAB,
+                                json_array_get(rows, r), 2e-4, &ld);
+        worst = fmax(worst, d);
+        worst_lse = fmax(worst_lse, ld);
+    }
+    fprintf(stderr, "qwen %zu-token prompt vs transformers: max |d| %.3g, logsumexp |d| %.3g\n", n, worst,
+            worst_lse);
+    ck_assert(worst <= 2e-4 && worst_lse <= 2e-4);
+    ov_gen_params p = {.temperature = 0, .top_p = 1, .repetition_penalty = 1, .max_new_tokens = 16};
+    ov_gen_result r;
+    ck_assert_int_eq(ov_qwen_generate(g_hf, ids, n, &p, NULL, NULL, &r), 0);
+    json_t *want = json_object_get(lc, "hf_greedy");
+    ck_assert_uint_eq(r.n_ids, 16);
+    for (size_t i = 0; i < 16; i++)
+        ck_assert_int_eq(r.ids[i], json_integer_value(json_array_get(want, i)));
+    ov_gen_result_free(&r);
+    free(lg);
+    free(ids);
+}
+END_TEST
+
 /* Incremental decode equals batched prefill: logits of prompt + greedy tokens, computed in one
  * pass, pick the same tokens. Plus a prompt longer than one prefill chunk (256 rows). */
 START_TEST(prefill_chunks_and_decode_agree)
@@ -727,6 +763,7 @@ int main(void)
     tcase_add_test(tc, greedy_64_gguf_matches_llama_cpp);
     tcase_add_test(tc, q8_0_gguf_logits);
     tcase_add_test(tc, q4_k_gguf_logits_match_llama_cpp);
+    tcase_add_test(tc, long_prompt_matches_transformers);
     tcase_add_test(tc, prefill_chunks_and_decode_agree);
     tcase_add_test(tc, sampling_is_seeded);
     tcase_add_test(tc, stops_and_streaming);

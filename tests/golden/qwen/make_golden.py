@@ -6,6 +6,7 @@ independent implementations on the same weights.
     model.safetensors): logits of 4 prompts + 64-token greedy continuations.
   * llama.cpp (llama-cpp-python) on DIR/model.gguf (f32 GGUF, f32 KV cache): the same.
   * llama.cpp on a q8_0 GGUF of the same values (logits only).
+  * transformers on a 300-token prompt (past one 256-row prefill chunk): rows 0/255/256/299 + 16 greedy.
   * llama.cpp on the Q4_K GGUF of --preset tiny-q4k (hidden 256, 1 layer; logits of 2 prompts).
 
 Usage (from the repo root, after building):
@@ -124,6 +125,22 @@ def main():
                   f"|hf-llama q8_0| {case['max_abs_hf_vs_llama_q8']:.3g} greedy equal "
                   f"{hf_greedy == ll_greedy}")
             cases.append(case)
+        # a prompt past one prefill chunk (256 rows): positions ~300, chunk boundary, 16 greedy tokens
+        long_text = " ".join(PROMPTS_TEXT) * 12
+        long_ids = tok(long_text)["input_ids"][:300]
+        rows_at = [0, 255, 256, len(long_ids) - 1]
+        with torch.no_grad():
+            out = model(torch.tensor([long_ids]), use_cache=True)
+            hl = out.logits[0].numpy()
+            lg_greedy, past, nxt = [], out.past_key_values, int(np.argmax(hl[-1]))
+            for _ in range(16):
+                lg_greedy.append(nxt)
+                out = model(torch.tensor([[nxt]]), past_key_values=past, use_cache=True)
+                past, nxt = out.past_key_values, int(torch.argmax(out.logits[0, -1]))
+        rng_long = np.random.default_rng(99)
+        long_case = {"ids": long_ids, "rows_at": rows_at,
+                     "hf_rows": compact_rows(hl[rows_at], rng_long, 0), "hf_greedy": lg_greedy}
+        print(f"long prompt {len(long_ids)} tokens, rows {rows_at}")
         # k-quants: tiny-q4k (hidden 256, one layer) as a Q4_K GGUF, llama.cpp logits of 2 prompts
         dq4 = os.path.join(tmp, "q4k")
         mkmodel(binary, dq4, "q4_K", "tiny-q4k")
@@ -138,7 +155,7 @@ def main():
         "recipe": "tests/golden/qwen/make_golden.py", "seed": SEED, "preset": "tiny",
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "llama_cpp_python": llama_cpp.__version__, "numpy": np.__version__},
-        "cases": cases, "q4k_cases": q4k_cases,
+        "cases": cases, "q4k_cases": q4k_cases, "long_case": long_case,
     }
     path = os.path.join(here, "qwen_tiny_golden.json.gz")
     with gzip.open(path, "wt", encoding="utf-8") as f:
