@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,30 @@ static void model_hash(const char *path, char out[16])
         h = ov_hash64(path, strlen(path));
     }
     snprintf(out, 16, "%010llx", (unsigned long long)(h >> 24));
+}
+
+/* The checkpoint file a folder path stands for (a folder with one .safetensors, as
+ * ov_weights_open accepts it, e.g. <models_dir>/sdxl/model.safetensors), else the path itself. */
+static void checkpoint_file(const char *path, char *out, size_t cap)
+{
+    struct stat st;
+    snprintf(out, cap, "%s", path);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    int n = 0;
+    char found[512] = "";
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 12 && strcmp(e->d_name + l - 12, ".safetensors") == 0 && n++ == 0)
+            snprintf(found, sizeof found, "%s", e->d_name);
+    }
+    closedir(d);
+    if (n == 1)
+        snprintf(out, cap, "%.3500s/%s", path, found);
 }
 
 /* The CLIP merges file: the explicit path, the standard places (ov_tok_clip_load_default), next to
@@ -203,10 +228,12 @@ int ov_sdxl_pipeline_load(const ov_sdxl_load_opts *o, ov_sdxl_pipeline **out, ch
         goto bad;
     }
     ov_sdxl_model_info *in = &p->info;
-    const char *base = strrchr(o->model_path, '/');
-    base = base && base[1] ? base + 1 : o->model_path;
-    snprintf(in->file_name, sizeof in->file_name, "%s", base);
-    model_hash(o->model_path, in->hash);
+    char file[4096];
+    checkpoint_file(o->model_path, file, sizeof file);
+    const char *base = strrchr(file, '/');
+    base = base && base[1] ? base + 1 : file;
+    snprintf(in->file_name, sizeof in->file_name, "%.127s", base);
+    model_hash(file, in->hash);
     snprintf(in->model_id, sizeof in->model_id, "%.120s@%s", in->file_name, in->hash);
     in->vae_factor = ov_sdxl_vae_factor(p->vae);
     in->latent_align = in->vae_factor * (1 << (ui->n_levels - 1));
