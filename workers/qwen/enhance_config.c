@@ -143,8 +143,13 @@ static int load_prompt(const char *dir, int mode, char **out, char *src, size_t 
         free(text);
         return OV_ECONFIG;
     }
+    int k = snprintf(src, srclen, "%s", path);
+    if (k < 0 || (size_t)k >= srclen) {
+        snprintf(err, errlen, "enhance prompt path too long (%zu bytes max)", srclen - 1);
+        free(text);
+        return OV_ECONFIG;
+    }
     *out = text;
-    snprintf(src, srclen, "%s", path);
     return 0;
 }
 
