@@ -102,8 +102,8 @@ static void checkpoint_file(const char *path, char *out, size_t cap)
 }
 
 /* The CLIP merges file: the explicit path, the standard places (ov_tok_clip_load_default), next to
- * the model, then relative to the executable (an install's share/ourvidz/clip, a build tree's
- * source copy). */
+ * the model, then relative to the executable (PREFIX/bin or PREFIX/lib/ourvidz -> PREFIX/share/
+ * ourvidz/clip; a build tree's build/bin -> the source copy in common/text/data). */
 static int load_tokenizer(const ov_sdxl_load_opts *o, ov_tok_clip **tok, char *err, size_t errlen)
 {
     const char *fname = "bpe_simple_vocab_16e6.txt.gz";
@@ -116,7 +116,7 @@ static int load_tokenizer(const ov_sdxl_load_opts *o, ov_tok_clip **tok, char *e
     int rc = ov_tok_clip_load_default(tok);
     if (rc != OV_ENOENT)
         return rc ? fail(err, errlen, rc, "cannot load the CLIP merges file (%s)", ov_strerror(rc)) : 0;
-    char cand[3][4096];
+    char cand[4][4096];
     int nc = 0;
     const char *slash = strrchr(o->model_path, '/');
     if (slash)
@@ -129,6 +129,7 @@ static int load_tokenizer(const ov_sdxl_load_opts *o, ov_tok_clip **tok, char *e
         if (s) {
             *s = '\0';
             snprintf(cand[nc++], sizeof cand[0], "%.3000s/../share/ourvidz/clip/%s", exe, fname);
+            snprintf(cand[nc++], sizeof cand[0], "%.3000s/../../share/ourvidz/clip/%s", exe, fname);
             snprintf(cand[nc++], sizeof cand[0], "%.3000s/../../common/text/data/%s", exe, fname);
         }
     }
