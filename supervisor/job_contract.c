@@ -330,11 +330,12 @@ static bool parse_wxh(const char *str, int *w, int *h)
     return true;
 }
 
-static int check_dim(pctx *c, const char *field, int v, int cap)
+/* WAN needs multiples of 16 (VAE 8 x patch 2); the SDXL UNet halves the 8x latent twice, so 32. */
+static int check_dim(pctx *c, const char *field, int v, int cap, int mult)
 {
-    if (v < 64 || v > cap || v % 16 != 0)
-        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a multiple of 16 from 64 to %d (got %d)", field,
-                    cap, v);
+    if (v < 64 || v > cap || v % mult != 0)
+        return errf(c->err, c->errlen, OV_EINVAL, "%s must be a multiple of %d from 64 to %d (got %d)", field,
+                    mult, cap, v);
     return 0;
 }
 
@@ -346,6 +347,7 @@ static int parse_size(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_job_
     const char *keys[2] = {ty->kind == OV_KIND_SDXL ? "resolution" : "size",
                            ty->kind == OV_KIND_SDXL ? "size" : NULL};
     int w = s->width, h = s->height, rc;
+    int mult = ty->kind == OV_KIND_SDXL ? 32 : 16;
     for (int k = 0; k < 2; k++) {
         if (!keys[k])
             continue;
@@ -362,8 +364,8 @@ static int parse_size(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_job_
             return errf(c->err, c->errlen, OV_EINVAL,
                         "%s must be \"WIDTHxHEIGHT\" or \"WIDTH*HEIGHT\" (got %s)", field, got);
         }
-        if ((rc = check_dim(c, field, w, c->caps->max_width)) != 0 ||
-            (rc = check_dim(c, field, h, c->caps->max_height)) != 0)
+        if ((rc = check_dim(c, field, w, c->caps->max_width, mult)) != 0 ||
+            (rc = check_dim(c, field, h, c->caps->max_height, mult)) != 0)
             return rc;
         goto done;
     }
@@ -371,8 +373,8 @@ static int parse_size(pctx *c, const json_t *cfg, const ov_job_type *ty, ov_job_
     if ((rc = opt_int(c, cfg, "width", "config.width", 0, 100000, &w, &pw)) != 0 ||
         (rc = opt_int(c, cfg, "height", "config.height", 0, 100000, &h, &ph)) != 0)
         return rc;
-    if ((pw && (rc = check_dim(c, "config.width", w, c->caps->max_width)) != 0) ||
-        (ph && (rc = check_dim(c, "config.height", h, c->caps->max_height)) != 0))
+    if ((pw && (rc = check_dim(c, "config.width", w, c->caps->max_width, mult)) != 0) ||
+        (ph && (rc = check_dim(c, "config.height", h, c->caps->max_height, mult)) != 0))
         return rc;
 done:
     if (c->caps->allow_overrides) {

@@ -440,7 +440,7 @@ START_TEST(overrides_over_caps)
     ck_assert_int_eq(
         parse_str(&t, JOB("sdxl_image_fast", "\"resolution\":\"1040x1024\""), &s, err, sizeof err),
         OV_EINVAL);
-    ck_assert_str_eq(err, "config.resolution must be a multiple of 16 from 64 to 1024 (got 1040)");
+    ck_assert_str_eq(err, "config.resolution must be a multiple of 32 from 64 to 1024 (got 1040)");
     ov_job_spec_free(&s);
     ck_assert_int_eq(parse_str(&t, JOB("video_fast", "\"frame_num\":85"), &s, err, sizeof err), OV_EINVAL);
     ck_assert_str_eq(err, "config.frame_num must be 4n+1 from 5 to 81 for video types (got 85)");

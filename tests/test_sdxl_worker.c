@@ -365,7 +365,7 @@ START_TEST(service_both_job_types_end_to_end)
          "{\"id\":\"sdxl-high-1\",\"type\":\"sdxl_image_high\",\"prompt\":\"a lighthouse at dusk\","
          "\"user_id\":\"user-1\",\"negative_prompt\":\"blurry\",\"config\":{\"num_images\":1,\"seed\":900,"
          "\"resolution\":\"96x64\",\"num_inference_steps\":3}}");
-    /* 80 is a multiple of 16 (the contract) but not of 32 (this UNet): the worker refuses it */
+    /* 80 is not a multiple of 32 (the SDXL UNet needs it): refused with a failed callback */
     push(&r, "{\"id\":\"sdxl-bad-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"x\",\"user_id\":\"user-1\","
              "\"config\":{\"num_images\":1,\"resolution\":\"80x64\",\"num_inference_steps\":2}}");
     char store[300];
