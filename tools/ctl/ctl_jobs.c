@@ -20,7 +20,7 @@
 static void jobs_usage(FILE *f)
 {
     fprintf(f, "usage: ourvidzctl [--config PATH] [--redis-url URL] submit --type T --prompt P [--user-id U]\n"
-               "                  [--num-images N] [--seed S] [--queue-end left|right]\n"
+               "                  [--num-images N] [--seed S] [--resolution WxH] [--steps N] [--queue-end left|right]\n"
                "       ourvidzctl [--config PATH] [--redis-url URL] wait ID [--timeout S]\n"
                "Redis comes from --redis-url, else $REDIS_URL / the config's [redis] url.\n"
                "submit prints the job id; wait prints the job's final status as JSON and exits 0 when it\n"
@@ -94,7 +94,7 @@ static int parse_pos_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 
 /* The July 2025 queue-job payload (contract §2.1), with the fields a CLI can know. */
 static char *build_payload(const char *id, const char *type, const char *prompt, const char *user, int64_t num_images,
-                           int have_seed, int64_t seed, const char *queue)
+                           int have_seed, int64_t seed, const char *resolution, int64_t steps, const char *queue)
 {
     int sdxl = strncmp(type, "sdxl_", 5) == 0;
     int video = strstr(type, "video") != NULL;
@@ -107,6 +107,12 @@ static char *build_payload(const char *id, const char *type, const char *prompt,
     json_object_set_new(config, "num_images", json_integer(num_images));
     if (have_seed)
         json_object_set_new(config, "seed", json_integer(seed));
+    /* Overrides the job contract allows (docs/JOBS.md): SDXL `resolution` / WAN `size`, and the
+     * step count under each family's own key. The supervisor validates them. */
+    if (resolution)
+        json_object_set_new(config, sdxl ? "resolution" : "size", json_string(resolution));
+    if (steps > 0)
+        json_object_set_new(config, sdxl ? "num_inference_steps" : "sample_steps", json_integer(steps));
     if (!sdxl) {
         json_object_set_new(config, "frame_num", json_integer(video ? 83 : 1));
         json_object_set_new(config, "content_type", json_string(video ? "video" : "image"));
@@ -137,7 +143,8 @@ static char *build_payload(const char *id, const char *type, const char *prompt,
 static int do_submit(const ov_config *cfg, const ov_redis_url *u, int argc, char **argv)
 {
     const char *type = NULL, *prompt = NULL, *user = "00000000-0000-4000-8000-000000000000", *end = "left";
-    int64_t num_images = 1, seed = 0;
+    const char *resolution = NULL;
+    int64_t num_images = 1, seed = 0, steps = 0;
     int have_seed = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -165,6 +172,13 @@ static int do_submit(const ov_config *cfg, const ov_redis_url *u, int argc, char
                 return 2;
             }
             have_seed = 1;
+        } else if (strcmp(a, "--resolution") == 0) {
+            resolution = v;
+        } else if (strcmp(a, "--steps") == 0) {
+            if (parse_pos_int(v, 1, 1000, &steps) != 0) {
+                fprintf(stderr, "ourvidzctl: --steps wants a positive number\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "ourvidzctl: unknown submit option '%s'\n", a);
             return 2;
@@ -179,7 +193,7 @@ static int do_submit(const ov_config *cfg, const ov_redis_url *u, int argc, char
     const char *queue = strncmp(type, "sdxl_", 5) == 0 ? cfg->redis_sdxl_queue : cfg->redis_wan_queue;
     char id[40];
     uuid4(id, sizeof id);
-    char *payload = build_payload(id, type, prompt, user, num_images, have_seed, seed, queue);
+    char *payload = build_payload(id, type, prompt, user, num_images, have_seed, seed, resolution, steps, queue);
     if (!payload) {
         fprintf(stderr, "ourvidzctl: out of memory\n");
         return 1;
