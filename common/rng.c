@@ -2,6 +2,9 @@
 #include "common/rng.h"
 
 #include <math.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -63,4 +66,15 @@ uint64_t ov_hash64(const void *data, size_t n) {
         h *= 0x100000001b3ull;
     }
     return h;
+}
+
+uint64_t ov_rng_fresh_seed(void) {
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
+    }
+    s &= (1ull << 53) - 1;
+    return s ? s : 1;
 }

@@ -22,6 +22,9 @@ double ov_rng_uniform(ov_rng *r);
 float ov_rng_normal(ov_rng *r);
 /* dst[i] = mean + std · N(0, 1), i < n. */
 void ov_rng_fill_normal(ov_rng *r, float *dst, size_t n, float mean, float std);
+/* A fresh seed for a request that named none: 53 bits (exact in a JSON number), never 0, from
+ * getrandom() (clock and pid when that fails). Report it so the result can be reproduced. */
+uint64_t ov_rng_fresh_seed(void);
 /* 64-bit FNV-1a of bytes: derive per-tensor seeds from names (seed ^ ov_hash64(name)). */
 uint64_t ov_hash64(const void *data, size_t n);
 

@@ -1,6 +1,10 @@
 /* Backend selection and the host<->backend tensor copies shared by every backend. */
 #include "common/tensor/backend.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
 
 #ifdef OV_TENSOR_HAVE_CUDA
@@ -69,4 +73,33 @@ int ov_tensor_download(const ov_tensor *t, void *dst_host, size_t bytes)
 int ov_backend_sync(ov_backend *be)
 {
     return be->ops->sync ? be->ops->sync(be) : 0;
+}
+
+int ov_backend_pick(const char *name, int *kind, char *err, size_t errlen)
+{
+    if (!name || !*name)
+        name = getenv("OURVIDZ_BACKEND");
+    if (!name || !*name)
+        name = "auto";
+    if (strcmp(name, "cpu") == 0) {
+        *kind = OV_BACKEND_CPU;
+        return 0;
+    }
+    if (strcmp(name, "cuda") != 0 && strcmp(name, "auto") != 0) {
+        snprintf(err, errlen, "unknown backend '%s' (auto, cpu or cuda)", name);
+        return OV_EINVAL;
+    }
+    ov_backend *be = NULL;
+    int rc = ov_backend_open(OV_BACKEND_CUDA, 0, &be);
+    if (rc == 0) {
+        ov_backend_close(be);
+        *kind = OV_BACKEND_CUDA;
+        return 0;
+    }
+    if (strcmp(name, "cuda") == 0) {
+        snprintf(err, errlen, "backend cuda: %s", ov_strerror(rc));
+        return OV_EUNSUPP;
+    }
+    *kind = OV_BACKEND_CPU;
+    return 0;
 }

@@ -111,6 +111,10 @@ ov_backend *ov_backend_cpu(void);
  * ov_backend_close() (no-op for the CPU backend). */
 int ov_backend_open(int kind, int device, ov_backend **out);
 void ov_backend_close(ov_backend *be);
+/* Choose a backend kind by name: "cpu", "cuda" or "auto" (NULL/"" reads $OURVIDZ_BACKEND, default
+ * auto = CUDA device 0 when it opens, else CPU). "cuda" that cannot open is OV_EUNSUPP with the
+ * reason in err; an unknown name is OV_EINVAL. */
+int ov_backend_pick(const char *name, int *kind, char *err, size_t errlen);
 
 /* Copy a contiguous tensor's bytes from/to host memory (bytes must equal ov_tensor_nbytes(t)). */
 int ov_tensor_upload(ov_tensor *t, const void *src_host, size_t bytes);

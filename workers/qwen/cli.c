@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "common/tensor/backend.h"
 #include "common/text/tok_qwen.h"
 #include "common/text/utf8.h"
 #include "ipc/message.h"
@@ -435,7 +436,7 @@ static int load_model(const cli *c, ov_qwen **q)
 {
     char err[512] = "";
     int kind;
-    if (ov_qwen_pick_backend(c->backend, &kind, err, sizeof err) != 0) {
+    if (ov_backend_pick(c->backend, &kind, err, sizeof err) != 0) {
         fprintf(stderr, "ourvidz-qwen: %s\n", err);
         return CLI_USAGE;
     }

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/rng.h"
 #include "common/tensor/backend.h"
 #include "workers/qwen/chat_template.h"
 #include "workers/qwen/enhance.h"
@@ -29,22 +30,6 @@ static void q_unload(void *state)
     ov_qwen_free(s->q);
     ov_enhance_cfg_free(&s->cfg);
     free(s);
-}
-
-/* Load errors that a restart cannot fix (wrong path, bad files, budget too small) end the worker
- * with "do not respawn" (OV_ENOENT / OV_ECONFIG -> exit 78); memory and device errors may pass. */
-static int load_code(int rc)
-{
-    switch (rc) {
-    case OV_ENOENT: return OV_ENOENT;
-    case OV_EFORMAT:
-    case OV_EUNSUPP:
-    case OV_EBUDGET:
-    case OV_EINVAL:
-    case OV_ERANGE:
-    case OV_ECONFIG: return OV_ECONFIG;
-    default: return rc;
-    }
 }
 
 static int q_load(const ov_worker_env *env, void **state, char *model_id, size_t model_id_len)
@@ -75,7 +60,7 @@ static int q_load(const ov_worker_env *env, void **state, char *model_id, size_t
         free(s);
         return rc == OV_ENOMEM ? rc : OV_ECONFIG;
     }
-    if ((rc = ov_qwen_pick_backend(NULL, &s->backend_kind, err, sizeof err))) {
+    if ((rc = ov_backend_pick(NULL, &s->backend_kind, err, sizeof err))) {
         ov_worker_load_error(env, "%s", err);
         q_unload(s);
         return OV_ECONFIG;
@@ -89,7 +74,7 @@ static int q_load(const ov_worker_env *env, void **state, char *model_id, size_t
     if (rc) {
         ov_worker_load_error(env, "cannot load the Qwen model %s: %s", path, err[0] ? err : ov_strerror(rc));
         q_unload(s);
-        return load_code(rc);
+        return ov_worker_load_code(rc);
     }
     const ov_qwen_info *info = ov_qwen_get_info(s->q);
     snprintf(model_id, model_id_len, "%s", info->model_id[0] ? info->model_id : path);
@@ -209,7 +194,7 @@ static int q_run(void *state, const char *job_id, const char *task, const ov_kvl
         return rc;
     int64_t v;
     double f;
-    req.seed = ov_kvlist_get_int(params, "seed", &v) == 0 && v >= 0 ? (uint64_t)v : ov_qwen_random_seed();
+    req.seed = ov_kvlist_get_int(params, "seed", &v) == 0 && v >= 0 ? (uint64_t)v : ov_rng_fresh_seed();
     if (ov_kvlist_get_int(params, "deadline_ms", &v) == 0 && v > 0)
         req.deadline_ms = v;
     if (ov_kvlist_get_int(params, "max_new_tokens", &v) == 0 && v > 0 && v <= 32768)

@@ -350,3 +350,17 @@ out:
     ov_log(OV_LOG_INFO, "worker_stop", "exit_code=%d", exit_code);
     return exit_code;
 }
+
+int ov_worker_load_code(int rc)
+{
+    switch (rc) {
+    case OV_ENOENT: return OV_ENOENT;
+    case OV_EFORMAT:
+    case OV_EUNSUPP:
+    case OV_EBUDGET:
+    case OV_EINVAL:
+    case OV_ERANGE:
+    case OV_ECONFIG: return OV_ECONFIG;
+    default: return rc;
+    }
+}

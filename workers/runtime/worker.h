@@ -48,6 +48,11 @@ typedef struct ov_worker_env {
 void ov_worker_load_error(const ov_worker_env *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Map a model-load error to what load() should return: errors a restart cannot fix (missing
+ * file -> OV_ENOENT; wrong format, unsupported, over budget, bad config -> OV_ECONFIG) make the
+ * worker exit OV_EXIT_NO_RESPAWN; memory and device errors pass through (respawn may help). */
+int ov_worker_load_code(int rc);
+
 /* Report the device memory the model holds (bytes; sent in READY and every HEARTBEAT). env stays
  * valid for the whole process, so a pipeline may keep it and call this from run() too. */
 void ov_worker_set_vram_used(const ov_worker_env *env, int64_t bytes);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/rng.h"
 #include "common/tensor/backend.h"
 #include "workers/runtime/worker.h"
 #include "workers/sdxl/sdxl_bin.h"
@@ -174,7 +175,7 @@ int ov_sdxl_cli_main(int argc, char **argv)
         return 2;
     }
     if (!have_seed)
-        r.seed = ov_sdxl_random_seed();
+        r.seed = ov_rng_fresh_seed();
     /* model-independent checks before the (long) load */
     if (ov_sdxl_request_validate(NULL, &r, err, sizeof err)) {
         fprintf(stderr, "ourvidz-sdxl: %s\n", err);
@@ -185,7 +186,7 @@ int ov_sdxl_cli_main(int argc, char **argv)
         return 1;
     }
     ov_sdxl_load_opts o = {.model_path = model, .weight_dtype = -1, .budget_bytes = (size_t)budget};
-    if (ov_sdxl_pick_backend(backend, &o.backend_kind, err, sizeof err)) {
+    if (ov_backend_pick(backend, &o.backend_kind, err, sizeof err)) {
         fprintf(stderr, "ourvidz-sdxl: %s\n", err);
         return 2;
     }

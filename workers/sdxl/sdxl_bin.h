@@ -14,9 +14,6 @@ int ov_sdxl_cli_main(int argc, char **argv);
 
 /* Backend by name: "auto" | "cpu" | "cuda"; NULL or "" = $OURVIDZ_BACKEND, else "auto" (CUDA when
  * this build has it and a device answers, else the CPU). 0 or OV_EINVAL / OV_EUNSUPP with err. */
-int ov_sdxl_pick_backend(const char *name, int *kind, char *err, size_t errlen);
-/* A seed for requests without one: 1..2^53−1 (JSON-safe), from getrandom (time as fallback). */
-uint64_t ov_sdxl_random_seed(void);
 /* Write image i of res as a PNG to path with the A1111 "parameters" text chunk (prompt, negative,
  * steps, sampler, CFG, the image's seed, size, model hash and name). 0 or the ov_png_write code
  * with err. */

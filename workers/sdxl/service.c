@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/rng.h"
 #include "common/tensor/backend.h"
 #include "workers/runtime/worker.h"
 #include "workers/sdxl/sdxl_bin.h"
@@ -25,22 +26,6 @@ static void s_unload(void *state)
         return;
     ov_sdxl_pipeline_free(s->p);
     free(s);
-}
-
-/* Load failures a restart cannot fix (missing file, not SDXL, budget too small) end the worker
- * with "do not respawn" (OV_ENOENT / OV_ECONFIG -> exit 78); memory and device errors may pass. */
-static int load_code(int rc)
-{
-    switch (rc) {
-    case OV_ENOENT: return OV_ENOENT;
-    case OV_EFORMAT:
-    case OV_EUNSUPP:
-    case OV_EBUDGET:
-    case OV_EINVAL:
-    case OV_ERANGE:
-    case OV_ECONFIG: return OV_ECONFIG;
-    default: return rc;
-    }
 }
 
 static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t model_id_len)
@@ -63,7 +48,7 @@ static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t
         return OV_ENOMEM;
     s->env = env;
     char err[1024] = "";
-    int rc = ov_sdxl_pick_backend(NULL, &s->backend_kind, err, sizeof err);
+    int rc = ov_backend_pick(NULL, &s->backend_kind, err, sizeof err);
     if (rc) {
         ov_worker_load_error(env, "%s", err);
         s_unload(s);
@@ -77,7 +62,7 @@ static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t
     if (rc) {
         ov_worker_load_error(env, "cannot load the SDXL model %s: %s", path, err[0] ? err : ov_strerror(rc));
         s_unload(s);
-        return load_code(rc);
+        return ov_worker_load_code(rc);
     }
     const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
     snprintf(model_id, model_id_len, "%s", in->model_id);
@@ -208,7 +193,7 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
     r.height = height < -1 || height > 100000 ? -1 : (int)height;
     r.count = count < -1 || count > 1000 ? -1 : (int)count;
     r.cfg = cfg;
-    r.seed = seed > 0 ? (uint64_t)seed : ov_sdxl_random_seed();
+    r.seed = seed > 0 ? (uint64_t)seed : ov_rng_fresh_seed();
     char *full_prompt = NULL;
     if (compel && *compel) {
         size_t n = strlen(prompt) + strlen(compel) + 3;
