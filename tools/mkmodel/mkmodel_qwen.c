@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/buf.h"
@@ -186,10 +187,11 @@ static int write_configs(const char *dir, const ov_mk_qwen_cfg *c, int dtype, co
 }
 
 /* The real Qwen vocabulary: --tokenizer PATH, else $OURVIDZ_SOURCE_DIR or this source tree's
- * common/text/data/qwen-tokenizer.json.gz. */
+ * common/text/data/qwen-tokenizer.json.gz, else the installed copy (PREFIX/share/ourvidz/qwen/,
+ * found from this executable's PREFIX/bin). */
 static json_t *load_tokenizer(const char *given)
 {
-    char cand[3][1024];
+    char cand[4][1024];
     int n = 0;
     if (given)
         snprintf(cand[n++], sizeof cand[0], "%s", given);
@@ -200,6 +202,16 @@ static json_t *load_tokenizer(const char *given)
     if (tail)
         snprintf(cand[n++], sizeof cand[0], "%.*scommon/text/data/qwen-tokenizer.json.gz", (int)(tail - self),
                  self);
+    char exe[900];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(cand[n++], sizeof cand[0], "%s/../share/ourvidz/qwen/qwen-tokenizer.json.gz", exe);
+        }
+    }
     for (int i = 0; i < n; i++) {
         gzFile f = gzopen(cand[i], "rb");
         if (!f)
