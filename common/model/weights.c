@@ -10,14 +10,22 @@
 
 #include "common/error.h"
 #include "common/formats/fp8_scaled.h"
+#include "common/model/weights_stream.h"
 #include "common/rng.h"
 #include "common/tensor/backend.h"
 #include "common/tensor/dtype.h"
 
 typedef struct entry {
     char *canonical; /* owned */
-    size_t file_index;
+    size_t file_index; /* index over all parts (file order, part after part) */
 } entry;
+
+/* One file of a multi-part set (ov_weights_open_parts). */
+typedef struct part {
+    ov_safetensors *st;
+    ov_gguf *gg;
+    size_t first, count; /* global indices [first, first + count) */
+} part;
 
 struct ov_weights {
     int format;
@@ -28,8 +36,13 @@ struct ov_weights {
     size_t n;
     size_t *slots; /* hash table of entry index + 1 (0 = empty) */
     size_t n_slots;
+    part *parts;    /* multi-part set: n_parts files (st/gg above stay NULL) */
+    size_t n_parts;
+    char **stored;  /* multi-part set: prefix + name as stored, per global index */
+    size_t n_stored;
     uint64_t bytes_read;
     double seconds;
+    ov_wstream stream; /* staging buffers of a streaming backend (weights_stream.h) */
 };
 
 static double now_s(void) {
@@ -38,13 +51,34 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The file holding global index i and the index inside it. */
+static void locate(const ov_weights *w, size_t i, const ov_safetensors **st, const ov_gguf **gg, size_t *local) {
+    *st = w->st;
+    *gg = w->gg;
+    *local = i;
+    for (size_t k = 0; k < w->n_parts; k++) {
+        if (i >= w->parts[k].first && i < w->parts[k].first + w->parts[k].count) {
+            *st = w->parts[k].st;
+            *gg = w->parts[k].gg;
+            *local = i - w->parts[k].first;
+            return;
+        }
+    }
+}
+
 static const char *file_name_at(const ov_weights *w, size_t i) {
+    if (w->stored)
+        return w->stored[i];
     if (w->st)
         return ov_st_at(w->st, i)->name;
     return ov_gguf_at(w->gg, i)->name;
 }
 
-static size_t file_count(const ov_weights *w) { return w->st ? ov_st_count(w->st) : ov_gguf_count(w->gg); }
+static size_t file_count(const ov_weights *w) {
+    if (w->parts)
+        return w->n_stored;
+    return w->st ? ov_st_count(w->st) : ov_gguf_count(w->gg);
+}
 
 static void free_index(ov_weights *w) {
     for (size_t i = 0; i < w->n; i++)
@@ -57,7 +91,14 @@ static void free_index(ov_weights *w) {
     w->n_slots = 0;
 }
 
-static int build_index(ov_weights *w, const ov_remap_table *t) {
+/* Canonical name of a stored name: fn(ctx, stored, out, cap) > 0 renamed, 0 as stored, < 0 error. */
+typedef int (*rename_fn)(void *ctx, const char *stored, char *out, size_t cap);
+
+static int table_rename(void *ctx, const char *stored, char *out, size_t cap) {
+    return ov_remap_name((const ov_remap_table *)ctx, stored, out, cap);
+}
+
+static int build_index(ov_weights *w, rename_fn fn, void *ctx) {
     free_index(w);
     size_t n = file_count(w);
     w->entries = calloc(n ? n : 1, sizeof *w->entries);
@@ -70,12 +111,13 @@ static int build_index(ov_weights *w, const ov_remap_table *t) {
     for (size_t i = 0; i < n; i++) {
         char buf[OV_WEIGHTS_NAME_MAX + 64];
         const char *fname = file_name_at(w, i);
-        if (t) {
-            if (ov_remap_name(t, fname, buf, sizeof buf) < 0)
-                return ov_tensor_fail(OV_EFORMAT, "weights %s: tensor name too long: %.80s...", w->path, fname);
-        } else {
+        int r = fn ? fn(ctx, fname, buf, sizeof buf) : 0;
+        if (r < 0)
+            return r == OV_ERANGE
+                       ? ov_tensor_fail(OV_EFORMAT, "weights %s: tensor name too long: %.80s...", w->path, fname)
+                       : ov_tensor_fail(r, "weights %s: cannot rename tensor %.200s", w->path, fname);
+        if (r == 0)
             snprintf(buf, sizeof buf, "%s", fname);
-        }
         w->entries[i].canonical = strdup(buf);
         w->entries[i].file_index = i;
         if (!w->entries[i].canonical)
@@ -133,7 +175,7 @@ int ov_weights_open(const char *path, ov_weights **out) {
         rc = ov_st_open(path, &w->st, err, sizeof err);
     }
     if (rc == 0)
-        rc = build_index(w, NULL);
+        rc = build_index(w, NULL, NULL);
     else
         ov_tensor_fail(rc, "%s", err[0] ? err : "cannot open checkpoint");
     if (rc) {
@@ -147,9 +189,18 @@ int ov_weights_open(const char *path, ov_weights **out) {
 void ov_weights_close(ov_weights *w) {
     if (!w)
         return;
+    ov_wstream_free(&w->stream); /* before the backend closes: its host_free */
     free_index(w);
     ov_st_close(w->st);
     ov_gguf_close(w->gg);
+    for (size_t k = 0; k < w->n_parts; k++) {
+        ov_st_close(w->parts[k].st);
+        ov_gguf_close(w->parts[k].gg);
+    }
+    free(w->parts);
+    for (size_t i = 0; i < w->n_stored; i++)
+        free(w->stored[i]);
+    free(w->stored);
     free(w->path);
     free(w);
 }
@@ -177,7 +228,73 @@ int ov_weights_remap(ov_weights *w, const ov_remap_table *tables, size_t n_table
     }
     if (layout)
         *layout = t ? t->layout : "as stored";
-    return build_index(w, t);
+    return build_index(w, t ? table_rename : NULL, (void *)t);
+}
+
+int ov_weights_rename(ov_weights *w, int (*fn)(void *ctx, const char *stored, char *out, size_t cap), void *ctx) {
+    return build_index(w, fn, ctx);
+}
+
+int ov_weights_open_parts(const char *label, const char *const *paths, const char *const *prefixes, size_t n,
+                          ov_weights **out) {
+    *out = NULL;
+    ov_weights *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(label ? label : (n ? paths[0] : "")))) {
+        free(w);
+        return ov_tensor_fail(OV_ENOMEM, "weights: out of memory");
+    }
+    int rc = 0;
+    w->parts = calloc(n ? n : 1, sizeof *w->parts);
+    if (!w->parts)
+        rc = ov_tensor_fail(OV_ENOMEM, "weights %s: out of memory", w->path);
+    size_t total = 0;
+    for (size_t k = 0; !rc && k < n; k++) {
+        char err[512] = "";
+        part *pt = &w->parts[k];
+        w->n_parts = k + 1;
+        if (is_gguf(paths[k]))
+            rc = ov_gguf_open(paths[k], &pt->gg, err, sizeof err);
+        else
+            rc = ov_st_open(paths[k], &pt->st, err, sizeof err);
+        if (rc) {
+            ov_tensor_fail(rc, "%s", err[0] ? err : "cannot open checkpoint");
+            break;
+        }
+        if (k == 0)
+            w->format = pt->gg ? OV_WEIGHTS_GGUF : OV_WEIGHTS_SAFETENSORS;
+        pt->first = total;
+        pt->count = pt->st ? ov_st_count(pt->st) : ov_gguf_count(pt->gg);
+        total += pt->count;
+    }
+    if (!rc) {
+        w->stored = calloc(total ? total : 1, sizeof *w->stored);
+        if (!w->stored)
+            rc = ov_tensor_fail(OV_ENOMEM, "weights %s: out of memory", w->path);
+    }
+    for (size_t k = 0; !rc && k < n; k++) {
+        const part *pt = &w->parts[k];
+        const char *pre = prefixes && prefixes[k] ? prefixes[k] : "";
+        for (size_t i = 0; !rc && i < pt->count; i++) {
+            const char *nm = pt->st ? ov_st_at(pt->st, i)->name : ov_gguf_at(pt->gg, i)->name;
+            size_t len = strlen(pre) + strlen(nm) + 1;
+            char *s = malloc(len);
+            if (!s) {
+                rc = ov_tensor_fail(OV_ENOMEM, "weights %s: out of memory", w->path);
+                break;
+            }
+            snprintf(s, len, "%s%s", pre, nm);
+            w->stored[pt->first + i] = s;
+            w->n_stored = pt->first + i + 1;
+        }
+    }
+    if (!rc)
+        rc = build_index(w, NULL, NULL);
+    if (rc) {
+        ov_weights_close(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
 }
 
 int ov_weights_has(const ov_weights *w, const char *name) { return lookup(w, name) != NULL; }
@@ -191,8 +308,12 @@ int ov_weights_info(const ov_weights *w, const char *name, ov_weight_info *out) 
     if (!e)
         return ov_tensor_fail(OV_ENOENT, "%s: tensor %s not found", w->path, name);
     out->scale = 1.0f;
-    if (w->st) {
-        const ov_st_tensor *t = ov_st_at(w->st, e->file_index);
+    const ov_safetensors *st;
+    const ov_gguf *gg;
+    size_t li;
+    locate(w, e->file_index, &st, &gg, &li);
+    if (st) {
+        const ov_st_tensor *t = ov_st_at(st, li);
         if (t->n_dims > OV_TENSOR_MAX_DIMS)
             return ov_tensor_fail(OV_EUNSUPP, "%s: tensor %s has %d dims (max %d)", w->path, name, t->n_dims,
                                   OV_TENSOR_MAX_DIMS);
@@ -205,13 +326,13 @@ int ov_weights_info(const ov_weights *w, const char *name, ov_weight_info *out) 
         if (t->dtype == OV_DTYPE_F8_E4M3 || t->dtype == OV_DTYPE_F8_E5M2) {
             char err[256];
             float s = 1.0f;
-            int rc = ov_fp8_weight_scale(w->st, t->name, &s, err, sizeof err);
+            int rc = ov_fp8_weight_scale(st, t->name, &s, err, sizeof err);
             if (rc)
                 return ov_tensor_fail(rc, "%s", err);
             out->scale = s;
         }
     } else {
-        const ov_gguf_tensor *t = ov_gguf_at(w->gg, e->file_index);
+        const ov_gguf_tensor *t = ov_gguf_at(gg, li);
         out->file_name = t->name;
         out->dtype = t->dtype;
         out->ndim = t->n_dims;
@@ -238,20 +359,86 @@ static int read_raw(ov_weights *w, const entry *e, void *dst, size_t cap) {
     double t0 = now_s();
     int rc;
     uint64_t nb;
-    if (w->st) {
-        const ov_st_tensor *t = ov_st_at(w->st, e->file_index);
+    const ov_safetensors *st;
+    const ov_gguf *gg;
+    size_t li;
+    locate(w, e->file_index, &st, &gg, &li);
+    if (st) {
+        const ov_st_tensor *t = ov_st_at(st, li);
         nb = t->n_bytes;
-        rc = ov_st_read(w->st, t, dst, cap, err, sizeof err);
+        rc = ov_st_read(st, t, dst, cap, err, sizeof err);
     } else {
-        const ov_gguf_tensor *t = ov_gguf_at(w->gg, e->file_index);
+        const ov_gguf_tensor *t = ov_gguf_at(gg, li);
         nb = t->n_bytes;
-        rc = ov_gguf_read(w->gg, t, dst, cap, err, sizeof err);
+        rc = ov_gguf_read(gg, t, dst, cap, err, sizeof err);
     }
     w->seconds += now_s() - t0;
     if (rc)
         return ov_tensor_fail(rc, "%s", err[0] ? err : "read failed");
     w->bytes_read += nb;
     return 0;
+}
+
+/* Where entry e's bytes are: fd (-1 for an in-memory image), absolute offset, file path. */
+static void source_of(const ov_weights *w, const entry *e, int *fd, uint64_t *off, const char **path) {
+    const ov_safetensors *st;
+    const ov_gguf *gg;
+    size_t li;
+    locate(w, e->file_index, &st, &gg, &li);
+    if (st) {
+        const ov_st_tensor *t = ov_st_at(st, li);
+        *fd = ov_st_shard_fd(st, t->shard);
+        *off = t->offset;
+        *path = ov_st_shard_path(st, t->shard);
+    } else {
+        const ov_gguf_tensor *t = ov_gguf_at(gg, li);
+        *fd = ov_gguf_fd(gg);
+        *off = t->offset;
+        *path = ov_gguf_path(gg);
+    }
+    if (!*path)
+        *path = w->path;
+}
+
+/* The streaming path (backends with upload_async, e.g. CUDA): the stored bytes go from the
+ * file through two staging buffers (weights_stream.c) straight into out, or, when a conversion
+ * is asked, into a scratch tensor of the stored dtype that ov_op_copy converts on the device
+ * (the host never converts; the scratch counts against mem's budget while it lives). */
+static int stream_load(ov_weights *w, ov_mem *mem, const entry *e, const ov_weight_info *info, int keep,
+                       ov_tensor *out) {
+    int fd;
+    uint64_t off;
+    const char *path;
+    source_of(w, e, &fd, &off, &path);
+    ov_tensor raw;
+    memset(&raw, 0, sizeof raw);
+    ov_tensor *dst = out;
+    int rc = 0;
+    if (!keep) {
+        rc = ov_mem_alloc_tensor(mem, &raw, out->name, info->dtype, out->ndim, out->shape);
+        if (rc)
+            return rc;
+        raw.scale = info->scale;
+        dst = &raw;
+    }
+    size_t nb = ov_tensor_nbytes(dst);
+    if (info->n_bytes != nb) {
+        rc = ov_tensor_fail(OV_EFORMAT, "%s: %s stores %llu bytes, expected %zu", w->path, out->name,
+                            (unsigned long long)info->n_bytes, nb);
+    } else {
+        char err[512] = "";
+        double t0 = now_s();
+        rc = ov_wstream_copy(&w->stream, mem->backend, fd, path, off, nb, dst->data, err, sizeof err);
+        if (rc && err[0])
+            ov_tensor_fail(rc, "%s: %s: %s", w->path, out->name, err);
+        if (!rc && !keep)
+            rc = ov_op_copy(out, &raw);
+        w->seconds += now_s() - t0;
+        if (!rc)
+            w->bytes_read += nb;
+    }
+    ov_mem_free_tensor(mem, &raw);
+    return rc;
 }
 
 static int is_float_dtype(int dt) {
@@ -266,10 +453,23 @@ int ov_weights_load(ov_weights *w, ov_mem *mem, const char *name, int want_dtype
     int rc = ov_weights_info(w, name, &info);
     if (rc)
         return rc;
+    int relaxed = 0;
     if (expect_ndim > 0) {
         int same = info.ndim == expect_ndim;
         for (int i = 0; same && i < expect_ndim; i++)
             same = info.shape[i] == expect_shape[i];
+        if (!same && expect_ndim <= OV_TENSOR_MAX_DIMS) {
+            /* Equal up to trailing size-1 dims (a Linear [C, C] stored for a 1x1 conv [C, C, 1, 1], as
+             * diffusers saves the VAE attention): the same bytes, loaded in the shape the model needs. */
+            int a = info.ndim, b = expect_ndim;
+            while (a > 0 && info.shape[a - 1] == 1)
+                a--;
+            while (b > 0 && expect_shape[b - 1] == 1)
+                b--;
+            same = relaxed = a == b && a > 0;
+            for (int i = 0; same && i < a; i++)
+                same = relaxed = info.shape[i] == expect_shape[i];
+        }
         if (!same) {
             char a[96], b[96];
             return ov_tensor_fail(OV_EFORMAT, "%s: %s has shape %s but the model needs %s", w->path, name,
@@ -291,12 +491,30 @@ int ov_weights_load(ov_weights *w, ov_mem *mem, const char *name, int want_dtype
     int64_t shape[OV_TENSOR_MAX_DIMS];
     for (int i = 0; i < OV_TENSOR_MAX_DIMS; i++)
         shape[i] = i < info.ndim ? info.shape[i] : 1;
+    if (relaxed) {
+        ndim = expect_ndim;
+        for (int i = 0; i < OV_TENSOR_MAX_DIMS; i++)
+            shape[i] = i < expect_ndim ? expect_shape[i] : 1;
+    }
     rc = ov_mem_alloc_tensor(mem, out, name, dt, ndim, shape);
     if (rc)
         return rc;
     out->scale = keep ? info.scale : 1.0f;
     size_t out_bytes = ov_tensor_nbytes(out);
     int on_host = mem->backend->kind == OV_BACKEND_CPU;
+    if (!on_host && ov_backend_can_stream(mem->backend) && info.dtype != OV_DTYPE_F64) {
+        const entry *e = lookup(w, name);
+        int fd;
+        uint64_t off;
+        const char *path;
+        source_of(w, e, &fd, &off, &path);
+        if (fd >= 0) {
+            rc = stream_load(w, mem, e, &info, keep, out);
+            if (rc)
+                ov_mem_free_tensor(mem, out);
+            return rc;
+        }
+    }
     if (keep && on_host) {
         if (info.n_bytes != out_bytes) {
             ov_mem_free_tensor(mem, out);

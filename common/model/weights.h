@@ -51,6 +51,20 @@ const ov_gguf *ov_weights_gguf(const ov_weights *w);
  * stored). Returns the chosen table's layout name through *layout (may be NULL). 0 or OV_ENOMEM. */
 int ov_weights_remap(ov_weights *w, const ov_remap_table *tables, size_t n_tables, const char **layout);
 
+/* Rebuild the canonical index through a callback (layouts that prefix rules cannot express, e.g.
+ * diffusers -> sgm block numbering): fn(ctx, stored, out, cap) writes the canonical name of the
+ * stored name and returns > 0, returns 0 to keep the stored name, or a negative OV_E* code (the
+ * rename fails with it; OV_ERANGE reads "name too long"). Replaces any earlier remap. 0 or error. */
+int ov_weights_rename(ov_weights *w, int (*fn)(void *ctx, const char *stored, char *out, size_t cap), void *ctx);
+
+/* Several checkpoints as one set (a diffusers folder's component files): paths[i] is opened as
+ * ov_weights_open opens a path, and its tensor names read as prefixes[i] + the name in the file
+ * (NULL/"" = none) -- these are the "stored" names that ov_weights_remap/ov_weights_rename see.
+ * `label` names the set in messages (ov_weights_path). ov_weights_st/gguf return NULL for a set.
+ * Errors as ov_weights_open, naming the file that failed. */
+int ov_weights_open_parts(const char *label, const char *const *paths, const char *const *prefixes, size_t n,
+                          ov_weights **out);
+
 /* Canonical-name lookup. ov_weights_info: 0, or OV_ENOENT ("<path>: tensor NAME not found"). */
 int ov_weights_has(const ov_weights *w, const char *name);
 int ov_weights_info(const ov_weights *w, const char *name, ov_weight_info *out);
@@ -64,7 +78,9 @@ const char *ov_weights_name_at(const ov_weights *w, size_t i);
  *    out->scale). Otherwise the values are converted on the host to want_dtype (F32/F16/BF16:
  *    dequantised/rescaled as needed).
  *  - expect_ndim > 0: the stored shape must equal expect_shape[0..expect_ndim) (a GGUF shape
- *    reversed first); else OV_EFORMAT "<path>: NAME has shape [..] but the model needs [..]".
+ *    reversed first), or differ only by trailing size-1 dims (then *out gets expect_shape: a
+ *    Linear [C, C] for a 1x1 conv [C, C, 1, 1]); else OV_EFORMAT "<path>: NAME has shape [..]
+ *    but the model needs [..]".
  *  - I32/I64/BOOL tensors load only with want_dtype < 0.
  * Errors: OV_ENOENT (missing), OV_EFORMAT, OV_EBUDGET/OV_ENOMEM (from mem), OV_EIO (read, file
  * shrank), OV_EUNSUPP (conversion). Message in ov_tensor_last_error(). */

@@ -19,6 +19,7 @@
 #include "common/tensor/backend.h"
 #include "common/tensor/ops.h"
 #include "common/text/tok_clip.h"
+#include "workers/sdxl/diffusers_names.h"
 #include "workers/sdxl/sdxl_text.h"
 #include "workers/sdxl/unet.h"
 #include "workers/sdxl/vae.h"
@@ -184,11 +185,14 @@ int ov_sdxl_pipeline_load(const ov_sdxl_load_opts *o, ov_sdxl_pipeline **out, ch
     ov_mem_init(&p->mem, p->be, o->budget_bytes);
     if ((rc = load_tokenizer(o, &p->tok, err, errlen)))
         goto bad;
-    if ((rc = ov_weights_open(o->model_path, &w))) {
+    if (ov_sdxl_is_diffusers_folder(o->model_path)) {
+        /* A diffusers folder: its four component files under canonical names (diffusers_names.c). */
+        if ((rc = ov_sdxl_diffusers_open(o->model_path, &w, err, errlen)))
+            goto bad;
+    } else if ((rc = ov_weights_open(o->model_path, &w))) {
         fail(err, errlen, rc, "%s", ov_tensor_last_error());
         goto bad;
-    }
-    if ((rc = ov_weights_remap(w, &ov_remap_sdxl_single_file, 1, NULL))) {
+    } else if ((rc = ov_weights_remap(w, &ov_remap_sdxl_single_file, 1, NULL))) {
         fail(err, errlen, rc, "%s: cannot apply the SDXL name layout", o->model_path);
         goto bad;
     }
