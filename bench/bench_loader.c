@@ -1,4 +1,10 @@
-/* Loader throughput from page cache into host memory vs the machine's read()/memcpy ceiling. */
+/* Loader throughput from page cache into host memory vs the machine's read()/memcpy ceiling, then
+ * whole-checkpoint loads through ov_weights_load (every tensor by name, onto a backend under an
+ * ov_mem) on the CPU backend and, when a device answers, CUDA (streaming through pinned staging,
+ * common/model/weights_stream.c; with and without on-device dtype conversion).
+ *
+ * Usage: bench_loader [MiB] [scratch path] [checkpoint]: a checkpoint path loads that file (any
+ * ov_weights_open path) instead of the generated one in the ov_weights_load section. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +14,9 @@
 
 #include "common/formats/loader.h"
 #include "common/formats/safetensors.h"
+#include "common/model/weights.h"
+#include "common/tensor/arena.h"
+#include "common/tensor/backend.h"
 #include "common/tensor/dtype.h"
 
 static double now_s(void)
@@ -36,6 +45,71 @@ static int read_all(int fd, uint64_t off, uint8_t *dst, size_t n)
         done += (size_t)r;
     }
     return 0;
+}
+
+/* Load every tensor of `path` onto be (want = -1 keeps stored dtypes) `reps` times: best GB/s. */
+static double load_all(const char *path, ov_backend *be, int want, int reps, uint64_t *bytes_out)
+{
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        ov_weights *w = NULL;
+        if (ov_weights_open(path, &w)) {
+            fprintf(stderr, "open %s: %s\n", path, ov_tensor_last_error());
+            return 0;
+        }
+        size_t n = ov_weights_count(w);
+        ov_tensor *t = calloc(n ? n : 1, sizeof *t);
+        ov_mem mem;
+        ov_mem_init(&mem, be, 0);
+        int rc = t ? 0 : -1;
+        double t0 = now_s();
+        for (size_t i = 0; !rc && i < n; i++) {
+            const char *name = ov_weights_name_at(w, i);
+            ov_weight_info info;
+            int wd = want;
+            /* integer tensors only load as stored */
+            if (ov_weights_info(w, name, &info) == 0 &&
+                (info.dtype == OV_DTYPE_I32 || info.dtype == OV_DTYPE_I64 || info.dtype == OV_DTYPE_BOOL))
+                wd = -1;
+            rc = ov_weights_load(w, &mem, name, wd, 0, NULL, &t[i]);
+        }
+        if (!rc)
+            rc = ov_backend_sync(be);
+        double dt = now_s() - t0;
+        if (rc)
+            fprintf(stderr, "load on %s: %s\n", be->name, ov_tensor_last_error());
+        uint64_t bytes = ov_weights_bytes_read(w);
+        for (size_t i = 0; t && i < n; i++)
+            ov_mem_free_tensor(&mem, &t[i]);
+        free(t);
+        ov_weights_close(w);
+        if (rc)
+            return 0;
+        *bytes_out = bytes;
+        if ((double)bytes / dt / 1e9 > best)
+            best = (double)bytes / dt / 1e9;
+    }
+    return best;
+}
+
+static void bench_weights(const char *path, double read_gbps)
+{
+    uint64_t bytes = 0;
+    printf("ov_weights_load, every tensor of %s, best of 3 (read() ceiling %.2f GB/s)\n", path, read_gbps);
+    double cpu = load_all(path, ov_backend_cpu(), -1, 3, &bytes);
+    printf("  cpu, stored dtypes       %6.2f GB/s  (%.2f x read, %.1f MiB)\n", cpu, cpu / read_gbps,
+           (double)bytes / (1 << 20));
+    ov_backend *cuda = NULL;
+    if (ov_backend_open(OV_BACKEND_CUDA, 0, &cuda) != 0) {
+        printf("  cuda: no device (%s)\n", ov_tensor_last_error());
+        return;
+    }
+    double keep = load_all(path, cuda, -1, 3, &bytes);
+    double conv = load_all(path, cuda, OV_DTYPE_F32, 3, &bytes);
+    printf("  %s, stored dtypes    %6.2f GB/s  (%.2f x read; streamed: %s)\n", cuda->name, keep, keep / read_gbps,
+           ov_backend_can_stream(cuda) ? "yes" : "no");
+    printf("  %s, -> f32 on device %6.2f GB/s  (file bytes per second)\n", cuda->name, conv);
+    ov_backend_close(cuda);
 }
 
 int main(int argc, char **argv)
@@ -111,6 +185,7 @@ int main(int argc, char **argv)
     printf("  per-tensor loads (%d)  %6.2f GB/s\n", T, gbps(n, best_tensors));
     printf("  data verified: %s\n", ok ? "yes" : "NO");
     ov_st_close(st);
+    bench_weights(argc > 3 ? argv[3] : path, gbps(n, best_read));
     unlink(path);
     free(src);
     free(dst);

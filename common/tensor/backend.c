@@ -75,6 +75,12 @@ int ov_backend_sync(ov_backend *be)
     return be->ops->sync ? be->ops->sync(be) : 0;
 }
 
+int ov_backend_can_stream(const ov_backend *be)
+{
+    const ov_backend_ops *o = be ? be->ops : NULL;
+    return o && o->host_alloc && o->host_free && o->upload_async && o->wait_slot;
+}
+
 int ov_backend_pick(const char *name, int *kind, char *err, size_t errlen)
 {
     if (!name || !*name)

@@ -79,7 +79,27 @@ typedef struct ov_backend_ops {
                       float theta);
     int (*timestep_embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
     int (*embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+
+    /* Optional streaming entries for checkpoint loading (all four or none; NULL on the CPU
+     * backend, whose tensors are read into directly). A backend offering them makes
+     * ov_backend_can_stream() true and common/model/weights.c streams each tensor's bytes
+     * from the file through two host_alloc buffers into backend memory:
+     *  - host_alloc/host_free: host memory the device copies from fastest (CUDA: pinned,
+     *    cudaHostAlloc); host_free(NULL) is a no-op and waits for copies still reading p.
+     *  - upload_async: queue a host->backend copy of `bytes` from src_host (inside a host_alloc
+     *    buffer) to backend memory dst in stream order and return; slot in
+     *    [0, OV_BACKEND_SLOTS) tags it. The host buffer must not change until wait_slot(slot).
+     *  - wait_slot: block until every copy queued with that slot so far is done (CUDA: an event
+     *    recorded after each copy); errors of those copies surface here.
+     * Ops, download() and sync() queued later see the copied bytes (stream order), and free()
+     * must not release memory a queued copy still writes (CUDA's cudaFree synchronises). */
+    int (*host_alloc)(ov_backend *be, size_t bytes, void **out);
+    void (*host_free)(ov_backend *be, void *p);
+    int (*upload_async)(ov_backend *be, void *dst, const void *src_host, size_t bytes, int slot);
+    int (*wait_slot)(ov_backend *be, int slot);
 } ov_backend_ops;
+
+#define OV_BACKEND_SLOTS 4 /* upload_async slots */
 
 enum ov_unary_kind {
     OV_UNARY_SILU = 0,
@@ -121,5 +141,7 @@ int ov_tensor_upload(ov_tensor *t, const void *src_host, size_t bytes);
 int ov_tensor_download(const ov_tensor *t, void *dst_host, size_t bytes);
 /* Wait for all queued work on be. */
 int ov_backend_sync(ov_backend *be);
+/* Whether be offers the streaming entries (host_alloc, host_free, upload_async, wait_slot). */
+int ov_backend_can_stream(const ov_backend *be);
 
 #endif

@@ -229,6 +229,84 @@ static int cu_download(ov_backend *be, void *dst_host, const void *src, size_t b
     return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "download", "cudaStreamSynchronize");
 }
 
+/* ---- streaming entries (checkpoint loading: backend.h) ---- */
+
+static int cu_host_alloc(ov_backend *be, size_t bytes, void **out)
+{
+    *out = NULL;
+    int rc = ov_cuda_enter(be, "host_alloc");
+    if (rc)
+        return rc;
+    void *p = NULL;
+    cudaError_t e = cudaHostAlloc(&p, bytes ? bytes : 256, cudaHostAllocDefault);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        return ov_tensor_fail(OV_ENOMEM, "host_alloc: cudaHostAlloc(%zu) for %s: no pinned host memory", bytes,
+                              ov_cuda_of(be)->name);
+    }
+    rc = ov_cuda_check(be, e, "host_alloc", "cudaHostAlloc");
+    if (!rc)
+        *out = p;
+    return rc;
+}
+
+static void cu_host_free(ov_backend *be, void *p)
+{
+    if (!p)
+        return;
+    (void)cudaSetDevice(ov_cuda_of(be)->device);
+    /* copies still reading p finish first: the loader waits its slots, and cudaFreeHost
+     * synchronises the device */
+    cudaError_t e = cudaFreeHost(p);
+    if (e != cudaSuccess)
+        (void)ov_cuda_check(be, e, "host_free", "cudaFreeHost");
+}
+
+static int bad_slot(int slot)
+{
+    return slot < 0 || slot >= OV_BACKEND_SLOTS;
+}
+
+static int cu_upload_async(ov_backend *be, void *dst, const void *src_host, size_t bytes, int slot)
+{
+    if (bad_slot(slot))
+        return ov_tensor_fail(OV_EINVAL, "upload_async: slot %d (0..%d)", slot, OV_BACKEND_SLOTS - 1);
+    int rc = ov_cuda_enter(be, "upload_async");
+    if (rc)
+        return rc;
+    ov_cuda *c = ov_cuda_of(be);
+    if (!c->slot_ev[slot]) {
+        rc = ov_cuda_check(be, cudaEventCreateWithFlags(&c->slot_ev[slot], cudaEventDisableTiming), "upload_async",
+                           "cudaEventCreate");
+        if (rc)
+            return rc;
+    }
+    if (bytes) {
+        rc = ov_cuda_check(be, cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, c->stream),
+                           "upload_async", "cudaMemcpyAsync H2D");
+        if (rc)
+            return rc;
+    }
+    rc = ov_cuda_check(be, cudaEventRecord(c->slot_ev[slot], c->stream), "upload_async", "cudaEventRecord");
+    if (!rc)
+        c->slot_pending[slot] = 1;
+    return rc;
+}
+
+static int cu_wait_slot(ov_backend *be, int slot)
+{
+    if (bad_slot(slot))
+        return ov_tensor_fail(OV_EINVAL, "wait_slot: slot %d (0..%d)", slot, OV_BACKEND_SLOTS - 1);
+    ov_cuda *c = ov_cuda_of(be);
+    if (!c->slot_pending[slot])
+        return 0;
+    c->slot_pending[slot] = 0;
+    int rc = ov_cuda_enter(be, "wait_slot");
+    if (rc)
+        return rc;
+    return ov_cuda_check(be, cudaEventSynchronize(c->slot_ev[slot]), "wait_slot", "cudaEventSynchronize");
+}
+
 static ov_backend_ops make_ops(void)
 {
     ov_backend_ops o;
@@ -261,6 +339,10 @@ static ov_backend_ops make_ops(void)
     o.rope_wan3d = ov_cuda_rope_wan3d;
     o.timestep_embedding = ov_cuda_timestep_embedding;
     o.embedding = ov_cuda_embedding;
+    o.host_alloc = cu_host_alloc;
+    o.host_free = cu_host_free;
+    o.upload_async = cu_upload_async;
+    o.wait_slot = cu_wait_slot;
     return o;
 }
 
@@ -342,6 +424,9 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
             (void)cudaFreeAsync(c->scratch, c->stream);
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
+        for (int k = 0; k < OV_BACKEND_SLOTS; k++)
+            if (c->slot_ev[k])
+                (void)cudaEventDestroy(c->slot_ev[k]);
         if (c->blas)
             (void)cublasDestroy(c->blas);
         if (c->blas_ws)
