@@ -235,12 +235,14 @@ static void bench_attn(const char *label, int64_t B, int64_t Hq, int64_t Hkv, in
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
-static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int64_t O, int k, int stride)
+static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int64_t O, int k, int stride,
+                         int wdt)
 {
     int pad = k / 2;
     int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
     ov_tensor x = mk("x", OV_DTYPE_F32, 4, (int64_t[]){1, C, H, W});
-    ov_tensor w = mk("w", OV_DTYPE_F32, 4, (int64_t[]){O, C, k, k});
+    ov_tensor w = mk("w", wdt, 4, (int64_t[]){O, C, k, k});
+    ov_tensor wf = mk("wf", OV_DTYPE_F32, 4, (int64_t[]){O, C, k, k});
     ov_tensor b = mk("b", OV_DTYPE_F32, 1, (int64_t[]){O});
     ov_tensor y = mk("y", OV_DTYPE_F32, 4, (int64_t[]){1, O, Ho, Wo});
     ov_conv2d_params p = {stride, stride, pad, pad, 1, 1, 1};
@@ -250,12 +252,13 @@ static void bench_conv2d(const char *label, int64_t C, int64_t H, int64_t W, int
     ov_tensor col = mk("col", OV_DTYPE_F32, 2, (int64_t[]){C * k * k, Ho * Wo});
     double t_g;
     TIME_BEST(t_g, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(Ho * Wo),
-                               (int)(C * k * k), 1.0f, w.data, (int)(C * k * k), col.data, (int)(Ho * Wo),
+                               (int)(C * k * k), 1.0f, wf.data, (int)(C * k * k), col.data, (int)(Ho * Wo),
                                0.0f, y.data, (int)(Ho * Wo)));
-    printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld | %.2f ms | %.1f | %.1f |\n", label, (long long)C,
-           (long long)H, (long long)W, k, stride, (long long)O, t * 1e3, flop / t * 1e-9, flop / t_g * 1e-9);
-    ov_tensor *all[] = {&x, &w, &b, &y, &col};
-    for (size_t i = 0; i < 5; i++)
+    printf("| %s | [%lld,%lld,%lld] k%d s%d -> %lld, %s W | %.2f ms | %.1f | %.1f |\n", label, (long long)C,
+           (long long)H, (long long)W, k, stride, (long long)O, ov_dtype_name(wdt), t * 1e3, flop / t * 1e-9,
+           flop / t_g * 1e-9);
+    ov_tensor *all[] = {&x, &w, &wf, &b, &y, &col};
+    for (size_t i = 0; i < 6; i++)
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
@@ -275,16 +278,37 @@ static void bench_conv3d(const char *label, int64_t C, int64_t T, int64_t H, int
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
+/* SDXL UNet and VAE decoder shapes (the VAE rows are a 256² decode: 32² latent, then 64², 128², 256²),
+ * the generic strided path, the 1x1 shortcut (a plain GEMM) and f16 weights. */
+static void bench_convs(void)
+{
+    printf("\n| conv | shape | time | GFLOP/s | raw sgemm same dims |\n|---|---|---|---|---|\n");
+    bench_conv2d("SDXL res conv @320 (64x64 latent)", 320, 64, 64, 320, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("SDXL res conv @640 (32x32)", 640, 32, 32, 640, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("SDXL downsample 320", 320, 64, 64, 320, 3, 2, OV_DTYPE_F32);
+    bench_conv2d("VAE conv_in-like 4->512 (64x64)", 4, 64, 64, 512, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE dec mid @512 (32x32)", 512, 32, 32, 512, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE dec mid @512 (32x32)", 512, 32, 32, 512, 3, 1, OV_DTYPE_F16);
+    bench_conv2d("VAE dec up @256 (128x128)", 256, 128, 128, 256, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE dec up @128 (256x256)", 128, 256, 256, 128, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE dec conv_out 128->3 (256x256)", 128, 256, 256, 3, 3, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE shortcut 1x1 512->256 (128x128)", 512, 128, 128, 256, 1, 1, OV_DTYPE_F32);
+    bench_conv2d("VAE shortcut 1x1 512->256 (128x128)", 512, 128, 128, 256, 1, 1, OV_DTYPE_F16);
+    bench_conv3d("WAN VAE causal conv3d @96 (3 frames, 64x64)", 96, 3, 64, 64, 96);
+}
+
 int main(int argc, char **argv)
 {
-    int quick = 0, linear_only = 0;
+    int quick = 0, linear_only = 0, conv_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1; /* the smallest Qwen shape only, fewer GEMM shapes */
         else if (strcmp(argv[i], "--linear") == 0)
             linear_only = 1; /* bandwidth + the per-dtype linear table only */
+        else if (strcmp(argv[i], "--conv") == 0)
+            conv_only = 1; /* the conv table only */
         else {
-            fprintf(stderr, "usage: %s [--quick] [--linear]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--linear] [--conv]\n", argv[0]);
             return 2;
         }
     }
@@ -292,6 +316,10 @@ int main(int argc, char **argv)
     printf("threads: ours %d, openblas %d; best of %d runs\n\n", ov_cpu_threads(), openblas_get_num_threads(),
            REPS);
     printf("kernels: %s\n", ov_cpu_simd_name(ov_cpu_simd_level()));
+    if (conv_only) {
+        bench_convs();
+        return 0;
+    }
     bench_bandwidth();
     printf("| y = x·Wᵀ, W [N, K] | W dtype | W bytes | M=1 time | M=1 GFLOP/s | M=1 W GB/s (%% of read bw) | "
            "M=1 scalar W GB/s | M=64 GFLOP/s | M=64 %% of f32 sgemm |\n");
@@ -319,11 +347,6 @@ int main(int argc, char **argv)
     bench_attn("SDXL cross-attn to 77", 1, 10, 10, 1024, 77, 64, 0);
     bench_attn("Qwen-0.5B prefill 512 (GQA 14/2)", 1, 14, 2, 512, 512, 64, 1);
     bench_attn("Qwen-0.5B decode at 1024 ctx", 1, 14, 2, 1, 1024, 64, 1);
-    printf("\n| conv | shape | time | GFLOP/s | raw sgemm same dims |\n|---|---|---|---|---|\n");
-    bench_conv2d("SDXL res conv @320 (64x64 latent)", 320, 64, 64, 320, 3, 1);
-    bench_conv2d("SDXL res conv @640 (32x32)", 640, 32, 32, 640, 3, 1);
-    bench_conv2d("SDXL downsample 320", 320, 64, 64, 320, 3, 2);
-    bench_conv2d("VAE conv_in-like 4->512 (64x64)", 4, 64, 64, 512, 3, 1);
-    bench_conv3d("WAN VAE causal conv3d @96 (3 frames, 64x64)", 96, 3, 64, 64, 96);
+    bench_convs();
     return 0;
 }

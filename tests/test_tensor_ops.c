@@ -222,8 +222,8 @@ END_TEST
 
 /* ---- convolution ---- */
 
-static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
-                         int kh, int kw, ov_conv2d_params p, int bias)
+static void check_conv2d_s(ov_backend *be, int wdt, float wscale, int64_t N, int64_t C, int64_t H, int64_t W,
+                           int64_t O, int kh, int kw, ov_conv2d_params p, int bias)
 {
     tt_ctx c;
     tt_begin(&c, be);
@@ -235,6 +235,7 @@ static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t 
     float *xv = tt_rand(N * C * H * W, 1.0), *wv = tt_rand(O * Cg * kh * kw, 1.0), *bv = tt_rand(O, 1.0);
     ov_tensor *x = tt_act(&c, "x", 4, SHAPE(N, C, H, W), xv);
     ov_tensor *w = tt_input(&c, "w", wdt, 4, SHAPE(O, Cg, kh, kw), wv);
+    w->scale = wscale;
     ov_tensor *b = bias ? tt_act(&c, "b", 1, SHAPE(O), bv) : NULL;
     ov_tensor *y = tt_out(&c, "y", 4, SHAPE(N, O, Ho, Wo));
     TT_OK(ov_op_conv2d(y, x, w, b, &p));
@@ -253,17 +254,27 @@ static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t 
                                 if (iy < 0 || iy >= H || ix < 0 || ix >= W)
                                     continue;
                                 s += (double)xv[((n * C + gi * Cg + ci) * H + iy) * W + ix] *
-                                     wv[((o * Cg + ci) * kh + ky) * kw + kx];
+                                     wv[((o * Cg + ci) * kh + ky) * kw + kx] * wscale;
                             }
                     ref[((n * O + o) * Ho + oy) * Wo + ox] = s;
                 }
     int64_t K = Cg * kh * kw;
-    tt_expect("conv2d", y, ref, 2e-6 * (double)(K + 8) * tt_tol(be), 1e-5 * tt_tol(be));
+    char what[128];
+    snprintf(what, sizeof what, "conv2d %s N%lld C%lld %lldx%lld O%lld k%dx%d s%dx%d p%dx%d d%dx%d g%d",
+             ov_dtype_name(wdt), (long long)N, (long long)C, (long long)H, (long long)W, (long long)O, kh, kw,
+             p.stride_h, p.stride_w, p.pad_h, p.pad_w, dh, dw, g);
+    tt_expect(what, y, ref, 2e-6 * (double)(K + 8) * tt_tol(be), 1e-5 * tt_tol(be));
     free(ref);
     free(xv);
     free(wv);
     free(bv);
     tt_end(&c);
+}
+
+static void check_conv2d(ov_backend *be, int wdt, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O,
+                         int kh, int kw, ov_conv2d_params p, int bias)
+{
+    check_conv2d_s(be, wdt, 1.0f, N, C, H, W, O, kh, kw, p, bias);
 }
 
 static void body_conv2d(ov_backend *be)
@@ -278,6 +289,30 @@ static void body_conv2d(ov_backend *be)
     check_conv2d(be, OV_DTYPE_F32, 2, 8, 6, 7, 5, 1, 1, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 1}, 1); /* 1x1 */
     check_conv2d(be, OV_DTYPE_F16, 1, 4, 8, 8, 8, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
     check_conv2d(be, OV_DTYPE_BF16, 1, 3, 64, 80, 2, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
+    /* CPU fast paths. Stride 1, groups 1, C >= 16 (any kernel, pad, dilation): shifted GEMMs over
+     * a padded band of rows; bands forced to 3 rows here so band edges (a last band of 1-2 rows) are crossed. */
+    ov_conv2d_params s1p1 = {1, 1, 1, 1, 1, 1, 1};
+    for (int band = 0; band <= 3; band += 3) {
+        ov_cpu_conv_band_force(band);
+        check_conv2d(be, OV_DTYPE_F32, 3, 17, 7, 13, 9, 3, 3, s1p1, 0);  /* odd sizes, batch 3 */
+        check_conv2d(be, OV_DTYPE_F32, 2, 16, 11, 6, 4, 3, 3, s1p1, 1);  /* W < H, Ho % 3 = 2 */
+        check_conv2d(be, OV_DTYPE_F16, 2, 19, 10, 5, 11, 3, 3, s1p1, 1); /* f16 weights, converted once */
+        check_conv2d_s(be, OV_DTYPE_F8_E4M3, 0.5f, 1, 16, 5, 9, 4, 3, 3, s1p1, 1); /* f8 with scale */
+        check_conv2d(be, OV_DTYPE_F32, 1, 16, 7, 6, 2, 3, 3, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 1}, 1);
+        check_conv2d(be, OV_DTYPE_F32, 2, 16, 9, 10, 4, 3, 3, (ov_conv2d_params){1, 1, 2, 2, 2, 2, 1}, 1);
+        check_conv2d(be, OV_DTYPE_F32, 1, 16, 6, 8, 5, 1, 3, (ov_conv2d_params){1, 1, 0, 1, 1, 1, 1}, 1);
+        check_conv2d(be, OV_DTYPE_F32, 1, 18, 5, 4, 3, 5, 3, (ov_conv2d_params){1, 1, 2, 1, 1, 1, 1}, 1);
+        check_conv2d(be, OV_DTYPE_F32, 1, 16, 4, 5, 2, 1, 1, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 1}, 1);
+        check_conv2d(be, OV_DTYPE_F32, 2, 3, 9, 7, 5, 3, 3, s1p1, 1); /* C < 16: the im2col path */
+    }
+    ov_cpu_conv_band_force(0);
+    /* 1x1, no padding: one GEMM per sample, no im2col; batch 3, f16 weights, odd sizes */
+    check_conv2d(be, OV_DTYPE_F16, 3, 7, 5, 9, 6, 1, 1, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 1}, 1);
+    check_conv2d(be, OV_DTYPE_F32, 1, 6, 4, 5, 4, 1, 1, (ov_conv2d_params){1, 1, 0, 0, 1, 1, 2}, 1);
+    /* generic im2col path: groups > 1 at stride 1 falls back, big padding (all-zero rows), stride 3 */
+    check_conv2d(be, OV_DTYPE_F16, 2, 6, 7, 9, 9, 3, 3, (ov_conv2d_params){1, 1, 1, 1, 1, 1, 3}, 1);
+    check_conv2d(be, OV_DTYPE_F32, 1, 3, 5, 6, 4, 3, 3, (ov_conv2d_params){2, 2, 2, 2, 1, 1, 1}, 1);
+    check_conv2d(be, OV_DTYPE_F32, 2, 2, 11, 9, 3, 3, 3, (ov_conv2d_params){3, 2, 1, 2, 2, 1, 1}, 1);
 }
 
 START_TEST(conv2d_stride_pad_dilation_groups)

@@ -211,6 +211,8 @@ struct im2col_ctx {
     float *col;     /* [Cg·kt·kh·kw, np] */
 };
 
+/* One im2col row r = (channel, dt, dy, dx) over output pixels [p0, p0 + np): walks output rows with
+ * counters (no division per element); a stride-1 row is one memcpy between zeroed edges. */
 static void im2col_rows(void *vctx, int64_t r0, int64_t r1)
 {
     const struct im2col_ctx *c = vctx;
@@ -226,12 +228,207 @@ static void im2col_rows(void *vctx, int64_t r0, int64_t r1)
             continue;
         }
         const float *plane = c->x + ((c->c0 + ci) * g->T + ti) * g->H * g->W;
-        for (int64_t p = 0; p < c->np; p++) {
-            int64_t oy = (c->p0 + p) / g->Wo, ox = (c->p0 + p) % g->Wo;
-            int64_t iy = oy * g->sh - g->ph + dy * g->dh, ix = ox * g->sw - g->pw + dx * g->dw;
-            dst[p] = (iy >= 0 && iy < g->H && ix >= 0 && ix < g->W) ? plane[iy * g->W + ix] : 0.0f;
+        int64_t oy = c->p0 / g->Wo, ox0 = c->p0 % g->Wo, left = c->np;
+        /* output columns ox with 0 <= ox·sw - pw + dx·dw < W: [xlo, xhi) */
+        int64_t off = dx * g->dw - g->pw, xlo = 0, xhi;
+        while (xlo < g->Wo && xlo * g->sw + off < 0)
+            xlo++;
+        xhi = xlo;
+        while (xhi < g->Wo && xhi * g->sw + off < g->W)
+            xhi++;
+        for (; left > 0; oy++, ox0 = 0) {
+            int64_t cnt = g->Wo - ox0 < left ? g->Wo - ox0 : left, iy = oy * g->sh - g->ph + dy * g->dh;
+            if (iy < 0 || iy >= g->H) {
+                memset(dst, 0, (size_t)cnt * sizeof(float));
+            } else {
+                const float *src = plane + iy * g->W + off;
+                int64_t a = xlo > ox0 ? xlo : ox0, e = xhi < ox0 + cnt ? xhi : ox0 + cnt, ox = ox0;
+                for (; ox < a && ox < ox0 + cnt; ox++)
+                    dst[ox - ox0] = 0.0f;
+                if (g->sw == 1 && e > a) {
+                    memcpy(dst + (a - ox0), src + a, (size_t)(e - a) * sizeof(float));
+                    ox = e;
+                } else {
+                    for (; ox < e; ox++)
+                        dst[ox - ox0] = src[ox * g->sw];
+                }
+                for (; ox < ox0 + cnt; ox++)
+                    dst[ox - ox0] = 0.0f;
+            }
+            dst += cnt;
+            left -= cnt;
         }
     }
+}
+
+/* ---- conv weights as f32, converted once per call ---- */
+
+struct wconv_ctx {
+    const ov_tensor *w;
+    int64_t L, KS, O; /* row length C·KS, taps per input channel, output channels */
+    float *dst;
+    int transpose; /* 0: dst = w as f32 [O, L]; 1: dst [KS][O][L/KS] (one [O, C] matrix per tap) */
+    atomic_int failed;
+};
+
+static void wconv_rows(void *vctx, int64_t o0, int64_t o1)
+{
+    struct wconv_ctx *c = vctx;
+    const ov_tensor *w = c->w;
+    float *row = NULL;
+    if (c->transpose && !(w->dtype == OV_DTYPE_F32 && w->scale == 1.0f)) {
+        row = malloc((size_t)c->L * sizeof(float));
+        if (!row) {
+            atomic_store(&c->failed, 1);
+            return;
+        }
+    }
+    int64_t C = c->L / c->KS;
+    for (int64_t o = o0; o < o1; o++) {
+        if (!c->transpose) {
+            ov_cpu_to_f32(w->dtype, ov_cpu_elem_ptr(w, o * c->L), c->dst + o * c->L, c->L, w->scale);
+            continue;
+        }
+        const float *src = (const float *)w->data + o * c->L;
+        if (row) {
+            ov_cpu_to_f32(w->dtype, ov_cpu_elem_ptr(w, o * c->L), row, c->L, w->scale);
+            src = row;
+        }
+        for (int64_t k = 0; k < c->KS; k++) {
+            float *d = c->dst + (k * c->O + o) * C;
+            for (int64_t ci = 0; ci < C; ci++)
+                d[ci] = src[ci * c->KS + k];
+        }
+    }
+    free(row);
+}
+
+/* w [O, C, taps...] as f32 in a malloc'd buffer (*tmp), or w's own data when it is f32 with scale 1
+ * and no transpose is asked for. Rows are converted on the pool (conv weights are never block
+ * quantised: the op layer refuses them). */
+static const float *conv_weight_f32(const ov_tensor *w, int64_t KS, int transpose, float **tmp)
+{
+    *tmp = NULL;
+    if (!transpose && w->dtype == OV_DTYPE_F32 && w->scale == 1.0f)
+        return w->data;
+    int64_t n = ov_tensor_nelem(w), O = w->shape[0], L = O ? n / O : 0;
+    *tmp = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!*tmp)
+        return NULL;
+    struct wconv_ctx c = {w, L, KS, O, *tmp, transpose, 0};
+    ov_cpu_parallel(O, 8, wconv_rows, &c);
+    if (atomic_load(&c.failed)) {
+        free(*tmp);
+        *tmp = NULL;
+        return NULL;
+    }
+    return *tmp;
+}
+
+/* ---- bias over [N·O] planes of P pixels ---- */
+
+struct plane_bias_ctx {
+    float *y;
+    const float *b;
+    int64_t O, P;
+};
+
+static void plane_bias(void *vctx, int64_t r0, int64_t r1)
+{
+    struct plane_bias_ctx *c = vctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *row = c->y + r * c->P, bv = c->b[r % c->O];
+        for (int64_t i = 0; i < c->P; i++)
+            row[i] += bv;
+    }
+}
+
+/* ---- stride-1 2D conv (any kernel, padding, dilation; groups 1) without im2col ----
+ * Pad a band of input rows once into xb [C, rows_in, Wp] (Wp = W + 2·pw, zero edges). Output pixel
+ * (oy, ox) of the band is column q = oy·Wp + ox of a [O, nb·Wp] GEMM result, and tap (dy, dx) reads
+ * input column q + dy·dh·Wp + dx·dw: for every tap the input is the same matrix shifted, so
+ *   yb = Σ_taps W_tap [O, C] · xb_shift [C, nb·Wp]   (ldb = rows_in·Wp)
+ * is kh·kw OpenBLAS GEMMs accumulating (beta 1) into one result. The Wp - Wo columns per row past
+ * the output are computed and dropped (1-6 % extra at SDXL sizes); the copy-out adds the bias.
+ * Same arithmetic as the im2col GEMM (C·KS products per output, f32), different summation order. */
+#define OV_CPU_CONV_BAND_FLOATS ((int64_t)4 << 20) /* 16 MB of padded input + band output */
+
+#define OV_CPU_CONV_SHIFT_MIN_C 16 /* fewer input channels: im2col */
+
+static int64_t g_band_rows; /* test hook: 0 = automatic */
+
+void ov_cpu_conv_band_force(int64_t rows)
+{
+    g_band_rows = rows > 0 ? rows : 0;
+}
+
+static int conv2d_shift(const char *op, const struct conv_geom *g, ov_tensor *y, const ov_tensor *x,
+                        const ov_tensor *w, const ov_tensor *b)
+{
+    int64_t Nb = x->shape[0], O = w->shape[0], C = g->C, KS = g->kh * g->kw;
+    int64_t Wp = g->W + 2 * g->pw, span = (g->kh - 1) * g->dh, tail = (g->kw - 1) * g->dw + 8;
+    int64_t per_row = (C + O) * Wp, nb = OV_CPU_CONV_BAND_FLOATS / (per_row ? per_row : 1) - span;
+    if (nb < 4)
+        nb = 4;
+    if (g_band_rows)
+        nb = g_band_rows;
+    if (nb > g->Ho)
+        nb = g->Ho;
+    float *wtmp = NULL, *btmp = NULL, *xb = NULL, *yb = NULL;
+    int rc = 0;
+    const float *wk = conv_weight_f32(w, KS, 1, &wtmp);
+    if (!wk)
+        return nomem(op, w, (size_t)ov_tensor_nelem(w) * sizeof(float));
+    const float *bp = b ? ov_cpu_vec_f32(b, &btmp) : NULL;
+    size_t xbytes = (size_t)(C * (nb + span) * Wp + tail) * sizeof(float);
+    size_t ybytes = (size_t)(O * nb * Wp) * sizeof(float);
+    xb = malloc(xbytes);
+    yb = malloc(ybytes);
+    if ((b && !bp) || !xb || !yb) {
+        rc = nomem(op, x, xbytes + ybytes);
+        goto out;
+    }
+    for (int64_t n = 0; n < Nb; n++) {
+        const float *xn = (const float *)x->data + n * C * g->H * g->W;
+        float *yn = (float *)y->data + n * O * g->Ho * g->Wo;
+        for (int64_t oy0 = 0; oy0 < g->Ho; oy0 += nb) {
+            int64_t nr = g->Ho - oy0 < nb ? g->Ho - oy0 : nb, rows_in = nr + span, plane = rows_in * Wp;
+            for (int64_t ci = 0; ci < C; ci++) {
+                for (int64_t r = 0; r < rows_in; r++) {
+                    float *d = xb + ci * plane + r * Wp;
+                    int64_t iy = oy0 - g->ph + r;
+                    if (iy < 0 || iy >= g->H) {
+                        memset(d, 0, (size_t)Wp * sizeof(float));
+                        continue;
+                    }
+                    memset(d, 0, (size_t)g->pw * sizeof(float));
+                    memcpy(d + g->pw, xn + (ci * g->H + iy) * g->W, (size_t)g->W * sizeof(float));
+                    memset(d + g->pw + g->W, 0, (size_t)g->pw * sizeof(float));
+                }
+            }
+            memset(xb + C * plane, 0, (size_t)tail * sizeof(float)); /* read only by dropped columns */
+            for (int64_t k = 0; k < KS; k++) {
+                int64_t dy = k / g->kw, dx = k % g->kw, off = dy * g->dh * Wp + dx * g->dw;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(nr * Wp), (int)C, 1.0f,
+                            wk + k * O * C, (int)C, xb + off, (int)plane, k ? 1.0f : 0.0f, yb, (int)(nr * Wp));
+            }
+            for (int64_t o = 0; o < O; o++) {
+                float bv = bp ? bp[o] : 0.0f;
+                for (int64_t r = 0; r < nr; r++) {
+                    const float *s = yb + (o * nr + r) * Wp;
+                    float *d = yn + (o * g->Ho + oy0 + r) * g->Wo;
+                    for (int64_t i = 0; i < g->Wo; i++)
+                        d[i] = s[i] + bv;
+                }
+            }
+        }
+    }
+out:
+    free(wtmp);
+    free(btmp);
+    free(xb);
+    free(yb);
+    return rc;
 }
 
 /* y [N, O, To, Ho, Wo] (To = 1 for 2D) = w [O, C/groups, kt, kh, kw] * x. */
@@ -239,15 +436,19 @@ static int conv_run(const char *op, const struct conv_geom *g, int groups, ov_te
                     const ov_tensor *w, const ov_tensor *b)
 {
     OV_CPU_NEED_F32(op, y, x);
-    float *wtmp = NULL, *btmp = NULL, *col = NULL;
-    const float *wp = ov_cpu_weight_f32(w, &wtmp);
-    if (!wp)
-        return nomem(op, w, ov_tensor_nelem(w) * sizeof(float));
     int64_t Nb = x->shape[0], O = w->shape[0], Og = O / groups, Cg = g->C / groups;
     int64_t KK = Cg * g->kt * g->kh * g->kw, HWo = g->Ho * g->Wo;
-    int rc = 0;
     int pointwise = g->kt == 1 && g->kh == 1 && g->kw == 1 && g->st == 1 && g->sh == 1 && g->sw == 1 &&
                     g->pt == 0 && g->ph == 0 && g->pw == 0;
+    /* few input channels (conv_in: 4) make K = C GEMMs too thin: im2col's one K = 9·C GEMM wins */
+    if (!pointwise && groups == 1 && g->kt == 1 && g->T == 1 && g->To == 1 && g->pt == 0 && g->sh == 1 &&
+        g->sw == 1 && g->C >= OV_CPU_CONV_SHIFT_MIN_C && HWo > 0)
+        return conv2d_shift(op, g, y, x, w, b);
+    float *wtmp = NULL, *btmp = NULL, *col = NULL;
+    const float *wp = conv_weight_f32(w, 1, 0, &wtmp);
+    if (!wp)
+        return nomem(op, w, ov_tensor_nelem(w) * sizeof(float));
+    int rc = 0;
     int64_t np_max = pointwise ? 0 : OV_CPU_TILE_FLOATS / (KK ? KK : 1);
     if (!pointwise) {
         if (np_max < 64)
@@ -292,13 +493,8 @@ static int conv_run(const char *op, const struct conv_geom *g, int groups, ov_te
             rc = nomem(op, b, (size_t)O * sizeof(float));
             goto out;
         }
-        int64_t P = g->To * HWo;
-        for (int64_t n = 0; n < Nb; n++) {
-            float *yn = (float *)y->data + n * O * P;
-            for (int64_t o = 0; o < O; o++)
-                for (int64_t i = 0; i < P; i++)
-                    yn[o * P + i] += bp[o];
-        }
+        struct plane_bias_ctx bc = {y->data, bp, O, g->To * HWo};
+        ov_cpu_parallel(Nb * O, 4, plane_bias, &bc);
     }
 out:
     free(wtmp);
