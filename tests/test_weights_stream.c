@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/formats/gguf.h"
 #include "common/formats/safetensors.h"
 #include "common/model/weights.h"
 #include "common/tensor/arena.h"
@@ -52,6 +53,7 @@ typedef struct fake {
     size_t pinned_bytes[8];
     /* shrink hook: after this many upload_async calls, truncate shrink_path to shrink_to bytes */
     long shrink_after;
+    int fail_host_alloc; /* host_alloc refuses (pinned memory exhausted) */
     const char *shrink_path;
     off_t shrink_to;
 } fake;
@@ -157,6 +159,8 @@ static int f_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x) {
 
 static int f_host_alloc(ov_backend *be, size_t bytes, void **out) {
     (void)be;
+    if (g_fake.fail_host_alloc)
+        return ov_tensor_fail(OV_ENOMEM, "fake: no pinned memory");
     for (int k = 0; k < 8; k++)
         if (!g_fake.pinned[k]) {
             if (!(*out = malloc(bytes)))
@@ -340,47 +344,46 @@ static void teardown(void) {
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Load every tensor as want on the CPU and on be; be's bytes must equal the CPU's. */
-static void compare_on(ov_backend *be, int want) {
+/* Load every tensor of path as want on the CPU and on be; be's bytes must equal the CPU's. */
+static void compare_file(const char *path, char (*names)[48], int n, ov_backend *be, int want) {
     ov_weights *wc = NULL, *wf = NULL;
-    ck_assert_int_eq(ov_weights_open(g_path, &wc), 0);
-    ck_assert_int_eq(ov_weights_open(g_path, &wf), 0);
+    ck_assert_int_eq(ov_weights_open(path, &wc), 0);
+    ck_assert_int_eq(ov_weights_open(path, &wf), 0);
     ov_mem mc, mf;
     ov_mem_init(&mc, ov_backend_cpu(), 0);
     ov_mem_init(&mf, be, 0);
     ov_tensor tc[NT], tf[NT];
     uint64_t total = 0;
-    for (int i = 0; i < g_n; i++) {
+    for (int i = 0; i < n; i++) {
         int w = want;
-        ck_assert_msg(ov_weights_load(wc, &mc, g_names[i], w, 0, NULL, &tc[i]) == 0, "%s", ov_tensor_last_error());
-        ck_assert_msg(ov_weights_load(wf, &mf, g_names[i], w, 0, NULL, &tf[i]) == 0, "%s", ov_tensor_last_error());
+        ck_assert_msg(ov_weights_load(wc, &mc, names[i], w, 0, NULL, &tc[i]) == 0, "%s", ov_tensor_last_error());
+        ck_assert_msg(ov_weights_load(wf, &mf, names[i], w, 0, NULL, &tf[i]) == 0, "%s", ov_tensor_last_error());
         ov_weight_info info;
-        ck_assert_int_eq(ov_weights_info(wf, g_names[i], &info), 0);
+        ck_assert_int_eq(ov_weights_info(wf, names[i], &info), 0);
         total += info.n_bytes;
     }
     /* downloads queue after the copies (stream order): no explicit sync */
-    for (int i = 0; i < g_n; i++) {
+    for (int i = 0; i < n; i++) {
         size_t nb = ov_tensor_nbytes(&tc[i]);
         ck_assert_uint_eq(nb, ov_tensor_nbytes(&tf[i]));
         ck_assert_int_eq(tf[i].dtype, tc[i].dtype);
         ck_assert(tf[i].scale == tc[i].scale);
         unsigned char *got = malloc(nb + 1);
         ck_assert_int_eq(ov_tensor_download(&tf[i], got, nb), 0);
-        ck_assert_msg(memcmp(got, tc[i].data, nb) == 0, "%s (%s as %d) differs", g_names[i],
-                      ov_dtype_name(g_dtype[i]), want);
+        ck_assert_msg(memcmp(got, tc[i].data, nb) == 0, "%s (%s as %d) differs", names[i], path, want);
         free(got);
     }
     ck_assert_uint_eq(ov_weights_bytes_read(wf), total);
     ck_assert_uint_eq(ov_weights_bytes_read(wc), total);
     ck_assert(ov_weights_seconds(wf) > 0);
-    for (int i = 0; i < g_n; i++) {
+    for (int i = 0; i < n; i++) {
         ov_mem_free_tensor(&mc, &tc[i]);
         ov_mem_free_tensor(&mf, &tf[i]);
     }
     ck_assert_uint_eq(mf.used_bytes, 0);
     ck_assert_uint_eq(mf.n_allocs, 0);
-    if (be == &g_fake.be)
-        ck_assert_int_eq(g_fake.live_host, 2); /* the two staging buffers, kept across tensors */
+    if (be == &g_fake.be) /* the two staging buffers, kept across tensors */
+        ck_assert_int_eq(g_fake.live_host, g_fake.fail_host_alloc ? 0 : 2);
     ov_weights_close(wf);
     ov_weights_close(wc);
     ck_assert_int_eq(g_fake.live_host, 0);
@@ -388,6 +391,8 @@ static void compare_on(ov_backend *be, int want) {
     ck_assert_int_eq(g_fake.corrupt, 0);
     ck_assert_int_eq(g_fake.outside_pinned, 0);
 }
+
+static void compare_on(ov_backend *be, int want) { compare_file(g_path, g_names, g_n, be, want); }
 
 static void compare_all(int want) { compare_on(&g_fake.be, want); }
 
@@ -543,6 +548,49 @@ START_TEST(cuda_equals_plain_when_present) {
 }
 END_TEST
 
+START_TEST(no_pinned_memory_falls_back_to_upload) {
+    g_fake.fail_host_alloc = 1;
+    compare_all(-1);
+    compare_all(OV_DTYPE_F32);
+    ck_assert_int_eq(g_fake.n_async, 0);
+    ck_assert_int_eq(g_fake.host_allocs, 0);
+}
+END_TEST
+
+/* GGUF: f32 / f16 / q8_0 tensors (shapes reversed in the file), streamed as stored and
+ * converted to f32 on the "device" (q8_0 dequantised by the backend's copy op). */
+START_TEST(gguf_equals_plain) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.gguf", g_dir);
+    static char names[6][48] = {"tok_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_norm.weight",
+                                "blk.0.ffn_up.weight", "blk.1.ffn_down.weight", "output_norm.weight"};
+    static const int dts[6] = {OV_DTYPE_Q8_0, OV_DTYPE_F16, OV_DTYPE_F32, OV_DTYPE_Q8_0, OV_DTYPE_F32,
+                               OV_DTYPE_F16};
+    static const int64_t ne[6][2] = {{96, 700}, {333, 77}, {1001, 1}, {4096, 9}, {160, 250}, {3, 1}};
+    ov_gguf_writer *gw = ov_gguf_writer_new();
+    ck_assert_ptr_nonnull(gw);
+    /* one key at least: gguf.c's writer memcpy's from NULL with none (UBSan), reported */
+    ck_assert_int_eq(ov_gguf_set_str(gw, "general.architecture", "qwen3"), 0);
+    void *data[6];
+    for (int i = 0; i < 6; i++) {
+        int64_t n = ne[i][0] * ne[i][1];
+        float *f = malloc((size_t)n * sizeof *f);
+        fill(f, (size_t)n, OV_DTYPE_F32, (uint64_t)(100 + i));
+        data[i] = malloc(ov_dtype_row_bytes(dts[i], n));
+        ck_assert_int_eq(ov_dtype_from_f32(dts[i], f, data[i], n), 0);
+        free(f);
+        ck_assert_int_eq(ov_gguf_add_tensor(gw, names[i], dts[i], ne[i][1] > 1 ? 2 : 1, ne[i], data[i]), 0);
+    }
+    ck_assert_int_eq(ov_gguf_writer_write(gw, path, g_err, sizeof g_err), 0);
+    ov_gguf_writer_free(gw);
+    for (int i = 0; i < 6; i++)
+        free(data[i]);
+    compare_file(path, names, 6, &g_fake.be, -1);
+    compare_file(path, names, 6, &g_fake.be, OV_DTYPE_F32);
+    ck_assert(g_fake.n_async > 6);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("weights_stream");
     TCase *tc = tcase_create("stream");
@@ -555,6 +603,8 @@ int main(void) {
     tcase_add_test(tc, file_shrinks_mid_tensor);
     tcase_add_test(tc, budget_errors_leave_nothing);
     tcase_add_test(tc, cpu_backend_does_not_stream);
+    tcase_add_test(tc, no_pinned_memory_falls_back_to_upload);
+    tcase_add_test(tc, gguf_equals_plain);
     tcase_add_test(tc, cuda_equals_plain_when_present);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

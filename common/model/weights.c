@@ -508,7 +508,8 @@ int ov_weights_load(ov_weights *w, ov_mem *mem, const char *name, int want_dtype
         uint64_t off;
         const char *path;
         source_of(w, e, &fd, &off, &path);
-        if (fd >= 0) {
+        /* no staging buffers (pinned memory refused): the plain path below */
+        if (fd >= 0 && ov_wstream_prepare(&w->stream, mem->backend) == 0) {
             rc = stream_load(w, mem, e, &info, keep, out);
             if (rc)
                 ov_mem_free_tensor(mem, out);

@@ -49,8 +49,7 @@ void ov_wstream_free(ov_wstream *s)
     s->cur = 0;
 }
 
-/* Buffers from be (a different backend than before: the old ones go back first). */
-static int ensure(ov_wstream *s, ov_backend *be)
+int ov_wstream_prepare(ov_wstream *s, ov_backend *be)
 {
     if (s->be == be)
         return 0;
@@ -85,7 +84,7 @@ static int next_buffer(ov_wstream *s)
 int ov_wstream_copy(ov_wstream *s, ov_backend *be, int fd, const char *path, uint64_t off, uint64_t n, void *dst,
                     char *err, size_t err_cap)
 {
-    int rc = ensure(s, be);
+    int rc = ov_wstream_prepare(s, be);
     uint64_t done = 0;
     while (!rc && done < n) {
         uint64_t want = n - done;

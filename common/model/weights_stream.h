@@ -24,6 +24,10 @@ typedef struct ov_wstream {
 /* Bytes per staging buffer: $OURVIDZ_LOAD_STAGING (bytes, >= 4096) or the default. */
 size_t ov_wstream_bytes(void);
 
+/* Staging buffers from be (host_alloc; a different backend's go back first): 0, or the
+ * host_alloc error (the caller may then load through plain upload() instead). */
+int ov_wstream_prepare(ov_wstream *s, ov_backend *be);
+
 /* Copy n bytes at file offset off of fd (path names it in messages) to backend memory dst on
  * be (ov_backend_can_stream(be)): chunks of at most one buffer, read with ov_load_range into
  * the buffer being filled and queued with upload_async; a buffer is waited for before it is
