@@ -75,8 +75,14 @@ const char *ov_weights_name_at(const ov_weights *w, size_t i);
 /* Load tensor `name` into *out, a new tensor owned by `mem` (on mem's backend, counted against
  * its budget; free with ov_mem_free_tensor), named `name`.
  *  - want_dtype < 0 keeps the stored dtype (quantised stays quantised; f8 keeps its scale in
- *    out->scale). Otherwise the values are converted on the host to want_dtype (F32/F16/BF16:
- *    dequantised/rescaled as needed).
+ *    out->scale). Otherwise the values are converted to want_dtype (F32/F16/BF16:
+ *    dequantised/rescaled as needed): on the host, or on the device for a backend that streams.
+ *  - The CPU backend reads straight into out. A backend with the streaming entries (backend.h:
+ *    CUDA) gets the stored bytes through two pinned staging buffers (weights_stream.c, size
+ *    $OURVIDZ_LOAD_STAGING bytes, default 32 MiB each) overlapping reads and host->device copies,
+ *    and converts with ov_op_copy from a scratch tensor of the stored dtype (counted against mem
+ *    while it lives); copies may still be queued on return (stream order makes them visible to
+ *    later ops). The staging buffers live until ov_weights_close(): close w before its backend.
  *  - expect_ndim > 0: the stored shape must equal expect_shape[0..expect_ndim) (a GGUF shape
  *    reversed first), or differ only by trailing size-1 dims (then *out gets expect_shape: a
  *    Linear [C, C] for a 1x1 conv [C, C, 1, 1]); else OV_EFORMAT "<path>: NAME has shape [..]
