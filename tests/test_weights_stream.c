@@ -54,6 +54,10 @@ typedef struct fake {
     /* shrink hook: after this many upload_async calls, truncate shrink_path to shrink_to bytes */
     long shrink_after;
     int fail_host_alloc; /* host_alloc refuses (pinned memory exhausted) */
+    int offer_scratch;   /* ops.scratch set (else NULL: conversions allocate from the ov_mem) */
+    void *scratch;
+    size_t scratch_bytes;
+    long n_scratch;
     const char *shrink_path;
     off_t shrink_to;
 } fake;
@@ -187,6 +191,23 @@ static void f_host_free(ov_backend *be, void *p) {
     free(p);
 }
 
+/* Like the CUDA scratch: grows on demand, the old block released after queued work drains. */
+static int f_scratch(ov_backend *be, size_t bytes, void **out) {
+    (void)be;
+    fake *f = &g_fake;
+    f->n_scratch++;
+    if (bytes > f->scratch_bytes || !f->scratch) {
+        drain(f);
+        free(f->scratch);
+        f->scratch_bytes = bytes < 4096 ? 4096 : bytes;
+        f->scratch = malloc(f->scratch_bytes);
+        if (!f->scratch)
+            return OV_ENOMEM;
+    }
+    *out = f->scratch;
+    return 0;
+}
+
 static int f_upload_async(ov_backend *be, void *dst, const void *src, size_t bytes, int slot) {
     (void)be;
     fake *f = &g_fake;
@@ -258,6 +279,7 @@ static void fake_close(void) {
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->th, NULL);
+    free(f->scratch);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
 }
@@ -548,6 +570,30 @@ START_TEST(cuda_equals_plain_when_present) {
 }
 END_TEST
 
+/* With the backend's scratch: same bytes, and a conversion needs no budget headroom. */
+START_TEST(backend_scratch_converts_without_budget) {
+    g_fake.offer_scratch = 1;
+    g_fake.ops.scratch = f_scratch;
+    compare_all(OV_DTYPE_F32);
+    compare_all(OV_DTYPE_BF16);
+    ck_assert(g_fake.n_scratch >= g_n);
+    ov_weights *w = NULL;
+    ck_assert_int_eq(ov_weights_open(g_path, &w), 0);
+    ov_weight_info info;
+    ck_assert_int_eq(ov_weights_info(w, "blocks.18.weight", &info), 0);
+    ck_assert_int_eq(info.dtype, OV_DTYPE_BF16);
+    ov_mem m;
+    ov_mem_init(&m, &g_fake.be, info.n_bytes * 2 + 256);
+    ov_tensor t;
+    ck_assert_msg(ov_weights_load(w, &m, "blocks.18.weight", OV_DTYPE_F32, 0, NULL, &t) == 0, "%s",
+                  ov_tensor_last_error());
+    ck_assert_uint_eq(m.peak_bytes, ov_tensor_nbytes(&t));
+    ov_mem_free_tensor(&m, &t);
+    ov_weights_close(w);
+    ck_assert_int_eq(g_fake.live_dev, 0);
+}
+END_TEST
+
 START_TEST(no_pinned_memory_falls_back_to_upload) {
     g_fake.fail_host_alloc = 1;
     compare_all(-1);
@@ -604,6 +650,7 @@ int main(void) {
     tcase_add_test(tc, budget_errors_leave_nothing);
     tcase_add_test(tc, cpu_backend_does_not_stream);
     tcase_add_test(tc, no_pinned_memory_falls_back_to_upload);
+    tcase_add_test(tc, backend_scratch_converts_without_budget);
     tcase_add_test(tc, gguf_equals_plain);
     tcase_add_test(tc, cuda_equals_plain_when_present);
     suite_add_tcase(s, tc);

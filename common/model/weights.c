@@ -402,8 +402,9 @@ static void source_of(const ov_weights *w, const entry *e, int *fd, uint64_t *of
 
 /* The streaming path (backends with upload_async, e.g. CUDA): the stored bytes go from the
  * file through two staging buffers (weights_stream.c) straight into out, or, when a conversion
- * is asked, into a scratch tensor of the stored dtype that ov_op_copy converts on the device
- * (the host never converts; the scratch counts against mem's budget while it lives). */
+ * is asked, into a scratch of the stored dtype that ov_op_copy converts on the device (the host
+ * never converts): the backend's own scratch when it offers one (CUDA), else a scratch tensor
+ * counted against mem's budget while it lives. */
 static int stream_load(ov_weights *w, ov_mem *mem, const entry *e, const ov_weight_info *info, int keep,
                        ov_tensor *out) {
     int fd;
@@ -415,7 +416,14 @@ static int stream_load(ov_weights *w, ov_mem *mem, const entry *e, const ov_weig
     ov_tensor *dst = out;
     int rc = 0;
     if (!keep) {
-        rc = ov_mem_alloc_tensor(mem, &raw, out->name, info->dtype, out->ndim, out->shape);
+        ov_backend *be = mem->backend;
+        void *sp = NULL;
+        if (be->ops->scratch) /* the backend's own scratch: no allocation, no budget, no sync */
+            rc = be->ops->scratch(be, (size_t)info->n_bytes, &sp);
+        if (!rc && sp)
+            rc = ov_tensor_init(&raw, out->name, info->dtype, out->ndim, out->shape, sp, be);
+        else if (!rc)
+            rc = ov_mem_alloc_tensor(mem, &raw, out->name, info->dtype, out->ndim, out->shape);
         if (rc)
             return rc;
         raw.scale = info->scale;

@@ -80,8 +80,8 @@ const char *ov_weights_name_at(const ov_weights *w, size_t i);
  *  - The CPU backend reads straight into out. A backend with the streaming entries (backend.h:
  *    CUDA) gets the stored bytes through two pinned staging buffers (weights_stream.c, size
  *    $OURVIDZ_LOAD_STAGING bytes, default 32 MiB each) overlapping reads and host->device copies,
- *    and converts with ov_op_copy from a scratch tensor of the stored dtype (counted against mem
- *    while it lives); copies may still be queued on return (stream order makes them visible to
+ *    and converts with ov_op_copy from a scratch of the stored dtype (the backend's scratch()
+ *    when offered, else a tensor counted against mem while it lives); copies may still be queued on return (stream order makes them visible to
  *    later ops). The staging buffers live until ov_weights_close(): close w before its backend.
  *  - expect_ndim > 0: the stored shape must equal expect_shape[0..expect_ndim) (a GGUF shape
  *    reversed first), or differ only by trailing size-1 dims (then *out gets expect_shape: a

@@ -97,6 +97,12 @@ typedef struct ov_backend_ops {
     void (*host_free)(ov_backend *be, void *p);
     int (*upload_async)(ov_backend *be, void *dst, const void *src_host, size_t bytes, int slot);
     int (*wait_slot)(ov_backend *be, int slot);
+    /* Optional: backend memory of at least `bytes`, owned by the backend, valid until the next
+     * scratch() call on be and stream-ordered (queued work still using the old block finishes
+     * before it is reused or released); outside any ov_mem budget (CUDA: the scratch its GEMMs
+     * convert weights in). A streaming load converting dtypes lands the stored bytes here
+     * instead of allocating (and, on CUDA, synchronously freeing) a scratch tensor each time. */
+    int (*scratch)(ov_backend *be, size_t bytes, void **out);
 } ov_backend_ops;
 
 #define OV_BACKEND_SLOTS 4 /* upload_async slots */

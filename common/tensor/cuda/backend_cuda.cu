@@ -307,6 +307,13 @@ static int cu_wait_slot(ov_backend *be, int slot)
     return ov_cuda_check(be, cudaEventSynchronize(c->slot_ev[slot]), "wait_slot", "cudaEventSynchronize");
 }
 
+static int cu_scratch(ov_backend *be, size_t bytes, void **out)
+{
+    *out = NULL;
+    int rc = ov_cuda_enter(be, "scratch");
+    return rc ? rc : ov_cuda_scratch(be, bytes, out, "scratch");
+}
+
 static ov_backend_ops make_ops(void)
 {
     ov_backend_ops o;
@@ -343,6 +350,7 @@ static ov_backend_ops make_ops(void)
     o.host_free = cu_host_free;
     o.upload_async = cu_upload_async;
     o.wait_slot = cu_wait_slot;
+    o.scratch = cu_scratch;
     return o;
 }
 
