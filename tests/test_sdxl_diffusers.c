@@ -8,7 +8,7 @@
  * the layout is the real one; then the pipeline loaded from the folder must give the same bytes as
  * the single file (images, float pixels and latents of a 2-step CFG run: tolerance 0, the weights
  * are the same f32 values and the compute is the same). A folder without unet/ is refused naming
- * it; a unet stored only as the .fp16 variant file name is found. */
+ * it; a unet stored only as the .fp16 variant file name, or as shards + index.json, is found. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -557,6 +557,78 @@ START_TEST(fp16_variant_name_is_found)
 }
 END_TEST
 
+/* unet/ as two shards + diffusion_pytorch_model.safetensors.index.json (how large UNets ship). */
+START_TEST(sharded_unet_is_found)
+{
+    char dir[700], src[1200], path[1400];
+    partial_folder(dir, sizeof dir, "sharded", "unet", 0);
+    snprintf(path, sizeof path, "%s/unet", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(src, sizeof src, "%s/unet/diffusion_pytorch_model.safetensors", g_folder);
+    ov_safetensors *st = NULL;
+    char err[512] = "";
+    ck_assert_msg(ov_st_open(src, &st, err, sizeof err) == 0, "%s", err);
+    size_t n = ov_st_count(st), half = n / 2;
+    ov_st_wtensor *wt = calloc(n, sizeof *wt);
+    void **data = calloc(n, sizeof *data);
+    const char **names = calloc(n, sizeof *names), **files = calloc(n, sizeof *files);
+    ck_assert(wt && data && names && files);
+    static const char *const shard[2] = {"diffusion_pytorch_model-00001-of-00002.safetensors",
+                                         "diffusion_pytorch_model-00002-of-00002.safetensors"};
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ov_st_tensor *t = ov_st_at(st, i);
+        data[i] = malloc(t->n_bytes ? t->n_bytes : 1);
+        ck_assert_ptr_nonnull(data[i]);
+        ck_assert_int_eq(ov_st_read(st, t, data[i], t->n_bytes, err, sizeof err), 0);
+        wt[i] = (ov_st_wtensor){
+            .name = t->name, .dtype = t->dtype, .n_dims = t->n_dims, .shape = t->shape, .data = data[i]};
+        names[i] = t->name;
+        files[i] = shard[i >= half];
+        total += t->n_bytes;
+    }
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/unet/%s", dir, shard[k]);
+        size_t a = k ? half : 0, b = k ? n : half;
+        ck_assert_msg(ov_st_write(path, wt + a, b - a, NULL, 0, err, sizeof err) == 0, "%s", err);
+    }
+    snprintf(path, sizeof path, "%s/unet/diffusion_pytorch_model.safetensors.index.json", dir);
+    ck_assert_msg(ov_st_write_index(path, names, files, n, total, err, sizeof err) == 0, "%s", err);
+    for (size_t i = 0; i < n; i++)
+        free(data[i]);
+    free(data);
+    free(wt);
+    free(names);
+    free(files);
+    ov_st_close(st);
+
+    ov_weights *w = NULL, *ref = NULL;
+    ck_assert_msg(ov_sdxl_diffusers_open(dir, &w, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(ov_sdxl_diffusers_open(g_folder, &ref, err, sizeof err), 0);
+    ck_assert_uint_eq(ov_weights_count(w), ov_weights_count(ref));
+    /* every tensor found (the count), the model loads (needs all), probes equal the one-file folder */
+    static const char *const probe[] = {"unet.input_blocks.0.0.weight", "unet.out.2.weight",
+                                        "unet.output_blocks.2.2.conv.weight"};
+    for (size_t i = 0; i < 3; i++) {
+        ov_weight_info info;
+        ck_assert_int_eq(ov_weights_info(w, probe[i], &info), 0);
+        int64_t m = 1;
+        for (int d = 0; d < info.ndim; d++)
+            m *= info.shape[d];
+        float *x = malloc((size_t)m * 4), *y = malloc((size_t)m * 4);
+        ck_assert(x && y);
+        ck_assert_int_eq(ov_weights_read_f32(w, probe[i], x, m), 0);
+        ck_assert_int_eq(ov_weights_read_f32(ref, probe[i], y, m), 0);
+        ck_assert_int_eq(memcmp(x, y, (size_t)m * 4), 0);
+        free(x);
+        free(y);
+    }
+    ov_weights_close(w);
+    ov_weights_close(ref);
+    ov_sdxl_pipeline_free(load(dir));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("sdxl_diffusers");
@@ -569,6 +641,7 @@ static Suite *suite(void)
     tcase_add_test(tc, folder_gives_identical_images);
     tcase_add_test(tc, folder_without_unet_is_refused);
     tcase_add_test(tc, fp16_variant_name_is_found);
+    tcase_add_test(tc, sharded_unet_is_found);
     suite_add_tcase(s, tc);
     return s;
 }
