@@ -763,6 +763,8 @@ void ov_gguf_writer_free(ov_gguf_writer *w)
 
 static int put(ov_gguf_writer *w, const void *p, size_t n)
 {
+    if (n == 0) /* p may be NULL (a writer with no metadata yet): memcpy(NULL, 0) is UB */
+        return 0;
     if (n > ((size_t)1 << 31) - w->kv_len)
         return OV_ENOMEM;
     if (w->kv_len + n > w->kv_cap) {
