@@ -104,28 +104,149 @@ void ov_mk_fill(const ov_mk_spec *s, uint64_t seed, float *dst, int64_t n) {
 
 int ov_mk_write_safetensors(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
                             const char *const *meta_kv, size_t n_meta, char *err, size_t err_cap) {
+    return ov_mk_write_safetensors_fp8(l, path, dtype, seed, meta_kv, n_meta, NULL, err, err_cap);
+}
+
+/* Growable string for the _quantization_metadata JSON. */
+typedef struct mk_buf {
+    char *s;
+    size_t n, cap;
+} mk_buf;
+
+static int buf_add(mk_buf *b, const char *a, const char *c) {
+    size_t na = strlen(a), nc = c ? strlen(c) : 0;
+    if (b->n + na + nc + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + na + nc + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s)
+            return OV_ENOMEM;
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, a, na);
+    if (nc)
+        memcpy(b->s + b->n + na, c, nc);
+    b->n += na + nc;
+    b->s[b->n] = 0;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Per-tensor e4m3 quantisation as ComfyUI's fp8-scaled converters do it: scale = max|w| / 448,
+ * q = e4m3(w / scale) (round to nearest even, saturating). Returns the scale. */
+static float quant_e4m3(const float *w, int64_t n, uint8_t *q) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float a = w[i] < 0 ? -w[i] : w[i];
+        if (a > amax)
+            amax = a;
+    }
+    float scale = amax > 0.0f ? amax / 448.0f : 1.0f;
+    for (int64_t i = 0; i < n; i++)
+        q[i] = ov_f32_to_f8_e4m3(w[i] / scale);
+    return scale;
+}
+
+int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
+                                const char *const *meta_kv, size_t n_meta, const ov_mk_fp8_opts *fp8, char *err,
+                                size_t err_cap) {
     if (dtype != OV_DTYPE_F32 && dtype != OV_DTYPE_F16 && dtype != OV_DTYPE_BF16) {
         snprintf(err, err_cap, "mkmodel: dtype %s not writable (f32, f16, bf16)", ov_dtype_name(dtype));
         return OV_EINVAL;
     }
-    ov_st_wtensor *wt = calloc(l->n ? l->n : 1, sizeof *wt);
-    if (!wt) {
-        snprintf(err, err_cap, "mkmodel: out of memory");
-        return OV_ENOMEM;
+    int layout = fp8 && fp8->select ? fp8->layout : OV_MK_FP8_NONE;
+    if (layout != OV_MK_FP8_NONE && layout != OV_MK_FP8_LEGACY && layout != OV_MK_FP8_QUANT) {
+        snprintf(err, err_cap, "mkmodel: unknown fp8 layout %d", layout);
+        return OV_EINVAL;
     }
+    size_t n_sel = 0;
+    for (size_t i = 0; layout && i < l->n; i++) {
+        if (!fp8->select[i])
+            continue;
+        if (!ends_with(l->v[i].name, ".weight")) {
+            snprintf(err, err_cap, "mkmodel: fp8 tensor %s: name must end in .weight", l->v[i].name);
+            return OV_EINVAL;
+        }
+        n_sel++;
+    }
+    int marker = layout == OV_MK_FP8_LEGACY && fp8->marker;
+    int with_scales = layout && !fp8->omit_scales;
+    size_t n_out = l->n + (with_scales ? n_sel : 0) + (size_t)marker;
+    ov_st_wtensor *wt = calloc(n_out ? n_out : 1, sizeof *wt);
+    char(*snames)[OV_MK_NAME_MAX + 16] = calloc(n_sel ? n_sel : 1, sizeof *snames);
+    const char **meta = calloc(2 * n_meta + 2, sizeof *meta);
+    mk_buf qm = {0};
+    static const int64_t k_marker_shape[1] = {0}, k_bad_shape[1] = {2};
+    int rc = wt && snames && meta ? 0 : OV_ENOMEM;
+    size_t k = 0, si = 0;
+    if (!rc && marker) {
+        wt[k].name = fp8->marker;
+        wt[k].dtype = OV_DTYPE_F8_E4M3;
+        wt[k].n_dims = 1;
+        wt[k].shape = k_marker_shape;
+        k++;
+    }
+    if (!rc && layout == OV_MK_FP8_QUANT)
+        rc = buf_add(&qm, "{\"format_version\": \"1.0\", \"layers\": {", NULL);
     int64_t max_n = 1;
-    for (size_t i = 0; i < l->n; i++) {
-        wt[i].name = l->v[i].name;
-        wt[i].dtype = dtype;
-        wt[i].n_dims = l->v[i].ndim;
-        wt[i].shape = l->v[i].shape;
-        wt[i].data = NULL;
-        int64_t n = ov_mk_nelem(&l->v[i]);
+    for (size_t i = 0; !rc && i < l->n; i++) {
+        const ov_mk_spec *s = &l->v[i];
+        int sel = layout && fp8->select[i];
+        wt[k].name = s->name;
+        wt[k].dtype = sel ? OV_DTYPE_F8_E4M3 : dtype;
+        wt[k].n_dims = s->ndim;
+        wt[k].shape = s->shape;
+        k++;
+        int64_t n = ov_mk_nelem(s);
         if (n > max_n)
             max_n = n;
+        if (!sel)
+            continue;
+        size_t base = strlen(s->name) - 7; /* without ".weight" */
+        if (!with_scales)
+            continue;
+        snprintf(snames[si], sizeof snames[si], "%.*s%s", (int)base, s->name,
+                 layout == OV_MK_FP8_LEGACY ? ".scale_weight" : ".weight_scale");
+        int bad = fp8->bad_scale && strcmp(fp8->bad_scale, s->name) == 0;
+        wt[k].name = snames[si];
+        wt[k].dtype = OV_DTYPE_F32;
+        wt[k].n_dims = bad ? 1 : 0;
+        wt[k].shape = bad ? k_bad_shape : NULL;
+        k++;
+        if (layout == OV_MK_FP8_QUANT) {
+            char layer[OV_MK_NAME_MAX];
+            snprintf(layer, sizeof layer, "%.*s", (int)base, s->name);
+            rc = buf_add(&qm, si ? ", \"" : "\"", layer);
+            if (!rc)
+                rc = buf_add(&qm, "\": {\"format\": \"float8_e4m3fn\"}", NULL);
+        }
+        si++;
+    }
+    if (!rc && layout == OV_MK_FP8_QUANT)
+        rc = buf_add(&qm, "}}", NULL);
+    if (rc) {
+        snprintf(err, err_cap, "mkmodel: out of memory");
+        free(wt);
+        free(snames);
+        free(meta);
+        free(qm.s);
+        return rc;
+    }
+    size_t nm = 0;
+    for (; nm < 2 * n_meta; nm++)
+        meta[nm] = meta_kv[nm];
+    if (layout == OV_MK_FP8_QUANT) {
+        meta[nm++] = "_quantization_metadata";
+        meta[nm++] = qm.s;
     }
     ov_st_writer *w = NULL;
-    int rc = ov_st_writer_begin(path, wt, l->n, meta_kv, n_meta, &w, err, err_cap);
+    rc = ov_st_writer_begin(path, wt, n_out, meta, nm / 2, &w, err, err_cap);
     float *f = rc ? NULL : malloc((size_t)max_n * sizeof *f);
     void *conv = rc ? NULL : malloc((size_t)max_n * 4);
     if (!rc && (!f || !conv)) {
@@ -137,12 +258,23 @@ int ov_mk_write_safetensors(const ov_mk_list *l, const char *path, int dtype, ui
     for (size_t i = 0; !rc && i < l->n; i++) {
         int64_t n = ov_mk_nelem(&l->v[i]);
         ov_mk_fill(&l->v[i], seed, f, n);
+        int sel = layout && fp8->select[i];
         const void *bytes = f;
-        if (dtype != OV_DTYPE_F32) {
+        size_t nb = ov_dtype_row_bytes(dtype, n);
+        float scale[2] = {1.0f, 1.0f};
+        if (sel) {
+            scale[0] = scale[1] = quant_e4m3(f, n, conv);
+            bytes = conv;
+            nb = (size_t)n;
+        } else if (dtype != OV_DTYPE_F32) {
             ov_dtype_from_f32(dtype, f, conv, n);
             bytes = conv;
         }
-        rc = ov_st_writer_data(w, bytes, ov_dtype_row_bytes(dtype, n));
+        rc = ov_st_writer_data(w, bytes, nb);
+        if (!rc && sel && with_scales) {
+            int bad = fp8->bad_scale && strcmp(fp8->bad_scale, l->v[i].name) == 0;
+            rc = ov_st_writer_data(w, scale, bad ? 8 : 4); /* little-endian host (x86-64, aarch64) */
+        }
         if (rc) {
             snprintf(err, err_cap, "mkmodel: %s: write failed for %s", path, l->v[i].name);
             ov_st_writer_abort(w);
@@ -154,6 +286,9 @@ int ov_mk_write_safetensors(const ov_mk_list *l, const char *path, int dtype, ui
     free(f);
     free(conv);
     free(wt);
+    free(snames);
+    free(meta);
+    free(qm.s);
     return rc;
 }
 

@@ -50,6 +50,32 @@ int64_t ov_mk_nelem(const ov_mk_spec *s);
 int ov_mk_write_safetensors(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
                             const char *const *meta_kv, size_t n_meta, char *err, size_t err_cap);
 
+/* ComfyUI fp8-scaled output (REFERENCE-MODELS.md §D.5): chosen "<layer>.weight" tensors are
+ * stored as F8_E4M3 = round(w / scale) (round to nearest even, |.| <= 448) with scale =
+ * max|w| / 448 (1 when w is all zero), and the f32 scalar (shape []) scale written right after
+ * the weight as "<layer>.scale_weight" (legacy: plus an empty F8_E4M3 marker tensor `marker`,
+ * first in the file) or "<layer>.weight_scale" (quant: plus __metadata__._quantization_metadata =
+ * {"format_version": "1.0", "layers": {"<layer>": {"format": "float8_e4m3fn"}, ...}}). */
+enum ov_mk_fp8_layout {
+    OV_MK_FP8_NONE = 0,
+    OV_MK_FP8_LEGACY = 1,
+    OV_MK_FP8_QUANT = 2,
+};
+
+typedef struct ov_mk_fp8_opts {
+    int layout;                  /* enum ov_mk_fp8_layout */
+    const unsigned char *select; /* l->n flags: 1 = store spec i as fp8 (its name must end ".weight") */
+    const char *marker;          /* legacy marker name, e.g. "model.diffusion_model.scaled_fp8" */
+    const char *bad_scale;       /* tests only: this weight's scale gets shape [2] (a broken file); NULL */
+    int omit_scales;             /* tests only: the same fp8 bytes without any scale tensor (read as scale 1) */
+} ov_mk_fp8_opts;
+
+/* ov_mk_write_safetensors with fp8 (NULL or layout NONE = the plain writer). Deterministic: the
+ * same list, seed and options give the same bytes. Extra __metadata__ pairs as meta_kv. */
+int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
+                                const char *const *meta_kv, size_t n_meta, const ov_mk_fp8_opts *fp8, char *err,
+                                size_t err_cap);
+
 /* Arguments every model kind receives. */
 typedef struct ov_mk_args {
     const char *kind;   /* "qwen", "sdxl", "wan" */
