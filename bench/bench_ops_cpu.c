@@ -107,6 +107,41 @@ static void bench_gemm(const char *label, int64_t M, int64_t K, int64_t N)
         ov_mem_free_tensor(&g_mem, all[i]);
 }
 
+/* f16 prefill GEMMs under each CPU strategy (ov_cpu_prefill_force), interleaved in one process so the
+ * neighbours' load hits every mode alike. */
+static void bench_prefill_modes(void)
+{
+    static const int64_t shapes[][2] = {{896, 4864}, {4864, 896}, {896, 896}};
+    printf("\n| f16 W, M=128, GFLOP/s | KxN | raw f32 sgemm | auto (new plan) | old 1 MB tiles | panels, BLAS-threaded "
+           "|\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = 128, K = shapes[s][0], N = shapes[s][1];
+        ov_tensor x = mk("x", OV_DTYPE_F32, 2, (int64_t[]){M, K});
+        ov_tensor w = mk("w", OV_DTYPE_F32, 2, (int64_t[]){N, K});
+        ov_tensor wh = mk("wf16", OV_DTYPE_F16, 2, (int64_t[]){N, K});
+        ov_tensor y = mk("y", OV_DTYPE_F32, 2, (int64_t[]){M, N});
+        double flop = 2.0 * (double)M * (double)K * (double)N, best[4] = {1e9, 1e9, 1e9, 1e9};
+        for (int round = 0; round < 10; round++) {
+            double t;
+            TIME_BEST(t, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f,
+                                     x.data, (int)K, w.data, (int)K, 0.0f, y.data, (int)N));
+            best[0] = t < best[0] ? t : best[0];
+            for (int m = 0; m < 3; m++) {
+                ov_cpu_prefill_force(m);
+                TIME_BEST(t, CHECK(ov_op_linear(&y, &x, &wh, NULL)));
+                best[m + 1] = t < best[m + 1] ? t : best[m + 1];
+            }
+            ov_cpu_prefill_force(0);
+        }
+        printf("| | %lldx%lld | %.1f | %.1f | %.1f | %.1f |\n", (long long)K, (long long)N, flop / best[0] * 1e-9,
+               flop / best[1] * 1e-9, flop / best[2] * 1e-9, flop / best[3] * 1e-9);
+        ov_tensor *all[] = {&x, &w, &wh, &y};
+        for (size_t i = 0; i < 4; i++)
+            ov_mem_free_tensor(&g_mem, all[i]);
+    }
+}
+
 /* ---- memory bandwidth (the decode ceiling) ---- */
 
 struct rd_ctx {
@@ -299,16 +334,18 @@ static void bench_convs(void)
 
 int main(int argc, char **argv)
 {
-    int quick = 0, linear_only = 0, conv_only = 0;
+    int quick = 0, linear_only = 0, conv_only = 0, prefill_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1; /* the smallest Qwen shape only, fewer GEMM shapes */
         else if (strcmp(argv[i], "--linear") == 0)
             linear_only = 1; /* bandwidth + the per-dtype linear table only */
+        else if (strcmp(argv[i], "--prefill") == 0)
+            prefill_only = 1; /* f16/bf16/q8_0 prefill GEMMs at Qwen-0.5B shapes, 128 tokens */
         else if (strcmp(argv[i], "--conv") == 0)
             conv_only = 1; /* the conv table only */
         else {
-            fprintf(stderr, "usage: %s [--quick] [--linear] [--conv]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--linear] [--prefill] [--conv]\n", argv[0]);
             return 2;
         }
     }
@@ -318,6 +355,16 @@ int main(int argc, char **argv)
     printf("kernels: %s\n", ov_cpu_simd_name(ov_cpu_simd_level()));
     if (conv_only) {
         bench_convs();
+        return 0;
+    }
+    if (prefill_only) {
+        printf("\n| GEMM y = x·Wᵀ | MxKxN | raw sgemm GFLOP/s | ov_op_linear | + bias | f16 W + bias | q8_0 W + "
+               "bias |\n");
+        printf("|---|---|---|---|---|---|---|\n");
+        bench_gemm("Qwen-0.5B MLP up, 128 tokens", 128, 896, 4864);
+        bench_gemm("Qwen-0.5B MLP down, 128 tokens", 128, 4864, 896);
+        bench_gemm("Qwen-0.5B q/o proj, 128 tokens", 128, 896, 896);
+        bench_prefill_modes();
         return 0;
     }
     bench_bandwidth();

@@ -70,6 +70,16 @@ static void body_linear(ov_backend *be)
         check_linear(be, dts[i], 3, 256, 7, 1, 0, sc);
         check_linear(be, dts[i], 19, 512, 33, 1, 1, sc);
     }
+    /* CPU prefill plan (M > 8, non-f32 weights): weights over 1M elements run as equal tiles of
+     * 16-row multiples on the pool (2 tiles here; N = 1100: 560 + 540 rows), smaller ones as one
+     * dequantised panel; the bench-only plans 1 (old 1 MB tiles) and 2 (panels) must agree too. */
+    check_linear(be, OV_DTYPE_F16, 9, 1024, 1040, 1, 0, 1.0f);
+    check_linear(be, OV_DTYPE_BF16, 12, 1024, 1100, 0, 1, 1.0f);
+    for (int mode = 1; mode <= 2; mode++) {
+        ov_cpu_prefill_force(mode);
+        check_linear(be, OV_DTYPE_F16, 10, 512, 700, 1, 1, 1.0f);
+        ov_cpu_prefill_force(0);
+    }
     /* batched leading dims: [2, 5, K] */
     tt_ctx c;
     tt_begin(&c, be);

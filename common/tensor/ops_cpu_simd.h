@@ -36,5 +36,9 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
 /* Test hook: stride-1 conv2d runs in bands of this many output rows (0: sized for the cache, the
  * default). Lets small tests cross band boundaries. Not for use while ops run on other threads. */
 void ov_cpu_conv_band_force(int64_t rows);
+/* Bench hook: how f16/bf16/f8/quant linear runs at M > 8. 0 automatic, 1 the previous plan (per-thread
+ * 1 MB dequantised tiles + single-threaded sgemm), 2 whole dequantised panels (up to 32 MB) + one
+ * OpenBLAS-threaded sgemm each. */
+void ov_cpu_prefill_force(int mode);
 
 #endif
