@@ -12,13 +12,16 @@ proves the C side writes (and therefore reads) the layout diffusers really uses.
 
 Usage:
   build/bin/ourvidz-mkmodel sdxl --preset tiny --out /tmp/sdxl_tiny
-  /work/venv/bin/python tests/golden/sdxl/make_diffusers.py /tmp/sdxl_tiny/model.safetensors
+  /work/venv/bin/python tests/golden/sdxl/make_diffusers.py /tmp/sdxl_tiny/model.safetensors [OUT.gz [KEEP_DIR]]
+Optional 3rd argument: a folder to keep a copy of the saved pipeline in (for loading it with
+ourvidz-sdxl --model FOLDER by hand).
 Writes diffusers_listing.txt.gz beside this script: lines "file<TAB>name<TAB>dtype<TAB>d0,d1,..."
 plus a first line "# model_index.json components: ..." (informational).
 """
 import gzip
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -45,6 +48,8 @@ def main():
                                          force_zeros_for_empty_prompt=True, add_watermarker=False)
         folder = os.path.join(tmp, "pipe")
         pipe.save_pretrained(folder, safe_serialization=True)
+        if len(sys.argv) > 3:
+            shutil.copytree(folder, sys.argv[3], dirs_exist_ok=True)
         with open(os.path.join(folder, "model_index.json")) as f:
             mi = json.load(f)
         comps = sorted(k for k, v in mi.items() if isinstance(v, list))
