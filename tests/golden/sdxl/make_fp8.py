@@ -6,7 +6,9 @@ torch.float8_e4m3fn tensor as safetensors reads it and scale the f32 scalar comp
 (`<layer>.scale_weight` in the legacy layout with its `scaled_fp8` marker,
 `<layer>.weight_scale` in the `_quantization_metadata` layout) -- what ComfyUI's scaled fp8 ops
 compute (comfy/ops.py). The recipe also checks each file's layout markers and that every F8 tensor
-has its scale.
+has its scale, and that mkmodel's quantiser equals torch's: every F8 weight's bytes ==
+(W_f32 / scale).to(torch.float8_e4m3fn) with W_f32 from the plain f32 file of the same seed and
+scale == max|W_f32| / 448.
 
 Usage:
   /work/venv/bin/python tests/golden/sdxl/make_fp8.py build/bin/ourvidz-mkmodel
@@ -46,6 +48,10 @@ def main():
     out_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fp8_golden.bin.gz")
     recs = []
     with tempfile.TemporaryDirectory() as tmp:
+        ref_dir = os.path.join(tmp, "f32")
+        subprocess.run([mkmodel, "sdxl", "--preset", "tiny", "--out", ref_dir], check=True,
+                       stdout=subprocess.DEVNULL)
+        ref = safe_open(os.path.join(ref_dir, "model.safetensors"), "pt")
         for variant, flags, suffix, names in VARIANTS:
             d = os.path.join(tmp, variant)
             subprocess.run([mkmodel, "sdxl", "--preset", "tiny", "--out", d] + flags, check=True,
@@ -69,7 +75,13 @@ def main():
                     if t.get_dtype() == "F8_E4M3" and not k.endswith("scaled_fp8"):
                         n_f8 += 1
                         assert k.startswith(PREFIX) and k[:-len(".weight")] + suffix in keys, k
-                print(f"{variant}: {n_f8} F8_E4M3 weights, each with {suffix}")
+                        w32 = ref.get_tensor(k)
+                        s = f.get_tensor(k[:-len(".weight")] + suffix)
+                        assert float(s) == float(w32.abs().max() / 448.0), k
+                        q = (w32 / s).to(torch.float8_e4m3fn)
+                        assert torch.equal(q.view(torch.uint8), f.get_tensor(k).view(torch.uint8)), k
+                print(f"{variant}: {n_f8} F8_E4M3 weights, each with {suffix}; bytes == torch's "
+                      f"(W / scale).to(float8_e4m3fn)")
                 for name in names:
                     w = f.get_tensor(PREFIX + name)
                     s = f.get_tensor(PREFIX + name[:-len(".weight")] + suffix)
