@@ -544,7 +544,7 @@ START_TEST(load_errors_name_the_problem)
     int rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
     ck_assert_int_eq(rc, OV_EFORMAT);
     ck_assert_msg(
-        strstr(err, "not an SDXL single-file checkpoint") &&
+        strstr(err, "not an SDXL checkpoint") &&
             strstr(err, "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight"),
         "%s", err);
     /* weights over the budget */

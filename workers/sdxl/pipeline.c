@@ -162,7 +162,7 @@ static int check_layout(ov_weights *w, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
         if (!ov_weights_has(w, need[i][0]))
             return fail(err, errlen, OV_EFORMAT,
-                        "%s is not an SDXL single-file checkpoint (sgm layout): tensor %s is missing",
+                        "%s is not an SDXL checkpoint (sgm single file or diffusers folder): tensor %s is missing",
                         ov_weights_path(w), need[i][1]);
     return 0;
 }

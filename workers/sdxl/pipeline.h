@@ -1,4 +1,4 @@
-/* SDXL text-to-image pipeline: load a single-file checkpoint once, then make N images per request
+/* SDXL text-to-image pipeline: load a checkpoint (single file or diffusers folder) once, then make N images per request
  * as one CFG batch through the UNet (text encoders -> sampler loop -> VAE decode -> RGB8).
  * Reference: huggingface/diffusers pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py
  * (StableDiffusionXLPipeline.__call__), which tests/test_sdxl_pipeline.c matches on the tiny model. */
@@ -19,7 +19,7 @@
 typedef struct ov_sdxl_pipeline ov_sdxl_pipeline;
 
 typedef struct ov_sdxl_load_opts {
-    const char *model_path;  /* single-file .safetensors (sgm layout) */
+    const char *model_path;  /* single-file .safetensors (sgm layout) or a diffusers folder */
     int backend_kind;        /* enum ov_backend_kind (OV_BACKEND_CPU = 0) */
     int device;              /* CUDA device index */
     size_t budget_bytes;     /* the worker's memory budget on the backend; 0 = unlimited */

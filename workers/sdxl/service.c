@@ -40,7 +40,7 @@ static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t
     }
     if (stat(path, &st) != 0) {
         ov_worker_load_error(
-            env, "SDXL model %s is missing (a single-file .safetensors checkpoint, sgm layout)", path);
+            env, "SDXL model %s is missing (a single-file .safetensors checkpoint or a diffusers folder)", path);
         return OV_ENOENT;
     }
     ssvc *s = calloc(1, sizeof *s);
