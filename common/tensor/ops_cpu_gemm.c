@@ -428,6 +428,50 @@ void ov_cpu_conv_band_force(int64_t rows)
     g_band_rows = rows > 0 ? rows : 0;
 }
 
+/* band fill (per input channel) and copy-out + bias (per output channel), on the pool */
+struct band_ctx {
+    const struct conv_geom *g;
+    const float *xn; /* sample input [C, H, W] */
+    float *xb, *yb;
+    const float *bias; /* NULL or [O] */
+    float *yn;         /* sample output [O, Ho, Wo] */
+    int64_t oy0, nr, rows_in, Wp;
+};
+
+static void band_fill(void *vctx, int64_t c0, int64_t c1)
+{
+    const struct band_ctx *c = vctx;
+    const struct conv_geom *g = c->g;
+    for (int64_t ci = c0; ci < c1; ci++) {
+        for (int64_t r = 0; r < c->rows_in; r++) {
+            float *d = c->xb + (ci * c->rows_in + r) * c->Wp;
+            int64_t iy = c->oy0 - g->ph + r;
+            if (iy < 0 || iy >= g->H) {
+                memset(d, 0, (size_t)c->Wp * sizeof(float));
+                continue;
+            }
+            memset(d, 0, (size_t)g->pw * sizeof(float));
+            memcpy(d + g->pw, c->xn + (ci * g->H + iy) * g->W, (size_t)g->W * sizeof(float));
+            memset(d + g->pw + g->W, 0, (size_t)g->pw * sizeof(float));
+        }
+    }
+}
+
+static void band_out(void *vctx, int64_t o0, int64_t o1)
+{
+    const struct band_ctx *c = vctx;
+    const struct conv_geom *g = c->g;
+    for (int64_t o = o0; o < o1; o++) {
+        float bv = c->bias ? c->bias[o] : 0.0f;
+        for (int64_t r = 0; r < c->nr; r++) {
+            const float *s = c->yb + (o * c->nr + r) * c->Wp;
+            float *d = c->yn + (o * g->Ho + c->oy0 + r) * g->Wo;
+            for (int64_t i = 0; i < g->Wo; i++)
+                d[i] = s[i] + bv;
+        }
+    }
+}
+
 static int conv2d_shift(const char *op, const struct conv_geom *g, ov_tensor *y, const ov_tensor *x,
                         const ov_tensor *w, const ov_tensor *b)
 {
@@ -459,34 +503,15 @@ static int conv2d_shift(const char *op, const struct conv_geom *g, ov_tensor *y,
         float *yn = (float *)y->data + n * O * g->Ho * g->Wo;
         for (int64_t oy0 = 0; oy0 < g->Ho; oy0 += nb) {
             int64_t nr = g->Ho - oy0 < nb ? g->Ho - oy0 : nb, rows_in = nr + span, plane = rows_in * Wp;
-            for (int64_t ci = 0; ci < C; ci++) {
-                for (int64_t r = 0; r < rows_in; r++) {
-                    float *d = xb + ci * plane + r * Wp;
-                    int64_t iy = oy0 - g->ph + r;
-                    if (iy < 0 || iy >= g->H) {
-                        memset(d, 0, (size_t)Wp * sizeof(float));
-                        continue;
-                    }
-                    memset(d, 0, (size_t)g->pw * sizeof(float));
-                    memcpy(d + g->pw, xn + (ci * g->H + iy) * g->W, (size_t)g->W * sizeof(float));
-                    memset(d + g->pw + g->W, 0, (size_t)g->pw * sizeof(float));
-                }
-            }
+            struct band_ctx bc = {g, xn, xb, yb, bp, yn, oy0, nr, rows_in, Wp};
+            ov_cpu_parallel(C, 4, band_fill, &bc);
             memset(xb + C * plane, 0, (size_t)tail * sizeof(float)); /* read only by dropped columns */
             for (int64_t k = 0; k < KS; k++) {
                 int64_t dy = k / g->kw, dx = k % g->kw, off = dy * g->dh * Wp + dx * g->dw;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)O, (int)(nr * Wp), (int)C, 1.0f,
                             wk + k * O * C, (int)C, xb + off, (int)plane, k ? 1.0f : 0.0f, yb, (int)(nr * Wp));
             }
-            for (int64_t o = 0; o < O; o++) {
-                float bv = bp ? bp[o] : 0.0f;
-                for (int64_t r = 0; r < nr; r++) {
-                    const float *s = yb + (o * nr + r) * Wp;
-                    float *d = yn + (o * g->Ho + oy0 + r) * g->Wo;
-                    for (int64_t i = 0; i < g->Wo; i++)
-                        d[i] = s[i] + bv;
-                }
-            }
+            ov_cpu_parallel(O, 4, band_out, &bc);
         }
     }
 out:
