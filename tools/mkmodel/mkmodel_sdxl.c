@@ -113,4 +113,4 @@ static int make_sdxl(const ov_mk_args *a) {
     return rc;
 }
 
-const ov_mk_kind ov_mk_kind_sdxl = {"sdxl", "tiny|full", make_sdxl};
+const ov_mk_kind ov_mk_kind_sdxl = {"sdxl", "tiny|full (flags: --fp8 legacy|quant, --fp8-conv)", make_sdxl};
