@@ -337,6 +337,15 @@ struct wconv_ctx {
     atomic_int failed;
 };
 
+/* n elements from element e0 as f32 times the scale (SIMD dequantiser: F16C for f16) */
+static void wconv_row(const ov_tensor *w, int64_t e0, float *dst, int64_t n)
+{
+    ov_cpu_dequant_row(w->dtype, ov_cpu_elem_ptr(w, e0), dst, n);
+    if (w->scale != 1.0f)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] *= w->scale;
+}
+
 static void wconv_rows(void *vctx, int64_t o0, int64_t o1)
 {
     struct wconv_ctx *c = vctx;
@@ -352,12 +361,12 @@ static void wconv_rows(void *vctx, int64_t o0, int64_t o1)
     int64_t C = c->L / c->KS;
     for (int64_t o = o0; o < o1; o++) {
         if (!c->transpose) {
-            ov_cpu_to_f32(w->dtype, ov_cpu_elem_ptr(w, o * c->L), c->dst + o * c->L, c->L, w->scale);
+            wconv_row(w, o * c->L, c->dst + o * c->L, c->L);
             continue;
         }
         const float *src = (const float *)w->data + o * c->L;
         if (row) {
-            ov_cpu_to_f32(w->dtype, ov_cpu_elem_ptr(w, o * c->L), row, c->L, w->scale);
+            wconv_row(w, o * c->L, row, c->L);
             src = row;
         }
         for (int64_t k = 0; k < c->KS; k++) {
