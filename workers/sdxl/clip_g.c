@@ -45,27 +45,11 @@ int ov_clip_g_load(ov_weights *w, ov_mem *mem, int wd, ov_clip_text *e)
 {
     int rc;
     const int f32 = OV_DTYPE_F32;
-    ov_weight_info ti, fi, pi;
+    ov_weight_info fi, pi;
     *e = (ov_clip_text){0};
     e->tag = "te2";
     e->act = OV_GELU_ERF;
-    TRY(ov_weights_info(w, P "token_embedding.weight", &ti));
-    if (ti.ndim != 2 || ti.shape[1] < OV_CLIP_HEAD_DIM || ti.shape[1] % OV_CLIP_HEAD_DIM || ti.shape[0] < 1 ||
-        ti.shape[0] > (1 << 24)) {
-        rc = ov_tensor_fail(OV_EFORMAT, "%s: te2 token_embedding must be [vocab, 64·heads]",
-                            ov_weights_path(w));
-        goto out;
-    }
-    e->vocab = (int)ti.shape[0];
-    e->width = (int)ti.shape[1];
-    e->heads = e->width / OV_CLIP_HEAD_DIM;
-    e->layers = ov_clip_count_layers(w, LP);
-    if (e->layers < 2) {
-        rc = ov_tensor_fail(e->layers ? OV_EFORMAT : OV_ENOENT,
-                            "%s: te2 needs at least 2 layers (" LP "N.*), found %d", ov_weights_path(w),
-                            e->layers);
-        goto out;
-    }
+    TRY(ov_clip_read_dims(w, e, P "token_embedding.weight", LP));
     TRY(ov_weights_info(w, LP "0.mlp.c_fc.weight", &fi));
     /* HF layout (diffusers folder): text_projection.weight [proj, W] and split q/k/v projections. */
     const int hf_proj =
@@ -75,7 +59,7 @@ int ov_clip_g_load(ov_weights *w, ov_mem *mem, int wd, ov_clip_text *e)
     TRY(ov_weights_info(w, hf_proj ? P "text_projection.weight" : P "text_projection", &pi));
     const int64_t pd = hf_proj ? pi.shape[0] : pi.shape[1];
     if (fi.ndim != 2 || fi.shape[0] < 1 || fi.shape[0] > (1 << 20) || pi.ndim != 2 || pd < 1 ||
-        pd > (1 << 20) || (hf_proj && pi.shape[1] != ti.shape[1])) {
+        pd > (1 << 20) || (hf_proj && pi.shape[1] != e->width)) {
         rc = ov_tensor_fail(OV_EFORMAT, "%s: te2 mlp.c_fc.weight or text_projection has a bad shape",
                             ov_weights_path(w));
         goto out;

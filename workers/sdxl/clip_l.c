@@ -23,27 +23,11 @@ int ov_clip_l_load(ov_weights *w, ov_mem *mem, int wd, ov_clip_text *e)
 {
     int rc;
     const int f32 = OV_DTYPE_F32;
-    ov_weight_info ti, fi;
+    ov_weight_info fi;
     *e = (ov_clip_text){0};
     e->tag = "te1";
     e->act = OV_GELU_QUICK;
-    TRY(ov_weights_info(w, P "embeddings.token_embedding.weight", &ti));
-    if (ti.ndim != 2 || ti.shape[1] < OV_CLIP_HEAD_DIM || ti.shape[1] % OV_CLIP_HEAD_DIM || ti.shape[0] < 1 ||
-        ti.shape[0] > (1 << 24)) {
-        rc = ov_tensor_fail(OV_EFORMAT, "%s: te1 token_embedding must be [vocab, 64·heads]",
-                            ov_weights_path(w));
-        goto out;
-    }
-    e->vocab = (int)ti.shape[0];
-    e->width = (int)ti.shape[1];
-    e->heads = e->width / OV_CLIP_HEAD_DIM;
-    e->layers = ov_clip_count_layers(w, LP);
-    if (e->layers < 2) {
-        rc = ov_tensor_fail(e->layers ? OV_EFORMAT : OV_ENOENT,
-                            "%s: te1 needs at least 2 layers (" LP "N.*), found %d", ov_weights_path(w),
-                            e->layers);
-        goto out;
-    }
+    TRY(ov_clip_read_dims(w, e, P "embeddings.token_embedding.weight", LP));
     TRY(ov_weights_info(w, LP "0.mlp.fc1.weight", &fi));
     if (fi.ndim != 2 || fi.shape[0] < 1 || fi.shape[0] > (1 << 20)) {
         rc = ov_tensor_fail(OV_EFORMAT, "%s: te1 mlp.fc1.weight has a bad shape", ov_weights_path(w));

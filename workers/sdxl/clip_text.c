@@ -21,6 +21,26 @@
             goto out;                                                                                        \
     } while (0)
 
+int ov_clip_read_dims(const ov_weights *w, ov_clip_text *e, const char *tok_name, const char *layer_prefix)
+{
+    ov_weight_info ti;
+    int rc = ov_weights_info(w, tok_name, &ti);
+    if (rc)
+        return rc;
+    if (ti.ndim != 2 || ti.shape[1] < OV_CLIP_HEAD_DIM || ti.shape[1] % OV_CLIP_HEAD_DIM || ti.shape[0] < 1 ||
+        ti.shape[0] > (1 << 24))
+        return ov_tensor_fail(OV_EFORMAT, "%s: %s token_embedding must be [vocab, 64·heads]", ov_weights_path(w),
+                              e->tag);
+    e->vocab = (int)ti.shape[0];
+    e->width = (int)ti.shape[1];
+    e->heads = e->width / OV_CLIP_HEAD_DIM;
+    e->layers = ov_clip_count_layers(w, layer_prefix);
+    if (e->layers < 2)
+        return ov_tensor_fail(e->layers ? OV_EFORMAT : OV_ENOENT, "%s: %s needs at least 2 layers (%sN.*), found %d",
+                              ov_weights_path(w), e->tag, layer_prefix, e->layers);
+    return 0;
+}
+
 int ov_clip_count_layers(const ov_weights *w, const char *prefix)
 {
     size_t pn = strlen(prefix);

@@ -45,6 +45,10 @@ void ov_clip_text_free(ov_clip_text *e, ov_mem *mem);
 /* Shared load helpers (clip_text.c): layer count from names "<prefix><i>.", and a load whose
  * shape must be expect[0..ndim). */
 int ov_clip_count_layers(const ov_weights *w, const char *prefix);
+/* vocab, width and heads from the token embedding `tok_name` ([vocab, 64·heads]) and the layer
+ * count from names "<layer_prefix><i>." (at least 2: SDXL reads the penultimate layer). e->tag
+ * names the encoder in messages. 0, OV_ENOENT or OV_EFORMAT (message set). */
+int ov_clip_read_dims(const ov_weights *w, ov_clip_text *e, const char *tok_name, const char *layer_prefix);
 int ov_clip_load(ov_weights *w, ov_mem *mem, int dtype, ov_tensor *t, int ndim, int64_t d0, int64_t d1,
                  const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 
