@@ -102,7 +102,9 @@ static void body_linear(ov_backend *be)
 
 START_TEST(linear_all_weight_dtypes)
 {
+    ov_cpu_q8act_force(0); /* f32 activations: the f32-summation tolerance above holds for q8_0 too */
     tt_run(body_linear);
+    ov_cpu_q8act_force(1);
 }
 END_TEST
 
@@ -167,6 +169,7 @@ START_TEST(cpu_linear_weight_kernels)
 {
     ov_backend *be = ov_backend_cpu();
     int lv[2], nl = simd_levels(lv);
+    ov_cpu_q8act_force(0); /* the int8-activation q8_0 decode path has its own test below */
     for (int l = 0; l < nl; l++) {
         ov_cpu_simd_force(lv[l]);
         for (size_t d = 0; d < sizeof k_weight_dts / sizeof k_weight_dts[0]; d++) {
@@ -186,6 +189,100 @@ START_TEST(cpu_linear_weight_kernels)
             check_linear(be, dt, 10, blk == 1 ? 4099 : 4096, 150, 0, 0, sc);
         }
     }
+    ov_cpu_simd_force(-1);
+    ov_cpu_q8act_force(1);
+}
+END_TEST
+
+/* q8_0 weights at M <= 8 on AVX2 (the default decode path): the activation rows are quantised to
+ * q8_0 blocks and dotted in integers, as llama.cpp does (ggml quantize_row_q8_0 +
+ * ggml_vec_dot_q8_0_q8_0). Two checks per output:
+ * - against a float64 emulation of that arithmetic (d = amax/127, q = round-half-even(x/d) — what
+ *   the vector round gives — d_x stored as f16, integer block sums exact): only the f32 sums over
+ *   blocks differ, so |Δ| <= 1e-5·Σ|terms| + 1e-6;
+ * - against the exact float64 product with f32 activations: each activation is off by at most
+ *   d/2 + 127·|d - f16(d)| <= (amax/127)·(1/2 + 127·2^-11), so
+ *   |Δ| <= Σ_k |w_k|·(amax_block(k)/127)·0.563 + 1e-5·Σ|w x| + 1e-6 (per output row, scale included).
+ * M = 1, 3, 8 (one, odd and the largest GEMV row count); K = 32 (one block), 544 (odd block count),
+ * 896 and 4864 (Qwen2.5-0.5B's widths); x amplitude 3 with one large outlier per row. */
+static void check_q8act(int64_t M, int64_t K, int64_t N, float wscale)
+{
+    ov_backend *be = ov_backend_cpu();
+    tt_ctx c;
+    tt_begin(&c, be);
+    int64_t ldx = K + 32;
+    float *xv = tt_rand(M * ldx, 3.0), *wv = tt_rand(N * K, 1.0), *bv = tt_rand(N, 1.0);
+    for (int64_t m = 0; m < M; m++)
+        xv[m * ldx + (m * 37) % K] = 40.0f;
+    ov_tensor *xb = tt_act(&c, "x", 2, SHAPE(M, ldx), xv);
+    ov_tensor x;
+    TT_OK(ov_tensor_slice(&x, xb, 1, 0, K));
+    ov_tensor *w = tt_input(&c, "w", OV_DTYPE_Q8_0, 2, SHAPE(N, K), wv); /* wv now holds q·d exactly */
+    w->scale = wscale;
+    ov_tensor *b = tt_act(&c, "b", 1, SHAPE(N), bv);
+    ov_tensor *y = tt_out(&c, "y", 2, SHAPE(M, N));
+    TT_OK(ov_op_linear(y, &x, w, b));
+    float *got = malloc((size_t)(M * N) * sizeof(float));
+    double *xq = dalloc(K), *dmax = dalloc(K);
+    ck_assert_ptr_nonnull(got);
+    TT_OK(ov_tensor_download(y, got, (size_t)(M * N) * sizeof(float)));
+    double worst_emu = 0, worst_f32 = 0, worst_f32_tol = 0;
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = xv + m * ldx;
+        for (int64_t k0 = 0; k0 < K; k0 += 32) {
+            float amax = 0;
+            for (int k = 0; k < 32; k++)
+                amax = fmaxf(amax, fabsf(xr[k0 + k]));
+            float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            float dh = ov_f16_to_f32(ov_f32_to_f16(d));
+            for (int k = 0; k < 32; k++) {
+                xq[k0 + k] = (double)nearbyintf(xr[k0 + k] * id) * dh;
+                dmax[k0 + k] = amax / 127.0;
+            }
+        }
+        for (int64_t n = 0; n < N; n++) {
+            double emu = 0, exact = 0, mag = 0, qerr = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double wk = (double)wv[n * K + k] * wscale;
+                emu += wk * xq[k];
+                exact += wk * xr[k];
+                mag += fabs(wk * xr[k]);
+                qerr += fabs(wk) * dmax[k] * 0.563;
+            }
+            double g = got[m * N + n], slack = 1e-5 * mag + 1e-6;
+            double e1 = fabs(g - (emu + bv[n])), e2 = fabs(g - (exact + bv[n]));
+            ck_assert_msg(e1 <= slack, "q8act M%lld K%lld [%lld,%lld]: %.9g vs emulated %.9g (tol %.3g)",
+                          (long long)M, (long long)K, (long long)m, (long long)n, g, emu + bv[n], slack);
+            ck_assert_msg(e2 <= qerr + slack, "q8act M%lld K%lld [%lld,%lld]: %.9g vs f32 %.9g (tol %.3g)",
+                          (long long)M, (long long)K, (long long)m, (long long)n, g, exact + bv[n], qerr + slack);
+            worst_emu = fmax(worst_emu, e1 / slack);
+            worst_f32 = fmax(worst_f32, e2);
+            worst_f32_tol = fmax(worst_f32_tol, e2 / (qerr + slack));
+        }
+    }
+    printf("q8act M%lld K%lld: max |d| vs f32 %.3g (%.2f of bound), vs emulation %.2f of bound\n", (long long)M,
+           (long long)K, worst_f32, worst_f32_tol, worst_emu);
+    free(got);
+    free(xq);
+    free(dmax);
+    free(xv);
+    free(wv);
+    free(bv);
+    tt_end(&c);
+}
+
+START_TEST(cpu_linear_q8_0_int8_activations)
+{
+    ov_cpu_simd_force(OV_CPU_SIMD_AVX2);
+    if (ov_cpu_simd_level() != OV_CPU_SIMD_AVX2) {
+        ov_cpu_simd_force(-1);
+        return; /* scalar-only CPU: q8_0 keeps f32 activations, covered above */
+    }
+    int64_t ks[] = {32, 544, 896, 4864}, ms[] = {1, 3, 8};
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+            if (ms[mi] * ks[ki] <= 32768) /* larger M·K take the f32 path (covered above) */
+                check_q8act(ms[mi], ks[ki], 45, mi == 1 ? 0.5f : 1.0f);
     ov_cpu_simd_force(-1);
 }
 END_TEST
@@ -955,6 +1052,7 @@ int main(void)
     tcase_add_test(tc, linear_all_weight_dtypes);
     tcase_add_test(tc, cpu_dequant_row_exact);
     tcase_add_test(tc, cpu_linear_weight_kernels);
+    tcase_add_test(tc, cpu_linear_q8_0_int8_activations);
     tcase_add_test(tc, matmul_batched_transposed);
     tcase_add_test(tc, conv2d_stride_pad_dilation_groups);
     tcase_add_test(tc, conv3d_causal_wan_shapes);

@@ -3,9 +3,17 @@
  * Block layouts and the per-element dequantisation arithmetic follow ggml (ggml-org/ggml
  * src/ggml-common.h block_q8_0/block_q4_K/block_q6_K, src/ggml-quants.c dequantize_row_*), exactly
  * as common/tensor/dtype.c does, so every level produces the same f32 weights bit for bit. The
- * decode GEMV keeps activations in f32 (unlike ggml-cpu's vec_dot_q*_q8_K, which also quantises the
- * activation row to 8 bits): results then stay within f32 summation error of a float64 reference,
- * which the op tests demand, and the kernel is still limited by memory bandwidth, not arithmetic.
+ * decode GEMV keeps activations in f32 for every weight type except q8_0: results then stay within
+ * f32 summation error of a float64 reference.
+ *
+ * q8_0 at M <= 8 (decode) on AVX2: like ggml-cpu (ggml-quants.c quantize_row_q8_0 +
+ * ggml-cpu/arch/x86/quants.c ggml_vec_dot_q8_0_q8_0) the activation row is itself quantised to
+ * q8_0 blocks (d = max|x|/127 rounded to f16, q = round(x/d)) and each 32-element block is an
+ * integer dot product (maddubs/madd), scaled by d_w·d_x and summed in f32. This reads the activation
+ * as 1 byte per element and does 1/8 of the f32 work, so the kernel is bandwidth-bound again.
+ * Numerics change: each x is off by at most d_x/2 = max|x_block|/254, so a row's result moves by at
+ * most Σ_k |w_k|·max|x_block(k)|/254 from the f32-activation result — and it now matches llama.cpp's
+ * own q8_0 decode arithmetic. ov_cpu_q8act_force(0) restores the f32-activation path.
  *
  * Runtime dispatch: the AVX2 functions carry __attribute__((target("avx2,fma,f16c"))) and run only
  * when the CPU has all three; everything else is portable C (also chosen at build time on other
@@ -521,6 +529,62 @@ OV_AVX2 static void dot1_q6_k_avx2(const uint8_t *b, const float *x, int64_t K, 
     *o += hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
+/* ---- q8_0 weights x q8_0-quantised activations (decode) ---- */
+
+/* Activation row x[K] (K a multiple of 32) -> int8 q[K] and per-block scales dx[K/32], as ggml's
+ * quantize_row_q8_0: d = amax/127, q = round-to-nearest(x·(1/d)), dx = d rounded to f16. */
+OV_AVX2 static void quant_x_q8_avx2(const float *x, int64_t K, int8_t *q, float *dx)
+{
+    const __m256 signbit = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < K; i += 32, x += 32, q += 32) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+               v3 = _mm256_loadu_ps(x + 24);
+        __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signbit, v0), _mm256_andnot_ps(signbit, v1)),
+                                  _mm256_max_ps(_mm256_andnot_ps(signbit, v2), _mm256_andnot_ps(signbit, v3)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float d = _mm_cvtss_f32(m4) / 127.0f;
+        dx[i / 32] = _cvtsh_ss(_cvtss_sh(d, 0));
+        __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), rnd));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), rnd));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), rnd));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), rnd));
+        /* packs work per 128-bit lane: the dword permute puts the 4-byte groups back in order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p, perm));
+    }
+}
+
+/* Σ_blocks d_w·d_x·Σ_32 w·q for one q8_0 weight row against one quantised activation row.
+ * |q| <= 127 and |w| <= 128, so maddubs' pairwise int16 sums (<= 2·128·127) cannot saturate. */
+OV_AVX2 static float dot_q8q8_avx2(const uint8_t *b, const int8_t *q, const float *dx, int64_t nb)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, b += 68, q += 64) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b + 2));
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)(b + 36));
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)q);
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(q + 32));
+        __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0)), ones);
+        __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1)), ones);
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(b) * dx[i]), _mm256_cvtepi32_ps(s0), a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(b + 34) * dx[i + 1]), _mm256_cvtepi32_ps(s1), a1);
+    }
+    if (i < nb) {
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(b + 2));
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)q);
+        __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0)), ones);
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(b) * dx[i]), _mm256_cvtepi32_ps(s0), a0);
+    }
+    return hsum8(_mm256_add_ps(a0, a1));
+}
+
 typedef void (*fused_dot1_fn)(const uint8_t *w, const float *x, int64_t K, float *o);
 
 /* Single-row fused kernels for the k-quants (M = 1, the decode case); M > 1 uses L1 pieces. */
@@ -580,11 +644,37 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n)
     dequant(ov_cpu_simd_level(), dtype, src, dst, n);
 }
 
+static atomic_int g_q8act = 1; /* see ov_cpu_q8act_force() */
+
+void ov_cpu_q8act_force(int on)
+{
+    atomic_store(&g_q8act, on != 0);
+}
+
+#define Q8ACT_BYTES 32768 /* int8 activation rows quantised per call, on the stack */
+
 void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x,
                       int64_t ldx, int64_t M, float *y, int64_t ldy, float scale, const float *bias)
 {
     int level = ov_cpu_simd_level();
     size_t row_bytes = ov_dtype_row_bytes(dtype, K);
+#if OV_X86
+    if (level == OV_CPU_SIMD_AVX2 && dtype == OV_DTYPE_Q8_0 && M <= MROWS && M * K <= Q8ACT_BYTES &&
+        atomic_load(&g_q8act)) {
+        int8_t qx[Q8ACT_BYTES] __attribute__((aligned(32)));
+        float dx[Q8ACT_BYTES / 32];
+        int64_t nb = K / 32;
+        for (int64_t m = 0; m < M; m++)
+            quant_x_q8_avx2(x + m * ldx, K, qx + m * K, dx + m * nb);
+        for (int64_t n = n0; n < n1; n++) {
+            const uint8_t *wr = (const uint8_t *)w + (size_t)n * row_bytes;
+            float b = bias ? bias[n] : 0.0f;
+            for (int64_t m = 0; m < M; m++)
+                y[m * ldy + n] = dot_q8q8_avx2(wr, qx + m * K, dx + m * nb, nb) * scale + b;
+        }
+        return;
+    }
+#endif
 #if OV_X86
     fused_dot_fn fused = level == OV_CPU_SIMD_AVX2 ? fused_dot_avx2(dtype) : NULL;
     fused_dot1_fn fused1 = level == OV_CPU_SIMD_AVX2 && M == 1 ? fused_dot1_avx2(dtype) : NULL;

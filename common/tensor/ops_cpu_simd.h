@@ -33,6 +33,12 @@ void ov_cpu_dequant_row(int dtype, const void *src, float *dst, int64_t n);
 void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n1, const float *x,
                       int64_t ldx, int64_t M, float *y, int64_t ldy, float scale, const float *bias);
 
+/* q8_0 weights at M <= 8 on AVX2 quantise the activation rows to q8_0 blocks and use integer
+ * dot products (llama.cpp's decode arithmetic; see ops_cpu_quant.c for the error bound). Test hook:
+ * 0 turns that off (f32 activations, f32-summation accuracy), nonzero back on (the default). Not for
+ * use while ops run on other threads. */
+void ov_cpu_q8act_force(int on);
+
 /* Test hook: stride-1 conv2d runs in bands of this many output rows (0: sized for the cache, the
  * default). Lets small tests cross band boundaries. Not for use while ops run on other threads. */
 void ov_cpu_conv_band_force(int64_t rows);
