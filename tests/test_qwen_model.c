@@ -629,15 +629,15 @@ END_TEST
 static void link_into(const char *dir, const char *file, const char *as)
 {
     char src[512], dst[512];
-    snprintf(src, sizeof src, "%s/f32/%s", g_dir, file);
-    snprintf(dst, sizeof dst, "%s/%s", dir, as ? as : file);
+    ck_assert_int_lt(snprintf(src, sizeof src, "%s/f32/%s", g_dir, file), (int)sizeof src);
+    ck_assert_int_lt(snprintf(dst, sizeof dst, "%s/%s", dir, as ? as : file), (int)sizeof dst);
     ck_assert_int_eq(symlink(src, dst), 0);
 }
 
 static void write_file(const char *dir, const char *file, const char *text)
 {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, file);
+    ck_assert_int_lt(snprintf(p, sizeof p, "%s/%s", dir, file), (int)sizeof p);
     FILE *f = fopen(p, "w");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
