@@ -352,7 +352,7 @@ int main(int argc, char **argv)
     ov_mem_init(&g_mem, ov_backend_cpu(), 0);
     printf("threads: ours %d, openblas %d; best of %d runs\n\n", ov_cpu_threads(), openblas_get_num_threads(),
            REPS);
-    printf("kernels: %s\n", ov_cpu_simd_name(ov_cpu_simd_level()));
+    printf("kernels: %s; %s\n", ov_cpu_simd_name(ov_cpu_simd_level()), ov_cpu_blas_info());
     if (conv_only) {
         bench_convs();
         return 0;

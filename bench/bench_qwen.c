@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "workers/qwen/qwen.h"
+#include "common/tensor/backend.h"
 
 /* The prompt both benchmarks feed: deterministic ids spread over the regular vocabulary. */
 static void bench_ids(int32_t *ids, int n)
@@ -160,8 +161,8 @@ int main(int argc, char **argv)
         if (getenv("OURVIDZ_QWEN_BENCH_MODEL"))
             paths[n_paths++] = getenv("OURVIDZ_QWEN_BENCH_MODEL");
     }
-    printf("bench_qwen: CPU backend, threads %s\n",
-           getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(online CPUs)");
+    printf("bench_qwen: CPU backend, threads %s; %s\n",
+           getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(online CPUs)", ov_cpu_blas_info());
     int rc = 0;
     for (int i = 0; i < n_paths && !rc; i++)
         rc = bench_one(paths[i], prompt_tokens, decode_tokens, reps);

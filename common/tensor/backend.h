@@ -137,6 +137,9 @@ ov_backend *ov_backend_cpu(void);
  * ov_backend_close() (no-op for the CPU backend). */
 int ov_backend_open(int kind, int device, ov_backend **out);
 void ov_backend_close(ov_backend *be);
+/* The BLAS under the CPU backend, for benchmark headers: "<OpenBLAS version/config>, core <kernel
+ * set>" (e.g. core Haswell when OPENBLAS_CORETYPE forces AVX2 kernels on an AVX-512 CPU). */
+const char *ov_cpu_blas_info(void);
 /* Choose a backend kind by name: "cpu", "cuda" or "auto" (NULL/"" reads $OURVIDZ_BACKEND, default
  * auto = CUDA device 0 when it opens, else CPU). "cuda" that cannot open is OV_EUNSUPP with the
  * reason in err; an unknown name is OV_EINVAL. */

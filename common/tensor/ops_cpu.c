@@ -369,3 +369,12 @@ ov_backend *ov_backend_cpu(void)
 {
     return &g_cpu;
 }
+
+const char *ov_cpu_blas_info(void)
+{
+    static char buf[256];
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    snprintf(buf, sizeof buf, "%s, core %s%s%s%s", openblas_get_config(), openblas_get_corename(),
+             forced ? " (forced by OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? ")" : "");
+    return buf;
+}

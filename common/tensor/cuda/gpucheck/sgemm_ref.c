@@ -61,3 +61,15 @@ void openblas_set_num_threads(int n)
 {
     g_threads = n;
 }
+
+char *openblas_get_config(void)
+{
+    static char cfg[] = "reference sgemm (gpucheck shim, no OpenBLAS)";
+    return cfg;
+}
+
+char *openblas_get_corename(void)
+{
+    static char core[] = "none";
+    return core;
+}

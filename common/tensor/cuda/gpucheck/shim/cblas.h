@@ -13,5 +13,7 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, co
                  const float *B, const int ldb, const float beta, float *C, const int ldc);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int n);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
 
 #endif
