@@ -22,13 +22,15 @@ void ov_mk_list_free(ov_mk_list *l) {
 
 static int vadd(ov_mk_list *l, int init, float mean, float std, int ndim, const int64_t *shape, const char *fmt,
                 va_list ap) {
+    if (l->err)
+        return l->err;
     if (ndim < 0 || ndim > 4)
-        return OV_EINVAL;
+        return l->err = OV_EINVAL;
     if (l->n == l->cap) {
         size_t nc = l->cap ? 2 * l->cap : 256;
         ov_mk_spec *v = realloc(l->v, nc * sizeof *v);
         if (!v)
-            return OV_ENOMEM;
+            return l->err = OV_ENOMEM;
         l->v = v;
         l->cap = nc;
     }
@@ -36,7 +38,7 @@ static int vadd(ov_mk_list *l, int init, float mean, float std, int ndim, const 
     memset(s, 0, sizeof *s);
     int k = vsnprintf(s->name, sizeof s->name, fmt, ap);
     if (k < 0 || (size_t)k >= sizeof s->name)
-        return OV_ERANGE;
+        return l->err = OV_ERANGE;
     s->ndim = ndim;
     for (int i = 0; i < ndim; i++)
         s->shape[i] = shape[i];
@@ -82,6 +84,38 @@ int ov_mk_bias(ov_mk_list *l, int64_t n, const char *fmt, ...) {
     int rc = vadd(l, OV_MK_NORMAL, 0.0f, 0.02f, 1, &n, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+/* "<fmt...>" into buf; OV_ERANGE (remembered in l) when it does not fit. */
+static int vname(ov_mk_list *l, char *buf, size_t cap, const char *fmt, va_list ap) {
+    if (l->err)
+        return l->err;
+    int k = vsnprintf(buf, cap, fmt, ap);
+    return k < 0 || (size_t)k >= cap ? (l->err = OV_ERANGE) : 0;
+}
+
+int ov_mk_linear(ov_mk_list *l, float std, int64_t out, int64_t in, const char *fmt, ...) {
+    char name[OV_MK_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vname(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (rc)
+        return rc;
+    ov_mk_weight(l, std, out, in, 0, 0, "%s.weight", name);
+    return ov_mk_bias(l, out, "%s.bias", name);
+}
+
+int ov_mk_norm(ov_mk_list *l, int64_t n, const char *fmt, ...) {
+    char name[OV_MK_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vname(l, name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (rc)
+        return rc;
+    ov_mk_gain(l, n, "%s.weight", name);
+    return ov_mk_bias(l, n, "%s.bias", name);
 }
 
 int64_t ov_mk_nelem(const ov_mk_spec *s) {

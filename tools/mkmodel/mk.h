@@ -22,9 +22,12 @@ typedef struct ov_mk_spec {
     float std;
 } ov_mk_spec;
 
+/* The first failing add is remembered in err and every later add returns it without doing
+ * anything, so a spec function may make its calls in a row and return the last one's code. */
 typedef struct ov_mk_list {
     ov_mk_spec *v;
     size_t n, cap;
+    int err;
 } ov_mk_list;
 
 void ov_mk_list_init(ov_mk_list *l);
@@ -38,6 +41,11 @@ int ov_mk_weight(ov_mk_list *l, float std, int64_t d0, int64_t d1, int64_t d2, i
     __attribute__((format(printf, 7, 8)));
 int ov_mk_gain(ov_mk_list *l, int64_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int ov_mk_bias(ov_mk_list *l, int64_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A Linear "<name>.weight" [out, in] ~ N(0, std²) then "<name>.bias" [out] (ov_mk_bias). */
+int ov_mk_linear(ov_mk_list *l, float std, int64_t out, int64_t in, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* A norm "<name>.weight" [n] (ov_mk_gain) then "<name>.bias" [n] (ov_mk_bias). */
+int ov_mk_norm(ov_mk_list *l, int64_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Fill dst with spec s's values: deterministic from (seed, s->name) only, so one tensor's values
  * do not depend on which other tensors are written. n = element count. */

@@ -56,41 +56,21 @@ int ov_mk_sdxl_te1(ov_mk_list *l, const char *preset)
         return rc;
     const int64_t W = d.width, M = d.mlp;
     const float sw = inv_sqrt(W), sm = inv_sqrt(M);
-    rc = ov_mk_weight(l, 0.5f, CLIP_VOCAB, W, 0, 0, TE1 "embeddings.token_embedding.weight");
-    if (!rc)
-        rc = ov_mk_weight(l, 0.2f, CLIP_POS, W, 0, 0, TE1 "embeddings.position_embedding.weight");
+    ov_mk_weight(l, 0.5f, CLIP_VOCAB, W, 0, 0, TE1 "embeddings.token_embedding.weight");
+    ov_mk_weight(l, 0.2f, CLIP_POS, W, 0, 0, TE1 "embeddings.position_embedding.weight");
     static const char *const attn[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
-    for (int64_t i = 0; !rc && i < d.layers; i++) {
+    for (int64_t i = 0; i < d.layers; i++) {
         const char *p = TE1 "encoder.layers.";
         long long li = (long long)i;
-        for (int k = 0; !rc && k < 4; k++) {
-            rc = ov_mk_weight(l, sw, W, W, 0, 0, "%s%lld.self_attn.%s.weight", p, li, attn[k]);
-            if (!rc)
-                rc = ov_mk_bias(l, W, "%s%lld.self_attn.%s.bias", p, li, attn[k]);
-        }
-        if (!rc)
-            rc = ov_mk_gain(l, W, "%s%lld.layer_norm1.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.layer_norm1.bias", p, li);
-        if (!rc)
-            rc = ov_mk_weight(l, sw, M, W, 0, 0, "%s%lld.mlp.fc1.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, M, "%s%lld.mlp.fc1.bias", p, li);
-        if (!rc)
-            rc = ov_mk_weight(l, sm, W, M, 0, 0, "%s%lld.mlp.fc2.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.mlp.fc2.bias", p, li);
-        if (!rc)
-            rc = ov_mk_gain(l, W, "%s%lld.layer_norm2.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.layer_norm2.bias", p, li);
+        for (int k = 0; k < 4; k++)
+            ov_mk_linear(l, sw, W, W, "%s%lld.self_attn.%s", p, li, attn[k]);
+        ov_mk_norm(l, W, "%s%lld.layer_norm1", p, li);
+        ov_mk_linear(l, sw, M, W, "%s%lld.mlp.fc1", p, li);
+        ov_mk_linear(l, sm, W, M, "%s%lld.mlp.fc2", p, li);
+        ov_mk_norm(l, W, "%s%lld.layer_norm2", p, li);
     }
     /* present in every SDXL file although SDXL uses the pre-final-LN hidden state */
-    if (!rc)
-        rc = ov_mk_gain(l, W, TE1 "final_layer_norm.weight");
-    if (!rc)
-        rc = ov_mk_bias(l, W, TE1 "final_layer_norm.bias");
-    return rc;
+    return ov_mk_norm(l, W, TE1 "final_layer_norm");
 }
 
 int ov_mk_sdxl_te2(ov_mk_list *l, const char *preset)
@@ -101,45 +81,23 @@ int ov_mk_sdxl_te2(ov_mk_list *l, const char *preset)
         return rc;
     const int64_t W = d.width, M = d.mlp;
     const float sw = inv_sqrt(W), sm = inv_sqrt(M);
-    rc = ov_mk_weight(l, 0.5f, CLIP_VOCAB, W, 0, 0, TE2 "token_embedding.weight");
-    if (!rc)
-        rc = ov_mk_weight(l, 0.2f, CLIP_POS, W, 0, 0, TE2 "positional_embedding");
-    for (int64_t i = 0; !rc && i < d.layers; i++) {
+    ov_mk_weight(l, 0.5f, CLIP_VOCAB, W, 0, 0, TE2 "token_embedding.weight");
+    ov_mk_weight(l, 0.2f, CLIP_POS, W, 0, 0, TE2 "positional_embedding");
+    for (int64_t i = 0; i < d.layers; i++) {
         const char *p = TE2 "transformer.resblocks.";
         long long li = (long long)i;
-        rc = ov_mk_gain(l, W, "%s%lld.ln_1.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.ln_1.bias", p, li);
-        if (!rc) /* packed [q; k; v] rows, nn.MultiheadAttention */
-            rc = ov_mk_weight(l, sw, 3 * W, W, 0, 0, "%s%lld.attn.in_proj_weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, 3 * W, "%s%lld.attn.in_proj_bias", p, li);
-        if (!rc)
-            rc = ov_mk_weight(l, sw, W, W, 0, 0, "%s%lld.attn.out_proj.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.attn.out_proj.bias", p, li);
-        if (!rc)
-            rc = ov_mk_gain(l, W, "%s%lld.ln_2.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.ln_2.bias", p, li);
-        if (!rc)
-            rc = ov_mk_weight(l, sw, M, W, 0, 0, "%s%lld.mlp.c_fc.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, M, "%s%lld.mlp.c_fc.bias", p, li);
-        if (!rc)
-            rc = ov_mk_weight(l, sm, W, M, 0, 0, "%s%lld.mlp.c_proj.weight", p, li);
-        if (!rc)
-            rc = ov_mk_bias(l, W, "%s%lld.mlp.c_proj.bias", p, li);
+        ov_mk_norm(l, W, "%s%lld.ln_1", p, li);
+        /* packed [q; k; v] rows, nn.MultiheadAttention */
+        ov_mk_weight(l, sw, 3 * W, W, 0, 0, "%s%lld.attn.in_proj_weight", p, li);
+        ov_mk_bias(l, 3 * W, "%s%lld.attn.in_proj_bias", p, li);
+        ov_mk_linear(l, sw, W, W, "%s%lld.attn.out_proj", p, li);
+        ov_mk_norm(l, W, "%s%lld.ln_2", p, li);
+        ov_mk_linear(l, sw, M, W, "%s%lld.mlp.c_fc", p, li);
+        ov_mk_linear(l, sm, W, M, "%s%lld.mlp.c_proj", p, li);
     }
-    if (!rc)
-        rc = ov_mk_gain(l, W, TE2 "ln_final.weight");
-    if (!rc)
-        rc = ov_mk_bias(l, W, TE2 "ln_final.bias");
+    ov_mk_norm(l, W, TE2 "ln_final");
     /* open_clip layout [width, proj], applied as x @ text_projection */
-    if (!rc)
-        rc = ov_mk_weight(l, sw, W, d.proj, 0, 0, TE2 "text_projection");
+    ov_mk_weight(l, sw, W, d.proj, 0, 0, TE2 "text_projection");
     /* CLIP's contrastive temperature (a 0-dim tensor, ln 100 when trained); unused by SDXL */
-    if (!rc)
-        rc = ov_mk_add(l, OV_MK_CONST, 4.6051702f, 0.0f, 0, NULL, TE2 "logit_scale");
-    return rc;
+    return ov_mk_add(l, OV_MK_CONST, 4.6051702f, 0.0f, 0, NULL, TE2 "logit_scale");
 }
