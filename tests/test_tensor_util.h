@@ -80,6 +80,16 @@ static inline float *tt_rand(int64_t n, double amp)
     return x;
 }
 
+/* Round vals in place to what a dtype holds (a round trip through it). */
+static inline void tt_round(int dtype, float *vals, int64_t n)
+{
+    void *raw = malloc((size_t)(n ? n : 1) * 4);
+    ck_assert_ptr_nonnull(raw);
+    ck_assert_int_eq(ov_dtype_from_f32(dtype, vals, raw, n), 0);
+    ck_assert_int_eq(ov_dtype_to_f32(dtype, raw, vals, n), 0);
+    free(raw);
+}
+
 /* ---- tensors on a backend ---- */
 
 typedef struct tt_ctx {
@@ -175,9 +185,33 @@ static inline float *tt_fetch(const ov_tensor *t)
     return out;
 }
 
-/* Every element finite (poison caught) and |got − ref| <= atol + rtol·|ref|. */
-static inline void tt_close(const char *what, const float *got, const double *ref, int64_t n, double atol,
-                            double rtol)
+/* Half a unit in the last place of |r| in a 16-bit float dtype (0 for f32 and others): the rounding
+ * an output in that dtype adds on top of the op's own error. Comparisons against a double reference
+ * allow it, so an "exact" op (tolerance 0) means exact up to the final rounding into y's dtype. */
+static inline double tt_half_ulp(int dtype, double r)
+{
+    int mant;       /* explicit mantissa bits */
+    int min_exp;    /* exponent (frexp convention) of the smallest normal */
+    if (dtype == OV_DTYPE_BF16) {
+        mant = 7;
+        min_exp = -125;
+    } else if (dtype == OV_DTYPE_F16) {
+        mant = 10;
+        min_exp = -13;
+    } else {
+        return 0.0;
+    }
+    int e;
+    frexp(fabs(r), &e); /* |r| in [2^(e-1), 2^e) */
+    if (r == 0.0 || e < min_exp)
+        e = min_exp;    /* subnormal range: fixed spacing */
+    return ldexp(1.0, e - 1 - mant - 1);
+}
+
+/* Every element finite (poison caught) and |got − ref| <= atol + rtol·|ref| + the rounding of a
+ * value of |ref| into out_dtype (tt_half_ulp). */
+static inline void tt_close_dt(const char *what, const float *got, const double *ref, int64_t n, double atol,
+                               double rtol, int out_dtype)
 {
     double worst = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -185,7 +219,7 @@ static inline void tt_close(const char *what, const float *got, const double *re
                       "%s: element %lld not written or not finite (%g, ref %g)", what, (long long)i,
                       (double)got[i], ref[i]);
         double err = fabs((double)got[i] - ref[i]);
-        double lim = atol + rtol * fabs(ref[i]);
+        double lim = atol + rtol * fabs(ref[i]) + tt_half_ulp(out_dtype, ref[i]);
         if (err > worst)
             worst = err;
         ck_assert_msg(err <= lim, "%s: element %lld = %.9g, reference %.9g (|err| %.3g > %.3g)", what,
@@ -193,12 +227,19 @@ static inline void tt_close(const char *what, const float *got, const double *re
     }
 }
 
+/* The same for f32 results (no output rounding allowed). */
+static inline void tt_close(const char *what, const float *got, const double *ref, int64_t n, double atol,
+                            double rtol)
+{
+    tt_close_dt(what, got, ref, n, atol, rtol, OV_DTYPE_F32);
+}
+
 /* Run an op on the tensors and fetch + compare its output against a double reference. */
 static inline void tt_expect(const char *what, const ov_tensor *y, const double *ref, double atol,
                              double rtol)
 {
     float *got = tt_fetch(y);
-    tt_close(what, got, ref, ov_tensor_nelem(y), atol, rtol);
+    tt_close_dt(what, got, ref, ov_tensor_nelem(y), atol, rtol, y->dtype);
     free(got);
 }
 

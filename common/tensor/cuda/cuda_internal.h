@@ -23,7 +23,7 @@ typedef struct ov_cuda {
     void *blas_ws;         /* cuBLAS workspace bound to the handle */
     char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
-    int flash; /* flash attention: 0 off, 1 on, 2 on with the 2-CTA/SM D=128 variant (ov_cuda_flash_mode) */
+    int flash; /* flash attention: 0 off, 1-3 one variant, 4 per shape (ov_cuda_flash_mode) */
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
 } ov_cuda;

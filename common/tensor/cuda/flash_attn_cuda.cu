@@ -334,9 +334,20 @@ static int fa_aligned(const ov_tensor *t)
 int ov_cuda_flash_mode(void)
 {
     const char *e = getenv("OURVIDZ_CUDA_FLASH");
-    if (e && e[0] >= '0' && e[0] <= '3' && e[1] == '\0')
+    if (e && e[0] >= '0' && e[0] <= '4' && e[1] == '\0')
         return e[0] - '0';
-    return 1;
+    return 4;
+}
+
+/* Mode 4 (the default): the variant bench_ops_cuda measured fastest for the shape's class on an
+ * H200 (2026-11-27, docs/BENCHMARKS.md): D 64 -> 2 (SDXL 4096 tokens: 169 vs 149 TFLOP/s for 1),
+ * D 128 non-causal -> 3 (WAN 32760 tokens: 235 vs 220), D 128 causal -> 1 (Qwen prefill: 174 vs
+ * 168-169). */
+static int fa_auto_mode(int64_t D, bool causal)
+{
+    if (D == 64)
+        return 2;
+    return causal ? 1 : 3;
 }
 
 int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
@@ -377,8 +388,9 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
     /* variants (ov_cuda_flash_mode; registers / spills from ptxas -v, sm_90, CUDA 13.0):
      * 1 = 8 warps x 16 rows, no register cap (D 128: 215, D 64: 143), no spills;
      * 2 = the same capped for 2 CTAs/SM (128 registers; spills 80 B at D 128, 56 B at D 64);
-     * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none) */
-    const int mode = ov_cuda_of(be)->flash;
+     * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none);
+     * 4 = per shape (fa_auto_mode) */
+    const int mode = ov_cuda_of(be)->flash == 4 ? fa_auto_mode(D, a.causal) : ov_cuda_of(be)->flash;
     const bool f16 = dt == OV_DTYPE_F16;
     if (D == 64) {
         if (mode == 3)
