@@ -1,4 +1,5 @@
-/* Benchmark: Qwen2 model load (s, bytes/s), prefill tok/s and decode tok/s on the CPU backend.
+/* Benchmark: Qwen2 model load (s, bytes/s), prefill tok/s and decode tok/s on the CPU backend
+ * (default) or the GPU (--backend cuda; e.g. on `ourvidz-mkmodel qwen --preset 7b`).
  * Compare with llama.cpp: tests/golden/qwen/bench_llama_cpp.py runs the same prompt ids on the
  * same GGUF at the same thread count (OURVIDZ_CPU_THREADS here, --threads there). */
 #include <ftw.h>
@@ -79,12 +80,14 @@ static int dump_logits(ov_qwen *q, const char *file)
 }
 
 static const char *g_logits_file;
+static int g_backend_kind; /* enum ov_backend_kind */
 
 static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int reps)
 {
     char err[512];
     ov_qwen *q = NULL;
-    ov_qwen_opts o = {.ctx_max = prompt_tokens + decode_tokens + 8, .weight_dtype = -1};
+    ov_qwen_opts o = {
+        .backend_kind = g_backend_kind, .ctx_max = prompt_tokens + decode_tokens + 8, .weight_dtype = -1};
     int rc = ov_qwen_load(path, &o, &q, err, sizeof err);
     if (rc) {
         fprintf(stderr, "bench_qwen: %s\n", err);
@@ -132,7 +135,7 @@ static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int
 int main(int argc, char **argv)
 {
     int prompt_tokens = 128, decode_tokens = 32, reps = 3, n_paths = 0;
-    const char *paths[16];
+    const char *paths[16], *backend = "cpu";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--prompt") && i + 1 < argc)
             prompt_tokens = (int)strtol(argv[++i], NULL, 10);
@@ -142,9 +145,12 @@ int main(int argc, char **argv)
             reps = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--logits") && i + 1 < argc)
             g_logits_file = argv[++i];
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+            backend = argv[++i];
         else if (!strcmp(argv[i], "--help")) {
             printf(
-                "usage: bench_qwen [--prompt N] [--decode N] [--reps N] [MODEL (HF folder or .gguf)...]\n"
+                "usage: bench_qwen [--prompt N] [--decode N] [--reps N] [--backend cpu|cuda|auto] [--logits FILE]\n"
+                "                  [MODEL (HF folder or .gguf)...]\n"
                 "Without MODEL: a tiny model from ourvidz-mkmodel, plus $OURVIDZ_QWEN_BENCH_MODEL if set.\n"
                 "Threads: OURVIDZ_CPU_THREADS (default: online CPUs).\n");
             return 0;
@@ -153,6 +159,11 @@ int main(int argc, char **argv)
     }
     if (prompt_tokens < 1 || decode_tokens < 2 || reps < 1)
         return 2;
+    char berr[256];
+    if (ov_backend_pick(backend, &g_backend_kind, berr, sizeof berr)) {
+        fprintf(stderr, "bench_qwen: %s\n", berr);
+        return 2;
+    }
     static char tiny[PATH_MAX];
     if (!n_paths) {
         if (make_tiny(argv[0], tiny, sizeof tiny))
@@ -161,8 +172,11 @@ int main(int argc, char **argv)
         if (getenv("OURVIDZ_QWEN_BENCH_MODEL"))
             paths[n_paths++] = getenv("OURVIDZ_QWEN_BENCH_MODEL");
     }
-    printf("bench_qwen: CPU backend, threads %s; %s\n",
-           getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(online CPUs)", ov_cpu_blas_info());
+    if (g_backend_kind == OV_BACKEND_CPU)
+        printf("bench_qwen: CPU backend, threads %s; %s\n",
+               getenv("OURVIDZ_CPU_THREADS") ? getenv("OURVIDZ_CPU_THREADS") : "(online CPUs)", ov_cpu_blas_info());
+    else
+        printf("bench_qwen: %s backend\n", backend);
     int rc = 0;
     for (int i = 0; i < n_paths && !rc; i++)
         rc = bench_one(paths[i], prompt_tokens, decode_tokens, reps);

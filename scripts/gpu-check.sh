@@ -4,8 +4,10 @@
 # date, a table of every step, failure lines, benchmark tables) and print the table.
 #
 # Usage: scripts/gpu-check.sh DIR      (device machine: scripts/gpu-check.sh "$OUT")
-#   From a session with a device: run(command='scripts/gpu-check.sh "$OUT"', timeout_s=540); no carry
-#   needed (the build dir is created there). DIR gets RESULTS.md and gpu-check.log only.
+#   Here first: scripts/gpu-bundle.sh (builds the model binaries into .gpubundle, ~9 MB), then from a
+#   session with a device: run(command='scripts/gpu-check.sh "$OUT"', carry=['.gpubundle'],
+#   timeout_s=480). Without the bundle the model phase is skipped (kernels and benchmarks only, ~70 s).
+#   DIR gets RESULTS.md and gpu-check.log only.
 #   Triage: OURVIDZ_CUDA_FLASH=0 forces the general attention kernel; test_tensor_cuda runs every
 #   flash variant separately, so a failure names the variant (its "[bf16]"/"[f16]" message and mode).
 #
@@ -13,9 +15,12 @@
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
 #   installed, else the shim runner and the plain reference sgemm in that folder.
 # - Never stops at the first failure: every step runs (within the time budget) and is recorded.
-# - Whole run bounded by OURVIDZ_GPU_CHECK_BUDGET_S (default 450 s); each step has its own timeout.
-#   Order: build, the four test binaries in parallel, bench_ops_cuda, then compute-sanitizer memcheck
-#   over the GPU-heavy tests with whatever time is left (at most 120 s).
+# - Whole run bounded by OURVIDZ_GPU_CHECK_BUDGET_S (default 420 s); each step has its own timeout.
+#   Order: build, the four test binaries in parallel, bench_ops_cuda, the model phase (bundle only;
+#   at most OURVIDZ_GPU_MODELS_BUDGET_S, default 260 s: Qwen and SDXL tiny models on the CPU and the
+#   GPU compared by scripts/gpu-compare.py, then Qwen2.5-7B-shaped and full SDXL random checkpoints
+#   written by ourvidz-mkmodel and benchmarked against the issue targets), then compute-sanitizer
+#   memcheck over the GPU-heavy tests with whatever time is left (at most 120 s).
 # - Without a GPU (or without nvcc) the GPU steps are reported as skipped; exit status 0 only when
 #   nothing failed.
 set -uo pipefail
@@ -30,7 +35,7 @@ table="$out/RESULTS.md"
 steps=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX") || exit 1
 trap 'rm -rf "$steps"' EXIT
 bdir=${OURVIDZ_GPU_CHECK_BUILD:-build-gpucheck}
-budget=${OURVIDZ_GPU_CHECK_BUDGET_S:-450}
+budget=${OURVIDZ_GPU_CHECK_BUDGET_S:-420}
 jobs=$(nproc 2>/dev/null || echo 8)
 t0=$(date +%s)
 : >"$log"
@@ -173,6 +178,77 @@ else
   row bench_ops_cuda "NOT RUN" 0 "no build"
 fi
 
+# ---- models: CPU/GPU parity on tiny models, then the issue targets on full-size random weights ----
+# Only with a bundle from scripts/gpu-bundle.sh (the device image cannot build the service).
+bundle=${OURVIDZ_GPU_BUNDLE:-.gpubundle}
+model_out=""
+if [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
+  mb=$(cd "$bundle" && pwd)
+  export LD_LIBRARY_PATH="$mb/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OURVIDZ_BIN_DIR="$mb/bin" OURVIDZ_SOURCE_DIR=$PWD
+  mdir=$(mktemp -d "${TMPDIR:-/tmp}/ov-models.XXXXXX")
+  mend=$(($(date +%s) + ${OURVIDZ_GPU_MODELS_BUDGET_S:-260})) # the models phase's own deadline
+  mleft() { local a=$((mend - $(date +%s))) b=$(left); echo $((a < b ? a : b)); }
+  # model step: name timeout cmd... -> row (ok / FAILED), output kept for the report
+  mstep() {
+    local name=$1 to=$2
+    shift 2
+    local l
+    l=$(mleft)
+    [ "$to" -gt "$l" ] && to=$l
+    if [ "$to" -lt 10 ]; then
+      row "$name" SKIPPED 0 "out of time budget"
+      return 1
+    fi
+    step "$name" "$to" "$@"
+    model_out+="### $name ($*, ${STEP_S}s, rc $STEP_RC)"$'\n\n```\n'"$(tail -30 "$steps/$name.log")"$'\n```\n\n'
+    if [ "$STEP_RC" -eq 0 ]; then
+      row "$name" ok "$STEP_S" "$(tail -1 "$steps/$name.log" | cut -c1-150)"
+      return 0
+    fi
+    row "$name" "FAILED rc=$STEP_RC" "$STEP_S" "$(tail -1 "$steps/$name.log" | cut -c1-150)"
+    failed=1
+    return 1
+  }
+  echo "bundle $(cat "$mb/COMMIT" 2>/dev/null) from $mb" >>"$log"
+  # 1. Qwen tiny: logits of 16 tokens on the CPU and the GPU
+  if mstep qwen-tiny-cpu 60 "$mb/bin/bench_qwen" --backend cpu --reps 1 --prompt 16 --decode 4 --logits "$mdir/q_cpu.bin" &&
+    mstep qwen-tiny-gpu 60 "$mb/bin/bench_qwen" --backend cuda --reps 1 --prompt 16 --decode 4 --logits "$mdir/q_gpu.bin"; then
+    mstep qwen-tiny-parity 30 python3 scripts/gpu-compare.py logits "$mdir/q_cpu.bin" "$mdir/q_gpu.bin" 151936
+  fi
+  # 2. SDXL tiny: two 256x256 images, 4 steps, same seed on both backends
+  if mstep sdxl-tiny-make 60 "$mb/bin/ourvidz-mkmodel" sdxl --preset tiny --out "$mdir/sdxl-tiny"; then
+    for be in cpu cuda; do
+      mstep "sdxl-tiny-$be" 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a red fox in the snow" \
+        --out "$mdir/sdxl-$be" --backend "$be" --seed 7 --steps 4 --count 2 --size 256x256 --quiet || true
+    done
+    mstep sdxl-tiny-parity 30 python3 scripts/gpu-compare.py png "$mdir/sdxl-cpu" "$mdir/sdxl-cuda" || true
+  fi
+  # 3. Qwen2.5-7B shapes, bf16 (issue 5: load < 10 s, decode >= 150 tok/s, enhancement < 4 s)
+  if mstep qwen7b-make 90 "$mb/bin/ourvidz-mkmodel" qwen --preset 7b --no-gguf --out "$mdir/qwen7b"; then
+    mstep qwen7b-bench 90 "$mb/bin/bench_qwen" --backend cuda --reps 3 --prompt 512 --decode 128 "$mdir/qwen7b" || true
+    mstep qwen7b-enhance 60 "$mb/bin/ourvidz-qwen" --model "$mdir/qwen7b" --backend cuda --enhance video --json \
+      --max-tokens 256 --prompt "a woman walks her dog along a beach at sunset" || true
+    rm -rf "$mdir/qwen7b"
+  fi
+  # 4. SDXL full size, f16 checkpoint (issue 6: 6 images x 25 steps at 1024x1024 < 6 s on an H100)
+  if mstep sdxl-full-make 90 "$mb/bin/ourvidz-mkmodel" sdxl --preset full --out "$mdir/sdxl"; then
+    if mstep sdxl-full-probe 120 "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
+      --size 1024x1024 --count 6 --steps 3 --repeat 1; then
+      sps=$(awk '$1 == "0" {print $3}' "$steps/sdxl-full-probe.log" | head -1)
+      need=$(awk -v s="${sps:-999}" 'BEGIN {printf "%d", 2 * (25 * s + 10) + 30}')
+      if [ "$need" -lt "$(mleft)" ]; then
+        mstep sdxl-full-25 "$need" "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
+          --size 1024x1024 --count 6 --steps 25 --repeat 2 || true
+      else
+        row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: 2 x 25 steps need ${need}s, $(mleft)s left"
+      fi
+    fi
+  fi
+  rm -rf "$mdir"
+elif [ "$have_gpu" -eq 1 ]; then
+  row models SKIPPED 0 "no bundle at $bundle (scripts/gpu-bundle.sh here, then carry it)"
+fi
+
 # ---- compute-sanitizer memcheck over the GPU-heavy tests (after the benchmarks: it slows kernels) ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ "$built" -eq 1 ] && [ "$have_gpu" -eq 1 ] && [ -n "$san" ]; then
@@ -220,6 +296,11 @@ fi
         *) echo '```'; echo "$d"; echo '```'; echo ;;
       esac
     done
+  fi
+  if [ -n "$model_out" ]; then
+    echo "## Models"
+    echo
+    echo "$model_out"
   fi
   if [ -n "$bench_out" ]; then
     echo "## Benchmarks"

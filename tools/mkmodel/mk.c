@@ -2,11 +2,13 @@
 #include "tools/mkmodel/mk.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/formats/safetensors.h"
@@ -187,6 +189,65 @@ static float quant_e4m3(const float *w, int64_t n, uint8_t *q) {
     return scale;
 }
 
+/* One tensor's fill + conversion, run on its own thread by the writer. */
+typedef struct mk_job {
+    const ov_mk_spec *spec;
+    uint64_t seed;
+    int dtype, sel, threaded, rc;
+    float *f;
+    void *conv;
+    const void *bytes;
+    size_t nb;
+    float scale;
+} mk_job;
+
+static void *mk_job_run(void *arg) {
+    mk_job *j = arg;
+    int64_t n = ov_mk_nelem(j->spec);
+    j->f = malloc((size_t)(n ? n : 1) * sizeof *j->f);
+    if (!j->f) {
+        j->rc = OV_ENOMEM;
+        return NULL;
+    }
+    ov_mk_fill(j->spec, j->seed, j->f, n);
+    j->bytes = j->f;
+    j->nb = ov_dtype_row_bytes(j->dtype, n);
+    j->scale = 1.0f;
+    if (j->sel || j->dtype != OV_DTYPE_F32) {
+        j->conv = malloc((size_t)(n ? n : 1) * (j->sel ? 1 : 2));
+        if (!j->conv) {
+            j->rc = OV_ENOMEM;
+            return NULL;
+        }
+        if (j->sel) {
+            j->scale = quant_e4m3(j->f, n, j->conv);
+            j->nb = (size_t)n;
+        } else {
+            ov_dtype_from_f32(j->dtype, j->f, j->conv, n);
+        }
+        j->bytes = j->conv;
+    }
+    return NULL;
+}
+
+/* Fill threads: OURVIDZ_MK_THREADS, else the online CPUs (1..64). */
+static int mk_threads(void) {
+    const char *e = getenv("OURVIDZ_MK_THREADS");
+    long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+/* Buffer bytes one window of threads may hold: a quarter of the physical memory, 1..16 GiB. */
+static size_t mk_window_bytes(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    double b = pages > 0 && psz > 0 ? (double)pages * (double)psz / 4.0 : 1e9;
+    if (b < (double)(1u << 30))
+        b = (double)(1u << 30);
+    if (b > 16.0 * (double)(1u << 30))
+        b = 16.0 * (double)(1u << 30);
+    return (size_t)b;
+}
+
 int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
                                 const char *const *meta_kv, size_t n_meta, const ov_mk_fp8_opts *fp8, char *err,
                                 size_t err_cap) {
@@ -228,7 +289,6 @@ int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype
     }
     if (!rc && layout == OV_MK_FP8_QUANT)
         rc = buf_add(&qm, "{\"format_version\": \"1.0\", \"layers\": {", NULL);
-    int64_t max_n = 1;
     for (size_t i = 0; !rc && i < l->n; i++) {
         const ov_mk_spec *s = &l->v[i];
         int sel = layout && fp8->select[i];
@@ -237,9 +297,6 @@ int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype
         wt[k].n_dims = s->ndim;
         wt[k].shape = s->shape;
         k++;
-        int64_t n = ov_mk_nelem(s);
-        if (n > max_n)
-            max_n = n;
         if (!sel)
             continue;
         size_t base = strlen(s->name) - 7; /* without ".weight" */
@@ -281,44 +338,77 @@ int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype
     }
     ov_st_writer *w = NULL;
     rc = ov_st_writer_begin(path, wt, n_out, meta, nm / 2, &w, err, err_cap);
-    float *f = rc ? NULL : malloc((size_t)max_n * sizeof *f);
-    void *conv = rc ? NULL : malloc((size_t)max_n * 4);
-    if (!rc && (!f || !conv)) {
-        snprintf(err, err_cap, "mkmodel: out of memory for a %lld-element tensor", (long long)max_n);
+    /* Tensors are filled (and converted) by up to mk_threads() threads in windows that hold at most
+     * mk_window_bytes() of buffers, then written in list order: every tensor's values come from its
+     * own seeded generator, so the file is byte-identical to a one-thread run. */
+    int nthr = mk_threads();
+    size_t cap_bytes = mk_window_bytes();
+    mk_job *jobs = rc ? NULL : calloc((size_t)nthr, sizeof *jobs);
+    pthread_t *tids = rc ? NULL : calloc((size_t)nthr, sizeof *tids);
+    if (!rc && (!jobs || !tids)) {
+        snprintf(err, err_cap, "mkmodel: out of memory");
         rc = OV_ENOMEM;
         ov_st_writer_abort(w);
         w = NULL;
     }
-    for (size_t i = 0; !rc && i < l->n; i++) {
-        int64_t n = ov_mk_nelem(&l->v[i]);
-        ov_mk_fill(&l->v[i], seed, f, n);
-        int sel = layout && fp8->select[i];
-        const void *bytes = f;
-        size_t nb = ov_dtype_row_bytes(dtype, n);
-        float scale[2] = {1.0f, 1.0f};
-        if (sel) {
-            scale[0] = scale[1] = quant_e4m3(f, n, conv);
-            bytes = conv;
-            nb = (size_t)n;
-        } else if (dtype != OV_DTYPE_F32) {
-            ov_dtype_from_f32(dtype, f, conv, n);
-            bytes = conv;
+    for (size_t i = 0; !rc && i < l->n;) {
+        int nj = 0;
+        size_t win = 0;
+        while (i + (size_t)nj < l->n && nj < nthr) {
+            const ov_mk_spec *s = &l->v[i + (size_t)nj];
+            size_t need = (size_t)ov_mk_nelem(s) * 8; /* f32 values + converted bytes (<= 4 each) */
+            if (nj > 0 && win + need > cap_bytes)
+                break;
+            win += need;
+            mk_job *j = &jobs[nj];
+            memset(j, 0, sizeof *j);
+            j->spec = s;
+            j->seed = seed;
+            j->dtype = dtype;
+            j->sel = layout && fp8->select[i + (size_t)nj];
+            nj++;
         }
-        rc = ov_st_writer_data(w, bytes, nb);
-        if (!rc && sel && with_scales) {
-            int bad = fp8->bad_scale && strcmp(fp8->bad_scale, l->v[i].name) == 0;
-            rc = ov_st_writer_data(w, scale, bad ? 8 : 4); /* little-endian host (x86-64, aarch64) */
+        for (int t = 0; t < nj; t++) {
+            if (nj > 1 && pthread_create(&tids[t], NULL, mk_job_run, &jobs[t]) == 0) {
+                jobs[t].threaded = 1;
+            } else {
+                mk_job_run(&jobs[t]);
+            }
+        }
+        for (int t = 0; t < nj; t++)
+            if (jobs[t].threaded)
+                pthread_join(tids[t], NULL);
+        for (int t = 0; t < nj; t++) {
+            mk_job *j = &jobs[t];
+            const char *name = j->spec->name;
+            if (!rc && j->rc) {
+                snprintf(err, err_cap, "mkmodel: out of memory for %s (%lld elements)", name,
+                         (long long)ov_mk_nelem(j->spec));
+                rc = j->rc;
+            }
+            if (!rc)
+                rc = ov_st_writer_data(w, j->bytes, j->nb);
+            if (!rc && j->sel && with_scales) {
+                int bad = fp8->bad_scale && strcmp(fp8->bad_scale, name) == 0;
+                float scale[2] = {j->scale, j->scale};
+                rc = ov_st_writer_data(w, scale, bad ? 8 : 4); /* little-endian host (x86-64, aarch64) */
+            }
+            if (rc && !err[0])
+                snprintf(err, err_cap, "mkmodel: %s: write failed for %s", path, name);
+            free(j->f);
+            free(j->conv);
+            j->f = j->conv = NULL;
         }
         if (rc) {
-            snprintf(err, err_cap, "mkmodel: %s: write failed for %s", path, l->v[i].name);
             ov_st_writer_abort(w);
             w = NULL;
         }
+        i += (size_t)nj;
     }
+    free(jobs);
+    free(tids);
     if (!rc)
         rc = ov_st_writer_finish(w, err, err_cap);
-    free(f);
-    free(conv);
     free(wt);
     free(snames);
     free(meta);

@@ -364,7 +364,8 @@ static const char *flag(const ov_mk_args *a, const char *name)
 
 /* DIR/{config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
  * model.safetensors, model.gguf}. Presets: tiny (2 layers, hidden 64; tests), tiny-q4k (1 layer,
- * hidden 256, f16 + Q4_K GGUF; the k-quant test) and 0.5b (Qwen2.5-0.5B shapes; benchmarks).
+ * hidden 256, f16 + Q4_K GGUF; the k-quant test), 0.5b (Qwen2.5-0.5B shapes; CPU benchmarks) and 7b
+ * (Qwen2.5-7B-Instruct shapes, 15.2 GB bf16; the GPU benchmark).
  * Extra flags: --gguf-type f32|f16|bf16|q8_0|q4_K, --no-gguf, --shards N (sharded safetensors +
  * index.json instead of model.safetensors),
  * --tokenizer PATH (tokenizer.json or .json.gz). */
@@ -391,8 +392,11 @@ static int make_qwen(const ov_mk_args *a)
     } else if (!strcmp(a->preset, "0.5b")) {
         big = 1; /* Qwen2.5-0.5B config.json */
         c = (ov_mk_qwen_cfg){896, 24, 14, 2, 4864, 151936, 32768, 1e6, 1e-6, 1, 0.02f, 0.02f, 0.02f};
+    } else if (!strcmp(a->preset, "7b")) {
+        big = 1; /* Qwen2.5-7B-Instruct config.json (untied lm_head, 4 KV heads): 15.2 GB in bf16 */
+        c = (ov_mk_qwen_cfg){3584, 28, 28, 4, 18944, 152064, 32768, 1e6, 1e-6, 0, 0.02f, 0.02f, 0.02f};
     } else {
-        fprintf(stderr, "mkmodel qwen: unknown preset '%s' (tiny, tiny-q4k, 0.5b)\n", a->preset);
+        fprintf(stderr, "mkmodel qwen: unknown preset '%s' (tiny, tiny-q4k, 0.5b, 7b)\n", a->preset);
         return OV_EINVAL;
     }
     int q4k = !strcmp(a->preset, "tiny-q4k");
@@ -474,4 +478,4 @@ static int make_qwen(const ov_mk_args *a)
     return rc;
 }
 
-const ov_mk_kind ov_mk_kind_qwen = {"qwen", "tiny|tiny-q4k|0.5b", make_qwen};
+const ov_mk_kind ov_mk_kind_qwen = {"qwen", "tiny|tiny-q4k|0.5b|7b", make_qwen};
