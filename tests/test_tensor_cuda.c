@@ -251,6 +251,16 @@ static void body_matmul(pair *p)
     same(p, "matmul nt", yc, yg, 1e-3);
     RUN2(ov_op_matmul(yc, atc, btc, 1, 1, 2.0f), ov_op_matmul(yg, atg, btg, 1, 1, 2.0f));
     same(p, "matmul tt", yc, yg, 1e-3);
+    /* b an f32 weight (SDXL's pooled @ text_projection): converted to a's dtype on the device (the
+     * CPU reference gets the same rounded values, as in body_linear) */
+    float *wv = tt_rand(48 * 40, 1.0);
+    if (p->dt != OV_DTYPE_F32)
+        tt_round(p->dt, wv, 48 * 40);
+    ov_tensor *wc, *wg;
+    in2(p, &wc, &wg, "bw", OV_DTYPE_F32, 3, sb, wv);
+    free(wv);
+    RUN2(ov_op_matmul(yc, ac, wc, 0, 0, 1.0f), ov_op_matmul(yg, ag, wg, 0, 0, 1.0f));
+    same(p, "matmul nn, f32 b", yc, yg, 1e-3);
 }
 
 /* ---- attention ---- */

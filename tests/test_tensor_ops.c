@@ -714,9 +714,11 @@ static void body_broadcast(ov_backend *be)
     ov_tensor *bad = tt_out(&c, "bad", 3, SHAPE(2, 3, 4));
     TT_FAILS(ov_op_add(bad, a, b), OV_EINVAL, "do not broadcast");
     /* in place residual add: a += y */
+    float *yv = tt_fetch(y); /* y as stored (rounded to the act dtype), the operand the add sees */
     TT_OK(ov_op_add(a, a, y));
     for (int i = 0; i < 30; i++)
-        r1[i] += av[i];
+        r1[i] = (double)yv[i] + av[i];
+    free(yv);
     tt_expect("add in place", a, r1, 1e-6, 1e-6 * tt_tol(be));
 
     /* modulate (WAN): x [2,7,16], shift/scale [2,1,16] chunks of a [2,6,16] modulation tensor */

@@ -237,14 +237,21 @@ static int mk_threads(void) {
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-/* Buffer bytes one window of threads may hold: a quarter of the physical memory, 1..16 GiB. */
+/* Buffer bytes one window of threads may hold: OURVIDZ_MK_WINDOW_BYTES, else a third of the
+ * physical memory, 2..32 GiB (a window always takes at least one tensor, however large). */
 static size_t mk_window_bytes(void) {
+    const char *e = getenv("OURVIDZ_MK_WINDOW_BYTES");
+    if (e && *e) {
+        double v = strtod(e, NULL);
+        if (v >= 1e6)
+            return (size_t)v;
+    }
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    double b = pages > 0 && psz > 0 ? (double)pages * (double)psz / 4.0 : 1e9;
-    if (b < (double)(1u << 30))
-        b = (double)(1u << 30);
-    if (b > 16.0 * (double)(1u << 30))
-        b = 16.0 * (double)(1u << 30);
+    double b = pages > 0 && psz > 0 ? (double)pages * (double)psz / 3.0 : 2e9;
+    if (b < 2.0 * (double)(1u << 30))
+        b = 2.0 * (double)(1u << 30);
+    if (b > 32.0 * (double)(1u << 30))
+        b = 32.0 * (double)(1u << 30);
     return (size_t)b;
 }
 

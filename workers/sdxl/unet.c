@@ -508,6 +508,17 @@ static int view4(ov_tensor *out, const ov_tensor *buf, int64_t B, int64_t C, int
     return rc;
 }
 
+/* src in the activation dtype ad: src itself when it already is, else a converted arena copy. */
+static int to_act(ov_arena *arena, const ov_tensor *src, int ad, const char *name, ov_tensor *dst)
+{
+    if (src->dtype == ad) {
+        *dst = *src;
+        return 0;
+    }
+    int rc = ov_arena_tensor(arena, dst, name, ad, src->ndim, src->shape);
+    return rc ? rc : ov_op_copy(dst, src);
+}
+
 /* UNetModel.forward:
  *   t_emb = timestep_embedding(timesteps, model_channels)      [cos | sin], max_period 10000
  *   emb = time_embed(t_emb) + label_emb(y)
@@ -516,7 +527,9 @@ static int view4(ov_tensor *out, const ov_tensor *buf, int64_t B, int64_t C, int
  *   for module in output_blocks: h = cat([h, hs.pop()], dim=1); h = module(h, emb, context)
  *   return out(h)
  * Input-side activations stay in the arena as skips; the middle and output sides ping-pong
- * between two buffers sized for the largest of their activations. */
+ * between two buffers sized for the largest of their activations. Everything after the entry runs
+ * in the backend's activation dtype (f32 on the CPU, bf16 on CUDA: tensor-core GEMMs, convolutions
+ * and flash attention); x, t, context, y and out are f32 at the interface and converted here. */
 int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, const ov_tensor *t,
                          const ov_tensor *context, const ov_tensor *y, ov_tensor *out)
 {
@@ -540,21 +553,26 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
         return bad_input("out", out, "[B, out_channels, h, w]");
 
     size_t mark = ov_arena_mark(arena);
+    const int ad = x->backend ? x->backend->act_dtype : OV_DTYPE_F32;
     int64_t ted = info->time_embed_dim, mc = info->model_channels;
-    ov_tensor temb, e1, emb, l1, l2;
+    ov_tensor temb32, temb, e1, emb, l1, l2, xa, ctx, ya;
     ov_timestep_params tp = {
         .flip_sin_to_cos = 1, .downscale_freq_shift = 0.0f, .max_period = 10000.0f, .scale = 1.0f};
-    TRY(ov_arena_tensor(arena, &temb, "t_emb", OV_DTYPE_F32, 2, (int64_t[]){B, mc}));
-    TRY(ov_op_timestep_embedding(&temb, t, &tp));
-    TRY(ov_arena_tensor(arena, &e1, "time_embed.0", OV_DTYPE_F32, 2, (int64_t[]){B, ted}));
+    TRY(to_act(arena, x, ad, "x.act", &xa));
+    TRY(to_act(arena, context, ad, "context.act", &ctx));
+    TRY(to_act(arena, y, ad, "y.act", &ya));
+    TRY(ov_arena_tensor(arena, &temb32, "t_emb", OV_DTYPE_F32, 2, (int64_t[]){B, mc}));
+    TRY(ov_op_timestep_embedding(&temb32, t, &tp));
+    TRY(to_act(arena, &temb32, ad, "t_emb.act", &temb));
+    TRY(ov_arena_tensor(arena, &e1, "time_embed.0", ad, 2, (int64_t[]){B, ted}));
     TRY(ov_op_linear(&e1, &temb, &u->time_embed0_w, &u->time_embed0_b));
     TRY(ov_op_silu(&e1, &e1));
-    TRY(ov_arena_tensor(arena, &emb, "emb", OV_DTYPE_F32, 2, (int64_t[]){B, ted}));
+    TRY(ov_arena_tensor(arena, &emb, "emb", ad, 2, (int64_t[]){B, ted}));
     TRY(ov_op_linear(&emb, &e1, &u->time_embed2_w, &u->time_embed2_b));
-    TRY(ov_arena_tensor(arena, &l1, "label_emb.0", OV_DTYPE_F32, 2, (int64_t[]){B, ted}));
-    TRY(ov_op_linear(&l1, y, &u->label_emb0_w, &u->label_emb0_b));
+    TRY(ov_arena_tensor(arena, &l1, "label_emb.0", ad, 2, (int64_t[]){B, ted}));
+    TRY(ov_op_linear(&l1, &ya, &u->label_emb0_w, &u->label_emb0_b));
     TRY(ov_op_silu(&l1, &l1));
-    TRY(ov_arena_tensor(arena, &l2, "label_emb.2", OV_DTYPE_F32, 2, (int64_t[]){B, ted}));
+    TRY(ov_arena_tensor(arena, &l2, "label_emb.2", ad, 2, (int64_t[]){B, ted}));
     TRY(ov_op_linear(&l2, &l1, &u->label_emb2_w, &u->label_emb2_b));
     TRY(ov_op_add(&emb, &emb, &l2));
     /* every ResBlock's emb_layers starts with SiLU: apply it once */
@@ -565,10 +583,10 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
     int n_hs = 0;
     int64_t h_h = H, h_w = W;
     ov_tensor h;
-    TRY(ov_arena_tensor(arena, &h, "input_blocks.0", OV_DTYPE_F32, 4, (int64_t[]){B, mc, H, W}));
+    TRY(ov_arena_tensor(arena, &h, "input_blocks.0", ad, 4, (int64_t[]){B, mc, H, W}));
     ov_conv2d_params c3 = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .groups = 1};
     ov_conv2d_params c3s2 = {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 1};
-    TRY(ov_op_conv2d(&h, x, &u->conv_in_w, &u->conv_in_b, &c3));
+    TRY(ov_op_conv2d(&h, &xa, &u->conv_in_w, &u->conv_in_b, &c3));
     hs[n_hs++] = h;
     for (int k = 0; k < u->n_in; k++) {
         const unet_block *b = &u->in[k];
@@ -576,15 +594,15 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
         if (b->has_down) {
             h_h /= 2;
             h_w /= 2;
-            TRY(ov_arena_tensor(arena, &nh, "downsample", OV_DTYPE_F32, 4,
+            TRY(ov_arena_tensor(arena, &nh, "downsample", ad, 4,
                                 (int64_t[]){B, h.shape[1], h_h, h_w}));
             TRY(ov_op_conv2d(&nh, &h, &b->conv_w, &b->conv_b, &c3s2));
         } else {
-            TRY(ov_arena_tensor(arena, &nh, "input_block", OV_DTYPE_F32, 4,
+            TRY(ov_arena_tensor(arena, &nh, "input_block", ad, 4,
                                 (int64_t[]){B, b->res.cout, h_h, h_w}));
             TRY(ov_unet_res_forward(&b->res, arena, &h, &emb, &nh));
             if (b->has_st)
-                TRY(ov_unet_st_forward(&b->st, arena, &nh, context));
+                TRY(ov_unet_st_forward(&b->st, arena, &nh, &ctx));
         }
         h = nh;
         hs[n_hs++] = h;
@@ -607,14 +625,14 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
         }
     }
     ov_tensor buf[2], cur;
-    TRY(ov_arena_tensor(arena, &buf[0], "h.ping", OV_DTYPE_F32, 1, (int64_t[]){max_elems}));
-    TRY(ov_arena_tensor(arena, &buf[1], "h.pong", OV_DTYPE_F32, 1, (int64_t[]){max_elems}));
+    TRY(ov_arena_tensor(arena, &buf[0], "h.ping", ad, 1, (int64_t[]){max_elems}));
+    TRY(ov_arena_tensor(arena, &buf[1], "h.pong", ad, 1, (int64_t[]){max_elems}));
     int side = 0;
 
     /* middle block */
     TRY(view4(&cur, &buf[side], B, u->mid_res0.cout, h_h, h_w));
     TRY(ov_unet_res_forward(&u->mid_res0, arena, &h, &emb, &cur));
-    TRY(ov_unet_st_forward(&u->mid_st, arena, &cur, context));
+    TRY(ov_unet_st_forward(&u->mid_st, arena, &cur, &ctx));
     h = cur;
     side ^= 1;
     TRY(view4(&cur, &buf[side], B, u->mid_res2.cout, h_h, h_w));
@@ -633,7 +651,7 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
                                 (long long)h_w);
             goto done;
         }
-        TRY(ov_arena_tensor(arena, &cat, "cat", OV_DTYPE_F32, 4,
+        TRY(ov_arena_tensor(arena, &cat, "cat", ad, 4,
                             (int64_t[]){B, h.shape[1] + skip->shape[1], h_h, h_w}));
         TRY(ov_op_concat(&cat, &h, skip, 1));
         side ^= 1;
@@ -641,11 +659,11 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
         TRY(ov_unet_res_forward(&b->res, arena, &cat, &emb, &cur));
         ov_arena_release(arena, m2);
         if (b->has_st)
-            TRY(ov_unet_st_forward(&b->st, arena, &cur, context));
+            TRY(ov_unet_st_forward(&b->st, arena, &cur, &ctx));
         if (b->has_up) {
             /* Upsample: F.interpolate(nearest, ×2) then conv3×3 */
             ov_tensor up;
-            TRY(ov_arena_tensor(arena, &up, "upsample", OV_DTYPE_F32, 4,
+            TRY(ov_arena_tensor(arena, &up, "upsample", ad, 4,
                                 (int64_t[]){B, b->res.cout, 2 * h_h, 2 * h_w}));
             TRY(ov_op_upsample_nearest2x(&up, &cur));
             h_h *= 2;
@@ -661,10 +679,17 @@ int ov_sdxl_unet_forward(ov_sdxl_unet *u, ov_arena *arena, const ov_tensor *x, c
     /* out: GroupNorm32, SiLU, conv3×3 */
     {
         ov_tensor n;
-        TRY(ov_arena_tensor(arena, &n, "out.0", OV_DTYPE_F32, 4, (int64_t[]){B, h.shape[1], h_h, h_w}));
+        TRY(ov_arena_tensor(arena, &n, "out.0", ad, 4, (int64_t[]){B, h.shape[1], h_h, h_w}));
         TRY(ov_op_group_norm(&n, &h, OV_UNET_GN_GROUPS, &u->out_norm_w, &u->out_norm_b, OV_UNET_GN_EPS));
         TRY(ov_op_silu(&n, &n));
-        TRY(ov_op_conv2d(out, &n, &u->out_conv_w, &u->out_conv_b, &c3));
+        if (out->dtype == ad) {
+            TRY(ov_op_conv2d(out, &n, &u->out_conv_w, &u->out_conv_b, &c3));
+        } else {
+            ov_tensor o;
+            TRY(ov_arena_tensor(arena, &o, "out.2", ad, 4, out->shape));
+            TRY(ov_op_conv2d(&o, &n, &u->out_conv_w, &u->out_conv_b, &c3));
+            TRY(ov_op_copy(out, &o));
+        }
     }
 done:
     ov_arena_release(arena, mark);

@@ -1,4 +1,6 @@
 /* SDXL UNet blocks: ResBlock and SpatialTransformer (BasicTransformerBlock, GEGLU feed-forward).
+ * Every activation is in the dtype of the block's input (the backend's act dtype: f32 on the CPU,
+ * bf16 on CUDA); weights are converted by the ops.
  * Reference: Stability-AI/generative-models sgm/modules/diffusionmodules/openaimodel.py
  * (ResBlock._forward) and sgm/modules/attention.py (SpatialTransformer.forward with use_linear,
  * BasicTransformerBlock._forward, CrossAttention, FeedForward/GEGLU). */
@@ -26,14 +28,15 @@ int ov_unet_res_forward(const unet_res *r, ov_arena *a, const ov_tensor *x, cons
     size_t mark = ov_arena_mark(a);
     int rc;
     int64_t B = x->shape[0], H = x->shape[2], W = x->shape[3];
+    const int ad = x->dtype; /* the activation dtype (the backend's; ov_sdxl_unet_forward) */
     ov_tensor t_in, h, e, e4;
-    TRY(ov_arena_tensor(a, &t_in, "res.in_layers", OV_DTYPE_F32, 4, (int64_t[]){B, r->cin, H, W}));
+    TRY(ov_arena_tensor(a, &t_in, "res.in_layers", ad, 4, (int64_t[]){B, r->cin, H, W}));
     TRY(ov_op_group_norm(&t_in, x, OV_UNET_GN_GROUPS, &r->in_norm_w, &r->in_norm_b, OV_UNET_GN_EPS));
     TRY(ov_op_silu(&t_in, &t_in));
-    TRY(ov_arena_tensor(a, &h, "res.h", OV_DTYPE_F32, 4, (int64_t[]){B, r->cout, H, W}));
+    TRY(ov_arena_tensor(a, &h, "res.h", ad, 4, (int64_t[]){B, r->cout, H, W}));
     TRY(ov_op_conv2d(&h, &t_in, &r->in_conv_w, &r->in_conv_b, &CONV3));
 
-    TRY(ov_arena_tensor(a, &e, "res.emb_out", OV_DTYPE_F32, 2, (int64_t[]){B, r->cout}));
+    TRY(ov_arena_tensor(a, &e, "res.emb_out", ad, 2, (int64_t[]){B, r->cout}));
     TRY(ov_op_linear(&e, emb_act, &r->emb_w, &r->emb_b));
     TRY(ov_tensor_reshape(&e4, &e, 4, (int64_t[]){B, r->cout, 1, 1}));
     TRY(ov_op_add(&h, &h, &e4));
@@ -44,7 +47,7 @@ int ov_unet_res_forward(const unet_res *r, ov_arena *a, const ov_tensor *x, cons
 
     if (r->has_skip) {
         ov_tensor s;
-        TRY(ov_arena_tensor(a, &s, "res.skip", OV_DTYPE_F32, 4, (int64_t[]){B, r->cout, H, W}));
+        TRY(ov_arena_tensor(a, &s, "res.skip", ad, 4, (int64_t[]){B, r->cout, H, W}));
         TRY(ov_op_conv2d(&s, x, &r->skip_w, &r->skip_b, &CONV1));
         TRY(ov_op_add(y, y, &s));
     } else {
@@ -64,12 +67,13 @@ static int attn_forward(const unet_attn *at, ov_arena *a, ov_tensor *h, const ov
     int rc;
     int64_t B = xn->shape[0], L = xn->shape[1], C = h->shape[2], Lk = ctx->shape[1];
     int64_t heads = C / OV_UNET_HEAD_DIM;
+    const int ad = xn->dtype;
     static const int perm[4] = {0, 2, 1, 3};
     ov_tensor q, k, v, o, t, qv, kv, vv, ov;
-    TRY(ov_arena_tensor(a, &q, "attn.q", OV_DTYPE_F32, 3, (int64_t[]){B, L, C}));
-    TRY(ov_arena_tensor(a, &k, "attn.k", OV_DTYPE_F32, 3, (int64_t[]){B, Lk, C}));
-    TRY(ov_arena_tensor(a, &v, "attn.v", OV_DTYPE_F32, 3, (int64_t[]){B, Lk, C}));
-    TRY(ov_arena_tensor(a, &o, "attn.o", OV_DTYPE_F32, 3, (int64_t[]){B, L, C}));
+    TRY(ov_arena_tensor(a, &q, "attn.q", ad, 3, (int64_t[]){B, L, C}));
+    TRY(ov_arena_tensor(a, &k, "attn.k", ad, 3, (int64_t[]){B, Lk, C}));
+    TRY(ov_arena_tensor(a, &v, "attn.v", ad, 3, (int64_t[]){B, Lk, C}));
+    TRY(ov_arena_tensor(a, &o, "attn.o", ad, 3, (int64_t[]){B, L, C}));
     TRY(ov_op_linear(&q, xn, &at->to_q, NULL));
     TRY(ov_op_linear(&k, ctx, &at->to_k, NULL));
     TRY(ov_op_linear(&v, ctx, &at->to_v, NULL));
@@ -100,8 +104,9 @@ static int tblock_forward(const unet_tblock *tb, ov_arena *a, ov_tensor *h, cons
     int rc;
     int64_t B = h->shape[0], L = h->shape[1], C = h->shape[2];
     int64_t inner = tb->ff_out_w.shape[1];
+    const int ad = h->dtype;
     ov_tensor n, p, g;
-    TRY(ov_arena_tensor(a, &n, "tblock.norm", OV_DTYPE_F32, 3, (int64_t[]){B, L, C}));
+    TRY(ov_arena_tensor(a, &n, "tblock.norm", ad, 3, (int64_t[]){B, L, C}));
 
     TRY(ov_op_layer_norm(&n, h, &tb->norm1_w, &tb->norm1_b, OV_UNET_LN_EPS));
     TRY(attn_forward(&tb->attn1, a, h, &n, &n));
@@ -109,9 +114,9 @@ static int tblock_forward(const unet_tblock *tb, ov_arena *a, ov_tensor *h, cons
     TRY(attn_forward(&tb->attn2, a, h, &n, context));
 
     TRY(ov_op_layer_norm(&n, h, &tb->norm3_w, &tb->norm3_b, OV_UNET_LN_EPS));
-    TRY(ov_arena_tensor(a, &p, "ff.proj", OV_DTYPE_F32, 3, (int64_t[]){B, L, 2 * inner}));
+    TRY(ov_arena_tensor(a, &p, "ff.proj", ad, 3, (int64_t[]){B, L, 2 * inner}));
     TRY(ov_op_linear(&p, &n, &tb->ff_in_w, &tb->ff_in_b));
-    TRY(ov_arena_tensor(a, &g, "ff.geglu", OV_DTYPE_F32, 3, (int64_t[]){B, L, inner}));
+    TRY(ov_arena_tensor(a, &g, "ff.geglu", ad, 3, (int64_t[]){B, L, inner}));
     TRY(ov_op_geglu(&g, &p));
     TRY(ov_op_linear(&n, &g, &tb->ff_out_w, &tb->ff_out_b));
     TRY(ov_op_add(h, h, &n));
@@ -132,14 +137,15 @@ int ov_unet_st_forward(const unet_st *s, ov_arena *a, ov_tensor *x, const ov_ten
     int64_t B = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3], L = H * W;
     static const int to_tokens[4] = {0, 2, 3, 1}; /* [B, C, H, W] -> [B, H, W, C] */
     static const int to_image[4] = {0, 3, 1, 2};  /* [B, H, W, C] -> [B, C, H, W] */
+    const int ad = x->dtype;
     ov_tensor gn, perm, tok4, tok, h, tv;
-    TRY(ov_arena_tensor(a, &gn, "st.norm", OV_DTYPE_F32, 4, (int64_t[]){B, C, H, W}));
+    TRY(ov_arena_tensor(a, &gn, "st.norm", ad, 4, (int64_t[]){B, C, H, W}));
     TRY(ov_op_group_norm(&gn, x, OV_UNET_GN_GROUPS, &s->norm_w, &s->norm_b, OV_UNET_ST_GN_EPS));
     TRY(ov_tensor_permute(&perm, &gn, to_tokens));
-    TRY(ov_arena_tensor(a, &tok4, "st.tokens", OV_DTYPE_F32, 4, (int64_t[]){B, H, W, C}));
+    TRY(ov_arena_tensor(a, &tok4, "st.tokens", ad, 4, (int64_t[]){B, H, W, C}));
     TRY(ov_op_copy(&tok4, &perm));
     TRY(ov_tensor_reshape(&tok, &tok4, 3, (int64_t[]){B, L, C}));
-    TRY(ov_arena_tensor(a, &h, "st.h", OV_DTYPE_F32, 3, (int64_t[]){B, L, C}));
+    TRY(ov_arena_tensor(a, &h, "st.h", ad, 3, (int64_t[]){B, L, C}));
     TRY(ov_op_linear(&h, &tok, &s->proj_in_w, &s->proj_in_b));
     for (int d = 0; d < s->depth; d++)
         TRY(tblock_forward(&s->blocks[d], a, &h, context));

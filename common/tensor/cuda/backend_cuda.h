@@ -10,8 +10,9 @@ extern "C" {
 
 /* Open CUDA device `device` as a backend: its own non-blocking stream and cuBLAS handle; memory
  * is plain cudaMalloc (never managed). $OURVIDZ_CUDA_FLASH, read here: "0" turns the tensor-core
- * flash-attention kernel off (every attention runs the general kernel), "2" / "3" pick its
- * variants (2 CTAs per SM / 32 query rows per warp: bench_ops_cuda compares them); unset = "1". act_dtype is
+ * flash-attention kernel off (every attention runs the general kernel), "1" / "2" / "3" force one
+ * of its variants (8 warps x 16 rows / 2 CTAs per SM / 32 query rows per warp: bench_ops_cuda
+ * compares them); unset = "4", the variant measured fastest for the shape's class. act_dtype is
  * OV_DTYPE_BF16 (activations in bf16 with f32 accumulation); f32 and f16 activations are accepted by every op
  * too (slower GEMMs). Returns 0 and *out (caller owns it: close with ov_backend_close() /
  * ov_backend_cuda_close()), OV_ENOENT when no such device (or no device at all), OV_EGPU when the driver

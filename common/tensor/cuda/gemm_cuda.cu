@@ -118,16 +118,32 @@ int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
         rc = ov_cuda_need_float(op, b, 0);
     if (rc)
         return rc;
-    if (a->dtype != b->dtype || !out_ok(a->dtype, y->dtype))
+    /* A contiguous b of another float dtype (a weight kept in f32, e.g. SDXL's te2 text_projection,
+     * used as x @ P) is converted to a's dtype in scratch first, as linear does with its weights;
+     * same element layout, so the plan is unchanged. */
+    ov_tensor bc = *b;
+    if (a->dtype != b->dtype && ov_tensor_is_contiguous(b) && out_ok(a->dtype, y->dtype)) {
+        void *tmp = NULL;
+        const int64_t n = ov_tensor_nelem(b);
+        rc = ov_cuda_scratch(be, (size_t)n * esize(a->dtype), &tmp, op);
+        if (!rc)
+            rc = ov_cuda_weight_to(be, op, tmp, a->dtype, b, n);
+        if (rc)
+            return rc;
+        bc.data = tmp;
+        bc.dtype = a->dtype;
+        bc.scale = 1.0f;
+    }
+    if (a->dtype != bc.dtype || !out_ok(a->dtype, y->dtype))
         return ov_tensor_fail(
             OV_EUNSUPP, "matmul: '%s' %s · '%s' %s -> '%s' %s: dtype mix not supported on CUDA", a->name,
             ov_dtype_name(a->dtype), b->name, ov_dtype_name(b->dtype), y->name, ov_dtype_name(y->dtype));
     ov_gemm_plan plan;
-    rc = ov_gemm_plan_matmul(&plan, y, a, b, trans_a, trans_b);
+    rc = ov_gemm_plan_matmul(&plan, y, a, &bc, trans_a, trans_b);
     if (rc)
         return rc < 0 ? rc : 0;
     if (plan.k == 0)
         return ov_cuda_check(be, cudaMemsetAsync(y->data, 0, ov_tensor_nbytes(y), ov_cuda_of(be)->stream), op,
                              "cudaMemsetAsync");
-    return run_plan(be, op, &plan, alpha, b->data, a->data, cu_type(a->dtype), y->data, cu_type(y->dtype));
+    return run_plan(be, op, &plan, alpha, bc.data, a->data, cu_type(a->dtype), y->data, cu_type(y->dtype));
 }
