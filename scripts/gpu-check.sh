@@ -38,6 +38,8 @@ bdir=${OURVIDZ_GPU_CHECK_BUILD:-build-gpucheck}
 budget=${OURVIDZ_GPU_CHECK_BUDGET_S:-420}
 skip=" ${OURVIDZ_GPU_CHECK_SKIP:-} " # any of: tests bench models memcheck (space-separated)
 skipped() { [[ "$skip" == *" $1 "* ]]; }
+models=" ${OURVIDZ_GPU_MODELS:-qwen sdxl} " # which model families the model phase runs
+sdxl_repeat=${OURVIDZ_GPU_SDXL_REPEAT:-2}
 jobs=$(nproc 2>/dev/null || echo 8)
 t0=$(date +%s)
 : >"$log"
@@ -85,7 +87,9 @@ nvcc_v=$(command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -1 || echo "no
 
 # ---- build ----
 built=0
-if ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+if skipped tests && skipped bench && skipped memcheck; then
+  row build SKIPPED 0 "nothing to build for (tests, bench and memcheck skipped)"
+elif ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ]; then
   row configure SKIPPED 0 "no nvcc on this machine"
 else
   command -v nvcc >/dev/null 2>&1 || export PATH=/usr/local/cuda/bin:$PATH
@@ -226,13 +230,17 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
   echo "bundle $(cat "$mb/COMMIT" 2>/dev/null) from $mb; checkpoints in $mdir ($(df -h "$mroot" | awk 'NR == 2 {print $4}') free)" >>"$log"
   # 1. Qwen tiny: logits of 16 tokens on the CPU and the GPU
   q_ok=0 s_ok=0
-  if mstep qwen-tiny-cpu 60 "$mb/bin/bench_qwen" --backend cpu --reps 1 --prompt 16 --decode 4 --logits "$mdir/q_cpu.bin" &&
+  if [[ "$models" != *" qwen "* ]]; then
+    row qwen SKIPPED 0 "OURVIDZ_GPU_MODELS"
+  elif mstep qwen-tiny-cpu 60 "$mb/bin/bench_qwen" --backend cpu --reps 1 --prompt 16 --decode 4 --logits "$mdir/q_cpu.bin" &&
     mstep qwen-tiny-gpu 60 "$mb/bin/bench_qwen" --backend cuda --reps 1 --prompt 16 --decode 4 --logits "$mdir/q_gpu.bin"; then
     q_ok=1
     mstep qwen-tiny-parity 30 python3 scripts/gpu-compare.py logits "$mdir/q_cpu.bin" "$mdir/q_gpu.bin" 151936 || true
   fi
   # 2. SDXL tiny: two 256x256 images, 4 steps, same seed on both backends
-  if mstep sdxl-tiny-make 60 "$mb/bin/ourvidz-mkmodel" sdxl --preset tiny --out "$mdir/sdxl-tiny"; then
+  if [[ "$models" != *" sdxl "* ]]; then
+    row sdxl SKIPPED 0 "OURVIDZ_GPU_MODELS"
+  elif mstep sdxl-tiny-make 60 "$mb/bin/ourvidz-mkmodel" sdxl --preset tiny --out "$mdir/sdxl-tiny"; then
     mstep sdxl-tiny-cpu 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a red fox in the snow" \
       --out "$mdir/sdxl-cpu" --backend cpu --seed 7 --steps 4 --count 2 --size 256x256 --quiet || true
     mstep sdxl-tiny-cuda 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a red fox in the snow" \
@@ -240,7 +248,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     mstep sdxl-tiny-parity 30 python3 scripts/gpu-compare.py png "$mdir/sdxl-cpu" "$mdir/sdxl-cuda" || true
   fi
   # 3. Qwen2.5-7B shapes, bf16 (issue 5: load < 10 s, decode >= 150 tok/s, enhancement < 4 s)
-  if [ "$q_ok" -eq 0 ]; then
+  if [[ "$models" != *" qwen "* ]]; then
+    :
+  elif [ "$q_ok" -eq 0 ]; then
     row qwen7b SKIPPED 0 "the tiny model failed on the GPU"
   elif mstep qwen7b-make 120 "$mb/bin/ourvidz-mkmodel" qwen --preset 7b --no-gguf --out "$mdir/qwen7b"; then
     mstep qwen7b-bench 90 "$mb/bin/bench_qwen" --backend cuda --reps 3 --prompt 512 --decode 128 "$mdir/qwen7b" || true
@@ -249,18 +259,20 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
   fi
   rm -rf "$mdir/qwen7b"
   # 4. SDXL full size, f16 checkpoint (issue 6: 6 images x 25 steps at 1024x1024 < 6 s on an H100)
-  if [ "$s_ok" -eq 0 ]; then
+  if [[ "$models" != *" sdxl "* ]]; then
+    :
+  elif [ "$s_ok" -eq 0 ]; then
     row sdxl-full SKIPPED 0 "the tiny model failed on the GPU"
   elif mstep sdxl-full-make 90 "$mb/bin/ourvidz-mkmodel" sdxl --preset full --out "$mdir/sdxl"; then
     if mstep sdxl-full-probe 120 "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
       --size 1024x1024 --count 6 --steps 3 --repeat 1; then
       sps=$(awk '$1 == "0" {print $3}' "$steps/sdxl-full-probe.log" | head -1)
-      need=$(awk -v s="${sps:-999}" 'BEGIN {printf "%d", 2 * (25 * s + 10) + 30}')
+      need=$(awk -v s="${sps:-999}" -v r="$sdxl_repeat" 'BEGIN {printf "%d", r * (25 * s + 10) + 30}')
       if [ "$need" -lt "$(mleft)" ]; then
         mstep sdxl-full-25 "$need" "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
-          --size 1024x1024 --count 6 --steps 25 --repeat 2 || true
+          --size 1024x1024 --count 6 --steps 25 --repeat "$sdxl_repeat" || true
       else
-        row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: 2 x 25 steps need ${need}s, $(mleft)s left"
+        row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
     fi
   fi

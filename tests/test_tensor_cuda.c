@@ -306,6 +306,7 @@ static void body_attention(pair *p)
     attn_case(p, 1, 4, 1, 5, 77, 128, 1, 0);  /* KV cache: q_pos_offset = 72 */
     attn_case(p, 1, 2, 2, 9, 40, 64, 0, 1);   /* bias with -inf and a fully masked row */
     attn_case(p, 1, 1, 1, 3, 33, 200, 0, 0);  /* odd head dim */
+    attn_case(p, 1, 1, 1, 40, 40, 512, 0, 0); /* SDXL VAE mid-block: one head of 512 */
 
     /* the [B, L, H, D] output of a linear passed as a permuted view */
     const int64_t s[4] = {2, 19, 3, 64};

@@ -10,7 +10,7 @@
  * converted to bf16 in registers and P·V by mma.sync; causal tiles skipped wholesale, masking
  * only on the diagonal tile. Then FA3-class on Hopper: TMA loads + wgmma (m64nNk16) with a
  * producer warp group and 2 consumer warp groups ping-ponging softmax and GEMMs (~450 TFLOP/s at
- * D = 128). The entry and its tests stay the same; keep this kernel as the fallback for D > 256,
+ * D = 128). The entry and its tests stay the same; keep this kernel as the fallback for D > 128 (up to 512),
  * f32 inputs and the bias path. */
 #include <math.h>
 
@@ -18,7 +18,8 @@
 
 #define ROWS 8   /* query rows (warps) per block */
 #define KT 32    /* keys per tile (one per lane) */
-#define MAXD 256 /* head dims handled (8 per lane) */
+#define MAXD 512 /* head dims handled: up to 256 (8 per lane) or 512 (16 per lane; the SDXL VAE's
+                  * single-head mid-block attention, C = 512) */
 
 struct attn_args {
     ov_cu_view q, k, v, o, bias;
@@ -29,6 +30,7 @@ struct attn_args {
     int64_t group; /* Hq / Hkv */
 };
 
+template <int MD>
 __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
 {
     extern __shared__ float smem[];
@@ -50,9 +52,9 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
         bias_b = (a.bias.shape[0] == 1 ? 0 : bi * a.bias.stride[0]) +
                  (a.bias.shape[1] == 1 ? 0 : h * a.bias.stride[1]);
 
-    float acc[MAXD / 32];
+    float acc[MD / 32];
 #pragma unroll
-    for (int i = 0; i < MAXD / 32; i++)
+    for (int i = 0; i < MD / 32; i++)
         acc[i] = 0.0f;
     float m = -INFINITY, l = 0.0f;
 
@@ -101,7 +103,7 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
         l = l * corr + ps;
         m = mn;
 #pragma unroll
-        for (int i = 0; i < MAXD / 32; i++)
+        for (int i = 0; i < MD / 32; i++)
             acc[i] *= corr;
         for (int j = 0; j < KT; j++) {
             const float pj = __shfl_sync(0xffffffffu, p, j);
@@ -109,7 +111,7 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
                 continue;
             const float *vr = vs + j * DP;
 #pragma unroll
-            for (int i = 0; i < MAXD / 32; i++) {
+            for (int i = 0; i < MD / 32; i++) {
                 const int64_t d = lane + 32 * i;
                 if (d < D)
                     acc[i] = fmaf(pj, vr[d], acc[i]);
@@ -121,7 +123,7 @@ __global__ void __launch_bounds__(ROWS * 32) k_attn(attn_args a)
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     const int64_t ob = bi * a.o.stride[0] + h * a.o.stride[1] + qi * a.o.stride[2];
 #pragma unroll
-    for (int i = 0; i < MAXD / 32; i++) {
+    for (int i = 0; i < MD / 32; i++) {
         const int64_t d = lane + 32 * i;
         if (d < D)
             ov_st((void *)a.o.data, a.o.dtype, ob + d, acc[i] * inv);
@@ -169,12 +171,15 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
     a.qoff = p->q_pos_offset;
     a.scale = p->scale;
     a.group = Hq / k->shape[1];
+    /* K, V tiles and the query rows in f32: (2·32 + 8)·(D + 1)·4 bytes, 148 KB at D = 512 (Hopper
+     * allows 227 KB per block) */
     size_t sm = (size_t)(2 * KT + ROWS) * (size_t)(D + 1) * sizeof(float);
-    rc = ov_cuda_check(be, cudaFuncSetAttribute(k_attn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
-                       op, "cudaFuncSetAttribute");
+    void (*kern)(attn_args) = D <= 256 ? k_attn<256> : k_attn<MAXD>;
+    rc = ov_cuda_check(be, cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm), op,
+                       "cudaFuncSetAttribute");
     if (rc)
         return rc;
     dim3 grid((unsigned)((Lq + ROWS - 1) / ROWS), (unsigned)Hq, (unsigned)B);
-    k_attn<<<grid, ROWS * 32, sm, ov_cuda_of(be)->stream>>>(a);
+    kern<<<grid, ROWS * 32, sm, ov_cuda_of(be)->stream>>>(a);
     return ov_cuda_launched(be, op);
 }
