@@ -203,7 +203,6 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
   shm_kb=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 {print $4}')
   [ "${shm_kb:-0}" -gt $((18 * 1024 * 1024)) ] && mroot=/dev/shm
   mdir=$(mktemp -d "$mroot/ov-models.XXXXXX")
-  export OURVIDZ_MK_WINDOW_BYTES=${OURVIDZ_MK_WINDOW_BYTES:-24000000000}
   mend=$(($(date +%s) + ${OURVIDZ_GPU_MODELS_BUDGET_S:-260})) # the models phase's own deadline
   mleft() { local a=$((mend - $(date +%s))) b=$(left); echo $((a < b ? a : b)); }
   # model step: name timeout cmd... -> row (ok / FAILED), output kept for the report

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,23 +190,44 @@ static float quant_e4m3(const float *w, int64_t n, uint8_t *q) {
     return scale;
 }
 
-/* One tensor's fill + conversion, run on its own thread by the writer. */
+/* One tensor's fill + conversion, run on its own thread by the writer. A slot's buffers outlive
+ * its tensor: the next window reuses them (grown when too small), so a big checkpoint does not
+ * fault fresh pages in and unmap them for every tensor (that, not the RNG, bounded the writer). */
 typedef struct mk_job {
     const ov_mk_spec *spec;
     uint64_t seed;
-    int dtype, sel, threaded, rc;
+    int dtype, sel, rc;
     float *f;
     void *conv;
+    size_t f_cap, conv_cap; /* bytes */
     const void *bytes;
     size_t nb;
     float scale;
 } mk_job;
 
+/* Grow *buf to at least `need` bytes (contents dropped); large buffers ask for huge pages. */
+static int mk_grow(void **buf, size_t *cap, size_t need) {
+    if (need <= *cap)
+        return 0;
+    free(*buf);
+    *cap = 0;
+    size_t sz = (need + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+    if (posix_memalign(buf, (size_t)2 << 20, sz) != 0) {
+        *buf = NULL;
+        return OV_ENOMEM;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(*buf, sz, MADV_HUGEPAGE); /* advisory: fewer page faults on a multi-GB fill */
+#endif
+    *cap = sz;
+    return 0;
+}
+
 static void *mk_job_run(void *arg) {
     mk_job *j = arg;
     int64_t n = ov_mk_nelem(j->spec);
-    j->f = malloc((size_t)(n ? n : 1) * sizeof *j->f);
-    if (!j->f) {
+    size_t n1 = (size_t)(n ? n : 1);
+    if (mk_grow((void **)&j->f, &j->f_cap, n1 * sizeof *j->f)) {
         j->rc = OV_ENOMEM;
         return NULL;
     }
@@ -214,8 +236,7 @@ static void *mk_job_run(void *arg) {
     j->nb = ov_dtype_row_bytes(j->dtype, n);
     j->scale = 1.0f;
     if (j->sel || j->dtype != OV_DTYPE_F32) {
-        j->conv = malloc((size_t)(n ? n : 1) * (j->sel ? 1 : 2));
-        if (!j->conv) {
+        if (mk_grow(&j->conv, &j->conv_cap, n1 * (j->sel ? 1 : 2))) {
             j->rc = OV_ENOMEM;
             return NULL;
         }
@@ -237,22 +258,57 @@ static int mk_threads(void) {
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
-/* Buffer bytes one window of threads may hold: OURVIDZ_MK_WINDOW_BYTES, else a third of the
- * physical memory, 2..32 GiB (a window always takes at least one tensor, however large). */
-static size_t mk_window_bytes(void) {
-    const char *e = getenv("OURVIDZ_MK_WINDOW_BYTES");
-    if (e && *e) {
-        double v = strtod(e, NULL);
-        if (v >= 1e6)
-            return (size_t)v;
+/* The ordered work queue of the writer: `nthr` fill threads claim tensors in list order into a
+ * ring of `nslot` slots (tensor i uses slot i % nslot once tensor i - nslot is written); the
+ * calling thread writes them in order. */
+typedef struct mk_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const ov_mk_list *l;
+    const unsigned char *sel; /* per tensor: fp8 (NULL: none) */
+    uint64_t seed;
+    int dtype, nslot, abort;
+    size_t next;     /* next tensor to claim */
+    size_t written;  /* tensors written (in order) */
+    mk_job *slot;    /* [nslot] */
+    long *slot_idx;  /* tensor in the slot, -1 free */
+    int *slot_done;  /* filled */
+} mk_queue;
+
+static void *mk_worker(void *arg) {
+    mk_queue *q = arg;
+    for (;;) {
+        pthread_mutex_lock(&q->mu);
+        size_t i = q->next;
+        if (q->abort || i >= q->l->n) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        q->next++;
+        int s = (int)(i % (size_t)q->nslot);
+        /* tensor i's turn for slot s comes once tensor i - nslot is written (waiting for the slot to be
+         * merely free would let a later tensor of the same slot take it first: deadlock) */
+        while (!q->abort && i >= q->written + (size_t)q->nslot)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->abort) {
+            pthread_mutex_unlock(&q->mu);
+            return NULL;
+        }
+        q->slot_idx[s] = (long)i;
+        q->slot_done[s] = 0;
+        mk_job *j = &q->slot[s];
+        j->rc = 0;
+        j->spec = &q->l->v[i];
+        j->seed = q->seed;
+        j->dtype = q->dtype;
+        j->sel = q->sel ? q->sel[i] : 0;
+        pthread_mutex_unlock(&q->mu);
+        mk_job_run(j);
+        pthread_mutex_lock(&q->mu);
+        q->slot_done[s] = 1;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
     }
-    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-    double b = pages > 0 && psz > 0 ? (double)pages * (double)psz / 3.0 : 2e9;
-    if (b < 2.0 * (double)(1u << 30))
-        b = 2.0 * (double)(1u << 30);
-    if (b > 32.0 * (double)(1u << 30))
-        b = 32.0 * (double)(1u << 30);
-    return (size_t)b;
 }
 
 int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype, uint64_t seed,
@@ -345,74 +401,98 @@ int ov_mk_write_safetensors_fp8(const ov_mk_list *l, const char *path, int dtype
     }
     ov_st_writer *w = NULL;
     rc = ov_st_writer_begin(path, wt, n_out, meta, nm / 2, &w, err, err_cap);
-    /* Tensors are filled (and converted) by up to mk_threads() threads in windows that hold at most
-     * mk_window_bytes() of buffers, then written in list order: every tensor's values come from its
-     * own seeded generator, so the file is byte-identical to a one-thread run. */
+    /* Tensors are filled (and converted) by mk_threads() threads through an ordered queue
+     * (mk_queue) and written in list order: every tensor's values come from its own seeded
+     * generator, so the file is byte-identical to a one-thread run. */
     int nthr = mk_threads();
-    size_t cap_bytes = mk_window_bytes();
-    mk_job *jobs = rc ? NULL : calloc((size_t)nthr, sizeof *jobs);
-    pthread_t *tids = rc ? NULL : calloc((size_t)nthr, sizeof *tids);
-    if (!rc && (!jobs || !tids)) {
-        snprintf(err, err_cap, "mkmodel: out of memory");
-        rc = OV_ENOMEM;
-        ov_st_writer_abort(w);
-        w = NULL;
+    mk_queue q;
+    memset(&q, 0, sizeof q);
+    q.l = l;
+    q.seed = seed;
+    q.dtype = dtype;
+    q.nslot = 2 * nthr;
+    unsigned char *selv = NULL;
+    pthread_t *tids = NULL;
+    int started = 0;
+    if (!rc) {
+        q.slot = calloc((size_t)q.nslot, sizeof *q.slot);
+        q.slot_idx = malloc((size_t)q.nslot * sizeof *q.slot_idx);
+        q.slot_done = calloc((size_t)q.nslot, sizeof *q.slot_done);
+        tids = calloc((size_t)nthr, sizeof *tids);
+        selv = layout ? calloc(l->n ? l->n : 1, 1) : NULL;
+        if (!q.slot || !q.slot_idx || !q.slot_done || !tids || (layout && !selv)) {
+            snprintf(err, err_cap, "mkmodel: out of memory");
+            rc = OV_ENOMEM;
+            ov_st_writer_abort(w);
+            w = NULL;
+        }
     }
-    for (size_t i = 0; !rc && i < l->n;) {
-        int nj = 0;
-        size_t win = 0;
-        while (i + (size_t)nj < l->n && nj < nthr) {
-            const ov_mk_spec *s = &l->v[i + (size_t)nj];
-            size_t need = (size_t)ov_mk_nelem(s) * 8; /* f32 values + converted bytes (<= 4 each) */
-            if (nj > 0 && win + need > cap_bytes)
+    if (!rc) {
+        for (int t = 0; t < q.nslot; t++)
+            q.slot_idx[t] = -1;
+        for (size_t i = 0; layout && i < l->n; i++)
+            selv[i] = fp8->select[i] ? 1 : 0;
+        q.sel = selv;
+        pthread_mutex_init(&q.mu, NULL);
+        pthread_cond_init(&q.cv, NULL);
+        for (; started < nthr; started++)
+            if (pthread_create(&tids[started], NULL, mk_worker, &q) != 0)
                 break;
-            win += need;
-            mk_job *j = &jobs[nj];
-            memset(j, 0, sizeof *j);
-            j->spec = s;
-            j->seed = seed;
-            j->dtype = dtype;
-            j->sel = layout && fp8->select[i + (size_t)nj];
-            nj++;
+        if (!started) {
+            snprintf(err, err_cap, "mkmodel: cannot start a fill thread");
+            rc = OV_ENOMEM;
+            ov_st_writer_abort(w);
+            w = NULL;
         }
-        for (int t = 0; t < nj; t++) {
-            if (nj > 1 && pthread_create(&tids[t], NULL, mk_job_run, &jobs[t]) == 0) {
-                jobs[t].threaded = 1;
-            } else {
-                mk_job_run(&jobs[t]);
-            }
+    }
+    for (size_t i = 0; !rc && i < l->n; i++) {
+        int s = (int)(i % (size_t)q.nslot);
+        pthread_mutex_lock(&q.mu);
+        while (!(q.slot_idx[s] == (long)i && q.slot_done[s]))
+            pthread_cond_wait(&q.cv, &q.mu);
+        pthread_mutex_unlock(&q.mu);
+        mk_job *j = &q.slot[s];
+        const char *name = j->spec->name;
+        if (j->rc) {
+            snprintf(err, err_cap, "mkmodel: out of memory for %s (%lld elements)", name,
+                     (long long)ov_mk_nelem(j->spec));
+            rc = j->rc;
         }
-        for (int t = 0; t < nj; t++)
-            if (jobs[t].threaded)
-                pthread_join(tids[t], NULL);
-        for (int t = 0; t < nj; t++) {
-            mk_job *j = &jobs[t];
-            const char *name = j->spec->name;
-            if (!rc && j->rc) {
-                snprintf(err, err_cap, "mkmodel: out of memory for %s (%lld elements)", name,
-                         (long long)ov_mk_nelem(j->spec));
-                rc = j->rc;
-            }
-            if (!rc)
-                rc = ov_st_writer_data(w, j->bytes, j->nb);
-            if (!rc && j->sel && with_scales) {
-                int bad = fp8->bad_scale && strcmp(fp8->bad_scale, name) == 0;
-                float scale[2] = {j->scale, j->scale};
-                rc = ov_st_writer_data(w, scale, bad ? 8 : 4); /* little-endian host (x86-64, aarch64) */
-            }
-            if (rc && !err[0])
-                snprintf(err, err_cap, "mkmodel: %s: write failed for %s", path, name);
-            free(j->f);
-            free(j->conv);
-            j->f = j->conv = NULL;
+        if (!rc)
+            rc = ov_st_writer_data(w, j->bytes, j->nb);
+        if (!rc && j->sel && with_scales) {
+            int bad = fp8->bad_scale && strcmp(fp8->bad_scale, name) == 0;
+            float scale[2] = {j->scale, j->scale};
+            rc = ov_st_writer_data(w, scale, bad ? 8 : 4); /* little-endian host (x86-64, aarch64) */
         }
+        if (rc && !err[0])
+            snprintf(err, err_cap, "mkmodel: %s: write failed for %s", path, name);
+        pthread_mutex_lock(&q.mu);
+        q.slot_idx[s] = -1; /* free for tensor i + nslot */
+        q.written = i + 1;
+        if (rc)
+            q.abort = 1;
+        pthread_cond_broadcast(&q.cv);
+        pthread_mutex_unlock(&q.mu);
         if (rc) {
             ov_st_writer_abort(w);
             w = NULL;
         }
-        i += (size_t)nj;
     }
-    free(jobs);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    if (started) {
+        pthread_mutex_destroy(&q.mu);
+        pthread_cond_destroy(&q.cv);
+    }
+    for (int t = 0; q.slot && t < q.nslot; t++) {
+        free(q.slot[t].f);
+        free(q.slot[t].conv);
+    }
+    free(q.slot);
+    free(q.slot_idx);
+    free(q.slot_done);
+    free(selv);
     free(tids);
     if (!rc)
         rc = ov_st_writer_finish(w, err, err_cap);
