@@ -19,7 +19,8 @@
 #   Order: build, the four test binaries in parallel, bench_ops_cuda, the model phase (bundle only;
 #   at most OURVIDZ_GPU_MODELS_BUDGET_S, default 260 s: Qwen and SDXL tiny models on the CPU and the
 #   GPU compared by scripts/gpu-compare.py, then Qwen2.5-7B-shaped and full SDXL random checkpoints
-#   written by ourvidz-mkmodel and benchmarked against the issue targets), then compute-sanitizer
+#   written by ourvidz-mkmodel and benchmarked against the issue targets, plus one short run of each
+#   with OURVIDZ_CUDA_PROFILE=1: per-op stream time, profile_cuda.cu), then compute-sanitizer
 #   memcheck over the GPU-heavy tests with whatever time is left (at most 120 s).
 # - Without a GPU (or without nvcc) the GPU steps are reported as skipped; exit status 0 only when
 #   nothing failed.
@@ -217,7 +218,7 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       return 1
     fi
     step "$name" "$to" "$@"
-    model_out+="### $name ($*, ${STEP_S}s, rc $STEP_RC)"$'\n\n```\n'"$(tail -30 "$steps/$name.log")"$'\n```\n\n'
+    model_out+="### $name ($*, ${STEP_S}s, rc $STEP_RC)"$'\n\n```\n'"$(tail -60 "$steps/$name.log")"$'\n```\n\n'
     if [ "$STEP_RC" -eq 0 ]; then
       row "$name" ok "$STEP_S" "$(tail -1 "$steps/$name.log" | cut -c1-150)"
       return 0
@@ -255,6 +256,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     mstep qwen7b-bench 90 "$mb/bin/bench_qwen" --backend cuda --reps 3 --prompt 512 --decode 128 "$mdir/qwen7b" || true
     mstep qwen7b-enhance 60 "$mb/bin/ourvidz-qwen" --model "$mdir/qwen7b" --backend cuda --enhance video --json \
       --max-tokens 256 --prompt "a woman walks her dog along a beach at sunset" || true
+    # where the decode time goes: per-op stream time (profile_cuda.cu), one short run
+    OURVIDZ_CUDA_PROFILE=1 mstep qwen7b-profile 60 "$mb/bin/bench_qwen" --backend cuda --reps 1 --prompt 512 \
+      --decode 64 "$mdir/qwen7b" || true
   fi
   rm -rf "$mdir/qwen7b"
   # 4. SDXL full size, f16 checkpoint (issue 6: 6 images x 25 steps at 1024x1024 < 6 s on an H100)
@@ -273,6 +277,8 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       else
         row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
+      OURVIDZ_CUDA_PROFILE=1 mstep sdxl-full-profile 60 "$mb/bin/bench_sdxl" --backend cuda \
+        --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 2 --repeat 1 || true
     fi
   fi
   rm -rf "$mdir"

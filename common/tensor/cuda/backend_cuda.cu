@@ -72,7 +72,10 @@ int ov_cuda_enter(ov_backend *be, const char *op)
     if (c->sticky)
         return ov_tensor_fail(OV_EGPU, "%s: %s is unusable after an earlier device error (%s)", op, c->name,
                               c->sticky_msg);
-    return ov_cuda_check(be, cudaSetDevice(c->device), op, "cudaSetDevice");
+    int rc = ov_cuda_check(be, cudaSetDevice(c->device), op, "cudaSetDevice");
+    if (!rc && c->prof)
+        ov_cuda_prof_mark(c, op);
+    return rc;
 }
 
 int ov_cuda_launched(ov_backend *be, const char *op)
@@ -415,6 +418,7 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
         ov_backend_cuda_close(be);
         return rc;
     }
+    ov_cuda_prof_open(c);
     *out = be;
     return 0;
 }
@@ -428,6 +432,7 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
         (void)cudaSetDevice(c->device);
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
+        ov_cuda_prof_close(c);
         if (c->scratch)
             (void)cudaFreeAsync(c->scratch, c->stream);
         if (c->stream)

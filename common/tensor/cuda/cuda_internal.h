@@ -26,6 +26,7 @@ typedef struct ov_cuda {
     int flash; /* flash attention: 0 off, 1-3 one variant, 4 per shape (ov_cuda_flash_mode) */
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
+    struct ov_cuda_prof *prof; /* OURVIDZ_CUDA_PROFILE=1: per-op stream time (NULL: off) */
 } ov_cuda;
 
 static inline ov_cuda *ov_cuda_of(ov_backend *be)
@@ -33,8 +34,15 @@ static inline ov_cuda *ov_cuda_of(ov_backend *be)
     return (ov_cuda *)be->impl;
 }
 
-/* Make be's device current and refuse with OV_EGPU when a sticky error was seen. */
+/* Make be's device current and refuse with OV_EGPU when a sticky error was seen. With
+ * OURVIDZ_CUDA_PROFILE=1 (read at open) it also records an event on the stream, named op: the
+ * stream time from one op's event to the next is that op's, summed per name and printed to stderr
+ * when the backend closes (profile_cuda.cu). */
 int ov_cuda_enter(ov_backend *be, const char *op);
+/* The profiler (profile_cuda.cu): start when $OURVIDZ_CUDA_PROFILE is 1, mark an op, report + free. */
+void ov_cuda_prof_open(ov_cuda *c);
+void ov_cuda_prof_mark(ov_cuda *c, const char *op);
+void ov_cuda_prof_close(ov_cuda *c);
 /* Check a CUDA status from op (what = the call): 0, or OV_EGPU / OV_ENOMEM with a message naming
  * the op; sticky errors latch. */
 int ov_cuda_check(ov_backend *be, cudaError_t e, const char *op, const char *what);

@@ -10,4 +10,5 @@ set(OV_TENSOR_CUDA_SOURCES
   attention_cuda.cu
   flash_attn_cuda.cu
   weight_cuda.cu
+  profile_cuda.cu
   gemm_plan.c)
