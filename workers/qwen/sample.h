@@ -14,6 +14,8 @@ typedef struct ov_sampler {
     int64_t vocab;
     ov_rng rng;
     uint8_t *seen; /* bitmap of ids in the context (repetition penalty) */
+    int32_t *seen_ids;        /* the same ids as a list (the penalty touches only these) */
+    size_t n_seen, cap_seen;
     struct ov_cand {
         float logit;
         int32_t id;
