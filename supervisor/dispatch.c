@@ -193,8 +193,13 @@ void ov_dispatch_on_msg(ov_worker *w, const ov_msg *m)
             s->jobs->ops->fail(s->jobs, job, (int)m->u.error.code, m->u.error.message, m->u.error.retriable);
         count(s, kind, verdict);
         /* The runtime exits 75 after a sticky GPU error or max_consecutive_failures errors in a
-         * row: do not hand that process another job. */
-        w->fail_streak++;
+         * row: do not hand that process another job. Its count, mirrored here, skips a cancel it
+         * honoured (ECANCELED: a job timeout or a user cancel), which resets it like a success:
+         * counting those drained and restarted healthy workers after N timeouts in a row. */
+        if (m->u.error.code == OV_ECANCELED)
+            w->fail_streak = 0;
+        else
+            w->fail_streak++;
         if (m->u.error.code == OV_EGPU)
             ov_pool_worker_expect_exit(w, "sticky GPU error");
         else if (w->fail_streak >= s->cfg.workers[w->kind].max_consecutive_failures)

@@ -487,6 +487,58 @@ START_TEST(job_timeout_sends_cancel_then_retry_completes)
 }
 END_TEST
 
+/* A job-timeout cancel the worker honours (ECANCELED) is not a worker failure: the runtime resets
+ * its own failure count on it, so the supervisor must not count it towards max_consecutive_failures
+ * either (it drained and restarted a healthy worker after N timeouts in a row, reloading its model). */
+START_TEST(honoured_timeouts_do_not_drain_the_worker)
+{
+    tsup t;
+    tsup_prepare(&t, "stop_timeout = 1s\n[worker.wan]\njob_timeout = 1s\nmax_consecutive_failures = 2\n");
+    tsup_start(&t, UNIT);
+    pid_t victim = fork(); /* the pid the fake worker announces: what a drain would signal */
+    if (victim == 0) {
+        pause();
+        _exit(0);
+    }
+    fake_hello_pid = victim;
+    int fd = fake_connect(&t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    char id[128];
+    snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
+    for (int attempt = 0; attempt < 2; attempt++) { /* two timeouts in a row, both honoured */
+        ov_msg job = expect_job(fd);
+        ck_assert_str_eq(job.u.job.job_id, id);
+        ov_msg_free(&job);
+        send_simple(fd, OV_MSG_ACCEPT, id);
+        ov_msg c;
+        ck_assert_int_eq(fake_read(fd, 3000, &c), 1);
+        ck_assert_int_eq(c.type, OV_MSG_CANCEL);
+        ov_msg_free(&c);
+        ov_msg e;
+        ov_msg_init(&e, OV_MSG_ERROR);
+        e.u.error.job_id = id;
+        e.u.error.code = OV_ECANCELED;
+        e.u.error.message = "cancelled";
+        e.u.error.retriable = true;
+        ck_assert_int_eq(fake_send(fd, &e), 0);
+    }
+    /* the third attempt still goes to this worker, which completes it */
+    ov_msg job = expect_job(fd);
+    ck_assert_str_eq(job.u.job.job_id, id);
+    ov_msg_free(&job);
+    send_simple(fd, OV_MSG_ACCEPT, id);
+    send_simple(fd, OV_MSG_RESULT, id);
+    ck_assert(tsup_wait_job(&t, id, "completed", 2000));
+    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    ck_assert_int_eq(tsup_log_count(&t, "too many failed jobs in a row"), 0);
+    close(fd);
+    kill(victim, SIGKILL);
+    waitpid(victim, NULL, 0);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 /* ---- sd_notify ---- */
 
 static int notify_listener(const char *path, int abstract)
@@ -669,6 +721,7 @@ static Suite *suite(void)
     tcase_add_test(io, fake_worker_job_roundtrip_handback_and_drain);
     tcase_add_test(io, supervisor_notifies_ready_watchdog_and_stopping);
     tcase_add_test(io, job_timeout_sends_cancel_then_retry_completes);
+    tcase_add_test(io, honoured_timeouts_do_not_drain_the_worker);
     tcase_add_test(io, ourvidzctl_status_json_submit_job_and_missing_socket);
     suite_add_tcase(s, io);
     return s;
