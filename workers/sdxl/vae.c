@@ -7,8 +7,9 @@
  * tests/test_sdxl_vae.c. Names of tensors and blocks below are the ldm ones.
  *
  * Memory: a forward pass runs one image at a time through three ping-pong activation slots
- * (each the size of the largest activation of the pass) plus the mid attention's q/k/v, all
- * from the caller's arena and released on return; ov_sdxl_vae_decode_scratch_bytes() says how
+ * (each the size of the largest activation of the pass) plus the mid attention's q/k/v and one
+ * chunk of its scores (at most VAE_ATTN_CHUNK elements, f32 and act dtype), all from the caller's
+ * arena and released on return; ov_sdxl_vae_decode_scratch_bytes() says how
  * much that is. A 1024² decode needs about 3 GiB (256 channels at 1024² is 1 GiB per slot).
  *
  * Precision: activations are the backend's act dtype (f32 on the CPU). The SDXL VAE's decoder
@@ -17,6 +18,7 @@
  * activations, never f16. Weights may be stored f16/bf16: they are widened inside the ops. */
 #include "workers/sdxl/vae.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,10 @@
 #define VAE_MAX_LEVELS 8
 #define VAE_MAX_BLOCKS 8
 #define VAE_MAX_TENSORS 1024
+/* The mid attention is one head of width C = 512 over L = h·w tokens (16,384 at 1024²): too wide
+ * for the fused attention kernels, so it runs as GEMM → softmax → GEMM over chunks of query rows
+ * whose score block [rows, L] holds at most this many elements (the L×L matrix never exists). */
+#define VAE_ATTN_CHUNK ((int64_t)1 << 24)
 
 typedef struct vae_conv {
     ov_tensor w, b;
@@ -438,9 +444,43 @@ static int resnet_fwd(vae_run *r, const vae_resnet *rb, int *cur, int64_t h, int
     return 0;
 }
 
+/* Query rows per score chunk for L tokens (VAE_ATTN_CHUNK). */
+static int64_t attn_rows(int64_t L)
+{
+    int64_t r = VAE_ATTN_CHUNK / (L > 0 ? L : 1);
+    return r < 1 ? 1 : r > L ? L : r;
+}
+
+/* o [1, L, C] = softmax(q·kᵀ·scale)·v by chunks of query rows: S = q_rows·kᵀ in f32 (cuBLAS /
+ * OpenBLAS), P = softmax(S·scale) in the act dtype, o_rows = P·v. */
+static int attn_chunked(ov_arena *arena, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
+                        const ov_tensor *v, float scale)
+{
+    int64_t L = q->shape[1], Lk = k->shape[1], R = attn_rows(Lk);
+    if (R > L)
+        R = L;
+    size_t mark = ov_arena_mark(arena);
+    ov_tensor S, P;
+    int rc = ov_arena_tensor(arena, &S, "attn.scores", OV_DTYPE_F32, 3, (int64_t[]){1, R, Lk});
+    if (!rc)
+        rc = ov_arena_tensor(arena, &P, "attn.probs", q->dtype, 3, (int64_t[]){1, R, Lk});
+    for (int64_t r0 = 0; r0 < L && !rc; r0 += R) {
+        int64_t n = L - r0 < R ? L - r0 : R;
+        ov_tensor qr, orow, Sv, Pv;
+        if ((rc = ov_tensor_slice(&qr, q, 1, r0, n)) || (rc = ov_tensor_slice(&orow, o, 1, r0, n)) ||
+            (rc = ov_tensor_slice(&Sv, &S, 1, 0, n)) || (rc = ov_tensor_slice(&Pv, &P, 1, 0, n)))
+            break;
+        if ((rc = ov_op_matmul(&Sv, &qr, k, 0, 1, 1.0f)) || (rc = ov_op_softmax(&Pv, &Sv, scale)) ||
+            (rc = ov_op_matmul(&orow, &Pv, v, 0, 0, 1.0f)))
+            break;
+    }
+    ov_arena_release(arena, mark);
+    return rc;
+}
+
 /* AttnBlock.forward: h = norm(x); q, k, v = q(h), k(h), v(h) over the h·w tokens (one head of
- * width C, scale C^-1/2); return x + proj_out(softmax(q·kᵀ/√C)·v). The attention op never holds
- * the L×L matrix. */
+ * width C, scale C^-1/2); return x + proj_out(softmax(q·kᵀ/√C)·v), the attention by chunks
+ * (attn_chunked: never the L×L matrix). */
 static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t w)
 {
     int a = *cur, s1 = (a + 1) % 3, s2 = (a + 2) % 3, rc;
@@ -450,7 +490,7 @@ static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t
     CK(act(r, s1, C, h, w, "attn.h", &t1));
     CK(ov_op_group_norm(&t1, &x, VAE_GROUPS, &at->norm.g, &at->norm.b, VAE_EPS));
     /* [1, C, L] -> tokens [1, L, C] */
-    int64_t s_cl[3] = {1, C, L}, s_lc[3] = {1, L, C}, s_4[4] = {1, 1, L, C};
+    int64_t s_cl[3] = {1, C, L}, s_lc[3] = {1, L, C};
     int perm[3] = {0, 2, 1};
     CK(ov_tensor_reshape(&view, &t1, 3, s_cl));
     CK(ov_tensor_permute(&view, &view, perm));
@@ -467,19 +507,11 @@ static int attn_fwd(vae_run *r, const vae_attn *at, int *cur, int64_t h, int64_t
         ov_arena_release(r->arena, mark);
         return rc;
     }
-    ov_tensor q4, k4, v4, o4;
-    ov_attn_params ap = {0};
     rc = act(r, s1, L, C, 1, "attn.o", &o);
     if (!rc)
-        rc = ov_tensor_reshape(&o4, &o, 4, s_4);
+        rc = ov_tensor_reshape(&o, &o, 3, s_lc);
     if (!rc)
-        rc = ov_tensor_reshape(&q4, &q, 4, s_4);
-    if (!rc)
-        rc = ov_tensor_reshape(&k4, &k, 4, s_4);
-    if (!rc)
-        rc = ov_tensor_reshape(&v4, &v, 4, s_4);
-    if (!rc)
-        rc = ov_op_attention(&o4, &q4, &k4, &v4, &ap);
+        rc = attn_chunked(r->arena, &o, &q, &k, &v, 1.0f / sqrtf((float)C));
     ov_arena_release(r->arena, mark);
     if (rc)
         return rc;
@@ -555,8 +587,9 @@ static int64_t level_elems(const vae_level *lv, int64_t cin, int64_t hw)
 }
 
 /* Largest activation (elements, one image) of a decode from a h×w latent, and the mid's C·L. */
-static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl)
+static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl, int64_t *mid_l)
 {
+    *mid_l = h * w;
     const vae_coder *d = &v->dec;
     int64_t block_in = d->level[d->n_levels - 1].cout;
     int64_t m = max64(v->embed, d->cin) * h * w;
@@ -575,7 +608,7 @@ static int64_t decode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int
     return m;
 }
 
-static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl)
+static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int64_t *mid_cl, int64_t *mid_l)
 {
     const vae_coder *e = &v->enc;
     int64_t block_in = e->conv_in.w.shape[0];
@@ -591,26 +624,30 @@ static int64_t encode_slot_elems(const ov_sdxl_vae *v, int64_t h, int64_t w, int
         }
     }
     *mid_cl = block_in * h * w;
+    *mid_l = h * w;
     m = max64(m, *mid_cl);
     return max64(m, max64(e->cout, 2 * v->embed) * h * w);
 }
 
-/* Arena bytes: three slots + q, k, v + alignment slack (the arena aligns to 256 bytes). */
-static size_t scratch_bytes(int64_t slot, int64_t mid_cl)
+/* Arena bytes: three slots + q, k, v + one score chunk (f32 scores and act-dtype probabilities,
+ * counted at 4 bytes each) + alignment slack (the arena aligns to 256 bytes). mid_l: the mid
+ * attention's token count. */
+static size_t scratch_bytes(int64_t slot, int64_t mid_cl, int64_t mid_l)
 {
-    return (size_t)(3 * slot + 3 * mid_cl) * sizeof(float) + 8 * 256;
+    int64_t chunk = attn_rows(mid_l) * mid_l;
+    return (size_t)(3 * slot + 3 * mid_cl + 2 * chunk) * sizeof(float) + 10 * 256;
 }
 
 size_t ov_sdxl_vae_decode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w)
 {
-    int64_t cl, s = decode_slot_elems(v, h, w, &cl);
-    return scratch_bytes(s, cl);
+    int64_t cl, ml, s = decode_slot_elems(v, h, w, &cl, &ml);
+    return scratch_bytes(s, cl, ml);
 }
 
 size_t ov_sdxl_vae_encode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w)
 {
-    int64_t cl, s = encode_slot_elems(v, h, w, &cl);
-    return scratch_bytes(s, cl);
+    int64_t cl, ml, s = encode_slot_elems(v, h, w, &cl, &ml);
+    return scratch_bytes(s, cl, ml);
 }
 
 static int run_init(vae_run *r, ov_arena *arena, int dtype, int64_t slot_elems)
@@ -686,7 +723,7 @@ int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_t
                               z->name, ov_tensor_shape_str(z, a, sizeof a), (long long)v->dec.cout,
                               (long long)(h * v->factor), (long long)(w * v->factor), img->name,
                               ov_tensor_shape_str(img, b, sizeof b));
-    int64_t cl, slot = decode_slot_elems(v, h, w, &cl);
+    int64_t cl, ml, slot = decode_slot_elems(v, h, w, &cl, &ml);
     size_t mark = ov_arena_mark(arena);
     vae_run r;
     rc = run_init(&r, arena, z->dtype, slot);
@@ -746,7 +783,7 @@ int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov
             "vae encode: img '%s' %s (sides multiples of %lld) needs mean [B, %lld, %lld, %lld], got '%s' %s",
             img->name, ov_tensor_shape_str(img, a, sizeof a), (long long)f, (long long)v->embed,
             (long long)(H / f), (long long)(W / f), mean->name, ov_tensor_shape_str(mean, b, sizeof b));
-    int64_t cl, slot = encode_slot_elems(v, H, W, &cl);
+    int64_t cl, ml, slot = encode_slot_elems(v, H, W, &cl, &ml);
     size_t mark = ov_arena_mark(arena);
     vae_run r;
     rc = run_init(&r, arena, img->dtype, slot);
