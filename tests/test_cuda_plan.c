@@ -330,6 +330,55 @@ START_TEST(t_conv3d_plan)
 }
 END_TEST
 
+/* ---- the fast im2col kernel's 32-bit index math vs the generic one, every (column, position) ---- */
+
+static ov_conv_geom geom(int64_t C, int64_t T, int64_t H, int64_t W, int64_t kt, int64_t kh, int64_t kw,
+                         int64_t st, int64_t sh, int64_t sw, int64_t pt, int64_t ph, int64_t pw, int64_t dh,
+                         int64_t dw)
+{
+    ov_conv_geom g = {C, T, H, W, kt, kh, kw, st, sh, sw, pt, ph, pw, dh, dw, 0, 0, 0};
+    g.To = (T + pt - kt) / st + 1;
+    g.Ho = (H + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+    g.Wo = (W + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+    return g;
+}
+
+START_TEST(t_im2col_fast_index)
+{
+    const ov_conv_geom gs[] = {
+        geom(8, 1, 9, 11, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1),  /* 3x3 same */
+        geom(4, 1, 10, 10, 1, 3, 3, 1, 2, 2, 0, 0, 1, 1, 1), /* stride 2, asymmetric pad */
+        geom(4, 1, 7, 7, 1, 3, 3, 1, 1, 1, 0, 2, 2, 2, 2),   /* dilation 2 */
+        geom(6, 1, 5, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1),   /* 1x1 */
+        geom(3, 1, 20, 17, 1, 3, 2, 1, 1, 2, 0, 1, 0, 1, 1), /* non-square kernel */
+        geom(4, 5, 6, 7, 3, 3, 3, 1, 1, 1, 2, 1, 1, 1, 1),   /* causal 3D */
+        geom(3, 6, 8, 8, 3, 3, 3, 2, 2, 2, 0, 1, 0, 1, 1),   /* 3D strides */
+        geom(5, 1, 33, 31, 1, 3, 3, 1, 2, 2, 0, 1, 1, 1, 1), /* SDXL downsample shape, odd sides */
+    };
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        const ov_conv_geom *g = &gs[i];
+        int64_t KK = g->C * g->kt * g->kh * g->kw, P = g->To * g->Ho * g->Wo;
+        ck_assert_msg(ov_im2col_fast_ok(g, KK, P), "geometry %zu refused", i);
+        for (int64_t r = 0; r < KK; r++) {
+            ov_im2col_row t = ov_im2col_row_of(g, (int)r);
+            for (int64_t p = 0; p < P; p++)
+                ck_assert_msg(ov_im2col_src32(g, t, (unsigned)p) == ov_im2col_src(g, r, p),
+                              "geometry %zu column %lld position %lld: %lld vs %lld", i, (long long)r,
+                              (long long)p, (long long)ov_im2col_src32(g, t, (unsigned)p),
+                              (long long)ov_im2col_src(g, r, p));
+        }
+    }
+    /* SDXL's widest conv (2560 -> 1280 at 128x128, KK 23,040) fits; beyond 65,535 columns or 2^30
+     * positions it does not (the generic kernel runs) */
+    ov_conv_geom sd = geom(2560, 1, 128, 128, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    ck_assert(ov_im2col_fast_ok(&sd, 2560 * 9, 128 * 128));
+    ck_assert(!ov_im2col_fast_ok(&sd, 65536, 128 * 128));
+    ck_assert(!ov_im2col_fast_ok(&sd, 2560 * 9, (int64_t)1 << 30));
+    ov_conv_geom huge = geom(4, 1, (int64_t)1 << 30, 4, 1, 3, 3, 1, 1, 1, 0, 1, 1, 1, 1);
+    ck_assert(!ov_im2col_fast_ok(&huge, 36, 16));
+}
+END_TEST
+
 /* ---- GGUF decode per element (device code path) vs ov_dtype_to_f32 ---- */
 
 START_TEST(t_quant_elem)
@@ -643,6 +692,7 @@ int main(void)
     tcase_add_test(tc, t_linear_plan_refused);
     tcase_add_test(tc, t_conv2d_plan);
     tcase_add_test(tc, t_conv3d_plan);
+    tcase_add_test(tc, t_im2col_fast_index);
     tcase_add_test(tc, t_quant_elem);
     tcase_add_test(tc, t_flash_fragments);
     tcase_add_test(tc, t_flash_loop);

@@ -553,7 +553,7 @@ static void conv2d_case(pair *p, int64_t N, int64_t C, int64_t H, int64_t W, int
     same(p, "conv2d", yc, yg, 1e-3);
 }
 
-static void body_conv(pair *p)
+static void conv_cases(pair *p)
 {
     conv2d_case(p, 2, 8, 9, 11, 6, 3,
                 (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, p->dt);
@@ -581,6 +581,17 @@ static void body_conv(pair *p)
         .stride_t = 1, .stride_h = 1, .stride_w = 1, .pad_t_front = 2, .pad_h = 1, .pad_w = 1};
     RUN2(ov_op_conv3d_causal(yc, xc, wc, bc, &c3), ov_op_conv3d_causal(yg, xg, wg, bg, &c3));
     same(p, "conv3d_causal", yc, yg, 1e-3);
+}
+
+/* Every case on both im2col kernels: the 32-bit one (default) and the generic one. */
+static void body_conv(pair *p)
+{
+    static const char *const modes[2] = {"1", "0"};
+    for (int m = 0; m < 2; m++) {
+        ck_assert_int_eq(setenv("OURVIDZ_CUDA_IM2COL", modes[m], 1), 0);
+        conv_cases(p);
+    }
+    unsetenv("OURVIDZ_CUDA_IM2COL");
 }
 
 #define TEST_DT(name, body)                                                                                  \

@@ -1,6 +1,8 @@
 /* CUDA convolutions (conv2d, causal conv3d): im2col into device scratch (chunks of output
  * positions) + one cuBLAS GEMM per (sample, group, chunk); weights converted to the act dtype.
  * TODO(perf): implicit-GEMM kernel (no col buffer) and NHWC for the VAE's large convs. */
+#include <stdlib.h>
+
 #include "common/tensor/cuda/cuda_device.cuh"
 #include "common/tensor/cuda/gemm_plan.h"
 
@@ -19,11 +21,36 @@ __global__ void k_im2col(void *col, int cdt, const void *x, int xdt, ov_conv_geo
     }
 }
 
+/* The same column chunk, faster: one block row per column r (its (c, dt, dy, dx) decoded once),
+ * threads over the positions with 32-bit index math, and a raw copy of the element bits (x and
+ * the column share the act dtype, so no conversion: E is the element's storage type). The generic
+ * kernel above did ~11 64-bit divisions and two dtype switches per element; the SDXL UNet at 1024²
+ * writes ~15 G column elements per step (batch 12). Used when every index fits 32 bits and the
+ * column count fits a grid's y extent (ov_im2col_fast_ok; the index math is gemm_plan.h's,
+ * checked against the generic one on the CPU by test_cuda_plan). */
+template <typename E>
+__global__ void k_im2col_fast(E *col, const E *x, ov_conv_geom g, int p0, int np)
+{
+    const ov_im2col_row t = ov_im2col_row_of(&g, (int)blockIdx.y);
+    E *dst = col + (int64_t)blockIdx.y * np;
+    for (int i = (int)(blockIdx.x * blockDim.x + threadIdx.x); i < np; i += (int)(gridDim.x * blockDim.x)) {
+        const int64_t src = ov_im2col_src32(&g, t, (unsigned)(p0 + i));
+        dst[i] = src < 0 ? (E)0 : x[src];
+    }
+}
+
 __global__ void k_conv_bias(void *y, int ydt, const void *b, int bdt, int64_t O, int64_t P, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, ydt, i, ov_ld(y, ydt, i) + ov_ld(b, bdt, (i / P) % O));
+}
+
+/* OURVIDZ_CUDA_IM2COL=0 forces the generic im2col kernel (triage; test_tensor_cuda runs both). */
+static bool ov_cuda_im2col_fast(void)
+{
+    const char *e = getenv("OURVIDZ_CUDA_IM2COL");
+    return !(e && e[0] == '0' && e[1] == '\0');
 }
 
 static size_t esz(int dt)
@@ -81,6 +108,7 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
         colp += wbytes;
     }
     const float one = 1.0f, zero = 0.0f;
+    const bool fast = ov_im2col_fast_ok(g, KK, P) && ov_cuda_im2col_fast();
     const size_t xs = (size_t)(g->C * g->T * g->H * g->W), ys = (size_t)(O * P),
                  gx = (size_t)(Cg * g->T * g->H * g->W);
     for (int64_t n = 0; n < Nb; n++) {
@@ -93,8 +121,20 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
                 int64_t w_off = 0, y_off = 0;
                 if ((rc = ov_gemm_plan_conv(&pl, g, groups, O, gi, p0, cnt, &w_off, &y_off)))
                     return rc;
-                k_im2col<<<ov_cu_blocks(KK * cnt, THREADS), THREADS, 0, c->stream>>>(
-                    colp, adt, xn + (size_t)gi * gx * esz(adt), adt, *g, KK, p0, cnt);
+                const char *xg = xn + (size_t)gi * gx * esz(adt);
+                if (fast) {
+                    unsigned bx = (unsigned)((cnt + THREADS - 1) / THREADS);
+                    dim3 grid(bx > 64 ? 64 : bx, (unsigned)KK);
+                    if (adt == OV_DTYPE_F32)
+                        k_im2col_fast<uint32_t><<<grid, THREADS, 0, c->stream>>>(
+                            (uint32_t *)colp, (const uint32_t *)xg, *g, (int)p0, (int)cnt);
+                    else
+                        k_im2col_fast<uint16_t><<<grid, THREADS, 0, c->stream>>>(
+                            (uint16_t *)colp, (const uint16_t *)xg, *g, (int)p0, (int)cnt);
+                } else {
+                    k_im2col<<<ov_cu_blocks(KK * cnt, THREADS), THREADS, 0, c->stream>>>(colp, adt, xg, adt, *g,
+                                                                                       KK, p0, cnt);
+                }
                 if ((rc = ov_cuda_launched(be, op)))
                     return rc;
                 rc = ov_cuda_blas_check(

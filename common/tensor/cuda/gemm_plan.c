@@ -139,3 +139,20 @@ int ov_gemm_plan_conv(ov_gemm_plan *p, const ov_conv_geom *g, int groups, int64_
     *y_off = (int64_t)gi * Og * P + p0;
     return 0;
 }
+
+int ov_im2col_fast_ok(const ov_conv_geom *g, int64_t KK, int64_t P)
+{
+    const int64_t lim = (int64_t)1 << 30, small = 65536;
+    if (KK < 1 || KK > 65535 || P >= lim || g->kt * g->kh * g->kw >= lim)
+        return 0;
+    const int64_t v[] = {g->T, g->H, g->W, g->To * g->Ho * g->Wo};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] < 0 || v[i] >= lim)
+            return 0;
+    const int64_t sm[] = {g->kt, g->kh, g->kw, g->st, g->sh, g->sw, g->pt, g->ph, g->pw, g->dh, g->dw};
+    for (size_t i = 0; i < sizeof sm / sizeof sm[0]; i++)
+        if (sm[i] < 0 || sm[i] >= small)
+            return 0;
+    /* the largest products formed: o·stride + d·dilation below 2^31 */
+    return g->To * g->st + g->kt < lim && g->Ho * g->sh + g->kh * g->dh < lim && g->Wo * g->sw + g->kw * g->dw < lim;
+}

@@ -68,6 +68,41 @@ static inline OV_HD int64_t ov_im2col_src(const ov_conv_geom *g, int64_t r, int6
     return ((ci * g->T + ti) * g->H + iy) * g->W + ix;
 }
 
+/* The same offsets in 32-bit arithmetic, for the fast im2col kernel: column r's taps decoded once
+ * (ov_im2col_row_of), then one position p at a time (ov_im2col_src32). Valid when
+ * ov_im2col_fast_ok() says the geometry fits; test_cuda_plan compares it with ov_im2col_src. */
+typedef struct ov_im2col_row {
+    int ci, dt, dy, dx;
+} ov_im2col_row;
+
+static inline OV_HD ov_im2col_row ov_im2col_row_of(const ov_conv_geom *g, int r)
+{
+    const int khw = (int)(g->kh * g->kw), kvol = (int)g->kt * khw;
+    ov_im2col_row o;
+    o.ci = r / kvol;
+    const int rem = r - o.ci * kvol;
+    o.dt = rem / khw;
+    o.dy = (rem - o.dt * khw) / (int)g->kw;
+    o.dx = rem % (int)g->kw;
+    return o;
+}
+
+static inline OV_HD int64_t ov_im2col_src32(const ov_conv_geom *g, ov_im2col_row t, unsigned p)
+{
+    const unsigned Wo = (unsigned)g->Wo, HWo = (unsigned)(g->Ho * g->Wo);
+    const unsigned to = p / HWo, q = p - to * HWo, oy = q / Wo, ox = q - oy * Wo;
+    const int ti = (int)to * (int)g->st - (int)g->pt + t.dt;
+    const int iy = (int)oy * (int)g->sh - (int)g->ph + t.dy * (int)g->dh;
+    const int ix = (int)ox * (int)g->sw - (int)g->pw + t.dx * (int)g->dw;
+    if (ti < 0 || ti >= (int)g->T || iy < 0 || iy >= (int)g->H || ix < 0 || ix >= (int)g->W)
+        return -1;
+    return (((int64_t)t.ci * g->T + ti) * g->H + iy) * g->W + ix;
+}
+
+/* Whether ov_im2col_src32 covers this geometry with KK columns and P positions per sample (every
+ * intermediate under 2^30, KK within a grid's y extent of 65535). */
+int ov_im2col_fast_ok(const ov_conv_geom *g, int64_t KK, int64_t P);
+
 /* Output positions per im2col chunk so the column buffer [Cg·kvol, chunk] of `esize`-byte
  * elements stays under col_bytes_max (at least 256 positions, at most To·Ho·Wo). */
 int64_t ov_conv_chunk(const ov_conv_geom *g, int groups, size_t esize, size_t col_bytes_max);
