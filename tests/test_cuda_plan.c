@@ -379,6 +379,58 @@ START_TEST(t_im2col_fast_index)
 }
 END_TEST
 
+/* ---- dense views: ov_off's shortcut (offset = linear index) only where the loop agrees ---- */
+
+static int64_t off_loop(int nd, const int64_t *shape, const int64_t *stride, int64_t li)
+{
+    int64_t off = 0;
+    for (int d = nd - 1; d >= 0; d--) {
+        off += (li % shape[d]) * stride[d];
+        li /= shape[d];
+    }
+    return off;
+}
+
+START_TEST(t_dense_views)
+{
+    /* contiguous, with size-1 dims of any stride: dense */
+    ck_assert(ov_dense_strides(3, (int64_t[]){2, 3, 4}, (int64_t[]){12, 4, 1}));
+    ck_assert(ov_dense_strides(4, (int64_t[]){1, 3, 1, 4}, (int64_t[]){999, 4, 7, 1}));
+    /* permuted, sliced (row stride > width), broadcast (stride 0): not */
+    ck_assert(!ov_dense_strides(2, (int64_t[]){3, 4}, (int64_t[]){1, 3}));
+    ck_assert(!ov_dense_strides(2, (int64_t[]){3, 4}, (int64_t[]){8, 1}));
+    ck_assert(!ov_dense_strides(2, (int64_t[]){3, 4}, (int64_t[]){0, 1}));
+    ck_assert(!ov_dense_strides(2, (int64_t[]){3, 4}, (int64_t[]){4, 0}));
+    /* brute force over small shapes and strides: dense => the loop gives the linear index */
+    uint64_t seed = 12345;
+    for (int it = 0; it < 20000; it++) {
+        int nd = 1 + (int)((seed >> 7) % 4);
+        int64_t shape[4], stride[4], n = 1;
+        for (int d = 0; d < nd; d++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            shape[d] = 1 + (int64_t)((seed >> 33) % 4);
+            n *= shape[d];
+        }
+        int64_t want = 1;
+        for (int d = nd - 1; d >= 0; d--) { /* dense, then perturb one stride half the time */
+            stride[d] = want;
+            want *= shape[d];
+        }
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        if ((seed >> 40) & 1) {
+            int d = (int)((seed >> 20) % (uint64_t)nd);
+            stride[d] = (int64_t)((seed >> 45) % 7);
+        }
+        int dense = ov_dense_strides(nd, shape, stride), agree = 1;
+        for (int64_t li = 0; li < n; li++)
+            if (off_loop(nd, shape, stride, li) != li)
+                agree = 0;
+        if (dense) /* (not dense but agreeing is harmless: the loop runs) */
+            ck_assert_msg(agree, "iteration %d: dense but the loop disagrees", it);
+    }
+}
+END_TEST
+
 /* ---- GGUF decode per element (device code path) vs ov_dtype_to_f32 ---- */
 
 START_TEST(t_quant_elem)
@@ -693,6 +745,7 @@ int main(void)
     tcase_add_test(tc, t_conv2d_plan);
     tcase_add_test(tc, t_conv3d_plan);
     tcase_add_test(tc, t_im2col_fast_index);
+    tcase_add_test(tc, t_dense_views);
     tcase_add_test(tc, t_quant_elem);
     tcase_add_test(tc, t_flash_fragments);
     tcase_add_test(tc, t_flash_loop);

@@ -5,6 +5,7 @@
 
 #include "common/tensor/cuda/backend_cuda.h"
 #include "common/tensor/cuda/cuda_internal.h"
+#include "common/tensor/cuda/gemm_plan.h"
 
 #define OV_CUDA_BLAS_WS_BYTES (32u << 20) /* cuBLAS workspace (Hopper wants >= 32 MiB) */
 
@@ -140,6 +141,7 @@ ov_cu_view ov_cu_view_of(const ov_tensor *t)
         v.shape[0] = 1;
         v.stride[0] = 0;
     }
+    v.dense = ov_dense_strides(v.ndim, v.shape, v.stride);
     return v;
 }
 
@@ -159,6 +161,7 @@ ov_cu_view ov_cu_view_bcast(const ov_tensor *t, const ov_tensor *y)
         }
     }
     v.ndim = n;
+    v.dense = ov_dense_strides(v.ndim, v.shape, v.stride);
     return v;
 }
 

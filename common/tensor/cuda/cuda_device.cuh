@@ -49,9 +49,12 @@ __device__ __forceinline__ float ov_ldw(const void *p, int dt, int64_t i)
     return ov_ld(p, dt, i);
 }
 
-/* Storage offset (elements) of the element whose row-major linear index over v's shape is li. */
+/* Storage offset (elements) of the element whose row-major linear index over v's shape is li.
+ * Dense views (most activations) skip the per-dimension 64-bit divisions: the branch is uniform. */
 __device__ __forceinline__ int64_t ov_off(const ov_cu_view &v, int64_t li)
 {
+    if (v.dense)
+        return li;
     int64_t off = 0;
     for (int d = v.ndim - 1; d >= 0; d--) {
         int64_t n = v.shape[d];

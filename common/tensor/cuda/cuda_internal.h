@@ -74,8 +74,10 @@ typedef struct ov_cu_view {
     int64_t shape[OV_TENSOR_MAX_DIMS];
     int64_t stride[OV_TENSOR_MAX_DIMS];
     float scale;
+    int dense; /* row-major dense over shape (ov_dense_strides): offset == linear index */
 } ov_cu_view;
 
+/* Views are built only here (dense is derived from shape and stride: set both, then this). */
 ov_cu_view ov_cu_view_of(const ov_tensor *t);
 /* t's view aligned right to `ndim` dims (missing leading dims size 1), size-1 dims that broadcast
  * to y get stride 0. */

@@ -156,3 +156,16 @@ int ov_im2col_fast_ok(const ov_conv_geom *g, int64_t KK, int64_t P)
     /* the largest products formed: o·stride + d·dilation below 2^31 */
     return g->To * g->st + g->kt < lim && g->Ho * g->sh + g->kh * g->dh < lim && g->Wo * g->sw + g->kw * g->dw < lim;
 }
+
+int ov_dense_strides(int ndim, const int64_t *shape, const int64_t *stride)
+{
+    int64_t want = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        if (shape[d] == 0)
+            return 1; /* nothing to address */
+        if (shape[d] != 1 && stride[d] != want)
+            return 0;
+        want *= shape[d];
+    }
+    return 1;
+}

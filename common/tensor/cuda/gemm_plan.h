@@ -99,6 +99,10 @@ static inline OV_HD int64_t ov_im2col_src32(const ov_conv_geom *g, ov_im2col_row
     return (((int64_t)t.ci * g->T + ti) * g->H + iy) * g->W + ix;
 }
 
+/* 1 when stride is the row-major dense layout of shape (dims of size 1 may have any stride; an
+ * empty shape counts as dense): then an element's storage offset equals its linear index. */
+int ov_dense_strides(int ndim, const int64_t *shape, const int64_t *stride);
+
 /* Whether ov_im2col_src32 covers this geometry with KK columns and P positions per sample (every
  * intermediate under 2^30, KK within a grid's y extent of 65535). */
 int ov_im2col_fast_ok(const ov_conv_geom *g, int64_t KK, int64_t P);
