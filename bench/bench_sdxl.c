@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "common/image/params.h"
+#include "workers/sdxl/png_out.h"
 #include "common/image/png.h"
 #include "common/tensor/backend.h"
 #include "common/tensor/dtype.h"
@@ -151,17 +152,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_sdxl: %s\n", err);
             break;
         }
-        /* PNG encode of every image (to a temp file, with the parameters chunk) */
+        /* PNG encode of every image as the worker does it (concurrently, with the parameters
+         * chunk), to temp files */
         double tp = now_ms();
+        char paths[OV_SDXL_COUNT_MAX][256];
+        const char *pp[OV_SDXL_COUNT_MAX];
         for (int i = 0; i < res.count; i++) {
-            char path[256];
-            snprintf(path, sizeof path, "/tmp/bench_sdxl_%d_%d.png", (int)getpid(), i);
-            ov_png_text txt = {"parameters", r.prompt};
-            if (ov_png_write(path, res.rgb + (size_t)i * (size_t)res.width * (size_t)res.height * 3,
-                             res.width, res.height, &txt, 1, err, sizeof err) != 0)
-                fprintf(stderr, "bench_sdxl: png: %s\n", err);
-            unlink(path);
+            snprintf(paths[i], sizeof paths[i], "/tmp/bench_sdxl_%d_%d.png", (int)getpid(), i);
+            pp[i] = paths[i];
         }
+        if (ov_sdxl_write_pngs(pp, &res, &r, in, NULL, err, sizeof err) != 0)
+            fprintf(stderr, "bench_sdxl: png: %s\n", err);
+        for (int i = 0; i < res.count; i++)
+            unlink(paths[i]);
         double png_ms = now_ms() - tp;
         double total = (res.t.total_ms + png_ms) / 1e3;
         printf("%-4d %9.1f %10.3f %10.3f %10.1f %9.1f %9.2f %9.2f\n", k, res.t.text_ms,

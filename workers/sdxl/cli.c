@@ -208,15 +208,25 @@ int ov_sdxl_cli_main(int argc, char **argv)
         ov_sdxl_pipeline_free(p);
         return 1;
     }
-    for (int i = 0; i < res.count && !rc; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/sdxl_%llu.png", out_dir, (unsigned long long)res.seeds[i]);
-        rc = ov_sdxl_write_png(path, &res, i, &r, info, err, sizeof err);
+    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
+    const char **pp = calloc((size_t)res.count, sizeof *pp);
+    if (!paths || !pp) {
+        fprintf(stderr, "ourvidz-sdxl: out of memory\n");
+        rc = OV_ENOMEM;
+    } else {
+        for (int i = 0; i < res.count; i++) {
+            snprintf(paths[i], sizeof paths[i], "%s/sdxl_%llu.png", out_dir, (unsigned long long)res.seeds[i]);
+            pp[i] = paths[i];
+        }
+        int bad = -1;
+        rc = ov_sdxl_write_pngs(pp, &res, &r, info, &bad, err, sizeof err);
         if (rc)
-            fprintf(stderr, "ourvidz-sdxl: %s\n", err);
-        else
-            printf("%s\n", path);
+            fprintf(stderr, "ourvidz-sdxl: image %d: %s\n", bad + 1, err);
+        for (int i = 0; i < res.count && !rc; i++)
+            printf("%s\n", paths[i]);
     }
+    free(paths);
+    free(pp);
     if (!rc && !quiet)
         fprintf(stderr,
                 "%d image(s) %dx%d, %s, %d steps, cfg %g, seed %llu: text %.0f ms, %.1f ms/step (%d UNet "

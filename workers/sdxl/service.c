@@ -219,22 +219,31 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
         free(full_prompt);
         return rc;
     }
-    /* PNGs into the spool dir, one output each */
+    /* PNGs into the spool dir (encoded concurrently), then one output each, in order */
     const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
     double t0 = now_ms();
-    for (int i = 0; i < res.count && !rc; i++) {
-        if (ov_job_progress(io, "png", i, res.count) == OV_ECANCELED) {
-            rc = OV_ECANCELED;
-            break;
+    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
+    const char **pp = calloc((size_t)res.count, sizeof *pp);
+    if (!paths || !pp) {
+        rc = OV_ENOMEM;
+        ov_job_set_error(io, true, "out of memory for %d image paths", res.count);
+    } else if (ov_job_progress(io, "png", 0, res.count) == OV_ECANCELED) {
+        rc = OV_ECANCELED;
+    } else {
+        for (int i = 0; i < res.count; i++) {
+            snprintf(paths[i], sizeof paths[i], "%s/image_%d.png", ov_job_spool_dir(io), i + 1);
+            pp[i] = paths[i];
         }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/image_%d.png", ov_job_spool_dir(io), i + 1);
-        rc = ov_sdxl_write_png(path, &res, i, &r, in, err, sizeof err);
+        int bad = -1;
+        rc = ov_sdxl_write_pngs(pp, &res, &r, in, &bad, err, sizeof err);
         if (rc)
-            ov_job_set_error(io, true, "writing image %d: %s", i + 1, err);
-        else if ((rc = ov_job_add_output(io, path, "image/png")))
-            ov_job_set_error(io, false, "cannot declare output %s (%s)", path, ov_strerror(rc));
+            ov_job_set_error(io, true, "writing image %d: %s", bad + 1, err);
+        for (int i = 0; i < res.count && !rc; i++)
+            if ((rc = ov_job_add_output(io, paths[i], "image/png")))
+                ov_job_set_error(io, false, "cannot declare output %s (%s)", paths[i], ov_strerror(rc));
     }
+    free(paths);
+    free(pp);
     double png_ms = now_ms() - t0;
     if (!rc)
         rc = put_meta(io, s, &r, &res, png_ms, note);
