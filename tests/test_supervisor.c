@@ -418,20 +418,41 @@ START_TEST(fake_worker_job_roundtrip_handback_and_drain)
 }
 END_TEST
 
+/* A fake wan worker in unit mode whose announced pid is a paused child (what a stop or drain
+ * signals instead of this test): returns its connection, *victim the child. */
+static int fake_wan_ready(tsup *t, pid_t *victim)
+{
+    *victim = fork();
+    if (*victim == 0) {
+        pause();
+        _exit(0);
+    }
+    fake_hello_pid = *victim;
+    int fd = fake_connect(t);
+    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
+    ck_assert(tsup_wait_state(t, "wan.0", "ready", 2000));
+    return fd;
+}
+
+/* The worker honours a cancel of job id: a retriable ECANCELED error. */
+static void send_cancelled(int fd, char *id)
+{
+    ov_msg e;
+    ov_msg_init(&e, OV_MSG_ERROR);
+    e.u.error.job_id = id;
+    e.u.error.code = OV_ECANCELED;
+    e.u.error.message = "cancelled";
+    e.u.error.retriable = true;
+    ck_assert_int_eq(fake_send(fd, &e), 0);
+}
+
 START_TEST(job_timeout_sends_cancel_then_retry_completes)
 {
     tsup t;
     tsup_prepare(&t, "stop_timeout = 1s\n[worker.wan]\njob_timeout = 1s\n");
     tsup_start(&t, UNIT);
-    pid_t victim = fork();
-    if (victim == 0) {
-        pause();
-        _exit(0);
-    }
-    fake_hello_pid = victim;
-    int fd = fake_connect(&t);
-    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
-    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    pid_t victim;
+    int fd = fake_wan_ready(&t, &victim);
     char id[128];
     snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
     ov_msg job = expect_job(fd);
@@ -447,13 +468,7 @@ START_TEST(job_timeout_sends_cancel_then_retry_completes)
     ck_assert_int_ge(waited, 900);
     ck_assert_int_lt(waited, 2000);
     /* The worker honours it: a retriable ECANCELED error; the job is retried on the same worker. */
-    ov_msg e;
-    ov_msg_init(&e, OV_MSG_ERROR);
-    e.u.error.job_id = id;
-    e.u.error.code = OV_ECANCELED;
-    e.u.error.message = "cancelled";
-    e.u.error.retriable = true;
-    ck_assert_int_eq(fake_send(fd, &e), 0);
+    send_cancelled(fd, id);
     job = expect_job(fd);
     ck_assert_str_eq(job.u.job.job_id, id);
     ov_msg_free(&job);
@@ -495,15 +510,8 @@ START_TEST(honoured_timeouts_do_not_drain_the_worker)
     tsup t;
     tsup_prepare(&t, "stop_timeout = 1s\n[worker.wan]\njob_timeout = 1s\nmax_consecutive_failures = 2\n");
     tsup_start(&t, UNIT);
-    pid_t victim = fork(); /* the pid the fake worker announces: what a drain would signal */
-    if (victim == 0) {
-        pause();
-        _exit(0);
-    }
-    fake_hello_pid = victim;
-    int fd = fake_connect(&t);
-    ck_assert_int_eq(fake_hello(fd, "wan.0", "wan", OV_IPC_PROTOCOL_VERSION, 1), 0);
-    ck_assert(tsup_wait_state(&t, "wan.0", "ready", 2000));
+    pid_t victim; /* a drain would signal it */
+    int fd = fake_wan_ready(&t, &victim);
     char id[128];
     snprintf(id, sizeof id, "%s", tsup_submit(&t, "wan", "t2v", NULL));
     for (int attempt = 0; attempt < 2; attempt++) { /* two timeouts in a row, both honoured */
@@ -515,13 +523,7 @@ START_TEST(honoured_timeouts_do_not_drain_the_worker)
         ck_assert_int_eq(fake_read(fd, 3000, &c), 1);
         ck_assert_int_eq(c.type, OV_MSG_CANCEL);
         ov_msg_free(&c);
-        ov_msg e;
-        ov_msg_init(&e, OV_MSG_ERROR);
-        e.u.error.job_id = id;
-        e.u.error.code = OV_ECANCELED;
-        e.u.error.message = "cancelled";
-        e.u.error.retriable = true;
-        ck_assert_int_eq(fake_send(fd, &e), 0);
+        send_cancelled(fd, id);
     }
     /* the third attempt still goes to this worker, which completes it */
     ov_msg job = expect_job(fd);
