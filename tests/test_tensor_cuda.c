@@ -196,6 +196,11 @@ static void body_norm(pair *p)
     out2(p, &y4c, &y4g, "y4", 4, s4);
     RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
     same(p, "group_norm", y4c, y4g, 1e-4);
+    /* the split path (several blocks per group, merged statistics), forced on these small groups */
+    ck_assert_int_eq(setenv("OURVIDZ_CUDA_GN_SPLIT", "1", 1), 0);
+    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
+    same(p, "group_norm split", y4c, y4g, 1e-4);
+    unsetenv("OURVIDZ_CUDA_GN_SPLIT");
     RUN2(ov_op_channel_rms_norm(y4c, x4c, g4c, 1e-12f), ov_op_channel_rms_norm(y4g, x4g, g4g, 1e-12f));
     same(p, "channel_rms_norm", y4c, y4g, 1e-4);
 }

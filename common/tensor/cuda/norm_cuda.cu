@@ -1,5 +1,6 @@
 /* CUDA normalisations and softmax: one block per row/group, statistics in f32 (two passes). */
 #include <math.h>
+#include <stdlib.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
 
@@ -116,6 +117,82 @@ __global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void
     }
 }
 
+/* Split path for few, large groups (the VAE: one image, 32 groups of up to 8 M elements, where one
+ * block per group left three quarters of the SMs idle): PARTS blocks per group each reduce a
+ * chunk to (mean, M2) with two passes over it, k_gn_merge combines them per group (Chan et al.'s
+ * pairwise formula: no sum-of-squares cancellation), k_gn_apply normalises every element. */
+#define GN_PARTS 32
+
+__global__ void __launch_bounds__(THREADS) k_gn_partial(float *part /* [NG][PARTS][2] */, const void *x, int xdt,
+                                                        int64_t cnt)
+{
+    __shared__ float sh[32];
+    const int64_t ng = blockIdx.x, pi = blockIdx.y;
+    const int64_t chunk = (cnt + GN_PARTS - 1) / GN_PARTS, lo = pi * chunk;
+    const int64_t hi = lo + chunk < cnt ? lo + chunk : cnt;
+    const int64_t base = ng * cnt;
+    float s = 0.0f;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
+        s += ov_ld(x, xdt, base + i);
+    const float n = hi > lo ? (float)(hi - lo) : 0.0f;
+    const float mean = n > 0.0f ? ov_block_sum(s, sh) / n : 0.0f;
+    float s2 = 0.0f;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+        float d = ov_ld(x, xdt, base + i) - mean;
+        s2 += d * d;
+    }
+    const float m2 = n > 0.0f ? ov_block_sum(s2, sh) : 0.0f;
+    if (threadIdx.x == 0) {
+        part[(ng * GN_PARTS + pi) * 2] = mean;
+        part[(ng * GN_PARTS + pi) * 2 + 1] = m2;
+    }
+}
+
+/* One thread per group: merge the parts (sizes from the same chunking) into mean and 1/σ. */
+__global__ void k_gn_merge(float *stat /* [NG][2] */, const float *part, int64_t cnt, int64_t ngroups, float eps)
+{
+    const int64_t ng = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (ng >= ngroups)
+        return;
+    const int64_t chunk = (cnt + GN_PARTS - 1) / GN_PARTS;
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int pi = 0; pi < GN_PARTS; pi++) {
+        const int64_t lo = pi * chunk, hi = lo + chunk < cnt ? lo + chunk : cnt;
+        if (hi <= lo)
+            continue;
+        const double nb = (double)(hi - lo), mb = part[(ng * GN_PARTS + pi) * 2],
+                     m2b = part[(ng * GN_PARTS + pi) * 2 + 1];
+        const double nn = n + nb, d = mb - mean;
+        mean += d * nb / nn;
+        m2 += m2b + d * d * n * nb / nn;
+        n = nn;
+    }
+    stat[ng * 2] = (float)mean;
+    stat[ng * 2 + 1] = rsqrtf((float)(m2 / (n > 0.0 ? n : 1.0)) + eps);
+}
+
+__global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stat, vec_arg g, vec_arg b,
+                           int64_t C, int groups, int64_t S, int64_t n)
+{
+    const int64_t cpg = C / groups;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t c = (i / S) % C, ng = (i / S) / C * groups + c / cpg;
+        float v = (ov_ld(x, xdt, i) - stat[ng * 2]) * stat[ng * 2 + 1] * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f);
+        ov_st(y, ydt, i, v);
+    }
+}
+
+/* The split path when few groups would leave SMs idle and each group is big
+ * (OURVIDZ_CUDA_GN_SPLIT=0 / 1 forces it off / on: triage and the tests). */
+static int gn_split(int64_t ngroups, int64_t cnt)
+{
+    const char *e = getenv("OURVIDZ_CUDA_GN_SPLIT");
+    if (e && (e[0] == '0' || e[0] == '1') && e[1] == '\0')
+        return e[0] == '1';
+    return ngroups < 256 && cnt >= ((int64_t)1 << 16);
+}
+
 int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps)
 {
@@ -128,6 +205,25 @@ int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int gro
         S *= x->shape[i];
     if (N * groups == 0 || C * S == 0)
         return 0;
+    const int64_t NG = N * groups, cnt = C / groups * S;
+    if (gn_split(NG, cnt) && NG <= 65535) {
+        float *scr = NULL;
+        rc = ov_cuda_scratch(be, (size_t)NG * (GN_PARTS * 2 + 2) * sizeof(float), (void **)&scr, op);
+        if (rc)
+            return rc;
+        float *part = scr, *stat = scr + NG * GN_PARTS * 2;
+        cudaStream_t st = ov_cuda_of(be)->stream;
+        k_gn_partial<<<dim3((unsigned)NG, GN_PARTS), THREADS, 0, st>>>(part, x->data, x->dtype, cnt);
+        if ((rc = ov_cuda_launched(be, op)))
+            return rc;
+        k_gn_merge<<<(unsigned)((NG + 127) / 128), 128, 0, st>>>(stat, part, cnt, NG, eps);
+        if ((rc = ov_cuda_launched(be, op)))
+            return rc;
+        const int64_t n = N * C * S;
+        k_gn_apply<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, stat,
+                                                                  vec_of(gamma), vec_of(beta), C, groups, S, n);
+        return ov_cuda_launched(be, op);
+    }
     k_groupnorm<<<(unsigned)(N * groups), 1024, 0, ov_cuda_of(be)->stream>>>(
         y->data, y->dtype, x->data, x->dtype, vec_of(gamma), vec_of(beta), C, groups, S, eps);
     return ov_cuda_launched(be, op);
