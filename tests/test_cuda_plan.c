@@ -431,6 +431,55 @@ START_TEST(t_dense_views)
 }
 END_TEST
 
+/* ---- group norm split path: part ranges tile the group, merged (mean, var) = direct ---- */
+
+START_TEST(t_gn_merge)
+{
+    const int64_t cnts[] = {1, 5, 31, 32, 33, 120, 1000, 65536 + 7};
+    uint64_t seed = 99;
+    for (size_t c = 0; c < sizeof cnts / sizeof cnts[0]; c++) {
+        int64_t cnt = cnts[c];
+        float *x = malloc((size_t)cnt * sizeof *x);
+        ck_assert_ptr_nonnull(x);
+        for (int64_t i = 0; i < cnt; i++) { /* a large offset: naive sum-of-squares would cancel */
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = 1000.0f + (float)((int64_t)(seed >> 40) % 2001 - 1000) / 250.0f;
+        }
+        float part[2 * OV_GN_PARTS];
+        int64_t covered = 0, prev_hi = 0;
+        for (int pi = 0; pi < OV_GN_PARTS; pi++) {
+            int64_t lo, hi;
+            ov_gn_part_range(cnt, pi, &lo, &hi);
+            double m = 0, m2 = 0;
+            if (hi > lo) {
+                ck_assert_int_eq(lo, prev_hi); /* consecutive, no gap or overlap */
+                for (int64_t i = lo; i < hi; i++)
+                    m += x[i];
+                m /= (double)(hi - lo);
+                for (int64_t i = lo; i < hi; i++)
+                    m2 += (x[i] - m) * (x[i] - m);
+                covered += hi - lo;
+                prev_hi = hi;
+            }
+            part[2 * pi] = (float)m;
+            part[2 * pi + 1] = (float)m2;
+        }
+        ck_assert_int_eq(covered, cnt);
+        double mean = 0, var = 0, rm = 0, rv = 0;
+        ov_gn_merge(part, cnt, &mean, &var);
+        for (int64_t i = 0; i < cnt; i++)
+            rm += x[i];
+        rm /= (double)cnt;
+        for (int64_t i = 0; i < cnt; i++)
+            rv += (x[i] - rm) * (x[i] - rm);
+        rv /= (double)cnt;
+        ck_assert_msg(fabs(mean - rm) <= 1e-4 && fabs(var - rv) <= 1e-5 + 1e-5 * rv,
+                      "cnt %lld: mean %.9g vs %.9g, var %.9g vs %.9g", (long long)cnt, mean, rm, var, rv);
+        free(x);
+    }
+}
+END_TEST
+
 /* ---- GGUF decode per element (device code path) vs ov_dtype_to_f32 ---- */
 
 START_TEST(t_quant_elem)
@@ -746,6 +795,7 @@ int main(void)
     tcase_add_test(tc, t_conv3d_plan);
     tcase_add_test(tc, t_im2col_fast_index);
     tcase_add_test(tc, t_dense_views);
+    tcase_add_test(tc, t_gn_merge);
     tcase_add_test(tc, t_quant_elem);
     tcase_add_test(tc, t_flash_fragments);
     tcase_add_test(tc, t_flash_loop);

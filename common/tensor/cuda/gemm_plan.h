@@ -103,6 +103,36 @@ static inline OV_HD int64_t ov_im2col_src32(const ov_conv_geom *g, ov_im2col_row
  * empty shape counts as dense): then an element's storage offset equals its linear index. */
 int ov_dense_strides(int ndim, const int64_t *shape, const int64_t *stride);
 
+/* ---- group norm, split path (norm_cuda.cu): part pi of a group of cnt elements covers
+ * [lo, hi) of OV_GN_PARTS equal chunks; parts' (mean, M2) merge by Chan et al.'s formula ---- */
+#define OV_GN_PARTS 32
+
+static inline OV_HD void ov_gn_part_range(int64_t cnt, int pi, int64_t *lo, int64_t *hi)
+{
+    const int64_t chunk = (cnt + OV_GN_PARTS - 1) / OV_GN_PARTS;
+    *lo = (int64_t)pi * chunk;
+    *hi = *lo + chunk < cnt ? *lo + chunk : cnt;
+}
+
+/* part: OV_GN_PARTS (mean, M2) pairs of one group. Writes the group's mean and variance. */
+static inline OV_HD void ov_gn_merge(const float *part, int64_t cnt, double *mean_out, double *var_out)
+{
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int pi = 0; pi < OV_GN_PARTS; pi++) {
+        int64_t lo, hi;
+        ov_gn_part_range(cnt, pi, &lo, &hi);
+        if (hi <= lo)
+            continue;
+        const double nb = (double)(hi - lo), mb = part[2 * pi], m2b = part[2 * pi + 1];
+        const double nn = n + nb, d = mb - mean;
+        mean += d * nb / nn;
+        m2 += m2b + d * d * n * nb / nn;
+        n = nn;
+    }
+    *mean_out = mean;
+    *var_out = m2 / (n > 0.0 ? n : 1.0);
+}
+
 /* Whether ov_im2col_src32 covers this geometry with KK columns and P positions per sample (every
  * intermediate under 2^30, KK within a grid's y extent of 65535). */
 int ov_im2col_fast_ok(const ov_conv_geom *g, int64_t KK, int64_t P);

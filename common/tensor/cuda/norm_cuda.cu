@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
+#include "common/tensor/cuda/gemm_plan.h"
 
 #define THREADS 256
 
@@ -121,16 +122,16 @@ __global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void
  * block per group left three quarters of the SMs idle): PARTS blocks per group each reduce a
  * chunk to (mean, M2) with two passes over it, k_gn_merge combines them per group (Chan et al.'s
  * pairwise formula: no sum-of-squares cancellation), k_gn_apply normalises every element. */
-#define GN_PARTS 32
+#define GN_PARTS OV_GN_PARTS
 
 __global__ void __launch_bounds__(THREADS) k_gn_partial(float *part /* [NG][PARTS][2] */, const void *x, int xdt,
                                                         int64_t cnt)
 {
     __shared__ float sh[32];
-    const int64_t ng = blockIdx.x, pi = blockIdx.y;
-    const int64_t chunk = (cnt + GN_PARTS - 1) / GN_PARTS, lo = pi * chunk;
-    const int64_t hi = lo + chunk < cnt ? lo + chunk : cnt;
-    const int64_t base = ng * cnt;
+    const int64_t ng = blockIdx.x;
+    int64_t lo, hi;
+    ov_gn_part_range(cnt, (int)blockIdx.y, &lo, &hi);
+    const int64_t base = ng * cnt, pi = blockIdx.y;
     float s = 0.0f;
     for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x)
         s += ov_ld(x, xdt, base + i);
@@ -154,21 +155,10 @@ __global__ void k_gn_merge(float *stat /* [NG][2] */, const float *part, int64_t
     const int64_t ng = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (ng >= ngroups)
         return;
-    const int64_t chunk = (cnt + GN_PARTS - 1) / GN_PARTS;
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (int pi = 0; pi < GN_PARTS; pi++) {
-        const int64_t lo = pi * chunk, hi = lo + chunk < cnt ? lo + chunk : cnt;
-        if (hi <= lo)
-            continue;
-        const double nb = (double)(hi - lo), mb = part[(ng * GN_PARTS + pi) * 2],
-                     m2b = part[(ng * GN_PARTS + pi) * 2 + 1];
-        const double nn = n + nb, d = mb - mean;
-        mean += d * nb / nn;
-        m2 += m2b + d * d * n * nb / nn;
-        n = nn;
-    }
+    double mean, var;
+    ov_gn_merge(part + ng * GN_PARTS * 2, cnt, &mean, &var);
     stat[ng * 2] = (float)mean;
-    stat[ng * 2 + 1] = rsqrtf((float)(m2 / (n > 0.0 ? n : 1.0)) + eps);
+    stat[ng * 2 + 1] = rsqrtf((float)var + eps);
 }
 
 __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stat, vec_arg g, vec_arg b,
