@@ -10,6 +10,9 @@
 #   DIR gets RESULTS.md and gpu-check.log only.
 #   Triage: OURVIDZ_CUDA_FLASH=0 forces the general attention kernel; test_tensor_cuda runs every
 #   flash variant separately, so a failure names the variant (its "[bf16]"/"[f16]" message and mode).
+#   OURVIDZ_CUDA_IM2COL=0 (generic im2col kernel) and OURVIDZ_CUDA_GN_SPLIT=0|1 (group norm split
+#   path off / forced) select the older kernels the same way; OURVIDZ_CUDA_PROFILE=1 prints per-op
+#   stream time when a backend closes.
 #
 # - Builds common/tensor/cuda/gpucheck/ (not the whole service): a bare GPU machine has nvcc, CMake
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
