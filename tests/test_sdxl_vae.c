@@ -179,6 +179,16 @@ START_TEST(decode_8x12_matches_diffusers)
 }
 END_TEST
 
+/* The mid attention in chunks of a few query rows (8x12 latent: 96 tokens; 200-element chunks
+ * = 2 rows each, 48 chunks) gives the same image. */
+START_TEST(decode_attention_in_chunks_matches_diffusers)
+{
+    ov_sdxl_vae_attn_chunk_force(200);
+    decode_golden(8, 12);
+    ov_sdxl_vae_attn_chunk_force(0);
+}
+END_TEST
+
 START_TEST(encode_matches_diffusers)
 {
     fixture f;
@@ -412,6 +422,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, decode_8x8_matches_diffusers);
     tcase_add_test(tc, decode_8x12_matches_diffusers);
+    tcase_add_test(tc, decode_attention_in_chunks_matches_diffusers);
     tcase_add_test(tc, encode_matches_diffusers);
     tcase_add_test(tc, f16_weights_decode);
     tcase_add_test(tc, batch_equals_single);

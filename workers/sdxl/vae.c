@@ -444,10 +444,17 @@ static int resnet_fwd(vae_run *r, const vae_resnet *rb, int *cur, int64_t h, int
     return 0;
 }
 
+static int64_t g_attn_chunk = VAE_ATTN_CHUNK; /* test hook: ov_sdxl_vae_attn_chunk_force */
+
+void ov_sdxl_vae_attn_chunk_force(int64_t elems)
+{
+    g_attn_chunk = elems > 0 ? elems : VAE_ATTN_CHUNK;
+}
+
 /* Query rows per score chunk for L tokens (VAE_ATTN_CHUNK). */
 static int64_t attn_rows(int64_t L)
 {
-    int64_t r = VAE_ATTN_CHUNK / (L > 0 ? L : 1);
+    int64_t r = g_attn_chunk / (L > 0 ? L : 1);
     return r < 1 ? 1 : r > L ? L : r;
 }
 

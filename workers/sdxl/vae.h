@@ -35,6 +35,9 @@ int ov_sdxl_vae_latent_channels(const ov_sdxl_vae *v);
  * time through three activation slots plus the mid attention's q/k/v. h, w: latent size for
  * decode, image size for encode. A 128×128 latent (1024² image) needs about 3.1 GiB. */
 size_t ov_sdxl_vae_decode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w);
+/* Test hook: the mid attention's score chunk in elements (0 = the default 2^24), so small tests run
+ * the multi-chunk path. Process-wide; set before computing scratch sizes. */
+void ov_sdxl_vae_attn_chunk_force(int64_t elems);
 size_t ov_sdxl_vae_encode_scratch_bytes(const ov_sdxl_vae *v, int64_t h, int64_t w);
 
 #endif
