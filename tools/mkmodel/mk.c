@@ -190,9 +190,9 @@ static float quant_e4m3(const float *w, int64_t n, uint8_t *q) {
     return scale;
 }
 
-/* One tensor's fill + conversion, run on its own thread by the writer. A slot's buffers outlive
- * its tensor: the next window reuses them (grown when too small), so a big checkpoint does not
- * fault fresh pages in and unmap them for every tensor (that, not the RNG, bounded the writer). */
+/* One tensor's fill + conversion in a slot of the writer's queue (mk_queue). A slot's buffers
+ * outlive its tensor: the slot's next tensor reuses them (grown when too small), so a big
+ * checkpoint does not fault in and unmap fresh pages for every tensor. */
 typedef struct mk_job {
     const ov_mk_spec *spec;
     uint64_t seed;
