@@ -280,6 +280,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       else
         row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
+      # the same probe on the older kernels (generic im2col, one-block group norm): what they cost
+      OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
+        --backend cuda --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
       OURVIDZ_CUDA_PROFILE=1 mstep sdxl-full-profile 60 "$mb/bin/bench_sdxl" --backend cuda \
         --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 2 --repeat 1 || true
     fi
