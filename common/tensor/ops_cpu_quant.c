@@ -267,38 +267,42 @@ OV_AVX2 static void dq_q4_k_avx2(const uint8_t *b, float *y, int64_t n)
     }
 }
 
+/* Weights l0..l0+7 of each of the four 32-element quarters of a q6_K half-block (ql[64], qh[32],
+ * sc[8] of that half): w[k] = (d·sc)·(q - 32) for elements l0 + 32k .. +7. Shared by the
+ * dequantiser and the dot kernel so both give the same values. */
+OV_AVX2 static inline __attribute__((always_inline)) void
+q6k_weights8(const uint8_t *ql, const uint8_t *qh, const int8_t *sc, float d, int l0, __m256 w[4])
+{
+    const __m256i lo4 = _mm256_set1_epi32(0xf), three = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
+    const int is = l0 / 16;
+    __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0)));
+    __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0 + 32)));
+    __m256i hb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l0)));
+    __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, lo4), _mm256_slli_epi32(_mm256_and_si256(hb, three), 4));
+    __m256i q2 = _mm256_or_si256(_mm256_and_si256(c, lo4),
+                                 _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
+    __m256i q3 = _mm256_or_si256(_mm256_srli_epi32(a, 4),
+                                 _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
+    __m256i q4 = _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
+    const __m256i q[4] = {q1, q2, q3, q4};
+    for (int k = 0; k < 4; k++)
+        w[k] = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 2 * k]),
+                             _mm256_cvtepi32_ps(_mm256_sub_epi32(q[k], k32)));
+}
+
 /* block_q6_K: u8 ql[128]; u8 qh[64]; int8 scales[16]; half d. y = (d·sc)·(q - 32). */
 OV_AVX2 static void dq_q6_k_avx2(const uint8_t *b, float *y, int64_t n)
 {
-    const __m256i lo4 = _mm256_set1_epi32(0xf), three = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
     for (int64_t i = 0; i < n; i += 256, b += 210) {
         const uint8_t *ql = b, *qh = b + 128;
         const int8_t *sc = (const int8_t *)(b + 192);
         float d = half_avx2(b + 208);
         for (int h = 0; h < 2; h++, y += 128, ql += 64, qh += 32, sc += 8) {
             for (int l0 = 0; l0 < 32; l0 += 8) {
-                int is = l0 / 16;
-                __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0)));
-                __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0 + 32)));
-                __m256i hb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l0)));
-                __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, lo4),
-                                             _mm256_slli_epi32(_mm256_and_si256(hb, three), 4));
-                __m256i q2 =
-                    _mm256_or_si256(_mm256_and_si256(c, lo4),
-                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
-                __m256i q3 =
-                    _mm256_or_si256(_mm256_srli_epi32(a, 4),
-                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
-                __m256i q4 =
-                    _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
-                __m256 f1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q1, k32));
-                __m256 f2 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q2, k32));
-                __m256 f3 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q3, k32));
-                __m256 f4 = _mm256_cvtepi32_ps(_mm256_sub_epi32(q4, k32));
-                _mm256_storeu_ps(y + l0, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is]), f1));
-                _mm256_storeu_ps(y + l0 + 32, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 2]), f2));
-                _mm256_storeu_ps(y + l0 + 64, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 4]), f3));
-                _mm256_storeu_ps(y + l0 + 96, _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 6]), f4));
+                __m256 w[4];
+                q6k_weights8(ql, qh, sc, d, l0, w);
+                for (int k = 0; k < 4; k++)
+                    _mm256_storeu_ps(y + l0 + 32 * k, w[k]);
             }
         }
     }
@@ -488,7 +492,6 @@ OV_AVX2 static void dot1_q4_k_avx2(const uint8_t *b, const float *x, int64_t K, 
 /* One activation row against a q6_K row, weights exactly as dq_q6_k_avx2 makes them. */
 OV_AVX2 static void dot1_q6_k_avx2(const uint8_t *b, const float *x, int64_t K, float *o)
 {
-    const __m256i lo4 = _mm256_set1_epi32(0xf), three = _mm256_set1_epi32(3), k32 = _mm256_set1_epi32(32);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < K; i += 256, b += 210) {
         const uint8_t *ql = b, *qh = b + 128;
@@ -497,32 +500,12 @@ OV_AVX2 static void dot1_q6_k_avx2(const uint8_t *b, const float *x, int64_t K, 
         const float *xb = x + i;
         for (int h = 0; h < 2; h++, xb += 128, ql += 64, qh += 32, sc += 8) {
             for (int l0 = 0; l0 < 32; l0 += 8) {
-                int is = l0 / 16;
-                __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0)));
-                __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l0 + 32)));
-                __m256i hb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l0)));
-                __m256i q1 = _mm256_or_si256(_mm256_and_si256(a, lo4),
-                                             _mm256_slli_epi32(_mm256_and_si256(hb, three), 4));
-                __m256i q2 =
-                    _mm256_or_si256(_mm256_and_si256(c, lo4),
-                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 2), three), 4));
-                __m256i q3 =
-                    _mm256_or_si256(_mm256_srli_epi32(a, 4),
-                                    _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hb, 4), three), 4));
-                __m256i q4 =
-                    _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_srli_epi32(hb, 6), 4));
-                __m256 w1 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is]),
-                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q1, k32)));
-                __m256 w2 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 2]),
-                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q2, k32)));
-                __m256 w3 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 4]),
-                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q3, k32)));
-                __m256 w4 = _mm256_mul_ps(_mm256_set1_ps(d * (float)sc[is + 6]),
-                                          _mm256_cvtepi32_ps(_mm256_sub_epi32(q4, k32)));
-                a0 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + l0), a0);
-                a1 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + l0 + 32), a1);
-                a2 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + l0 + 64), a2);
-                a3 = _mm256_fmadd_ps(w4, _mm256_loadu_ps(xb + l0 + 96), a3);
+                __m256 w[4];
+                q6k_weights8(ql, qh, sc, d, l0, w);
+                a0 = _mm256_fmadd_ps(w[0], _mm256_loadu_ps(xb + l0), a0);
+                a1 = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xb + l0 + 32), a1);
+                a2 = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xb + l0 + 64), a2);
+                a3 = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + l0 + 96), a3);
             }
         }
     }
