@@ -106,6 +106,15 @@ static size_t top_k_sort(struct ov_cand *c, size_t n, size_t k)
     return m;
 }
 
+/* Every id as a candidate with its logit / temperature (the TemperatureLogitsWarper). */
+static void fill_cand(ov_sampler *s, const float *logits)
+{
+    for (int64_t i = 0; i < s->vocab; i++) {
+        s->cand[i].logit = logits[i] / s->p.temperature;
+        s->cand[i].id = (int32_t)i;
+    }
+}
+
 int32_t ov_sampler_sample(ov_sampler *s, float *logits)
 {
     const ov_gen_params *p = &s->p;
@@ -174,19 +183,13 @@ int32_t ov_sampler_sample(ov_sampler *s, float *logits)
         for (size_t i = 0; i < n; i++)
             sum += exp((double)c[i].logit - mx);
     } else if (p->top_k > 0) {
-        for (int64_t i = 0; i < V; i++) { /* (2) temperature */
-            s->cand[i].logit = logits[i] / p->temperature;
-            s->cand[i].id = (int32_t)i;
-        }
+        fill_cand(s, logits); /* (2) temperature */
         n = top_k_sort(s->cand, (size_t)V, (size_t)p->top_k);
         mx = s->cand[0].logit;
         for (size_t i = 0; i < n; i++)
             sum += exp((double)s->cand[i].logit - mx);
     } else {
-        for (int64_t i = 0; i < V; i++) { /* (2) temperature */
-            s->cand[i].logit = logits[i] / p->temperature;
-            s->cand[i].id = (int32_t)i;
-        }
+        fill_cand(s, logits); /* (2) temperature */
         mx = s->cand[0].logit;
         for (size_t i = 1; i < n; i++)
             if (s->cand[i].logit > mx)
@@ -202,10 +205,7 @@ int32_t ov_sampler_sample(ov_sampler *s, float *logits)
                 /* top_k_sort kept its best m in front by overwriting the others: rebuild every
                  * candidate before the full sort (sorting the remains counted some tokens twice
                  * and dropped others; found by tests/test_qwen_sample.c) */
-                for (int64_t i = 0; i < V; i++) {
-                    s->cand[i].logit = logits[i] / p->temperature;
-                    s->cand[i].id = (int32_t)i;
-                }
+                fill_cand(s, logits);
                 qsort(s->cand, n, sizeof *s->cand, cand_cmp);
             }
         }
