@@ -196,13 +196,22 @@ static void body_norm(pair *p)
     out2(p, &y4c, &y4g, "y4", 4, s4);
     RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
     same(p, "group_norm", y4c, y4g, 1e-4);
-    /* the split path (several blocks per group, merged statistics), forced on these small groups */
-    ck_assert_int_eq(setenv("OURVIDZ_CUDA_GN_SPLIT", "1", 1), 0);
-    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
-    same(p, "group_norm split", y4c, y4g, 1e-4);
-    unsetenv("OURVIDZ_CUDA_GN_SPLIT");
     RUN2(ov_op_channel_rms_norm(y4c, x4c, g4c, 1e-12f), ov_op_channel_rms_norm(y4g, x4g, g4g, 1e-12f));
     same(p, "channel_rms_norm", y4c, y4g, 1e-4);
+}
+
+/* group_norm on the split path (several blocks per group, merged statistics), run with it forced
+ * on these small groups (t_norm) */
+static void body_gn_split(pair *p)
+{
+    const int64_t s4[4] = {2, 32, 5, 6}, c32[1] = {32};
+    ov_tensor *x4c, *x4g, *y4c, *y4g, *g4c, *g4g, *b4c, *b4g;
+    act2(p, &x4c, &x4g, "x4", 4, s4, 3.0);
+    act2(p, &g4c, &g4g, "gamma4", 1, c32, 1.0);
+    act2(p, &b4c, &b4g, "beta4", 1, c32, 1.0);
+    out2(p, &y4c, &y4g, "y4", 4, s4);
+    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
+    same(p, "group_norm split", y4c, y4g, 1e-4);
 }
 
 /* ---- GEMM ---- */
@@ -588,16 +597,7 @@ static void conv_cases(pair *p)
     same(p, "conv3d_causal", yc, yg, 1e-3);
 }
 
-/* Every case on both im2col kernels: the 32-bit one (default) and the generic one. */
-static void body_conv(pair *p)
-{
-    static const char *const modes[2] = {"1", "0"};
-    for (int m = 0; m < 2; m++) {
-        ck_assert_int_eq(setenv("OURVIDZ_CUDA_IM2COL", modes[m], 1), 0);
-        conv_cases(p);
-    }
-    unsetenv("OURVIDZ_CUDA_IM2COL");
-}
+
 
 #define TEST_DT(name, body)                                                                                  \
     START_TEST(name)                                                                                         \
@@ -609,14 +609,34 @@ static void body_conv(pair *p)
 TEST_DT(t_unary, body_unary)
 TEST_DT(t_binary, body_binary)
 TEST_DT(t_glu, body_glu)
-TEST_DT(t_norm, body_norm)
+/* FOR_DT(body) with $name = value while the backends open (the CUDA backend reads its kernel
+ * switches then). */
+static void with_env(const char *name, const char *value, void (*body)(pair *))
+{
+    ck_assert_int_eq(setenv(name, value, 1), 0);
+    FOR_DT(body);
+    unsetenv(name);
+}
+
+START_TEST(t_norm)
+{
+    FOR_DT(body_norm);
+    with_env("OURVIDZ_CUDA_GN_SPLIT", "1", body_gn_split);
+}
+END_TEST
 TEST_DT(t_linear, body_linear)
 TEST_DT(t_matmul, body_matmul)
 TEST_DT(t_attention, body_attention)
 TEST_DT(t_rope, body_rope)
 TEST_DT(t_embed, body_embed)
 TEST_DT(t_layout, body_layout)
-TEST_DT(t_conv, body_conv)
+/* every case on both im2col kernels: the 32-bit one (default) and the generic one */
+START_TEST(t_conv)
+{
+    with_env("OURVIDZ_CUDA_IM2COL", "1", conv_cases);
+    with_env("OURVIDZ_CUDA_IM2COL", "0", conv_cases);
+}
+END_TEST
 TEST_DT(t_quant, body_quant)
 
 /* Probe in a child so the parent never initialises CUDA (Check forks every case). */

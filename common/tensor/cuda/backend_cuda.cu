@@ -394,6 +394,11 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     }
     c->device = device;
     c->flash = ov_cuda_flash_mode();
+    /* kernel switches (triage, and the tests that run both paths), read once here */
+    const char *e = getenv("OURVIDZ_CUDA_IM2COL");
+    c->im2col_fast = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_GN_SPLIT");
+    c->gn_split = e && (e[0] == '0' || e[0] == '1') && e[1] == '\0' ? e[0] - '0' : -1;
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;

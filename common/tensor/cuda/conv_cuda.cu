@@ -1,7 +1,6 @@
 /* CUDA convolutions (conv2d, causal conv3d): im2col into device scratch (chunks of output
  * positions) + one cuBLAS GEMM per (sample, group, chunk); weights converted to the act dtype.
  * TODO(perf): implicit-GEMM kernel (no col buffer) and NHWC for the VAE's large convs. */
-#include <stdlib.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
 #include "common/tensor/cuda/gemm_plan.h"
@@ -44,13 +43,6 @@ __global__ void k_conv_bias(void *y, int ydt, const void *b, int bdt, int64_t O,
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, ydt, i, ov_ld(y, ydt, i) + ov_ld(b, bdt, (i / P) % O));
-}
-
-/* OURVIDZ_CUDA_IM2COL=0 forces the generic im2col kernel (triage; test_tensor_cuda runs both). */
-static bool ov_cuda_im2col_fast(void)
-{
-    const char *e = getenv("OURVIDZ_CUDA_IM2COL");
-    return !(e && e[0] == '0' && e[1] == '\0');
 }
 
 static size_t esz(int dt)
@@ -108,7 +100,7 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
         colp += wbytes;
     }
     const float one = 1.0f, zero = 0.0f;
-    const bool fast = ov_im2col_fast_ok(g, KK, P) && ov_cuda_im2col_fast();
+    const bool fast = c->im2col_fast && ov_im2col_fast_ok(g, KK, P);
     const size_t xs = (size_t)(g->C * g->T * g->H * g->W), ys = (size_t)(O * P),
                  gx = (size_t)(Cg * g->T * g->H * g->W);
     for (int64_t n = 0; n < Nb; n++) {

@@ -24,6 +24,8 @@ typedef struct ov_cuda {
     char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
     int flash; /* flash attention: 0 off, 1-3 one variant, 4 per shape (ov_cuda_flash_mode) */
+    int im2col_fast; /* conv: the 32-bit im2col kernel where it fits ($OURVIDZ_CUDA_IM2COL=0: never) */
+    int gn_split;    /* group norm split path: -1 by shape, 0 never, 1 always ($OURVIDZ_CUDA_GN_SPLIT) */
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
     struct ov_cuda_prof *prof; /* OURVIDZ_CUDA_PROFILE=1: per-op stream time (NULL: off) */

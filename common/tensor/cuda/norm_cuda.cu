@@ -1,6 +1,5 @@
 /* CUDA normalisations and softmax: one block per row/group, statistics in f32 (two passes). */
 #include <math.h>
-#include <stdlib.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
 #include "common/tensor/cuda/gemm_plan.h"
@@ -173,13 +172,12 @@ __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float
     }
 }
 
-/* The split path when few groups would leave SMs idle and each group is big
- * (OURVIDZ_CUDA_GN_SPLIT=0 / 1 forces it off / on: triage and the tests). */
-static int gn_split(int64_t ngroups, int64_t cnt)
+/* The split path when few groups would leave SMs idle and each group is big (the backend's
+ * gn_split, from $OURVIDZ_CUDA_GN_SPLIT at open, forces it off / on). */
+static int gn_split(const ov_cuda *c, int64_t ngroups, int64_t cnt)
 {
-    const char *e = getenv("OURVIDZ_CUDA_GN_SPLIT");
-    if (e && (e[0] == '0' || e[0] == '1') && e[1] == '\0')
-        return e[0] == '1';
+    if (c->gn_split >= 0)
+        return c->gn_split;
     return ngroups < 256 && cnt >= ((int64_t)1 << 16);
 }
 
@@ -196,7 +194,7 @@ int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int gro
     if (N * groups == 0 || C * S == 0)
         return 0;
     const int64_t NG = N * groups, cnt = C / groups * S;
-    if (gn_split(NG, cnt) && NG <= 65535) {
+    if (gn_split(ov_cuda_of(be), NG, cnt) && NG <= 65535) {
         float *scr = NULL;
         rc = ov_cuda_scratch(be, (size_t)NG * (GN_PARTS * 2 + 2) * sizeof(float), (void **)&scr, op);
         if (rc)
