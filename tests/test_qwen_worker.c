@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "common/buf.h"
+#include "support/callback_wait.h"
 #include "support/http_test_server.h"
 #include "test_supervisor_util.h"
 
@@ -620,29 +621,6 @@ static void redis_up(const char *dir, char *sock, size_t cap)
     ck_abort_msg("redis-server did not start");
 }
 
-/* The terminal callback of job `id` (caller json_decref), or NULL after deadline_ms. */
-static json_t *wait_callback(ov_ts *ts, const char *id, int deadline_ms)
-{
-    int64_t end = tsup_now_ms() + deadline_ms;
-    while (tsup_now_ms() < end) {
-        for (int k = 0, n = ov_ts_count(ts); k < n; k++) {
-            ov_ts_request q;
-            if (ov_ts_get(ts, k, &q) != 0)
-                continue;
-            json_t *j = q.body ? json_loadb(q.body, q.body_len, 0, NULL) : NULL;
-            ov_ts_request_free(&q);
-            const char *jid = json_string_value(json_object_get(j, "job_id"));
-            const char *st = json_string_value(json_object_get(j, "status"));
-            if (jid && st && strcmp(jid, id) == 0 &&
-                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0))
-                return j;
-            json_decref(j);
-        }
-        tsup_sleep_ms(50);
-    }
-    return NULL;
-}
-
 /* video7b_fast_enhanced pushed the way the frontend pushes it: stage 0 runs on the real
  * ourvidz-qwen (tiny model), stage 1 on the test engine standing in for WAN (not built yet). The
  * callback reports the enhancement (applied with the enhanced prompt, or skipped with the worker's
@@ -688,7 +666,7 @@ START_TEST(service_enhanced_job_type_chain_through_redis)
         ck_assert(rep && rep->type == REDIS_REPLY_INTEGER);
         freeReplyObject(rep);
         redisFree(c);
-        json_t *cb = wait_callback(ts, id, 90000);
+        json_t *cb = ov_test_wait_callback(ts, id, 90000);
         ck_assert_msg(cb != NULL, "no callback for %s: %s", id, log_tail(&t));
         ck_assert_str_eq(json_string_value(json_object_get(cb, "status")), "completed");
         json_t *meta = json_object_get(cb, "metadata");

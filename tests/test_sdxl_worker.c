@@ -18,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/image/png.h"
+#include "support/callback_wait.h"
 #include "support/http_test_server.h"
 #include "test_supervisor_util.h"
 
@@ -246,31 +247,6 @@ static void push(const tredis *r, const char *payload)
     redisFree(c);
 }
 
-/* The terminal callback (completed | failed) of job `id`, parsed (caller json_decref), waiting up
- * to deadline_ms; NULL if none arrived. */
-static json_t *wait_callback(ov_ts *ts, const char *id, int deadline_ms)
-{
-    int64_t end = tsup_now_ms() + deadline_ms;
-    while (tsup_now_ms() < end) {
-        int n = ov_ts_count(ts);
-        for (int k = 0; k < n; k++) {
-            ov_ts_request q;
-            if (ov_ts_get(ts, k, &q) != 0)
-                continue;
-            json_t *j = q.body ? json_loadb(q.body, q.body_len, 0, NULL) : NULL;
-            ov_ts_request_free(&q);
-            const char *jid = json_string_value(json_object_get(j, "job_id"));
-            const char *st = json_string_value(json_object_get(j, "status"));
-            if (jid && st && strcmp(jid, id) == 0 &&
-                (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0))
-                return j;
-            json_decref(j);
-        }
-        tsup_sleep_ms(50);
-    }
-    return NULL;
-}
-
 /* Local storage keeps the asset at <store>/<bucket>/<path> (the url in the callback is the
  * object path). Find it by name under the store dir. */
 static int find_file(const char *dir, const char *name, char *out, size_t cap)
@@ -370,16 +346,16 @@ START_TEST(service_both_job_types_end_to_end)
              "\"config\":{\"num_images\":1,\"resolution\":\"80x64\",\"num_inference_steps\":2}}");
     char store[300];
     snprintf(store, sizeof store, "%s/store", r.dir);
-    json_t *fast = wait_callback(ts, "sdxl-fast-1", 120000);
+    json_t *fast = ov_test_wait_callback(ts, "sdxl-fast-1", 120000);
     ck_assert_msg(fast != NULL, "no callback for sdxl-fast-1");
     check_completed(fast, store, 3, 64, 64, 500, "sdxl_image_fast");
-    json_t *high = wait_callback(ts, "sdxl-high-1", 120000);
+    json_t *high = ov_test_wait_callback(ts, "sdxl-high-1", 120000);
     ck_assert_msg(high != NULL, "no callback for sdxl-high-1");
     check_completed(high, store, 1, 96, 64, 900, "sdxl_image_high");
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(high, "metadata"), "negative_conditioning")),
         "encoded");
-    json_t *bad = wait_callback(ts, "sdxl-bad-1", 120000);
+    json_t *bad = ov_test_wait_callback(ts, "sdxl-bad-1", 120000);
     ck_assert_msg(bad != NULL, "no callback for sdxl-bad-1");
     ck_assert_str_eq(json_string_value(json_object_get(bad, "status")), "failed");
     const char *em = json_string_value(json_object_get(bad, "error_message"));
