@@ -13,6 +13,7 @@ target_include_directories(test_qwen_enhance PRIVATE ${CMAKE_SOURCE_DIR})
 ov_add_check_test(test_qwen_worker
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_qwen_worker.c ${CMAKE_CURRENT_LIST_DIR}/test_supervisor_util.c
           ${CMAKE_CURRENT_LIST_DIR}/support/http_test_server.c
+          ${CMAKE_CURRENT_LIST_DIR}/support/redis_server.c
           ${CMAKE_CURRENT_LIST_DIR}/support/callback_wait.c
   LIBS ov_queue_redis PkgConfig::HIREDIS PkgConfig::JANSSON PkgConfig::OV_MHD ZLIB::ZLIB TIMEOUT 600)
 target_include_directories(test_qwen_worker PRIVATE ${CMAKE_CURRENT_LIST_DIR})

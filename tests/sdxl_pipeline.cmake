@@ -21,6 +21,7 @@ if(TARGET ov_image AND TARGET ourvidz-sdxl)
   ov_add_check_test(test_sdxl_worker
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_worker.c ${CMAKE_CURRENT_LIST_DIR}/test_supervisor_util.c
             ${CMAKE_CURRENT_LIST_DIR}/support/http_test_server.c
+          ${CMAKE_CURRENT_LIST_DIR}/support/redis_server.c
           ${CMAKE_CURRENT_LIST_DIR}/support/callback_wait.c
     LIBS ov_queue_redis ov_image PkgConfig::HIREDIS PkgConfig::JANSSON PkgConfig::OV_MHD TIMEOUT 600)
   target_include_directories(test_sdxl_worker PRIVATE ${CMAKE_CURRENT_LIST_DIR})

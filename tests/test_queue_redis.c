@@ -19,6 +19,7 @@
 #include "queue_scripts.h"
 #include "redis_conn.h"
 #include "support/http_test_server.h"
+#include "support/redis_server.h"
 #include "test_supervisor_util.h"
 
 /* ---------- a private redis-server ---------- */
@@ -30,51 +31,9 @@ typedef struct tredis {
     int aof;
 } tredis;
 
-static tredis *redis_cleanup;
-static void redis_atexit(void)
-{
-    if (redis_cleanup && redis_cleanup->pid > 0)
-        kill(redis_cleanup->pid, SIGKILL);
-}
-
 static void redis_start(tredis *r)
 {
-    char aof[8];
-    snprintf(aof, sizeof aof, "%s", r->aof ? "yes" : "no");
-    pid_t p = fork();
-    ck_assert_int_ge(p, 0);
-    if (p == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char logf[256];
-        snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
-        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->sock, "--unixsocketperm", "700",
-               "--save", "", "--appendonly", aof, "--appendfsync", "always", "--dir", r->dir, (char *)NULL);
-        _exit(127);
-    }
-    r->pid = p;
-    redis_cleanup = r;
-    atexit(redis_atexit);
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = redisConnectUnix(r->sock);
-        if (c && !c->err) {
-            redisReply *rep = redisCommand(c, "PING");
-            int ok = rep && rep->type == REDIS_REPLY_STATUS;
-            if (rep)
-                freeReplyObject(rep);
-            redisFree(c);
-            if (ok)
-                return;
-        } else if (c)
-            redisFree(c);
-        tsup_sleep_ms(10);
-    }
-    ck_abort_msg("redis-server did not start");
+    r->pid = ov_test_redis_start(r->dir, r->sock, r->aof);
 }
 
 static void redis_init(tredis *r, int aof)
@@ -89,11 +48,8 @@ static void redis_init(tredis *r, int aof)
 
 static void redis_kill(tredis *r)
 {
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
+    ov_test_redis_stop(r->pid);
+    r->pid = 0;
 }
 
 static redisContext *rc_open(const tredis *r)

@@ -23,6 +23,7 @@
 #include "queue_scripts.h"
 #include "queue_upstash.h"
 #include "support/http_test_server.h"
+#include "support/redis_server.h"
 #include "test_supervisor_util.h"
 
 /* ---------- a private redis-server on a Unix socket ---------- */
@@ -30,53 +31,17 @@
 static char rdir[128], rsock[192];
 static pid_t rpid;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void redis_up(void)
 {
     snprintf(rdir, sizeof rdir, "/tmp/ovu.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(rdir));
     snprintf(rsock, sizeof rsock, "%s/r.sock", rdir);
-    pid_t p = fork();
-    ck_assert_int_ge(p, 0);
-    if (p == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", rsock, "--unixsocketperm",
-               "700", "--save", "", "--appendonly", "no", "--dir", rdir, (char *)NULL);
-        _exit(127);
-    }
-    rpid = p;
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = redisConnectUnix(rsock);
-        int ok = 0;
-        if (c && !c->err) {
-            redisReply *rep = redisCommand(c, "PING");
-            ok = rep && rep->type == REDIS_REPLY_STATUS;
-            if (rep)
-                freeReplyObject(rep);
-        }
-        if (c)
-            redisFree(c);
-        if (ok)
-            return;
-        sleep_ms(10);
-    }
-    ck_abort_msg("redis-server did not start");
+    rpid = ov_test_redis_start(rdir, rsock, 0);
 }
 
 static void redis_down(void)
 {
-    kill(rpid, SIGKILL);
-    waitpid(rpid, NULL, 0);
+    ov_test_redis_stop(rpid);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", rdir);
     ck_assert_int_eq(system(cmd), 0);

@@ -24,6 +24,7 @@
 #include "common/buf.h"
 #include "support/callback_wait.h"
 #include "support/http_test_server.h"
+#include "support/redis_server.h"
 #include "test_supervisor_util.h"
 
 static char g_tmp[64];    /* temp root (model, prompt files) */
@@ -581,44 +582,12 @@ END_TEST
 /* ---- the staged chain: a *7b_*_enhanced job from Redis ---- */
 
 static pid_t g_redis_pid;
-static void redis_kill_atexit(void)
-{
-    if (g_redis_pid > 0)
-        kill(g_redis_pid, SIGKILL);
-}
 
 /* redis-server on a Unix socket in dir; returns once it answers PING. */
 static void redis_up(const char *dir, char *sock, size_t cap)
 {
     snprintf(sock, cap, "%s/r.sock", dir);
-    pid_t p = fork();
-    ck_assert_int_ge(p, 0);
-    if (p == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1), dup2(fd, 2);
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
-               "--save", "", "--appendonly", "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    g_redis_pid = p;
-    atexit(redis_kill_atexit);
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = redisConnectUnix(sock);
-        int ok = c && !c->err;
-        if (ok) {
-            redisReply *r = redisCommand(c, "PING");
-            ok = r && r->type == REDIS_REPLY_STATUS;
-            if (r)
-                freeReplyObject(r);
-        }
-        if (c)
-            redisFree(c);
-        if (ok)
-            return;
-        tsup_sleep_ms(10);
-    }
-    ck_abort_msg("redis-server did not start");
+    g_redis_pid = ov_test_redis_start(dir, sock, 0);
 }
 
 /* video7b_fast_enhanced pushed the way the frontend pushes it: stage 0 runs on the real
@@ -692,8 +661,7 @@ START_TEST(service_enhanced_job_type_chain_through_redis)
     }
     unsetenv("OURVIDZ_ENHANCE_DIR");
     ov_ts_stop(ts);
-    kill(g_redis_pid, SIGKILL);
-    waitpid(g_redis_pid, NULL, 0);
+    ov_test_redis_stop(g_redis_pid);
     g_redis_pid = 0;
 }
 END_TEST

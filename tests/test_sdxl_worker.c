@@ -20,6 +20,7 @@
 #include "common/image/png.h"
 #include "support/callback_wait.h"
 #include "support/http_test_server.h"
+#include "support/redis_server.h"
 #include "test_supervisor_util.h"
 
 static char g_dir[] = "/tmp/ov_sdxl_worker_XXXXXX";
@@ -177,63 +178,19 @@ typedef struct tredis {
     pid_t pid;
 } tredis;
 
-static tredis *redis_cleanup;
-static void redis_atexit(void)
-{
-    if (redis_cleanup && redis_cleanup->pid > 0)
-        kill(redis_cleanup->pid, SIGKILL);
-}
-
 static void redis_start(tredis *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->dir, sizeof r->dir, "/tmp/ovsdxlq.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(r->dir));
     snprintf(r->sock, sizeof r->sock, "%s/r.sock", r->dir);
-    pid_t p = fork();
-    ck_assert_int_ge(p, 0);
-    if (p == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char logf[256];
-        snprintf(logf, sizeof logf, "%s/redis.log", r->dir);
-        int fd = open(logf, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->sock, "--unixsocketperm",
-               "700", "--save", "", "--appendonly", "no", "--dir", r->dir, (char *)NULL);
-        _exit(127);
-    }
-    r->pid = p;
-    redis_cleanup = r;
-    atexit(redis_atexit);
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = redisConnectUnix(r->sock);
-        int ok = 0;
-        if (c && !c->err) {
-            redisReply *rep = redisCommand(c, "PING");
-            ok = rep && rep->type == REDIS_REPLY_STATUS;
-            if (rep)
-                freeReplyObject(rep);
-        }
-        if (c)
-            redisFree(c);
-        if (ok)
-            return;
-        tsup_sleep_ms(10);
-    }
-    ck_abort_msg("redis-server did not start");
+    r->pid = ov_test_redis_start(r->dir, r->sock, 0);
 }
 
 static void redis_stop(tredis *r)
 {
-    if (r->pid > 0) {
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
+    ov_test_redis_stop(r->pid);
+    r->pid = 0;
 }
 
 static void push(const tredis *r, const char *payload)
