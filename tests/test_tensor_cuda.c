@@ -171,6 +171,23 @@ static void body_glu(pair *p)
 
 /* ---- norms and softmax ---- */
 
+/* [N, C, H, W] norms: group_norm (named gn_what), then channel_rms_norm when asked. */
+static void norm4d_case(pair *p, const char *gn_what, int channel_rms)
+{
+    const int64_t s4[4] = {2, 32, 5, 6}, c32[1] = {32};
+    ov_tensor *x4c, *x4g, *y4c, *y4g, *g4c, *g4g, *b4c, *b4g;
+    act2(p, &x4c, &x4g, "x4", 4, s4, 3.0);
+    act2(p, &g4c, &g4g, "gamma4", 1, c32, 1.0);
+    act2(p, &b4c, &b4g, "beta4", 1, c32, 1.0);
+    out2(p, &y4c, &y4g, "y4", 4, s4);
+    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
+    same(p, gn_what, y4c, y4g, 1e-4);
+    if (!channel_rms)
+        return;
+    RUN2(ov_op_channel_rms_norm(y4c, x4c, g4c, 1e-12f), ov_op_channel_rms_norm(y4g, x4g, g4g, 1e-12f));
+    same(p, "channel_rms_norm", y4c, y4g, 1e-4);
+}
+
 static void body_norm(pair *p)
 {
     const int64_t s[3] = {4, 33, 96}, sc[1] = {96};
@@ -187,31 +204,14 @@ static void body_norm(pair *p)
     same(p, "rms_norm", yc, yg, 1e-4);
     RUN2(ov_op_softmax(yc, xc, 0.7f), ov_op_softmax(yg, xg, 0.7f));
     same(p, "softmax", yc, yg, 1e-5);
-
-    const int64_t s4[4] = {2, 32, 5, 6}, c32[1] = {32};
-    ov_tensor *x4c, *x4g, *y4c, *y4g, *g4c, *g4g, *b4c, *b4g;
-    act2(p, &x4c, &x4g, "x4", 4, s4, 3.0);
-    act2(p, &g4c, &g4g, "gamma4", 1, c32, 1.0);
-    act2(p, &b4c, &b4g, "beta4", 1, c32, 1.0);
-    out2(p, &y4c, &y4g, "y4", 4, s4);
-    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
-    same(p, "group_norm", y4c, y4g, 1e-4);
-    RUN2(ov_op_channel_rms_norm(y4c, x4c, g4c, 1e-12f), ov_op_channel_rms_norm(y4g, x4g, g4g, 1e-12f));
-    same(p, "channel_rms_norm", y4c, y4g, 1e-4);
+    norm4d_case(p, "group_norm", 1);
 }
 
 /* group_norm on the split path (several blocks per group, merged statistics), run with it forced
  * on these small groups (t_norm) */
 static void body_gn_split(pair *p)
 {
-    const int64_t s4[4] = {2, 32, 5, 6}, c32[1] = {32};
-    ov_tensor *x4c, *x4g, *y4c, *y4g, *g4c, *g4g, *b4c, *b4g;
-    act2(p, &x4c, &x4g, "x4", 4, s4, 3.0);
-    act2(p, &g4c, &g4g, "gamma4", 1, c32, 1.0);
-    act2(p, &b4c, &b4g, "beta4", 1, c32, 1.0);
-    out2(p, &y4c, &y4g, "y4", 4, s4);
-    RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
-    same(p, "group_norm split", y4c, y4g, 1e-4);
+    norm4d_case(p, "group_norm split", 0);
 }
 
 /* ---- GEMM ---- */
