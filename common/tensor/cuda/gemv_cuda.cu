@@ -6,12 +6,16 @@
  *
  * Layout: 256-thread blocks of 8 warps; `wpr` warps (1, 2 or 4) share one output feature n, so a
  * block covers 8 / wpr features. Lane l of slice s reads uint4 (8 halves) number
- * i = s·32 + l + j·wpr·32 of W's row n, GV_UNROLL loads issued before their FMAs, and the matching
+ * i = s·32 + l + j·wpr·32 of W's row n, GV_UNROLL loads issued before their FMAs (the last < GV_UNROLL
+ * predicated, also together), and the matching
  * uint4 of each x row through the read-only cache (x is at most 8·K·2 bytes and stays in L1/L2).
  * Each lane keeps one f32 sum per row m; the warp reduces them with shuffles, slices meet in
  * shared memory, and lanes m < M of the first warp add the bias and store y[m, n]. wpr grows
  * (small N: k/v projections) until the grid has >= GV_MIN_BLOCKS blocks, as long as every lane
- * still gets >= 2 loads. Index math is 32-bit (checked on the host) except the row base n·K. */
+ * still gets >= 2 loads. Index math is 32-bit (checked on the host) except the row base n·K.
+ * In flight: one row takes 32 registers (k_gemv1), so 8 blocks = 64 warps per SM, each lane with
+ * 4 x 16 B outstanding: up to 128 KiB per SM, against the ~20 KiB per SM that 3.35 TB/s x ~0.8 us
+ * of latency asks on 132 SMs; 2..8 rows take 44..62 registers (4-5 blocks, 64-80 KiB). */
 #include <limits.h>
 #include <stdint.h>
 
@@ -87,7 +91,7 @@ __device__ __forceinline__ void gv_dot(float (&acc)[M], const uint4 &wv, const u
     }
 }
 
-template <bool BF, int M> __global__ void __launch_bounds__(GV_THREADS) k_gemv(gv_args a)
+template <bool BF, int M> __device__ __forceinline__ void gv_body(const gv_args &a)
 {
     __shared__ float part[GV_WARPS][M];
     const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
@@ -110,8 +114,15 @@ template <bool BF, int M> __global__ void __launch_bounds__(GV_THREADS) k_gemv(g
             for (int u = 0; u < GV_UNROLL; u++)
                 gv_dot<BF, M>(acc, wv[u], a.x, i + u * step, a.K8);
         }
-        for (; i < a.K8; i += step)
-            gv_dot<BF, M>(acc, gv_ld_w(wr + i), a.x, i, a.K8);
+        /* tail: fewer than GV_UNROLL loads left, issued together (one round trip, not three) */
+        uint4 wv[GV_UNROLL - 1];
+#pragma unroll
+        for (int u = 0; u < GV_UNROLL - 1; u++)
+            wv[u] = i + u * step < a.K8 ? gv_ld_w(wr + i + u * step) : make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+        for (int u = 0; u < GV_UNROLL - 1; u++)
+            if (i + u * step < a.K8)
+                gv_dot<BF, M>(acc, wv[u], a.x, i + u * step, a.K8);
     }
 #pragma unroll
     for (int m = 0; m < M; m++)
@@ -145,10 +156,21 @@ template <bool BF, int M> __global__ void __launch_bounds__(GV_THREADS) k_gemv(g
     }
 }
 
+/* One row (decode) needs 32 registers: 8 blocks (64 warps) per SM. More rows: the compiler's choice. */
+template <bool BF> __global__ void __launch_bounds__(GV_THREADS, 8) k_gemv1(gv_args a)
+{
+    gv_body<BF, 1>(a);
+}
+
+template <bool BF, int M> __global__ void __launch_bounds__(GV_THREADS) k_gemv(gv_args a)
+{
+    gv_body<BF, M>(a);
+}
+
 template <bool BF> static void gv_launch(int M, unsigned blocks, cudaStream_t s, const gv_args &a)
 {
     switch (M) {
-    case 1: k_gemv<BF, 1><<<blocks, GV_THREADS, 0, s>>>(a); break;
+    case 1: k_gemv1<BF><<<blocks, GV_THREADS, 0, s>>>(a); break;
     case 2: k_gemv<BF, 2><<<blocks, GV_THREADS, 0, s>>>(a); break;
     case 3: k_gemv<BF, 3><<<blocks, GV_THREADS, 0, s>>>(a); break;
     case 4: k_gemv<BF, 4><<<blocks, GV_THREADS, 0, s>>>(a); break;
