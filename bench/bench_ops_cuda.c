@@ -1,4 +1,5 @@
-/* CUDA backend benchmarks: bf16 GEMM vs plain cuBLAS, attention at WAN's shape, page cache -> VRAM. */
+/* CUDA backend benchmarks: bf16 GEMM and decode GEMV vs plain cuBLAS, attention at WAN's shape, page cache ->
+ * VRAM. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <fcntl.h>
@@ -133,6 +134,134 @@ static void bench_gemm(ov_backend *be)
     cudaStreamDestroy(st);
 }
 
+/* ---- decode GEMV (1 row, bf16, Qwen2.5-7B's projections): GB/s of weights read. Each call reads
+ * the next of `copies` weight copies (>= 256 MiB in all), so the weights come from HBM, not the
+ * 50 MiB L2. Columns: ov_op_linear (the GEMV kernel, bias fused), the same op on a backend opened
+ * with OURVIDZ_CUDA_GEMV=0 (cuBLAS + the separate bias kernel), plain cublasGemmEx (no bias).
+ * Per call times include the host launch, which bounds the smallest shapes (k/v). ---- */
+
+struct gemv_shape {
+    const char *what;
+    int64_t N, K;
+    int bias;
+};
+
+/* Seconds per call of ov_op_linear(y, x, w[i % copies], b) on w's backend. */
+static double time_linear(ov_tensor *y, ov_tensor *x, ov_tensor *w, int copies, ov_tensor *b, int iters)
+{
+    double t = 0;
+    for (int rep = 0; rep < 2; rep++) { /* rep 0 warms up */
+        double t0 = now_s();
+        for (int it = 0; it < iters; it++)
+            if (ov_op_linear(y, x, &w[it % copies], b)) {
+                printf("linear: %s\n", ov_tensor_last_error());
+                return -1;
+            }
+        if (ov_backend_sync(y->backend))
+            return -1;
+        t = (now_s() - t0) / iters;
+    }
+    return t;
+}
+
+#define GEMV_MAX_COPIES 64
+
+/* A bf16 device tensor with every element 0x3c3c (~0.0115): the GEMV's speed does not depend on
+ * the values, and random fills of ~1 GiB of weights would cost seconds of host time. */
+static int dev_fill(ov_backend *be, ov_tensor *t, const char *name, int ndim, const int64_t *shape)
+{
+    if (ov_tensor_init(t, name, OV_DTYPE_BF16, ndim, shape, NULL, be))
+        return -1;
+    const size_t bytes = ov_tensor_nbytes(t);
+    if (be->ops->alloc(be, bytes, &t->data))
+        return -1;
+    if (cudaMemset(t->data, 0x3c, bytes) != cudaSuccess) {
+        be->ops->free(be, t->data);
+        t->data = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void bench_gemv(ov_backend *be)
+{
+    static const struct gemv_shape shapes[] = {
+        {"q/o 1x3584x3584", 3584, 3584, 0},    {"q 1x3584x3584 + bias", 3584, 3584, 1},
+        {"k/v 1x512x3584", 512, 3584, 0},      {"gate/up 1x18944x3584", 18944, 3584, 0},
+        {"down 1x3584x18944", 3584, 18944, 0}, {"lm_head 1x152064x3584", 152064, 3584, 0},
+    };
+    ov_backend *off = NULL;
+    setenv("OURVIDZ_CUDA_GEMV", "0", 1);
+    int orc = ov_backend_open(OV_BACKEND_CUDA, 0, &off);
+    unsetenv("OURVIDZ_CUDA_GEMV");
+    cublasHandle_t h;
+    cudaStream_t st;
+    void *ws = NULL;
+    if (orc || cudaStreamCreate(&st) != cudaSuccess || cublasCreate(&h) != CUBLAS_STATUS_SUCCESS ||
+        cudaMalloc(&ws, 32u << 20) != cudaSuccess) {
+        printf("gemv: setup failed\n");
+        ov_backend_close(off);
+        return;
+    }
+    cublasSetStream(h, st);
+    cublasSetWorkspace(h, ws, 32u << 20);
+    printf("\n### decode GEMV (bf16, 1 row, GB/s of weights)\n\n");
+    printf("| shape | ov_op_linear GB/s | OURVIDZ_CUDA_GEMV=0 GB/s | cublasGemmEx GB/s | ours / cublasGemmEx "
+           "|\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const struct gemv_shape *g = &shapes[i];
+        const double wbytes = 2.0 * (double)g->N * (double)g->K;
+        int copies = (int)((256.0 * (1 << 20) + wbytes - 1) / wbytes);
+        copies = copies < 1 ? 1 : copies > GEMV_MAX_COPIES ? GEMV_MAX_COPIES : copies;
+        ov_tensor x, y, b, w[GEMV_MAX_COPIES], xo, yo, bo, wo[GEMV_MAX_COPIES];
+        const int64_t sx[2] = {1, g->K}, sw[2] = {g->N, g->K}, sy[2] = {1, g->N}, sb[1] = {g->N};
+        int nw = 0, rc = dev_tensor(be, &x, "x", OV_DTYPE_BF16, 2, sx) ||
+                         dev_tensor(be, &y, "y", OV_DTYPE_BF16, 2, sy) ||
+                         dev_tensor(be, &b, "b", OV_DTYPE_BF16, 1, sb);
+        while (!rc && nw < copies && !(rc = dev_fill(be, &w[nw], "w", 2, sw)))
+            nw++;
+        if (rc) {
+            printf("| %s | alloc failed: %s | | | |\n", g->what, ov_tensor_last_error());
+            for (int c = 0; c < nw; c++)
+                dev_free(be, &w[c]);
+            continue; /* x/y/b leak on a failed alloc: the benchmark is ending anyway */
+        }
+        /* the same device memory seen from the GEMV=0 backend (same device and process) */
+        ov_tensor_init(&xo, "x", OV_DTYPE_BF16, 2, sx, x.data, off);
+        ov_tensor_init(&yo, "y", OV_DTYPE_BF16, 2, sy, y.data, off);
+        ov_tensor_init(&bo, "b", OV_DTYPE_BF16, 1, sb, b.data, off);
+        for (int c = 0; c < nw; c++)
+            ov_tensor_init(&wo[c], "w", OV_DTYPE_BF16, 2, sw, w[c].data, off);
+        const int iters = copies * (wbytes > 1e8 ? 8 : 20);
+        const double t_ours = time_linear(&y, &x, w, nw, g->bias ? &b : NULL, iters);
+        const double t_off = time_linear(&yo, &xo, wo, nw, g->bias ? &bo : NULL, iters);
+        double t_ref = 0;
+        for (int rep = 0; rep < 2; rep++) {
+            const float one = 1.0f, zero = 0.0f;
+            double t0 = now_s();
+            for (int it = 0; it < iters; it++)
+                cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)g->N, 1, (int)g->K, &one, w[it % nw].data,
+                             CUDA_R_16BF, (int)g->K, x.data, CUDA_R_16BF, (int)g->K, &zero, y.data,
+                             CUDA_R_16BF, (int)g->N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+            cudaStreamSynchronize(st);
+            t_ref = (now_s() - t0) / iters;
+        }
+        if (t_ours > 0 && t_off > 0 && t_ref > 0)
+            printf("| %s | %.0f (%.1f us) | %.0f (%.1f us) | %.0f (%.1f us) | %.2f |\n", g->what,
+                   wbytes / t_ours * 1e-9, t_ours * 1e6, wbytes / t_off * 1e-9, t_off * 1e6,
+                   wbytes / t_ref * 1e-9, t_ref * 1e6, t_ref / t_ours);
+        for (int c = 0; c < nw; c++)
+            dev_free(be, &w[c]);
+        dev_free(be, &x);
+        dev_free(be, &y);
+        dev_free(be, &b);
+    }
+    cublasDestroy(h);
+    cudaFree(ws);
+    cudaStreamDestroy(st);
+    ov_backend_close(off);
+}
+
 /* ---- attention: WAN 1.3B (32,760 tokens, 12 heads x 128, non-causal), SDXL 64x64 self-attention
  * (4096 tokens, 10 heads x 64, CFG batch 2), Qwen prefill (4096 tokens causal, 28 q / 4 kv heads
  * x 128), each on the three flash-kernel variants and the general kernel.
@@ -241,6 +370,137 @@ static void bench_attention(void)
         }
     }
     unsetenv("OURVIDZ_CUDA_FLASH");
+}
+
+/* ---- Qwen2.5-7B decode attention: q [1, 28, 1, 128] against k/v [1, 4, Lk, 128] (GQA 7:1,
+ * causal at q_pos_offset Lk − 1, bf16), the split-K decode kernel vs $OURVIDZ_CUDA_DECODE_ATTN=0
+ * (the flash kernel's 128-row tile, or the general kernel), µs per call: mean of 200 calls queued
+ * back to back after a warm-up (launch cost included, as in the model's layer loop). ---- */
+
+static void bench_decode_attention(void)
+{
+    static const int64_t lks[2] = {512, 2048};
+    static const char *const modes[2] = {"0", "1"};
+    static const char *const mode_names[2] = {"decode off (flash / general)", "split-K decode kernel"};
+    printf("\n### Qwen decode attention (bf16, q [1,28,1,128], k/v [1,4,Lk,128], causal)\n\n"
+           "| Lk | kernel | µs per call |\n|---|---|---|\n");
+    for (int li = 0; li < 2; li++)
+        for (int m = 0; m < 2; m++) {
+            setenv("OURVIDZ_CUDA_DECODE_ATTN", modes[m], 1);
+            ov_backend *be = NULL;
+            if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
+                printf("| %lld | %s | open failed: %s |\n", (long long)lks[li], mode_names[m],
+                       ov_tensor_last_error());
+                continue;
+            }
+            ov_tensor q, k, v, o;
+            const int64_t sq[4] = {1, 28, 1, 128}, sk[4] = {1, 4, lks[li], 128};
+            if (dev_tensor(be, &q, "q", OV_DTYPE_BF16, 4, sq) || dev_tensor(be, &k, "k", OV_DTYPE_BF16, 4, sk) ||
+                dev_tensor(be, &v, "v", OV_DTYPE_BF16, 4, sk) || dev_tensor(be, &o, "o", OV_DTYPE_BF16, 4, sq)) {
+                printf("| %lld | %s | alloc failed: %s |\n", (long long)lks[li], mode_names[m],
+                       ov_tensor_last_error());
+                ov_backend_close(be);
+                continue;
+            }
+            ov_attn_params p = {.causal = 1, .q_pos_offset = lks[li] - 1};
+            const long long d0 = ov_backend_cuda_decode_attn_calls(be);
+            int rc = 0;
+            for (int i = 0; i < 10 && !rc; i++) /* warm-up */
+                rc = ov_op_attention(&o, &q, &k, &v, &p);
+            if (!rc)
+                rc = ov_backend_sync(be);
+            const int n = 200;
+            double t0 = now_s();
+            for (int i = 0; i < n && !rc; i++)
+                rc = ov_op_attention(&o, &q, &k, &v, &p);
+            if (!rc)
+                rc = ov_backend_sync(be);
+            double us = (now_s() - t0) / n * 1e6;
+            const int used = ov_backend_cuda_decode_attn_calls(be) > d0;
+            if (rc)
+                printf("| %lld | %s | failed: %s |\n", (long long)lks[li], mode_names[m], ov_tensor_last_error());
+            else
+                printf("| %lld | %s%s | %.1f |\n", (long long)lks[li], mode_names[m],
+                       used != m ? (used ? " (decode kernel ran anyway)" : " (NOT dispatched)") : "", us);
+            dev_free(be, &q);
+            dev_free(be, &k);
+            dev_free(be, &v);
+            dev_free(be, &o);
+            ov_backend_close(be);
+        }
+    unsetenv("OURVIDZ_CUDA_DECODE_ATTN");
+}
+
+/* ---- conv2d (bf16, bias): im2col + cuBLAS ($OURVIDZ_CUDA_CUDNN=0) vs cuDNN with the heuristic
+ * algorithm ("heur") and the benchmarked one (default), one backend opened per mode. SDXL's UNet 3x3
+ * convs at 1024² (batch 12: 6 images with CFG) and its VAE decoder's. ms per call: mean of 5 after
+ * a warm-up (which runs cuDNN's algorithm search). ---- */
+
+struct conv_shape {
+    const char *what;
+    int64_t N, C, H, W, O;
+};
+
+static void bench_conv(void)
+{
+    static const struct conv_shape shapes[] = {
+        {"UNet 3x3 320->320 128x128 x12", 12, 320, 128, 128, 320},
+        {"UNet 3x3 640->640 64x64 x12", 12, 640, 64, 64, 640},
+        {"VAE 3x3 128->128 1024x1024 x1", 1, 128, 1024, 1024, 128},
+        {"VAE 3x3 512->512 128x128 x1", 1, 512, 128, 128, 512},
+    };
+    static const char *const modes[3] = {"0", "heur", NULL};
+    static const char *const mode_names[3] = {"im2col + cuBLAS", "cuDNN heuristic", "cuDNN benchmarked"};
+    printf("\n### conv2d (bf16, 3x3 pad 1, bias)\n\n| shape | path | ms | TFLOP/s |\n|---|---|---|---|\n");
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const struct conv_shape *a = &shapes[si];
+        for (int m = 0; m < 3; m++) {
+            if (modes[m])
+                setenv("OURVIDZ_CUDA_CUDNN", modes[m], 1);
+            else
+                unsetenv("OURVIDZ_CUDA_CUDNN");
+            ov_backend *be = NULL;
+            if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
+                printf("| %s | %s | open failed: %s | |\n", a->what, mode_names[m], ov_tensor_last_error());
+                continue;
+            }
+            ov_tensor x, w, b, y;
+            const int64_t sx[4] = {a->N, a->C, a->H, a->W}, sw[4] = {a->O, a->C, 3, 3}, sb[1] = {a->O},
+                          sy[4] = {a->N, a->O, a->H, a->W};
+            if (dev_fill(be, &x, "x", 4, sx) || dev_fill(be, &w, "w", 4, sw) ||
+                dev_fill(be, &b, "b", 1, sb) || dev_fill(be, &y, "y", 4, sy)) {
+                printf("| %s | %s | alloc failed: %s | |\n", a->what, mode_names[m], ov_tensor_last_error());
+                ov_backend_close(be);
+                continue;
+            }
+            const ov_conv2d_params cp = {.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+            const long long c0 = ov_backend_cuda_cudnn_calls(be);
+            int rc = ov_op_conv2d(&y, &x, &w, &b, &cp); /* warm-up: cuDNN's algorithm search */
+            if (!rc)
+                rc = ov_backend_sync(be);
+            const int n = 5;
+            double t0 = now_s();
+            for (int i = 0; i < n && !rc; i++)
+                rc = ov_op_conv2d(&y, &x, &w, &b, &cp);
+            if (!rc)
+                rc = ov_backend_sync(be);
+            const double t = (now_s() - t0) / n;
+            const int used = ov_backend_cuda_cudnn_calls(be) > c0;
+            const double flops =
+                2.0 * (double)a->N * (double)a->O * (double)a->H * (double)a->W * (double)a->C * 9;
+            if (rc)
+                printf("| %s | %s | failed: %s | |\n", a->what, mode_names[m], ov_tensor_last_error());
+            else
+                printf("| %s | %s%s | %.3f | %.1f |\n", a->what, mode_names[m],
+                       m > 0 && !used ? " (NOT served: im2col ran)" : "", t * 1e3, flops / t * 1e-12);
+            dev_free(be, &x);
+            dev_free(be, &w);
+            dev_free(be, &b);
+            dev_free(be, &y);
+            ov_backend_close(be);
+        }
+    }
+    unsetenv("OURVIDZ_CUDA_CUDNN");
 }
 
 /* ---- page cache -> VRAM through the loader's double-buffered pinned staging ---- */
@@ -354,8 +614,11 @@ int main(void)
         printf("## bench_ops_cuda on %s (%d SMs, %.0f GiB)\n", prop.name, prop.multiProcessorCount,
                (double)prop.totalGlobalMem / (1 << 30));
     bench_gemm(be);
+    bench_gemv(be);
     ov_backend_close(be);
     bench_attention();
+    bench_decode_attention();
+    bench_conv();
     bench_load();
     return 0;
 }

@@ -11,8 +11,10 @@
 #   Triage: OURVIDZ_CUDA_FLASH=0 forces the general attention kernel; test_tensor_cuda runs every
 #   flash variant separately, so a failure names the variant (its "[bf16]"/"[f16]" message and mode).
 #   OURVIDZ_CUDA_IM2COL=0 (generic im2col kernel) and OURVIDZ_CUDA_GN_SPLIT=0|1 (group norm split
-#   path off / forced) select the older kernels the same way; OURVIDZ_CUDA_PROFILE=1 prints per-op
-#   stream time when a backend closes.
+#   path off / forced), OURVIDZ_CUDA_GEMV=0 (cuBLAS for decode linears), OURVIDZ_CUDA_DECODE_ATTN=0
+#   (no split-K decode attention) and OURVIDZ_CUDA_CUDNN=0|heur (conv2d without cuDNN / cuDNN's
+#   heuristic instead of its benchmark) select the older paths the same way; OURVIDZ_CUDA_PROFILE=1
+#   prints per-op stream time per phase when a backend closes.
 #
 # - Builds common/tensor/cuda/gpucheck/ (not the whole service): a bare GPU machine has nvcc, CMake
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
@@ -77,6 +79,18 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)
 fi
 nvcc_v=$(command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -1 || echo "no nvcc")
+# >>> cuDNN for conv2d (cudnn_loader.cu dlopens libcudnn.so.9; cuDNN 9 then dlopens its sub-libraries by
+# name, so their folder must be on LD_LIBRARY_PATH): the toolkit's, else pip's nvidia-cudnn (torch images)
+cudnn_dir=""
+for d in /usr/local/cuda/lib64 \
+  "$(python3 -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__) + "/lib")' 2>/dev/null)" \
+  /usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib /usr/lib/python3*/dist-packages/nvidia/cudnn/lib \
+  /usr/local/lib/python3*/site-packages/nvidia/cudnn/lib /usr/lib/x86_64-linux-gnu; do
+  if [ -n "$d" ] && [ -e "$d/libcudnn.so.9" ]; then cudnn_dir=$d; break; fi
+done
+[ -n "$cudnn_dir" ] && export LD_LIBRARY_PATH="$cudnn_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+cudnn_info=${cudnn_dir:+$(readlink -f "$cudnn_dir/libcudnn.so.9") (on LD_LIBRARY_PATH)}
+# <<< cuDNN
 {
   echo "# gpu-check $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
@@ -84,6 +98,7 @@ nvcc_v=$(command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -1 || echo "no
   echo "|---|---|"
   echo "| GPU (name, driver, memory, compute cap, max SM clock) | ${gpu} |"
   echo "| CUDA compiler | ${nvcc_v} |"
+  echo "| cuDNN (conv2d, dlopen) | ${cudnn_info:-none found: conv2d uses im2col} |"
   echo "| commit | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (+ local changes)') |"
   echo "| host | $(uname -n), ${jobs} CPUs, $(uname -r) |"
   echo
@@ -257,6 +272,10 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     row qwen7b SKIPPED 0 "the tiny model failed on the GPU"
   elif mstep qwen7b-make 120 "$mb/bin/ourvidz-mkmodel" qwen --preset 7b --no-gguf --out "$mdir/qwen7b"; then
     mstep qwen7b-bench 90 "$mb/bin/bench_qwen" --backend cuda --reps 3 --prompt 512 --decode 128 "$mdir/qwen7b" || true
+    # the same on the cuBLAS GEMV and the older attention kernels: what gemv_cuda.cu and
+    # decode_attn_cuda.cu bought (OURVIDZ_CUDA_GEMV / OURVIDZ_CUDA_DECODE_ATTN, read at open)
+    OURVIDZ_CUDA_GEMV=0 OURVIDZ_CUDA_DECODE_ATTN=0 mstep qwen7b-bench-old 60 "$mb/bin/bench_qwen" --backend cuda \
+      --reps 2 --prompt 512 --decode 128 "$mdir/qwen7b" || true
     mstep qwen7b-enhance 60 "$mb/bin/ourvidz-qwen" --model "$mdir/qwen7b" --backend cuda --enhance video --json \
       --max-tokens 256 --prompt "a woman walks her dog along a beach at sunset" || true
     # where the decode time goes: per-op stream time (profile_cuda.cu), one short run
@@ -280,8 +299,8 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       else
         row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
-      # the same probe on the older kernels (generic im2col, one-block group norm): what they cost
-      OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
+      # the same probe on the older kernels (generic im2col, no cuDNN, one-block group norm)
+      OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 OURVIDZ_CUDA_CUDNN=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
         --backend cuda --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
       OURVIDZ_CUDA_PROFILE=1 mstep sdxl-full-profile 60 "$mb/bin/bench_sdxl" --backend cuda \
         --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 2 --repeat 1 || true
@@ -302,7 +321,7 @@ elif [ "$built" -eq 1 ] && [ "$have_gpu" -eq 1 ] && [ -n "$san" ]; then
   if [ "$slot" -lt 45 ]; then
     row memcheck SKIPPED 0 "out of time budget"
   else
-    OURVIDZ_CUDA_TESTS=t_linear,t_matmul,t_attention,t_flash_bf16,t_conv,t_quant,t_layout,t_norm \
+    OURVIDZ_CUDA_TESTS=t_linear,t_gemv,t_matmul,t_attention,t_decode_attn,t_flash_bf16,t_conv,t_quant,t_layout,t_norm \
       step memcheck "$slot" "$san" --tool memcheck --target-processes all --error-exitcode 86 --print-limit 20 \
       "$bdir/bin/test_tensor_cuda"
     errs=$(grep -c '^========= [A-Z]' "$steps/memcheck.log")

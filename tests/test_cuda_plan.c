@@ -6,6 +6,7 @@
  * (quant_elem.h) must match ov_dtype_to_f32. No GPU and no nvcc needed. */
 #include "common/tensor/cuda/flash_layout.h"
 #include "common/tensor/cuda/gemm_plan.h"
+#include "common/tensor/cuda/index_plan.h"
 #include "common/tensor/cuda/quant_elem.h"
 #include "tests/test_tensor_util.h"
 
@@ -431,6 +432,135 @@ START_TEST(t_dense_views)
 }
 END_TEST
 
+/* ---- 32-bit index math (index_plan.h): multiply-high division, simplified views, transposes ---- */
+
+START_TEST(t_fdiv)
+{
+    /* divisors: small, powers of two and their neighbours, SDXL/WAN extents, the largest */
+    uint32_t ds[64];
+    int nd = 0;
+    for (uint32_t d = 1; d <= 20; d++)
+        ds[nd++] = d;
+    for (int s = 5; s <= 31; s += 2) {
+        ds[nd++] = (1u << s) - 1;
+        ds[nd++] = 1u << s;
+    }
+    ds[nd++] = 320;
+    ds[nd++] = 16384;
+    ds[nd++] = 32760;
+    ds[nd++] = 0x7fffffffu;
+    ds[nd++] = 0x80000000u;
+    uint64_t seed = 99;
+    for (int i = 0; i < nd; i++) {
+        ov_fdiv f = ov_fdiv_make(ds[i]);
+        const uint32_t edge[6] = {0, 1, ds[i] - 1, ds[i] < 0x80000000u ? ds[i] : 0, 0x7ffffffeu, 0x7fffffffu};
+        for (int e = 0; e < 6; e++)
+            ck_assert_msg(ov_fdiv_q(f, edge[e]) == edge[e] / ds[i], "%u / %u = %u", edge[e], ds[i],
+                          ov_fdiv_q(f, edge[e]));
+        for (int k = 0; k < 20000; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t n = (uint32_t)(seed >> 33); /* < 2^31 */
+            if (k & 1)
+                n %= ds[i] * 4u + 3u; /* near small multiples too */
+            ck_assert_msg(ov_fdiv_q(f, n) == n / ds[i], "%u / %u = %u", n, ds[i], ov_fdiv_q(f, n));
+        }
+    }
+}
+END_TEST
+
+/* random views: simplified / 32-bit offsets equal the 64-bit loop for every linear index */
+START_TEST(t_ix32_views)
+{
+    uint64_t seed = 4242;
+#define RND() (seed = seed * 6364136223846793005ull + 1442695040888963407ull, (seed >> 33))
+    int merged = 0;
+    for (int it = 0; it < 6000; it++) {
+        int nd = 1 + (int)(RND() % OV_TENSOR_MAX_DIMS);
+        int64_t shape[OV_TENSOR_MAX_DIMS], dense[OV_TENSOR_MAX_DIMS], stride[OV_TENSOR_MAX_DIMS], n = 1;
+        for (int d = 0; d < nd; d++) {
+            shape[d] = 1 + (int64_t)(RND() % 5);
+            n *= shape[d];
+        }
+        int64_t want = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            dense[d] = want;
+            want *= shape[d] + (int64_t)(RND() % 2); /* sometimes padded rows (slices) */
+        }
+        int perm[OV_TENSOR_MAX_DIMS]; /* a random permutation of the dense strides */
+        for (int d = 0; d < nd; d++)
+            perm[d] = d;
+        for (int d = nd - 1; d > 0 && (RND() % 2); d--) {
+            int j = (int)(RND() % (uint64_t)(d + 1)), t = perm[d];
+            perm[d] = perm[j];
+            perm[j] = t;
+        }
+        for (int d = 0; d < nd; d++) {
+            stride[d] = dense[perm[d]];
+            if (RND() % 6 == 0)
+                stride[d] = 0; /* broadcast */
+            else if (RND() % 9 == 0)
+                stride[d] = -stride[d]; /* negative (offsets relative to a base) */
+        }
+        int64_t ss[OV_TENSOR_MAX_DIMS], st[OV_TENSOR_MAX_DIMS];
+        memcpy(ss, shape, sizeof ss);
+        memcpy(st, stride, sizeof st);
+        int sn = ov_view_simplify(nd, ss, st);
+        ck_assert_int_ge(sn, 1);
+        ck_assert_int_le(sn, nd);
+        merged += sn < nd;
+        ov_ix32 ix;
+        ck_assert_msg(ov_ix32_make(&ix, nd, shape, stride), "iteration %d: small view refused", it);
+        for (int64_t li = 0; li < n; li++) {
+            int64_t ref = off_loop(nd, shape, stride, li);
+            ck_assert_msg(off_loop(sn, ss, st, li) == ref, "iteration %d: simplified view moved index %lld", it,
+                          (long long)li);
+            ck_assert_msg(ov_ix32_off(&ix, (uint32_t)li) == ref, "iteration %d: 32-bit offset of %lld: %d, want %lld",
+                          it, (long long)li, ov_ix32_off(&ix, (uint32_t)li), (long long)ref);
+        }
+    }
+    ck_assert_int_gt(merged, 1000); /* the merging path ran */
+    /* SDXL's bias broadcast collapses to 2 dims; a WAN-size view at 2^31 elements is refused */
+    int64_t sh[4] = {12, 320, 128, 128}, st[4] = {320, 1, 0, 0};
+    ck_assert_int_eq(ov_view_simplify(4, sh, st), 2);
+    ck_assert(sh[0] == 3840 && sh[1] == 16384 && st[0] == 1 && st[1] == 0);
+    ov_ix32 ix;
+    ck_assert(!ov_ix32_make(&ix, 2, (int64_t[]){32768, 65536}, (int64_t[]){65536, 1}));
+    ck_assert(ov_ix32_make(&ix, 2, (int64_t[]){32767, 65536}, (int64_t[]){65536, 1}) && ix.dense);
+    ck_assert(!ov_ix32_make(&ix, 2, (int64_t[]){2, 3}, (int64_t[]){(int64_t)1 << 31, 1}));
+    /* a zero-size view: nothing to address, accepted */
+    ck_assert(ov_ix32_make(&ix, 2, (int64_t[]){0, 3}, (int64_t[]){3, 1}));
+#undef RND
+}
+END_TEST
+
+START_TEST(t_transpose_plan)
+{
+    /* the SDXL spatial transformer's two permutes, B 2, C 6, H 3, W 5 */
+    const int64_t B = 2, C = 6, H = 3, W = 5;
+    const int64_t tok_shape[4] = {B, H, W, C}, tok_stride[4] = {C * H * W, W, 1, H * W};
+    const int64_t img_shape[4] = {B, C, H, W}, img_stride[4] = {H * W * C, 1, W * C, C};
+    const int64_t *shapes[2] = {tok_shape, img_shape}, *strides[2] = {tok_stride, img_stride};
+    for (int v = 0; v < 2; v++) {
+        ov_transpose_plan t;
+        ck_assert(ov_transpose_plan_of(&t, 4, shapes[v], strides[v]));
+        ck_assert_int_eq((int64_t)t.n * t.r * t.c, B * C * H * W);
+        /* the plan's (n, r, c) in row-major order is the view's linear index */
+        for (int64_t li = 0; li < B * C * H * W; li++) {
+            int64_t c = li % t.c, r = (li / t.c) % t.r, nb = li / ((int64_t)t.c * t.r);
+            ck_assert_int_eq(nb * t.sn + r + c * t.sc, off_loop(4, shapes[v], strides[v], li));
+        }
+    }
+    ov_transpose_plan t;
+    /* dense, a broadcast, a strided inner dim that is not a transpose: no */
+    ck_assert(!ov_transpose_plan_of(&t, 3, (int64_t[]){2, 3, 4}, (int64_t[]){12, 4, 1}));
+    ck_assert(!ov_transpose_plan_of(&t, 2, (int64_t[]){3, 4}, (int64_t[]){1, 0}));
+    ck_assert(!ov_transpose_plan_of(&t, 2, (int64_t[]){3, 4}, (int64_t[]){8, 2}));
+    /* a plain 2-D transpose is one batch item */
+    ck_assert(ov_transpose_plan_of(&t, 2, (int64_t[]){4, 3}, (int64_t[]){1, 4}));
+    ck_assert(t.n == 1 && t.r == 4 && t.c == 3 && t.sc == 4);
+}
+END_TEST
+
 /* ---- group norm split path: part ranges tile the group, merged (mean, var) = direct ---- */
 
 START_TEST(t_gn_merge)
@@ -795,6 +925,9 @@ int main(void)
     tcase_add_test(tc, t_conv3d_plan);
     tcase_add_test(tc, t_im2col_fast_index);
     tcase_add_test(tc, t_dense_views);
+    tcase_add_test(tc, t_fdiv);
+    tcase_add_test(tc, t_ix32_views);
+    tcase_add_test(tc, t_transpose_plan);
     tcase_add_test(tc, t_gn_merge);
     tcase_add_test(tc, t_quant_elem);
     tcase_add_test(tc, t_flash_fragments);

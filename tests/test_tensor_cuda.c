@@ -247,6 +247,76 @@ static void body_linear(pair *p)
     }
 }
 
+/* ---- GEMV (gemv_cuda.cu): linear with 1..8 rows of bf16/f16 x and a same-dtype weight, bias
+ * fused; 9 rows, K % 8 != 0, a misaligned or strided x take cuBLAS (same results expected). The f32
+ * pair runs f16 x/W (the kernel's f16 path), the bf16 pair bf16. Each case writes y in x's dtype
+ * (16-bit tolerance, 1.5e-2 abs + rel: output rounding) and in f32, where only the summation order
+ * differs from the CPU (f32 tolerance: 1e-3 abs, 1e-4 rel). Outputs start as NaN. ---- */
+
+/* One case in its own contexts (at most 5 tensors a side, so tt_ctx's 32 never fill up). bdt: bias
+ * dtype, or -1 for none. xoff > 0: x is columns [xoff, xoff + K) of a [M, K + xoff] tensor. */
+static void gemv_case(pair *p, int64_t M, int64_t K, int64_t N, int bdt, int64_t xoff)
+{
+    const int gdt = p->dt == OV_DTYPE_F32 ? OV_DTYPE_F16 : p->dt;
+    pair q = {.dt = gdt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    const int64_t sx[2] = {M, K + xoff}, sw[2] = {N, K}, sb[1] = {N}, sy[2] = {M, N};
+    ov_tensor *xc, *xg, *wc, *wg, *bc = NULL, *bg = NULL;
+    float *v = tt_rand(M * (K + xoff), 1.0);
+    in2(&q, &xc, &xg, "x", gdt, 2, sx, v);
+    free(v);
+    v = tt_rand(N * K, 0.25);
+    in2(&q, &wc, &wg, "w", gdt, 2, sw, v);
+    free(v);
+    if (bdt >= 0) {
+        v = tt_rand(N, 1.0);
+        in2(&q, &bc, &bg, "b", bdt, 1, sb, v);
+        free(v);
+    }
+    ov_tensor xvc = *xc, xvg = *xg;
+    if (xoff) {
+        ck_assert_int_eq(ov_tensor_slice(&xvc, xc, 1, xoff, K), 0);
+        ck_assert_int_eq(ov_tensor_slice(&xvg, xg, 1, xoff, K), 0);
+    }
+    ov_tensor *yc = out_dt(&q.cpu, "y", OV_DTYPE_F32, 2, sy), *yg = out_dt(&q.gpu, "y", gdt, 2, sy),
+              *y32 = out_dt(&q.gpu, "y32", OV_DTYPE_F32, 2, sy);
+    RUN2(ov_op_linear(yc, &xvc, wc, bc), ov_op_linear(yg, &xvg, wg, bg));
+    ck_assert_msg(ov_op_linear(y32, &xvg, wg, bg) == 0, "cuda: %s", ov_tensor_last_error());
+    char what[128];
+    snprintf(what, sizeof what, "gemv M%lld K%lld N%lld bias %s xoff %lld", (long long)M, (long long)K,
+             (long long)N, bdt >= 0 ? ov_dtype_name(bdt) : "none", (long long)xoff);
+    same(&q, what, yc, yg, 1e-3);
+    q.dt = OV_DTYPE_F32; /* the f32 output: f32 tolerance */
+    snprintf(what, sizeof what, "gemv M%lld K%lld N%lld bias %s xoff %lld, %s x -> f32 y", (long long)M,
+             (long long)K, (long long)N, bdt >= 0 ? ov_dtype_name(bdt) : "none", (long long)xoff,
+             ov_dtype_name(gdt));
+    same(&q, what, yc, y32, 1e-3);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+static void body_gemv(pair *p)
+{
+    static const int64_t Ms[5] = {1, 2, 3, 8, 9}, Ks[3] = {96, 200, 100}, Ns[2] = {80, 33};
+    const int gdt = p->dt == OV_DTYPE_F32 ? OV_DTYPE_F16 : p->dt, bdts[3] = {-1, gdt, OV_DTYPE_F32};
+    /* every row count meets each bias kind (none, x's dtype, f32) twice over its six K x N shapes */
+    for (int mi = 0; mi < 5; mi++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int ni = 0; ni < 2; ni++)
+                gemv_case(p, Ms[mi], Ks[ki], Ns[ni], bdts[(mi + ki + ni) % 3], 0);
+    /* longer rows: the unrolled loop, 2 and 4 warps per output (the k/v projection's shape) */
+    gemv_case(p, 1, 1000, 80, OV_DTYPE_F32, 0);
+    gemv_case(p, 2, 1544, 33, -1, 0);
+    gemv_case(p, 3, 4104, 33, gdt, 0);
+    gemv_case(p, 8, 4104, 80, -1, 0);
+    gemv_case(p, 1, 3584, 512, gdt, 0);
+    /* x views: one row at a 16-byte offset (kernel), 2-byte offset (misaligned), strided rows */
+    gemv_case(p, 1, 96, 80, gdt, 8);
+    gemv_case(p, 1, 96, 80, -1, 1);
+    gemv_case(p, 2, 96, 33, OV_DTYPE_F32, 8);
+}
+
 static void body_matmul(pair *p)
 {
     const int64_t sa[3] = {2, 33, 48}, sb[3] = {1, 48, 40}, sy[3] = {2, 33, 40};
@@ -410,6 +480,8 @@ static void flash_modes(int dt)
 {
     static const char *const modes[5] = {"1", "2", "3", "4", "0"};
     static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
+    /* the split-K decode kernel would take the Lq 1 cases first (t_decode_attn tests it) */
+    ck_assert_int_eq(setenv("OURVIDZ_CUDA_DECODE_ATTN", "0", 1), 0);
     for (int m = 0; m < 5; m++) {
         ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", modes[m], 1), 0);
         for (int b = 0; b < 3; b++) {
@@ -420,6 +492,7 @@ static void flash_modes(int dt)
         }
     }
     unsetenv("OURVIDZ_CUDA_FLASH");
+    unsetenv("OURVIDZ_CUDA_DECODE_ATTN");
 }
 
 START_TEST(t_flash_bf16)
@@ -433,6 +506,123 @@ START_TEST(t_flash_f16)
     flash_modes(OV_DTYPE_F16);
 }
 END_TEST
+
+/* ---- split-K decode attention (decode_attn_cuda.cu): Lq <= 8, no bias, D % 8 == 0 <= 256. Qwen2.5
+ * decode shapes (GQA 7:1, D 128, causal at q_pos_offset Lk − Lq) at Lk 1 (one split: o written
+ * directly), 37 (two splits on a 132-SM card), 300 and 1000 (many splits + the combine); Lq 3 and
+ * 8 causal (rows whose last key falls in different splits, so some splits are fully masked for
+ * some rows; 42 rows = 3 row groups of 16); D 64 non-causal cross attention; the Qwen layout (q a
+ * permuted [B, L, H, D] view, k/v permuted views of a longer [B, max_len, Hkv, D] cache, o a
+ * permuted view). Bias and Lq 9 must not take the path. Each case is checked against the CPU
+ * backend (same tolerances as every attention case: f32 1e-3 abs, 16-bit 1.5e-2 abs + rel) and
+ * the decode kernel's call counter. ---- */
+
+/* One attention case in its own contexts (4-5 tensors a side) run by the decode kernel want times. */
+static void decode_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
+                        int causal, int with_bias, int want)
+{
+    pair q = {.dt = p->dt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    const long long before = ov_backend_cuda_decode_attn_calls(p->gpu.be);
+    attn_case(&q, B, Hq, Hkv, Lq, Lk, D, causal, with_bias);
+    const long long ran = ov_backend_cuda_decode_attn_calls(p->gpu.be) - before;
+    ck_assert_msg(ran == want, "B%lld Hq%lld Hkv%lld Lq%lld Lk%lld D%lld bias%d: decode kernel ran %lld times, want %d",
+                  (long long)B, (long long)Hq, (long long)Hkv, (long long)Lq, (long long)Lk, (long long)D,
+                  with_bias, ran, want);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+/* Qwen's views: q/o permuted [1, L, Hq, D] rows, k/v the first Lk rows of a [1, 80, Hkv, D] cache. */
+static void decode_qwen_views(pair *p, int64_t L, int64_t Lk, int want)
+{
+    const int64_t Hq = 14, Hkv = 2, D = 128, sq[4] = {1, L, Hq, D}, sc[4] = {1, 80, Hkv, D};
+    pair q = {.dt = p->dt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    ov_tensor *xc, *xg, *kc, *kg, *vc, *vg, *oc, *og;
+    act2(&q, &xc, &xg, "q rows", 4, sq, 1.0);
+    act2(&q, &kc, &kg, "k cache", 4, sc, 1.0);
+    act2(&q, &vc, &vg, "v cache", 4, sc, 1.0);
+    out2(&q, &oc, &og, "o rows", 4, sq);
+    const int perm[4] = {0, 2, 1, 3};
+    ov_tensor t[8], ks[2];
+    ov_tensor *src[8] = {xc, xg, kc, kg, vc, vg, oc, og};
+    for (int i = 0; i < 8; i++) {
+        const ov_tensor *base = src[i];
+        if (i >= 2 && i < 6) { /* the cache rows [0, Lk) */
+            ck_assert_int_eq(ov_tensor_slice(&ks[i % 2], src[i], 1, 0, Lk), 0);
+            base = &ks[i % 2];
+        }
+        ck_assert_int_eq(ov_tensor_permute(&t[i], base, perm), 0);
+    }
+    ov_attn_params ap = {.scale = 0, .causal = 1, .q_pos_offset = Lk - L, .bias = NULL};
+    const long long before = ov_backend_cuda_decode_attn_calls(p->gpu.be);
+    RUN2(ov_op_attention(&t[6], &t[0], &t[2], &t[4], &ap), ov_op_attention(&t[7], &t[1], &t[3], &t[5], &ap));
+    ck_assert_int_eq(ov_backend_cuda_decode_attn_calls(p->gpu.be) - before, want);
+    char what[96];
+    snprintf(what, sizeof what, "decode attention Qwen views L%lld Lk%lld", (long long)L, (long long)Lk);
+    same(&q, what, oc, og, 1e-3); /* the whole [1, L, Hq, D] buffer: every element written */
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+/* k/v rows of D 64 inside rows of 68 elements (a column slice): a bf16 row stride of 136 bytes is
+ * no 16-byte multiple, so the K/V tiles load element by element (f32: 272 bytes, 16-byte loads). */
+static void decode_strided_kv(pair *p, int want)
+{
+    const int64_t sq[4] = {1, 4, 2, 64}, sb[4] = {1, 2, 90, 68};
+    pair q = {.dt = p->dt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    ov_tensor *qc, *qg, *kc, *kg, *vc, *vg, *oc, *og;
+    act2(&q, &qc, &qg, "q", 4, sq, 1.0);
+    act2(&q, &kc, &kg, "k rows", 4, sb, 1.0);
+    act2(&q, &vc, &vg, "v rows", 4, sb, 1.0);
+    out2(&q, &oc, &og, "o", 4, sq);
+    ov_tensor kvc, kvg, vvc, vvg;
+    ck_assert_int_eq(ov_tensor_slice(&kvc, kc, 3, 0, 64), 0);
+    ck_assert_int_eq(ov_tensor_slice(&kvg, kg, 3, 0, 64), 0);
+    ck_assert_int_eq(ov_tensor_slice(&vvc, vc, 3, 4, 64), 0);
+    ck_assert_int_eq(ov_tensor_slice(&vvg, vg, 3, 4, 64), 0);
+    ov_attn_params ap = {.scale = 0, .causal = 1, .q_pos_offset = 88, .bias = NULL};
+    const long long before = ov_backend_cuda_decode_attn_calls(p->gpu.be);
+    RUN2(ov_op_attention(oc, qc, &kvc, &vvc, &ap), ov_op_attention(og, qg, &kvg, &vvg, &ap));
+    ck_assert_int_eq(ov_backend_cuda_decode_attn_calls(p->gpu.be) - before, want);
+    same(&q, "decode attention k/v column slices", oc, og, 1e-3);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+/* want: 1 where the decode kernel should serve the cases ($OURVIDZ_CUDA_DECODE_ATTN unset), 0 off */
+static void decode_cases(pair *p, int want)
+{
+    decode_case(p, 1, 7, 1, 1, 1, 128, 1, 0, want);     /* first token: one key */
+    decode_case(p, 1, 7, 1, 1, 37, 128, 1, 0, want);    /* two splits of 32 */
+    decode_case(p, 1, 14, 2, 1, 300, 128, 1, 0, want);  /* Qwen decode, GQA 7:1 */
+    decode_case(p, 1, 14, 2, 1, 1000, 128, 1, 0, want); /* longer cache */
+    decode_case(p, 1, 14, 2, 3, 65, 128, 1, 0, want);   /* rows see keys 62, 63, 64: split edge */
+    decode_case(p, 2, 4, 2, 8, 100, 128, 1, 0, want);   /* Lq 8, batch 2 */
+    decode_case(p, 2, 4, 2, 1, 77, 64, 0, 0, want);     /* cross attention, D 64 */
+    decode_case(p, 1, 3, 1, 2, 50, 200, 0, 0, want);    /* D 200: the 256-wide instance */
+    decode_case(p, 1, 2, 2, 2, 40, 64, 0, 1, 0);        /* bias: never */
+    decode_case(p, 1, 14, 2, 9, 300, 128, 1, 0, 0);     /* Lq 9: never */
+    decode_qwen_views(p, 1, 77, want);
+    decode_qwen_views(p, 5, 80, want);
+    decode_strided_kv(p, want);
+}
+
+static void body_decode_attn(pair *p)
+{
+    decode_cases(p, 1);
+}
+
+static void body_decode_attn_off(pair *p)
+{
+    decode_cases(p, 0);
+}
+
 
 /* ---- GGUF-quantised weights: dequantised on the device into the activation dtype ---- */
 
@@ -548,31 +738,47 @@ static void body_layout(pair *p)
 
 /* ---- convolutions ---- */
 
+/* One conv2d case in its own contexts (tt_ctx holds 32 tensors a side). wdt: the weight's dtype
+ * (another than the activations' is converted to theirs on the device first: the CPU reference
+ * gets the same rounded weights, as in body_linear). bias 0: none. */
 static void conv2d_case(pair *p, int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k,
-                        ov_conv2d_params cp, int wdt)
+                        ov_conv2d_params cp, int wdt, int bias)
 {
+    pair q = {.dt = p->dt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
     int g = cp.groups ? cp.groups : 1, dh = cp.dilation_h ? cp.dilation_h : 1,
         dw = cp.dilation_w ? cp.dilation_w : 1;
     int64_t Ho = (H + 2 * cp.pad_h - dh * (k - 1) - 1) / cp.stride_h + 1;
     int64_t Wo = (W + 2 * cp.pad_w - dw * (k - 1) - 1) / cp.stride_w + 1;
     const int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C / g, k, k}, sb[1] = {O}, sy[4] = {N, O, Ho, Wo};
-    ov_tensor *xc, *xg, *wc, *wg, *bc, *bg, *yc, *yg;
-    act2(p, &xc, &xg, "x", 4, sx, 1.0);
+    ov_tensor *xc, *xg, *wc, *wg, *bc = NULL, *bg = NULL, *yc, *yg;
+    act2(&q, &xc, &xg, "x", 4, sx, 1.0);
     float *w = tt_rand(O * (C / g) * k * k, 0.5);
-    in2(p, &wc, &wg, "w", wdt, 4, sw, w);
+    if (wdt != q.dt && q.dt != OV_DTYPE_F32)
+        tt_round(q.dt, w, O * (C / g) * k * k);
+    in2(&q, &wc, &wg, "w", wdt, 4, sw, w);
     free(w);
-    act2(p, &bc, &bg, "b", 1, sb, 1.0);
-    out2(p, &yc, &yg, "y", 4, sy);
+    if (bias)
+        act2(&q, &bc, &bg, "b", 1, sb, 1.0);
+    out2(&q, &yc, &yg, "y", 4, sy);
     RUN2(ov_op_conv2d(yc, xc, wc, bc, &cp), ov_op_conv2d(yg, xg, wg, bg, &cp));
-    same(p, "conv2d", yc, yg, 1e-3);
+    char what[160];
+    snprintf(what, sizeof what,
+             "conv2d x [%lld,%lld,%lld,%lld] O %lld k %lld stride %d pad %d dil %d groups %d w %s%s",
+             (long long)N, (long long)C, (long long)H, (long long)W, (long long)O, (long long)k, cp.stride_h,
+             cp.pad_h, dh, g, ov_dtype_name(wdt), bias ? " bias" : "");
+    same(&q, what, yc, yg, 1e-3);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
 }
 
 static void conv_cases(pair *p)
 {
     conv2d_case(p, 2, 8, 9, 11, 6, 3,
-                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, p->dt);
+                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, p->dt, 1);
     conv2d_case(p, 1, 8, 10, 10, 4, 3,
-                (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 0, .pad_w = 1}, OV_DTYPE_F32);
+                (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 0, .pad_w = 1}, OV_DTYPE_F32, 1);
     conv2d_case(p, 1, 8, 7, 7, 8, 3,
                 (ov_conv2d_params){.stride_h = 1,
                                    .stride_w = 1,
@@ -581,8 +787,25 @@ static void conv_cases(pair *p)
                                    .dilation_h = 2,
                                    .dilation_w = 2,
                                    .groups = 2},
-                p->dt);
-    conv2d_case(p, 2, 16, 5, 4, 12, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1}, p->dt);
+                p->dt, 1);
+    conv2d_case(p, 2, 16, 5, 4, 12, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1}, p->dt, 1);
+    /* no bias: 1x1 (SDXL's proj_in / skip convs) and a 3x3 with an f16 checkpoint's weights */
+    conv2d_case(p, 2, 16, 5, 4, 12, 1, (ov_conv2d_params){.stride_h = 1, .stride_w = 1}, p->dt, 0);
+    conv2d_case(p, 1, 8, 9, 7, 8, 3, (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1},
+                OV_DTYPE_F16, 0);
+    /* SDXL's downsampler: 3x3 stride 2 pad 1 (odd and even sizes), bias */
+    conv2d_case(p, 2, 16, 12, 11, 16, 3,
+                (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}, p->dt, 1);
+    /* groups > 1 with stride 2, and depthwise (groups = C), no bias */
+    conv2d_case(p, 1, 8, 10, 9, 12, 3,
+                (ov_conv2d_params){.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 4}, p->dt,
+                0);
+    conv2d_case(p, 2, 8, 6, 6, 8, 3,
+                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .groups = 8}, p->dt,
+                1);
+    /* a 3x3 wide enough for cuDNN's tensor-core algorithms (32 -> 64 channels) */
+    conv2d_case(p, 2, 32, 16, 16, 64, 3,
+                (ov_conv2d_params){.stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1}, p->dt, 1);
 
     /* causal 3D: x [1, 4, 5, 6, 7], w [6, 4, 3, 3, 3], pad_t_front 2 */
     const int64_t sx[5] = {1, 4, 5, 6, 7}, sw[5] = {6, 4, 3, 3, 3}, sb[1] = {6}, sy[5] = {1, 6, 5, 6, 7};
@@ -625,19 +848,62 @@ START_TEST(t_norm)
 }
 END_TEST
 TEST_DT(t_linear, body_linear)
+TEST_DT(t_gemv, body_gemv)
+/* the same cases with the GEMV kernel off ($OURVIDZ_CUDA_GEMV=0): all through cuBLAS */
+START_TEST(t_gemv_off)
+{
+    with_env("OURVIDZ_CUDA_GEMV", "0", body_gemv);
+}
+END_TEST
 TEST_DT(t_matmul, body_matmul)
 TEST_DT(t_attention, body_attention)
 TEST_DT(t_rope, body_rope)
 TEST_DT(t_embed, body_embed)
 TEST_DT(t_layout, body_layout)
-/* every case on both im2col kernels: the 32-bit one (default) and the generic one */
+/* conv_cases counting the conv2d calls cuDNN served: none with $OURVIDZ_CUDA_CUDNN=0; some when
+ * cuDNN loads (default: benchmarked algorithm, "heur": heuristic), else none (noted). */
+static void conv_cases_counted(pair *p)
+{
+    const char *mode = getenv("OURVIDZ_CUDA_CUDNN");
+    const long long before = ov_backend_cuda_cudnn_calls(p->gpu.be);
+    conv_cases(p);
+    const long long served = ov_backend_cuda_cudnn_calls(p->gpu.be) - before;
+    if (mode && strcmp(mode, "0") == 0) {
+        ck_assert_msg(served == 0, "OURVIDZ_CUDA_CUDNN=0 but cuDNN served %lld conv2d calls", served);
+    } else if (!ov_backend_cuda_cudnn_available()) {
+        printf("test_tensor_cuda: cuDNN not available: conv2d ran on im2col (%s mode not exercised)\n",
+               mode ? mode : "find");
+        ck_assert_msg(served == 0, "cuDNN unavailable but %lld conv2d calls counted", served);
+    } else {
+        ck_assert_msg(served > 0, "cuDNN loaded (%s mode) but served no conv2d call [%s]",
+                      mode ? mode : "find", ov_dtype_name(p->dt));
+    }
+}
+
+/* every case on both im2col kernels (the 32-bit one and the generic one, cuDNN off), then through
+ * cuDNN (algorithm benchmarked per shape, the default, and chosen by heuristic) */
 START_TEST(t_conv)
 {
-    with_env("OURVIDZ_CUDA_IM2COL", "1", conv_cases);
-    with_env("OURVIDZ_CUDA_IM2COL", "0", conv_cases);
+    ck_assert_int_eq(setenv("OURVIDZ_CUDA_CUDNN", "0", 1), 0);
+    with_env("OURVIDZ_CUDA_IM2COL", "1", conv_cases_counted);
+    with_env("OURVIDZ_CUDA_IM2COL", "0", conv_cases_counted);
+    unsetenv("OURVIDZ_CUDA_CUDNN");
+    FOR_DT(conv_cases_counted);
+    with_env("OURVIDZ_CUDA_CUDNN", "heur", conv_cases_counted);
 }
 END_TEST
 TEST_DT(t_quant, body_quant)
+/* f32 and bf16 (the pair dtypes), f16 and the kernel switched off ($OURVIDZ_CUDA_DECODE_ATTN=0) */
+START_TEST(t_decode_attn)
+{
+    FOR_DT(body_decode_attn);
+    pair p;
+    pair_begin(&p, OV_DTYPE_F16);
+    body_decode_attn(&p);
+    pair_end(&p);
+    with_env("OURVIDZ_CUDA_DECODE_ATTN", "0", body_decode_attn_off);
+}
+END_TEST
 
 /* Probe in a child so the parent never initialises CUDA (Check forks every case). */
 static int have_device(void)
@@ -688,8 +954,9 @@ int main(void)
     Suite *s = suite_create("tensor_cuda");
     TCase *tc = tcase_create("vs_cpu");
     tcase_set_timeout(tc, 120);
-    const TTest *all[] = {t_unary, t_binary, t_glu,    t_norm, t_linear, t_matmul,     t_attention,
-                          t_rope,  t_embed,  t_layout, t_conv, t_quant,  t_flash_bf16, t_flash_f16};
+    const TTest *all[] = {t_unary,    t_binary, t_glu,        t_norm,     t_linear, t_gemv,
+                          t_gemv_off, t_matmul, t_attention,  t_rope,     t_embed,  t_layout,
+                          t_conv,     t_quant,  t_flash_bf16, t_flash_f16, t_decode_attn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         add(tc, all[i]);
     suite_add_tcase(s, tc);

@@ -75,6 +75,12 @@ int ov_backend_sync(ov_backend *be)
     return be->ops->sync ? be->ops->sync(be) : 0;
 }
 
+void ov_backend_phase(ov_backend *be, const char *name)
+{
+    if (be && be->ops->phase)
+        be->ops->phase(be, name);
+}
+
 int ov_backend_can_stream(const ov_backend *be)
 {
     const ov_backend_ops *o = be ? be->ops : NULL;

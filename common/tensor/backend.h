@@ -103,6 +103,10 @@ typedef struct ov_backend_ops {
      * convert weights in). A streaming load converting dtypes lands the stored bytes here
      * instead of allocating (and, on CUDA, synchronously freeing) a scratch tensor each time. */
     int (*scratch)(ov_backend *be, size_t bytes, void **out);
+    /* Optional: the work queued from now on belongs to phase `name` (a string literal: "text",
+     * "unet", "vae", "prefill", "decode"...) until the next call. Only for profiling reports (CUDA:
+     * OURVIDZ_CUDA_PROFILE=1 prints one table per phase); no effect on results. */
+    void (*phase)(ov_backend *be, const char *name);
 } ov_backend_ops;
 
 #define OV_BACKEND_SLOTS 4 /* upload_async slots */
@@ -150,6 +154,8 @@ int ov_tensor_upload(ov_tensor *t, const void *src_host, size_t bytes);
 int ov_tensor_download(const ov_tensor *t, void *dst_host, size_t bytes);
 /* Wait for all queued work on be. */
 int ov_backend_sync(ov_backend *be);
+/* Name the phase the following work belongs to (ov_backend_ops.phase; no-op where NULL or be NULL). */
+void ov_backend_phase(ov_backend *be, const char *name);
 /* Whether be offers the streaming entries (host_alloc, host_free, upload_async, wait_slot). */
 int ov_backend_can_stream(const ov_backend *be);
 

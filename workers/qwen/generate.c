@@ -80,6 +80,7 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
 
     /* prefill: the prompt in batches of OV_QWEN_PREFILL_CHUNK rows, logits of its last token */
     double t0 = now_ms();
+    ov_backend_phase(q->be, "prefill");
     ov_qwen_kv_clear(q);
     for (size_t i = 0; i < n; i += OV_QWEN_PREFILL_CHUNK) {
         size_t cnt = n - i < OV_QWEN_PREFILL_CHUNK ? n - i : OV_QWEN_PREFILL_CHUNK;
@@ -95,6 +96,7 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
         ov_sampler_accept(&s, ids[i]);
     double t1 = now_ms();
     res->prefill_ms = t1 - t0;
+    ov_backend_phase(q->be, "decode");
 
     for (;;) {
         int32_t id = ov_sampler_sample(&s, logits);

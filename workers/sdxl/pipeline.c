@@ -430,6 +430,7 @@ static int encode_one(ov_sdxl_pipeline *p, ov_arena *a, const char *prompt, int 
         if (!rc && !*ctx_out)
             rc = OV_ENOMEM;
     } else {
+        ov_backend_phase(p->be, "text");
         rc = ov_sdxl_text_encode(p->te, p->tok, prompt, emphasis, OV_SDXL_PROMPT_CHUNKS, a, &ctx, &pooled,
                                  &nch);
         if (rc == OV_ERANGE) {
@@ -615,6 +616,7 @@ static int denoise(job *j, int i0, int nb, ov_sdxl_result *res)
     if ((rc = ov_sdxl_sampler_init(&sp, &j->sch, (size_t)(nb * per))))
         goto out;
     float *xs = j->x + (int64_t)i0 * per;
+    ov_backend_phase(p->be, "unet");
     for (int i = 0; i < j->sch.steps; i++) {
         double t0 = now_ms();
         /* scale_model_input: x / √(σ² + 1) (Euler kinds; DPM++ feeds x as is) */
@@ -703,6 +705,7 @@ static int decode(job *j, int idx, ov_sdxl_result *res)
         rc = put_f32(&j->arena, "z", dt, 4, (int64_t[]){1, C, j->lh, j->lw}, z, &zt);
     if (!rc)
         rc = ov_arena_tensor(&j->arena, &it, "image", dt, 4, (int64_t[]){1, 3, H, W});
+    ov_backend_phase(p->be, "vae");
     if (!rc)
         rc = ov_sdxl_vae_decode(p->vae, &j->arena, &zt, &it);
     if (!rc)

@@ -152,7 +152,10 @@ int ov_unet_st_forward(const unet_st *s, ov_arena *a, ov_tensor *x, const ov_ten
     TRY(ov_op_linear(&tok, &h, &s->proj_out_w, &s->proj_out_b));
     TRY(ov_tensor_reshape(&tv, &tok, 4, (int64_t[]){B, H, W, C}));
     TRY(ov_tensor_permute(&perm, &tv, to_image));
-    TRY(ov_op_add(x, x, &perm));
+    /* back to [B, C, H, W] in gn's bytes (free again) by a copy, then a dense add: a backend's
+     * transposing copy reads and writes whole lines, an add through the permuted view does not */
+    TRY(ov_op_copy(&gn, &perm));
+    TRY(ov_op_add(x, x, &gn));
 done:
     ov_arena_release(a, mark);
     return rc;

@@ -151,6 +151,9 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
                               (long long)D, q->name, MAXD);
     if (B == 0 || Hq == 0 || Lq == 0)
         return 0;
+    rc = ov_cuda_decode_attention(be, o, q, k, v, p);
+    if (rc <= 0)
+        return rc; /* few query rows: ran (or failed) on the split-K decode kernel */
     rc = ov_cuda_flash_attention(be, o, q, k, v, p);
     if (rc <= 0)
         return rc; /* ran (or failed) on the tensor-core kernel */

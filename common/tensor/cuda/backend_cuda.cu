@@ -50,9 +50,12 @@ int ov_cuda_check(ov_backend *be, cudaError_t e, const char *op, const char *wha
 
 int ov_cuda_blas_check(ov_backend *be, cublasStatus_t s, const char *op, const char *what)
 {
-    if (s == CUBLAS_STATUS_SUCCESS)
-        return 0;
     ov_cuda *c = ov_cuda_of(be);
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        if (c->prof)
+            ov_cuda_prof_end(c);
+        return 0;
+    }
     if (s == CUBLAS_STATUS_ALLOC_FAILED)
         return ov_tensor_fail(OV_ENOMEM, "%s: %s on %s: cuBLAS could not allocate", op, what, c->name);
     if (s == CUBLAS_STATUS_EXECUTION_FAILED) {
@@ -81,6 +84,9 @@ int ov_cuda_enter(ov_backend *be, const char *op)
 
 int ov_cuda_launched(ov_backend *be, const char *op)
 {
+    ov_cuda *c = ov_cuda_of(be);
+    if (c->prof)
+        ov_cuda_prof_end(c);
     return ov_cuda_check(be, cudaGetLastError(), op, "kernel launch");
 }
 
@@ -163,6 +169,14 @@ ov_cu_view ov_cu_view_bcast(const ov_tensor *t, const ov_tensor *y)
     v.ndim = n;
     v.dense = ov_dense_strides(v.ndim, v.shape, v.stride);
     return v;
+}
+
+int ov_cu_v32_of(const ov_cu_view *v, ov_cu_v32 *o)
+{
+    o->data = v->data;
+    o->dtype = v->dtype;
+    o->scale = v->scale;
+    return ov_ix32_make(&o->ix, v->ndim, v->shape, v->stride);
 }
 
 /* ---- memory ---- */
@@ -320,6 +334,13 @@ static int cu_scratch(ov_backend *be, size_t bytes, void **out)
     return rc ? rc : ov_cuda_scratch(be, bytes, out, "scratch");
 }
 
+static void cu_phase(ov_backend *be, const char *name)
+{
+    ov_cuda *c = ov_cuda_of(be);
+    if (c->prof)
+        ov_cuda_prof_phase(c, name);
+}
+
 static ov_backend_ops make_ops(void)
 {
     ov_backend_ops o;
@@ -357,6 +378,7 @@ static ov_backend_ops make_ops(void)
     o.upload_async = cu_upload_async;
     o.wait_slot = cu_wait_slot;
     o.scratch = cu_scratch;
+    o.phase = cu_phase;
     return o;
 }
 
@@ -365,6 +387,16 @@ static const ov_backend_ops g_cuda_ops = make_ops();
 extern "C" long long ov_backend_cuda_flash_calls(const ov_backend *be)
 {
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->flash_calls : 0;
+}
+
+extern "C" long long ov_backend_cuda_decode_attn_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->decode_calls : 0;
+}
+
+extern "C" long long ov_backend_cuda_cudnn_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->cudnn_calls : 0;
 }
 
 extern "C" int ov_backend_cuda_device_count(void)
@@ -397,8 +429,14 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     /* kernel switches (triage, and the tests that run both paths), read once here */
     const char *e = getenv("OURVIDZ_CUDA_IM2COL");
     c->im2col_fast = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_CUDNN"); /* conv2d: "0" im2col only, "heur" heuristic, else benchmarked */
+    c->cudnn = e && e[0] == '0' && e[1] == '\0' ? 0 : e && strcmp(e, "heur") == 0 ? 2 : 1;
     e = getenv("OURVIDZ_CUDA_GN_SPLIT");
     c->gn_split = e && (e[0] == '0' || e[0] == '1') && e[1] == '\0' ? e[0] - '0' : -1;
+    e = getenv("OURVIDZ_CUDA_DECODE_ATTN");
+    c->decode_attn = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_GEMV");
+    c->gemv = !(e && e[0] == '0' && e[1] == '\0');
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;
@@ -441,6 +479,7 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
         ov_cuda_prof_close(c);
+        ov_cuda_cudnn_close(c);
         if (c->scratch)
             (void)cudaFreeAsync(c->scratch, c->stream);
         if (c->stream)

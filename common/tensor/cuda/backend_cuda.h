@@ -24,6 +24,15 @@ void ov_backend_cuda_close(ov_backend *be);
 /* Attention calls on be served by the tensor-core flash kernel so far (tests and benchmarks check
  * the dispatch with it). */
 long long ov_backend_cuda_flash_calls(const ov_backend *be);
+/* Attention calls on be served by the split-K decode kernel (Lq <= 8; off with
+ * $OURVIDZ_CUDA_DECODE_ATTN=0, read at open) so far. */
+long long ov_backend_cuda_decode_attn_calls(const ov_backend *be);
+/* conv2d calls on be served by cuDNN so far ($OURVIDZ_CUDA_CUDNN, read at open: "0" never, "heur"
+ * heuristic algorithm choice, else benchmarked once per shape; im2col + cuBLAS otherwise). */
+long long ov_backend_cuda_cudnn_calls(const ov_backend *be);
+/* 1 when cuDNN 9 loads in this process (dlopen on the first call: $OURVIDZ_CUDNN_LIB, libcudnn.so.9,
+ * libcudnn.so), else 0 (conv2d then always uses im2col). */
+int ov_backend_cuda_cudnn_available(void);
 /* Number of visible CUDA devices (0 when none or no driver). */
 int ov_backend_cuda_device_count(void);
 

@@ -75,6 +75,23 @@ __device__ __forceinline__ float ov_ldvw(const ov_cu_view &v, int64_t li)
     return ov_ldw(v.data, v.dtype, ov_off(v, li)) * v.scale;
 }
 
+/* The same three for a 32-bit view (ov_cu_v32_of): li < 2^31, multiply-high divisions. Kernels
+ * templated on the view type take either. */
+__device__ __forceinline__ int64_t ov_off(const ov_cu_v32 &v, int64_t li)
+{
+    return ov_ix32_off(&v.ix, (uint32_t)li);
+}
+
+__device__ __forceinline__ float ov_ldv(const ov_cu_v32 &v, int64_t li)
+{
+    return ov_ld(v.data, v.dtype, ov_off(v, li)) * v.scale;
+}
+
+__device__ __forceinline__ float ov_ldvw(const ov_cu_v32 &v, int64_t li)
+{
+    return ov_ldw(v.data, v.dtype, ov_off(v, li)) * v.scale;
+}
+
 /* Sum over a block (blockDim.x a multiple of 32, <= 1024); every thread gets the total. */
 __device__ __forceinline__ float ov_block_sum(float x, float *sh /* [32] */)
 {

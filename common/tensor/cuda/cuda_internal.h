@@ -10,6 +10,7 @@ extern "C" {
 #include "common/error.h"
 #include "common/tensor/backend.h"
 }
+#include "common/tensor/cuda/index_plan.h"
 
 /* Backend-private state (ov_backend.impl). */
 typedef struct ov_cuda {
@@ -26,6 +27,18 @@ typedef struct ov_cuda {
     int flash; /* flash attention: 0 off, 1-3 one variant, 4 per shape (ov_cuda_flash_mode) */
     int im2col_fast; /* conv: the 32-bit im2col kernel where it fits ($OURVIDZ_CUDA_IM2COL=0: never) */
     int gn_split;    /* group norm split path: -1 by shape, 0 never, 1 always ($OURVIDZ_CUDA_GN_SPLIT) */
+    /* conv2d through cuDNN (conv_cuda.cu, cudnn_loader.h): 0 off ($OURVIDZ_CUDA_CUDNN=0, or cuDNN
+     * unusable), 1 algorithm benchmarked once per shape (default), 2 heuristic ("heur") */
+    int cudnn;
+    long long cudnn_calls;              /* conv2d calls cuDNN served */
+    void *cudnn_handle;                 /* cudnnHandle_t on `stream`, created at the first conv2d */
+    void *cudnn_ws;                     /* cuDNN workspace: its own buffer, never the scratch */
+    size_t cudnn_ws_bytes;
+    struct ov_cudnn_cache *cudnn_cache; /* per-shape algorithm choice (conv_cuda.cu) */
+    int decode_attn; /* split-K decode attention for Lq <= 8 ($OURVIDZ_CUDA_DECODE_ATTN=0: never) */
+    long long decode_calls; /* attention calls the decode kernel served */
+    int sm_count;           /* multiprocessors (0 until the decode kernel first asks) */
+    int gemv;        /* linear with <= 8 rows: the GEMV kernel where it fits ($OURVIDZ_CUDA_GEMV=0: never) */
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
     struct ov_cuda_prof *prof; /* OURVIDZ_CUDA_PROFILE=1: per-op stream time (NULL: off) */
@@ -44,6 +57,12 @@ int ov_cuda_enter(ov_backend *be, const char *op);
 /* The profiler (profile_cuda.cu): start when $OURVIDZ_CUDA_PROFILE is 1, mark an op, report + free. */
 void ov_cuda_prof_open(ov_cuda *c);
 void ov_cuda_prof_mark(ov_cuda *c, const char *op);
+/* After an op's last launch (ov_cuda_launched, a successful cuBLAS call): the end of its kernels,
+ * so the table splits each op's time into its own and the idle gap before the next op. */
+void ov_cuda_prof_end(ov_cuda *c);
+/* ov_backend_phase: later marks are charged to phase `name` (a string literal; "load" until the
+ * first call), one table per phase. */
+void ov_cuda_prof_phase(ov_cuda *c, const char *name);
 void ov_cuda_prof_close(ov_cuda *c);
 /* Check a CUDA status from op (what = the call): 0, or OV_EGPU / OV_ENOMEM with a message naming
  * the op; sticky errors latch. */
@@ -85,6 +104,17 @@ ov_cu_view ov_cu_view_of(const ov_tensor *t);
  * to y get stride 0. */
 ov_cu_view ov_cu_view_bcast(const ov_tensor *t, const ov_tensor *y);
 
+/* A view addressed with 32-bit index math (index_plan.h: simplified dims, multiply-high divisors). */
+typedef struct ov_cu_v32 {
+    const void *data;
+    int dtype;
+    float scale;
+    ov_ix32 ix;
+} ov_cu_v32;
+
+/* v with 32-bit index math: 1 when it fits (ov_ix32_make), else 0 (keep the 64-bit view). */
+int ov_cu_v32_of(const ov_cu_view *v, ov_cu_v32 *o);
+
 /* Launch geometry for n elements, grid-stride loops. */
 static inline unsigned ov_cu_blocks(int64_t n, int threads)
 {
@@ -103,12 +133,18 @@ int ov_cuda_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t 
                 float value);
 int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+/* gemv_cuda.cu: linear for 1..8 rows of bf16/f16 x with a same-dtype unscaled weight (K % 8 == 0,
+ * 16-byte aligned, rows back to back), bias fused: 0 or an error once launched, 1 when the case
+ * does not fit or c->gemv is off (the caller runs cuBLAS). */
+int ov_cuda_gemv(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
 int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                    int trans_b, float alpha);
 int ov_cuda_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                    const ov_conv2d_params *p);
 int ov_cuda_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
                           const ov_tensor *b, const ov_conv3d_params *p);
+/* Backend close (stream drained): destroy the cuDNN handle and descriptors, free its workspace. */
+void ov_cuda_cudnn_close(ov_cuda *c);
 int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps);
 int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
@@ -134,6 +170,11 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
  * flash variant (flash_attn_cuda.cu: 1 default, 2 = capped for 2 CTAs/SM, 3 = 32 rows per warp),
  * anything else -> 1. */
 int ov_cuda_flash_mode(void);
+/* decode_attn_cuda.cu: split-K (flash-decoding) kernel for Lq <= 8, no bias, D <= 256 with D % 8
+ * == 0, q/k/v/o all f32, f16 or bf16: 0 or an error once launched, 1 when the case does not fit
+ * (or $OURVIDZ_CUDA_DECODE_ATTN=0 turned it off at open). */
+int ov_cuda_decode_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
+                             const ov_tensor *v, const ov_attn_params *p);
 int ov_cuda_rope_neox(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t pos_offset, float theta);
 int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t gt, int64_t gh, int64_t gw,
                        float theta);

@@ -1,5 +1,8 @@
 /* CUDA element-wise and layout ops: copy, concat, pad, upsample, unary, binary, modulate, GLUs,
- * embeddings. One thread per output element (grid-stride); inputs read through strided views. */
+ * embeddings. One thread per output element (grid-stride); inputs read through strided views, in
+ * 32-bit index math with multiply-high divisions where every offset fits (index_plan.h: the
+ * 64-bit div/mod per dimension cost a broadcast add on an H100 10x its memory time), and
+ * transposing copies through shared-memory tiles. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -17,11 +20,73 @@ static int prologue(ov_backend *be, const char *op, const ov_tensor *y)
 
 /* ---- copy ---- */
 
-__global__ void k_copy(void *y, ov_cu_view yv, ov_cu_view xv, int64_t n)
+/* Fits the 32-bit kernels: n elements and every view's offsets below 2^31 (index_plan.h). */
+static int fits32(int64_t n)
+{
+    return n < ((int64_t)1 << 31);
+}
+
+template <class V>
+__global__ void k_copy(void *y, V yv, V xv, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         ov_st(y, yv.dtype, ov_off(yv, i), ov_ldvw(xv, i));
+}
+
+/* y (dense) = the source read as [n, r, c] with r contiguous (ov_transpose_plan_of): 32x32 tiles
+ * through shared memory, so both the reads (along r) and the writes (along c) are coalesced. A
+ * permute copy read element by element touches one 32-byte sector per element instead. */
+#define TT 32
+#define TR 8
+__global__ void k_transpose(void *y, int ydt, const void *x, int xdt, float scale, ov_transpose_plan t)
+{
+    __shared__ float tile[TT][TT + 1];
+    const int c0 = blockIdx.x * TT, r0 = blockIdx.y * TT, tx = threadIdx.x, ty = threadIdx.y;
+    const int64_t xb = (int64_t)blockIdx.z * t.sn;
+    for (int k = 0; k < TT; k += TR) {
+        const int c = c0 + ty + k, r = r0 + tx;
+        if (c < t.c && r < t.r)
+            tile[ty + k][tx] = ov_ld(x, xdt, xb + r + (int64_t)c * t.sc) * scale;
+    }
+    __syncthreads();
+    const int64_t yb = (int64_t)blockIdx.z * t.r * t.c;
+    for (int k = 0; k < TT; k += TR) {
+        const int r = r0 + ty + k, c = c0 + tx;
+        if (c < t.c && r < t.r)
+            ov_st(y, ydt, yb + (int64_t)r * t.c + c, tile[tx][ty + k]);
+    }
+}
+
+static int is_plain_float(int dt)
+{
+    return dt == OV_DTYPE_F32 || dt == OV_DTYPE_F16 || dt == OV_DTYPE_BF16 || dt == OV_DTYPE_F8_E4M3 ||
+           dt == OV_DTYPE_F8_E5M2;
+}
+
+/* y = x element by element (shapes may differ, element counts equal): the tiled transpose when x is
+ * a transposed view and y dense, else the strided kernel in 32-bit index math where it fits. */
+static int launch_copy(ov_backend *be, const char *op, ov_tensor *y, const ov_tensor *x)
+{
+    int64_t n = ov_tensor_nelem(y);
+    if (n == 0)
+        return 0;
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    ov_cu_view yv = ov_cu_view_of(y), xv = ov_cu_view_of(x);
+    ov_cu_v32 y32, x32;
+    if (fits32(n) && ov_cu_v32_of(&yv, &y32) && ov_cu_v32_of(&xv, &x32)) {
+        ov_transpose_plan tp;
+        if (y32.ix.dense && is_plain_float(x->dtype) &&
+            ov_transpose_plan_of(&tp, xv.ndim, xv.shape, xv.stride) && (tp.r + TT - 1) / TT <= 65535) {
+            dim3 grid((unsigned)((tp.c + TT - 1) / TT), (unsigned)((tp.r + TT - 1) / TT), (unsigned)tp.n);
+            k_transpose<<<grid, dim3(TT, TR), 0, st>>>(y->data, y->dtype, x->data, x->dtype, xv.scale, tp);
+        } else {
+            k_copy<ov_cu_v32><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y32, x32, n);
+        }
+    } else {
+        k_copy<ov_cu_view><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, yv, xv, n);
+    }
+    return ov_cuda_launched(be, op);
 }
 
 int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
@@ -32,38 +97,10 @@ int ov_cuda_copy(ov_backend *be, ov_tensor *y, const ov_tensor *x)
         rc = ov_cuda_need_weight(op, x);
     if (rc)
         return rc;
-    int64_t n = ov_tensor_nelem(y);
-    if (n == 0)
-        return 0;
-    k_copy<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, ov_cu_view_of(y),
-                                                                             ov_cu_view_of(x), n);
-    return ov_cuda_launched(be, op);
+    return launch_copy(be, op, y, x);
 }
 
-/* ---- concat ---- */
-
-__global__ void k_concat(void *y, int ydt, ov_cu_view yv, ov_cu_view av, ov_cu_view bv, int dim, int64_t n)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t li = i, offa = 0, offb = 0;
-        int useb = 0;
-        for (int d = yv.ndim - 1; d >= 0; d--) {
-            int64_t c = li % yv.shape[d];
-            li /= yv.shape[d];
-            if (d == dim && c >= av.shape[d]) {
-                useb = 1;
-                c -= av.shape[d];
-                offb += c * bv.stride[d];
-            } else {
-                offa += c * av.stride[d];
-                offb += c * bv.stride[d];
-            }
-        }
-        float v = useb ? ov_ld(bv.data, bv.dtype, offb) : ov_ld(av.data, av.dtype, offa);
-        ov_st(y, ydt, i, v);
-    }
-}
+/* ---- concat: two copies into slices of y ---- */
 
 int ov_cuda_concat(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int dim)
 {
@@ -75,12 +112,18 @@ int ov_cuda_concat(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
         rc = ov_cuda_need_float(op, b, 0);
     if (rc)
         return rc;
-    int64_t n = ov_tensor_nelem(y);
-    if (n == 0)
+    if (ov_tensor_nelem(y) == 0)
         return 0;
-    k_concat<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
-        y->data, y->dtype, ov_cu_view_of(y), ov_cu_view_of(a), ov_cu_view_of(b), dim, n);
-    return ov_cuda_launched(be, op);
+    const int64_t na = a->shape[dim];
+    ov_tensor ya, yb;
+    rc = ov_tensor_slice(&ya, y, dim, 0, na);
+    if (!rc)
+        rc = ov_tensor_slice(&yb, y, dim, na, y->shape[dim] - na);
+    if (!rc)
+        rc = launch_copy(be, op, &ya, a);
+    if (!rc)
+        rc = launch_copy(be, op, &yb, b);
+    return rc;
 }
 
 /* ---- pad ---- */
@@ -140,6 +183,17 @@ __global__ void k_up2(void *y, int ydt, const void *x, int xdt, int64_t H, int64
     }
 }
 
+/* The same with multiply-high divisions (n < 2^31). */
+__global__ void k_up2_32(void *y, int ydt, const void *x, int xdt, uint32_t H, uint32_t W, ov_fdiv d2w,
+                         ov_fdiv d2h, uint32_t n)
+{
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const uint32_t t = ov_fdiv_q(d2w, i), ox = i - t * 2 * W;
+        const uint32_t p = ov_fdiv_q(d2h, t), oy = t - p * 2 * H;
+        ov_st(y, ydt, i, ov_ld(x, xdt, (int64_t)(p * H + oy / 2) * W + ox / 2));
+    }
+}
+
 int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 {
     const char *op = "upsample_nearest2x";
@@ -151,8 +205,14 @@ int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    k_up2<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
-        y->data, y->dtype, x->data, x->dtype, x->shape[x->ndim - 2], x->shape[x->ndim - 1], n);
+    const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    if (fits32(n))
+        k_up2_32<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, (uint32_t)H,
+                                                              (uint32_t)W, ov_fdiv_make((uint32_t)(2 * W)),
+                                                              ov_fdiv_make((uint32_t)(2 * H)), (uint32_t)n);
+    else
+        k_up2<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, H, W, n);
     return ov_cuda_launched(be, op);
 }
 
@@ -199,7 +259,8 @@ int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, fl
 
 /* ---- binary / modulate (broadcasting) ---- */
 
-__global__ void k_binary(void *y, int ydt, ov_cu_view av, ov_cu_view bv, int kind, int64_t n)
+template <class V>
+__global__ void k_binary(void *y, int ydt, V av, V bv, int kind, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -222,12 +283,18 @@ int ov_cuda_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    k_binary<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
-        y->data, y->dtype, ov_cu_view_bcast(a, y), ov_cu_view_bcast(b, y), kind, n);
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    ov_cu_view av = ov_cu_view_bcast(a, y), bv = ov_cu_view_bcast(b, y);
+    ov_cu_v32 a32, b32;
+    if (fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32))
+        k_binary<ov_cu_v32><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, a32, b32, kind, n);
+    else
+        k_binary<ov_cu_view><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, av, bv, kind, n);
     return ov_cuda_launched(be, op);
 }
 
-__global__ void k_modulate(void *y, int ydt, ov_cu_view xv, ov_cu_view shv, ov_cu_view scv, int64_t n)
+template <class V>
+__global__ void k_modulate(void *y, int ydt, V xv, V shv, V scv, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -254,8 +321,13 @@ int ov_cuda_modulate(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    k_modulate<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
-        y->data, y->dtype, ov_cu_view_bcast(x, y), ov_cu_view_bcast(shift, y), ov_cu_view_bcast(scale, y), n);
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    ov_cu_view xv = ov_cu_view_bcast(x, y), hv = ov_cu_view_bcast(shift, y), cv = ov_cu_view_bcast(scale, y);
+    ov_cu_v32 x32, h32, c32;
+    if (fits32(n) && ov_cu_v32_of(&xv, &x32) && ov_cu_v32_of(&hv, &h32) && ov_cu_v32_of(&cv, &c32))
+        k_modulate<ov_cu_v32><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x32, h32, c32, n);
+    else
+        k_modulate<ov_cu_view><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, xv, hv, cv, n);
     return ov_cuda_launched(be, op);
 }
 
@@ -271,6 +343,16 @@ __global__ void k_geglu(void *y, int ydt, const void *x, int xdt, int64_t half, 
     }
 }
 
+/* The same with a multiply-high division (2·n < 2^31). */
+__global__ void k_geglu32(void *y, int ydt, const void *x, int xdt, ov_fdiv dh, uint32_t n)
+{
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const uint32_t r = ov_fdiv_q(dh, i), c = i - r * dh.d, xa = r * 2 * dh.d + c;
+        float a = ov_ld(x, xdt, xa), g = ov_ld(x, xdt, xa + dh.d);
+        ov_st(y, ydt, i, a * unary_fn(OV_UNARY_GELU_ERF, g, 0, 0));
+    }
+}
+
 int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 {
     const char *op = "geglu";
@@ -282,8 +364,12 @@ int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     int64_t n = ov_tensor_nelem(y), half = y->shape[y->ndim - 1];
     if (n == 0)
         return 0;
-    k_geglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data,
-                                                                              x->dtype, half, n);
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    if (fits32(2 * n))
+        k_geglu32<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype,
+                                                               ov_fdiv_make((uint32_t)half), (uint32_t)n);
+    else
+        k_geglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, half, n);
     return ov_cuda_launched(be, op);
 }
 

@@ -83,6 +83,10 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
         rc = ov_cuda_check(be, cudaMemsetAsync(y->data, 0, (size_t)(M * N) * esize(y->dtype), c->stream), op,
                            "cudaMemsetAsync");
     } else {
+        /* 1..8 rows (decode): the GEMV kernel, bias fused (gemv_cuda.cu); 1 = not its case */
+        rc = ov_cuda_gemv(be, y, x, w, b);
+        if (rc <= 0)
+            return rc;
         const void *wp = w->data;
         if (w->dtype != x->dtype || ov_cuda_scale_of(w) != 1.0f) {
             /* f32/f16/bf16/f8 (with its scale) or quantised weights -> x's dtype in scratch */

@@ -110,10 +110,12 @@ __global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void
         s2 += d * d;
     }
     float inv = rsqrtf(ov_block_sum(s2, sh) / (float)cnt + eps);
-    for (int64_t i = threadIdx.x; i < cnt; i += blockDim.x) {
-        int64_t c = gi * cpg + i / S;
-        float v = (ov_ld(x, xdt, base + i) - mean) * inv * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f);
-        ov_st(y, ydt, base + i, v);
+    /* channel by channel: no division per element */
+    for (int64_t cc = 0; cc < cpg; cc++) {
+        const int64_t c = gi * cpg + cc, cb = base + cc * S;
+        const float gs = vec_ld(g, c, 1.0f) * inv, bb = vec_ld(b, c, 0.0f);
+        for (int64_t i = threadIdx.x; i < S; i += blockDim.x)
+            ov_st(y, ydt, cb + i, (ov_ld(x, xdt, cb + i) - mean) * gs + bb);
     }
 }
 
@@ -172,6 +174,18 @@ __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float
     }
 }
 
+/* The same with multiply-high divisions (n < 2^31): q = i / S is (sample, channel). */
+__global__ void k_gn_apply32(void *y, int ydt, const void *x, int xdt, const float *stat, vec_arg g, vec_arg b,
+                             ov_fdiv dS, ov_fdiv dC, uint32_t cpg, uint32_t groups, uint32_t n)
+{
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const uint32_t q = ov_fdiv_q(dS, i), nb = ov_fdiv_q(dC, q), c = q - nb * dC.d;
+        const uint32_t ng = nb * groups + c / cpg;
+        const float gs = vec_ld(g, c, 1.0f) * stat[ng * 2 + 1];
+        ov_st(y, ydt, i, (ov_ld(x, xdt, i) - stat[ng * 2]) * gs + vec_ld(b, c, 0.0f));
+    }
+}
+
 /* The split path when few groups would leave SMs idle and each group is big (the backend's
  * gn_split, from $OURVIDZ_CUDA_GN_SPLIT at open, forces it off / on). */
 static int gn_split(const ov_cuda *c, int64_t ngroups, int64_t cnt)
@@ -208,8 +222,13 @@ int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int gro
         if ((rc = ov_cuda_launched(be, op)))
             return rc;
         const int64_t n = N * C * S;
-        k_gn_apply<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, stat,
-                                                                  vec_of(gamma), vec_of(beta), C, groups, S, n);
+        if (n < ((int64_t)1 << 31))
+            k_gn_apply32<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(
+                y->data, y->dtype, x->data, x->dtype, stat, vec_of(gamma), vec_of(beta), ov_fdiv_make((uint32_t)S),
+                ov_fdiv_make((uint32_t)C), (uint32_t)(C / groups), (uint32_t)groups, (uint32_t)n);
+        else
+            k_gn_apply<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, stat,
+                                                                      vec_of(gamma), vec_of(beta), C, groups, S, n);
         return ov_cuda_launched(be, op);
     }
     k_groupnorm<<<(unsigned)(N * groups), 1024, 0, ov_cuda_of(be)->stream>>>(

@@ -1,11 +1,14 @@
 /* Per-op stream-time profile of the CUDA backend, for finding where a model's GPU time goes when no
  * hardware profiler is at hand: OURVIDZ_CUDA_PROFILE=1 at backend open.
  *
- * Every ov_cuda_enter(op) records an event on the backend's stream; the stream time from one op's
- * event to the next one's is charged to the first op (all work of a backend is in order on its one
- * stream). That time includes any gap in which the GPU waited for the host to queue the next op,
- * so launch-bound phases show up under the ops that precede the gaps: it is the wall time the
- * stream spent, not kernel time. Host-side "sync"/"download" marks make the waits visible too.
+ * Every ov_cuda_enter(op) records an event on the backend's stream, and the op's last launch
+ * (ov_cuda_launched / a successful cuBLAS call: ov_cuda_prof_end) a second one. Per op name the
+ * table sums the stream time from its start to the next op's start ("wall": all work of a backend is
+ * in order on its one stream) and, of that, the time from its start to its end event ("busy": its
+ * kernels, queued work ahead of them included); wall − busy is the stream idling after the op while
+ * the host prepared the next one (launch overhead, host work, syncs). Ops with no end event
+ * (upload, download, sync) count their wall time as busy. ov_backend_phase(be, name) starts a phase
+ * ("start" until the first): one table per phase, in order of first appearance.
  * Events are folded into per-name totals every FOLD marks (one stream sync each), and the table is
  * printed to stderr when the backend closes. Off: one pointer test per op. */
 #include <stdio.h>
@@ -15,17 +18,20 @@
 #include "common/tensor/cuda/cuda_internal.h"
 
 #define FOLD 4096 /* marks held before folding */
-#define MAX_OPS 96
+#define MAX_OPS 256 /* (phase, op) pairs */
 
 struct ov_cuda_prof {
     cudaStream_t stream;
     cudaEvent_t ev[FOLD];
+    cudaEvent_t end[FOLD]; /* NULL: the op recorded no end */
     const char *op[FOLD];
+    const char *ph[FOLD]; /* the phase each mark belongs to */
+    const char *cur;      /* the current phase */
     int n;
     struct {
-        const char *op;
+        const char *ph, *op;
         long long calls;
-        double ms;
+        double ms, busy;
     } agg[MAX_OPS];
     int n_agg;
     long long dropped; /* marks whose event could not be made */
@@ -37,23 +43,34 @@ void ov_cuda_prof_open(ov_cuda *c)
     if (!e || strcmp(e, "1") != 0)
         return;
     c->prof = (struct ov_cuda_prof *)calloc(1, sizeof *c->prof);
-    if (c->prof)
+    if (c->prof) {
         c->prof->stream = c->stream;
+        c->prof->cur = "start";
+    }
 }
 
-static void charge(struct ov_cuda_prof *p, const char *op, double ms)
+void ov_cuda_prof_phase(ov_cuda *c, const char *name)
+{
+    if (c->prof && name)
+        c->prof->cur = name;
+}
+
+static void charge(struct ov_cuda_prof *p, const char *ph, const char *op, double ms, double busy)
 {
     int i = 0;
-    while (i < p->n_agg && strcmp(p->agg[i].op, op) != 0)
+    while (i < p->n_agg && (strcmp(p->agg[i].op, op) != 0 || strcmp(p->agg[i].ph, ph) != 0))
         i++;
     if (i == p->n_agg) {
-        if (p->n_agg == MAX_OPS)
+        if (p->n_agg == MAX_OPS) {
             i = MAX_OPS - 1; /* the last row takes the overflow */
-        else
+        } else {
+            p->agg[p->n_agg].ph = ph;
             p->agg[p->n_agg++].op = op;
+        }
     }
     p->agg[i].calls++;
     p->agg[i].ms += ms;
+    p->agg[i].busy += busy < ms ? busy : ms;
 }
 
 /* Charge every interval but the last mark's, which stays as the start of the next batch. */
@@ -63,13 +80,22 @@ static void fold(struct ov_cuda_prof *p)
         return;
     (void)cudaEventSynchronize(p->ev[p->n - 1]);
     for (int i = 0; i + 1 < p->n; i++) {
-        float ms = 0.0f;
-        if (cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]) == cudaSuccess)
-            charge(p, p->op[i], (double)ms);
+        float ms = 0.0f, busy = 0.0f;
+        if (cudaEventElapsedTime(&ms, p->ev[i], p->ev[i + 1]) == cudaSuccess) {
+            if (!p->end[i] || cudaEventElapsedTime(&busy, p->ev[i], p->end[i]) != cudaSuccess)
+                busy = ms;
+            charge(p, p->ph[i], p->op[i], (double)ms, (double)busy);
+        }
         (void)cudaEventDestroy(p->ev[i]);
+        if (p->end[i])
+            (void)cudaEventDestroy(p->end[i]);
+        p->end[i] = NULL;
     }
     p->ev[0] = p->ev[p->n - 1];
+    p->end[0] = p->end[p->n - 1];
+    p->end[p->n - 1] = NULL;
     p->op[0] = p->op[p->n - 1];
+    p->ph[0] = p->ph[p->n - 1];
     p->n = 1;
     (void)cudaGetLastError();
 }
@@ -90,8 +116,25 @@ void ov_cuda_prof_mark(ov_cuda *c, const char *op)
         return;
     }
     p->ev[p->n] = ev;
+    p->end[p->n] = NULL;
     p->op[p->n] = op;
+    p->ph[p->n] = p->cur;
     p->n++;
+}
+
+void ov_cuda_prof_end(ov_cuda *c)
+{
+    struct ov_cuda_prof *p = c->prof;
+    if (!p || p->n == 0)
+        return;
+    cudaEvent_t *e = &p->end[p->n - 1];
+    if (!*e && cudaEventCreate(e) != cudaSuccess) {
+        *e = NULL;
+        (void)cudaGetLastError();
+        return;
+    }
+    if (cudaEventRecord(*e, p->stream) != cudaSuccess) /* re-recorded by a later launch of the op */
+        (void)cudaGetLastError();
 }
 
 void ov_cuda_prof_close(ov_cuda *c)
@@ -101,26 +144,51 @@ void ov_cuda_prof_close(ov_cuda *c)
         return;
     ov_cuda_prof_mark(c, "(end)");
     fold(p);
-    if (p->n == 1)
+    if (p->n == 1) {
         (void)cudaEventDestroy(p->ev[0]);
-    double total = 0.0;
-    for (int i = 0; i < p->n_agg; i++)
-        total += p->agg[i].ms;
-    /* largest first */
-    for (int i = 0; i < p->n_agg; i++)
-        for (int j = i + 1; j < p->n_agg; j++)
-            if (p->agg[j].ms > p->agg[i].ms) {
-                __typeof__(p->agg[0]) t = p->agg[i];
-                p->agg[i] = p->agg[j];
-                p->agg[j] = t;
+        if (p->end[0])
+            (void)cudaEventDestroy(p->end[0]);
+    }
+    /* phases in order of first appearance, each with its rows largest first (stable: selection) */
+    const char *phases[MAX_OPS];
+    int nph = 0;
+    for (int i = 0; i < p->n_agg; i++) {
+        int k = 0;
+        while (k < nph && strcmp(phases[k], p->agg[i].ph) != 0)
+            k++;
+        if (k == nph)
+            phases[nph++] = p->agg[i].ph;
+    }
+    for (int k = 0; k < nph; k++) {
+        double total = 0.0, busy = 0.0;
+        int rows[MAX_OPS], nr = 0;
+        for (int i = 0; i < p->n_agg; i++)
+            if (!strcmp(p->agg[i].ph, phases[k])) {
+                rows[nr++] = i;
+                total += p->agg[i].ms;
+                busy += p->agg[i].busy;
             }
-    fprintf(stderr, "cuda profile (%s): stream time from each op's start to the next op's, %.1f ms in all%s\n",
-            c->name, total, p->dropped ? " (some marks dropped)" : "");
-    fprintf(stderr, "| op | calls | ms | %% | µs per call |\n|---|---|---|---|---|\n");
-    for (int i = 0; i < p->n_agg; i++)
-        fprintf(stderr, "| %s | %lld | %.2f | %.1f | %.1f |\n", p->agg[i].op, p->agg[i].calls, p->agg[i].ms,
-                total > 0 ? 100.0 * p->agg[i].ms / total : 0.0,
-                p->agg[i].calls ? 1e3 * p->agg[i].ms / (double)p->agg[i].calls : 0.0);
+        for (int a = 0; a < nr; a++)
+            for (int b = a + 1; b < nr; b++)
+                if (p->agg[rows[b]].ms > p->agg[rows[a]].ms) {
+                    int t = rows[a];
+                    rows[a] = rows[b];
+                    rows[b] = t;
+                }
+        fprintf(stderr,
+                "cuda profile (%s), phase %s: wall = stream time from each op's start to the next op's, busy = "
+                "until its last kernel ended; %.1f ms wall, %.1f ms busy%s\n",
+                c->name, phases[k], total, busy, p->dropped ? " (some marks dropped)" : "");
+        fprintf(stderr, "| op | calls | wall ms | %% | busy ms | busy µs per call | idle after, µs per call |\n"
+                        "|---|---|---|---|---|---|---|\n");
+        for (int r = 0; r < nr; r++) {
+            const int i = rows[r];
+            const double calls = p->agg[i].calls ? (double)p->agg[i].calls : 1.0;
+            fprintf(stderr, "| %s | %lld | %.2f | %.1f | %.2f | %.1f | %.1f |\n", p->agg[i].op, p->agg[i].calls,
+                    p->agg[i].ms, total > 0 ? 100.0 * p->agg[i].ms / total : 0.0, p->agg[i].busy,
+                    1e3 * p->agg[i].busy / calls, 1e3 * (p->agg[i].ms - p->agg[i].busy) / calls);
+        }
+    }
     free(p);
     c->prof = NULL;
 }

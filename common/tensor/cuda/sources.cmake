@@ -6,9 +6,13 @@ set(OV_TENSOR_CUDA_SOURCES
   norm_cuda.cu
   rope_cuda.cu
   gemm_cuda.cu
+  gemv_cuda.cu
   conv_cuda.cu
+  cudnn_loader.cu
   attention_cuda.cu
   flash_attn_cuda.cu
+  decode_attn_cuda.cu
   weight_cuda.cu
   profile_cuda.cu
-  gemm_plan.c)
+  gemm_plan.c
+  index_plan.c)
