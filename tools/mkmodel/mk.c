@@ -131,9 +131,10 @@ int64_t ov_mk_nelem(const ov_mk_spec *s) {
 static int mk_threads(void);
 
 /* Tensors of at least FILL_SPLIT elements (full-size presets only: every tiny and test model stays
- * below) are filled in FILL_CHUNK pieces, each from its own stream, by up to mk_threads() threads:
+ * below, the largest being tiny-q4k's 39 M-element embedding, whose golden logits pin its bytes) are
+ * filled in FILL_CHUNK pieces, each from its own stream, by up to mk_threads() threads:
  * a 7B model's 545 M-element embedding took 11+ s on one thread and held up the ordered writer. */
-#define FILL_SPLIT ((int64_t)1 << 24)
+#define FILL_SPLIT ((int64_t)1 << 26)
 #define FILL_CHUNK ((int64_t)1 << 22)
 
 typedef struct fill_job {

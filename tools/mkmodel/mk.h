@@ -48,7 +48,7 @@ int ov_mk_linear(ov_mk_list *l, float std, int64_t out, int64_t in, const char *
 int ov_mk_norm(ov_mk_list *l, int64_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Fill dst with spec s's values: deterministic from (seed, s->name) only, so one tensor's values
- * do not depend on which other tensors are written. n = element count. Tensors of 2^24 elements
+ * do not depend on which other tensors are written. n = element count. Tensors of 2^26 elements
  * or more (full-size presets) are filled in 2^22-element chunks from per-chunk streams, in parallel. */
 void ov_mk_fill(const ov_mk_spec *s, uint64_t seed, float *dst, int64_t n);
 int64_t ov_mk_nelem(const ov_mk_spec *s);

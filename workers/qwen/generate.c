@@ -65,7 +65,18 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
     if (rc)
         return rc;
     const ov_bpe *bpe = ov_tok_qwen_bpe(q->tok);
-    float *logits = malloc((size_t)q->info.vocab * sizeof(float));
+    /* the logits row is downloaded every token: into the backend's host memory where it has some
+     * (CUDA: pinned; 600 KB of Qwen2.5 logits took ~315 µs pageable on an H100, 4 % of a token) */
+    const ov_backend_ops *bo = q->be->ops;
+    const int pinned = bo->host_alloc && bo->host_free;
+    float *logits = NULL;
+    if (pinned) {
+        void *hp = NULL;
+        if (bo->host_alloc(q->be, (size_t)q->info.vocab * sizeof(float), &hp) == 0)
+            logits = hp;
+    } else {
+        logits = malloc((size_t)q->info.vocab * sizeof(float));
+    }
     res->ids = malloc((size_t)p->max_new_tokens * sizeof(int32_t));
     ov_buf text, piece;
     ov_buf_init(&text, GEN_TEXT_MAX);
@@ -155,7 +166,10 @@ finish:
 out:
     ov_buf_free(&text);
     ov_buf_free(&piece);
-    free(logits);
+    if (pinned)
+        bo->host_free(q->be, logits);
+    else
+        free(logits);
     ov_sampler_free(&s);
     if (rc)
         ov_gen_result_free(res);

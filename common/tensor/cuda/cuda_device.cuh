@@ -56,10 +56,13 @@ __device__ __forceinline__ int64_t ov_off(const ov_cu_view &v, int64_t li)
     if (v.dense)
         return li;
     int64_t off = 0;
-    for (int d = v.ndim - 1; d >= 0; d--) {
-        int64_t n = v.shape[d];
-        off += (li % n) * v.stride[d];
-        li /= n;
+#pragma unroll /* constant indices: no per-thread local copy of the view (see ov_ix32_off) */
+    for (int d = OV_TENSOR_MAX_DIMS - 1; d >= 0; d--) {
+        if (d < v.ndim) {
+            int64_t n = v.shape[d];
+            off += (li % n) * v.stride[d];
+            li /= n;
+        }
     }
     return off;
 }
