@@ -207,6 +207,45 @@ static void body_norm(pair *p)
     norm4d_case(p, "group_norm", 1);
 }
 
+/* layer_norm / rms_norm over `rows` rows of C, in contexts of their own: each of norm_cuda.cu's row
+ * kernels by shape — one row of 3584 (decode: up to 1024 threads per row), a few hundred rows (one
+ * 256-thread block each) and >= 1024 rows of C <= 2048 (a warp per row, the row in registers: each
+ * register bucket E 8/16/32/48/64, C not a multiple of 32 included) */
+static void norm_rows_case(pair *p, int64_t rows, int64_t C)
+{
+    pair q = {.dt = p->dt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    const int64_t s[2] = {rows, C}, sc[1] = {C};
+    ov_tensor *xc, *xg, *yc, *yg, *gc, *gg, *bc, *bg;
+    act2(&q, &xc, &xg, "x", 2, s, 3.0);
+    act2(&q, &gc, &gg, "gamma", 1, sc, 1.0);
+    act2(&q, &bc, &bg, "beta", 1, sc, 1.0);
+    out2(&q, &yc, &yg, "y", 2, s);
+    char what[96];
+    snprintf(what, sizeof what, "layer_norm %lld x %lld", (long long)rows, (long long)C);
+    RUN2(ov_op_layer_norm(yc, xc, gc, bc, 1e-6f), ov_op_layer_norm(yg, xg, gg, bg, 1e-6f));
+    same(&q, what, yc, yg, 1e-4);
+    snprintf(what, sizeof what, "rms_norm %lld x %lld", (long long)rows, (long long)C);
+    RUN2(ov_op_rms_norm(yc, xc, gc, 1e-6f), ov_op_rms_norm(yg, xg, gg, 1e-6f));
+    same(&q, what, yc, yg, 1e-4);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+static void body_norm_rows(pair *p)
+{
+    norm_rows_case(p, 1, 3584);
+    norm_rows_case(p, 2, 1000);
+    norm_rows_case(p, 600, 96);
+    norm_rows_case(p, 1030, 100);
+    norm_rows_case(p, 1024, 500);
+    norm_rows_case(p, 1100, 640);
+    norm_rows_case(p, 1025, 1280);
+    norm_rows_case(p, 1024, 2000);
+    norm_rows_case(p, 1024, 2100); /* over the warp kernel's 2048: block per row */
+}
+
 /* group_norm on the split path (several blocks per group, merged statistics), run with it forced
  * on these small groups (t_norm) */
 static void body_gn_split(pair *p)
@@ -844,6 +883,7 @@ static void with_env(const char *name, const char *value, void (*body)(pair *))
 START_TEST(t_norm)
 {
     FOR_DT(body_norm);
+    FOR_DT(body_norm_rows);
     with_env("OURVIDZ_CUDA_GN_SPLIT", "1", body_gn_split);
 }
 END_TEST
