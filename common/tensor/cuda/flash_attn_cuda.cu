@@ -103,7 +103,7 @@ template <bool F16> __device__ __forceinline__ uint32_t fa_pack(float lo, float 
  * warp 32 rows) halves the K/V shared-memory reads per FLOP at the cost of twice the accumulator
  * registers. MINB: CTAs per SM the register allocation must allow. Which variant is fastest is
  * measured by bench_ops_cuda (OURVIDZ_CUDA_FLASH selects it; ov_cuda_flash_mode). */
-template <int D, bool F16, int MINB, int RB>
+template <int D, bool F16, int MINB, int RB, bool QREG = false>
 __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
 {
     constexpr int NTHR = FA_THREADS / RB;
@@ -164,6 +164,11 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
     ov_fa_k_addr(lane, &kr, &kc_);
     ov_fa_v_addr(lane, &vr, &vc);
     const uint16_t *qw = qsm + (warp * 16 * RB + qr) * DS + qc; /* row block rb: + rb·16 rows */
+    /* QREG (RB 1): this warp's Q fragments are read from shared memory once, after the first wait,
+     * and kept in registers for every K tile (FA2 keeps Q resident; the other variants re-read it
+     * with ldmatrix per tile: a fifth of their shared-memory reads at D 128) */
+    uint32_t qreg[QREG ? D / 16 : 1][4];
+    bool qloaded = false;
 
     for (int j = 0; j < ntiles; j++) {
         if (j + 1 < ntiles)
@@ -172,6 +177,12 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         fa_wait<1>(); /* everything but the group just issued: Q and tile j are in */
         __syncthreads();
         const uint16_t *ks = ksm + (j & 1) * FA_BN * DS, *vs = vsm + (j & 1) * FA_BN * DS;
+        if (QREG && !qloaded) {
+#pragma unroll
+            for (int kk = 0; kk < (QREG ? D / 16 : 1); kk++)
+                fa_ldm4(qreg[kk], qw + kk * 16);
+            qloaded = true;
+        }
 
         /* S = Q·Kᵀ: this warp's rows x FA_BN keys; each K fragment serves every row block */
         float s[RB][NT][4];
@@ -184,8 +195,15 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         for (int kk = 0; kk < D / 16; kk++) {
             uint32_t qa[RB][4];
 #pragma unroll
-            for (int rb = 0; rb < RB; rb++)
-                fa_ldm4(qa[rb], qw + rb * 16 * DS + kk * 16);
+            for (int rb = 0; rb < RB; rb++) {
+                if (QREG) {
+#pragma unroll
+                    for (int r = 0; r < 4; r++)
+                        qa[rb][r] = qreg[QREG ? kk : 0][r];
+                } else {
+                    fa_ldm4(qa[rb], qw + rb * 16 * DS + kk * 16);
+                }
+            }
 #pragma unroll
             for (int np = 0; np < FA_BN / 16; np++) {
                 uint32_t kb[4];
@@ -304,18 +322,18 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
     }
 }
 
-template <int D, bool F16, int MINB, int RB>
+template <int D, bool F16, int MINB, int RB, bool QREG = false>
 static int fa_launch(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq)
 {
     const size_t sm = (size_t)(FA_BM + 4 * FA_BN) * (D + 8) * sizeof(uint16_t);
-    int rc = ov_cuda_check(
-        be,
-        cudaFuncSetAttribute(k_flash<D, F16, MINB, RB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
-        "attention", "cudaFuncSetAttribute(flash)");
+    int rc = ov_cuda_check(be,
+                           cudaFuncSetAttribute(k_flash<D, F16, MINB, RB, QREG>,
+                                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
+                           "attention", "cudaFuncSetAttribute(flash)");
     if (rc)
         return rc;
     dim3 grid((unsigned)a.n_qtiles, (unsigned)Hq, (unsigned)B);
-    k_flash<D, F16, MINB, RB><<<grid, FA_THREADS / RB, sm, ov_cuda_of(be)->stream>>>(a);
+    k_flash<D, F16, MINB, RB, QREG><<<grid, FA_THREADS / RB, sm, ov_cuda_of(be)->stream>>>(a);
     return ov_cuda_launched(be, "attention");
 }
 
@@ -334,7 +352,7 @@ static int fa_aligned(const ov_tensor *t)
 int ov_cuda_flash_mode(void)
 {
     const char *e = getenv("OURVIDZ_CUDA_FLASH");
-    if (e && e[0] >= '0' && e[0] <= '4' && e[1] == '\0')
+    if (e && e[0] >= '0' && e[0] <= '5' && e[1] == '\0')
         return e[0] - '0';
     return 4;
 }
@@ -389,9 +407,16 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
      * 1 = 8 warps x 16 rows, no register cap (D 128: 215, D 64: 143), no spills;
      * 2 = the same capped for 2 CTAs/SM (128 registers; spills 80 B at D 128, 56 B at D 64);
      * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none);
-     * 4 = per shape (fa_auto_mode) */
+     * 4 = per shape (fa_auto_mode);
+     * 5 = 1 with Q kept in registers across K tiles (D 128: 207 registers, D 64: 152, no spills;
+     *     added 2026-11-27 after the last GPU run: not yet measured, not in mode 4's choice) */
     const int mode = ov_cuda_of(be)->flash == 4 ? fa_auto_mode(D, a.causal) : ov_cuda_of(be)->flash;
     const bool f16 = dt == OV_DTYPE_F16;
+    if (mode == 5) /* 8 warps x 16 rows, Q resident in registers (unmeasured: bench_ops_cuda decides) */
+        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true>(be, a, B, Hq)
+                              : fa_launch<64, false, 1, 1, true>(be, a, B, Hq))
+                       : (f16 ? fa_launch<128, true, 1, 1, true>(be, a, B, Hq)
+                              : fa_launch<128, false, 1, 1, true>(be, a, B, Hq));
     if (D == 64) {
         if (mode == 3)
             return f16 ? fa_launch<64, true, 2, 2>(be, a, B, Hq) : fa_launch<64, false, 2, 2>(be, a, B, Hq);
