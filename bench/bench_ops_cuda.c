@@ -324,15 +324,19 @@ static void bench_attention(void)
         {"Qwen prefill 1x28(4)x4096x128 causal", 1, 28, 4, 4096, 128, 1},
     };
     /* the general kernel first: should a flash variant fault, the context is lost for the rest */
-    static const char *const modes[6] = {"0", "1", "2", "3", "5", "4"};
-    static const char *const mode_names[6] = {"general kernel",          "flash 1 (8 warps x 16 rows)",
-                                              "flash 2 (2 CTA/SM cap)",  "flash 3 (4 warps x 32 rows)",
-                                              "flash 5 (1, Q in registers)", "flash default (per shape)"};
+    static const char *const modes[7] = {"0", "1", "2", "3", "5", "6", "4"};
+    static const char *const mode_names[7] = {"general kernel",
+                                              "flash 1 (8 warps x 16 rows)",
+                                              "flash 2 (2 CTA/SM cap)",
+                                              "flash 3 (4 warps x 32 rows)",
+                                              "flash 5 (1, Q in registers)",
+                                              "flash 6 (5, 128-key tiles)",
+                                              "flash default (per shape)"};
     printf(
         "\n### attention (bf16)\n\n| shape | kernel | Lq timed | time | TFLOP/s |\n|---|---|---|---|---|\n");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct attn_shape *a = &shapes[si];
-        for (int m = 0; m < 6; m++) {
+        for (int m = 0; m < 7; m++) {
             setenv("OURVIDZ_CUDA_FLASH", modes[m], 1);
             ov_backend *be = NULL;
             if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {

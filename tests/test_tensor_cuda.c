@@ -448,8 +448,8 @@ static void body_attention(pair *p)
 
 /* ---- tensor-core flash attention (flash_attn_cuda.cu): bf16 and f16, D 64 and 128, ragged
  * tiles, GQA, causal with and without a KV-cache offset, the WAN [B, L, H, D] permuted view; each
- * case under the four kernel variants, the per-shape default and the general kernel
- * (OURVIDZ_CUDA_FLASH=1,2,3,5,4,0), all against the CPU backend. Tolerance as every 16-bit case (1.5e-2 abs + rel): P is rounded to
+ * case under the five kernel variants, the per-shape default and the general kernel
+ * (OURVIDZ_CUDA_FLASH=1,2,3,5,6,4,0), all against the CPU backend. Tolerance as every 16-bit case (1.5e-2 abs + rel): P is rounded to
  * 16 bits before P·V (2^-9 relative for bf16) and outputs are averages of |v| <= 1. ---- */
 
 static void flash_case(pair *p, int64_t B, int64_t Hq, int64_t Hkv, int64_t Lq, int64_t Lk, int64_t D,
@@ -517,11 +517,11 @@ static void body_flash_wan(pair *p, int want)
 
 static void flash_modes(int dt)
 {
-    static const char *const modes[6] = {"1", "2", "3", "5", "4", "0"};
+    static const char *const modes[7] = {"1", "2", "3", "5", "6", "4", "0"};
     static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
     /* the split-K decode kernel would take the Lq 1 cases first (t_decode_attn tests it) */
     ck_assert_int_eq(setenv("OURVIDZ_CUDA_DECODE_ATTN", "0", 1), 0);
-    for (int m = 0; m < 6; m++) {
+    for (int m = 0; m < 7; m++) {
         ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", modes[m], 1), 0);
         for (int b = 0; b < 3; b++) {
             pair p;

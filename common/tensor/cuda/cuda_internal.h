@@ -24,7 +24,7 @@ typedef struct ov_cuda {
     void *blas_ws;         /* cuBLAS workspace bound to the handle */
     char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
-    int flash; /* flash attention: 0 off, 1-3 and 5 one variant, 4 per shape (ov_cuda_flash_mode) */
+    int flash; /* flash attention: 0 off, 1-3, 5, 6 one variant, 4 per shape (ov_cuda_flash_mode) */
     int im2col_fast; /* conv: the 32-bit im2col kernel where it fits ($OURVIDZ_CUDA_IM2COL=0: never) */
     int gn_split;    /* group norm split path: -1 by shape, 0 never, 1 always ($OURVIDZ_CUDA_GN_SPLIT) */
     /* conv2d through cuDNN (conv_cuda.cu, cudnn_loader.h): 0 off ($OURVIDZ_CUDA_CUDNN=0, or cuDNN
@@ -166,9 +166,10 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
  * caller runs the general kernel). */
 int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
                             const ov_tensor *v, const ov_attn_params *p);
-/* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "1".."3" and "5"
+/* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "1".."3", "5", "6"
  * -> that flash variant (flash_attn_cuda.cu: 1 = 8 warps x 16 rows, 2 = capped for 2 CTAs/SM, 3 =
- * 32 rows per warp, 5 = 1 with Q resident in registers), "4" or anything else -> 4 (per shape). */
+ * 32 rows per warp, 5 = 1 with Q resident in registers, 6 = 5 with 128-key tiles), "4" or anything
+ * else -> 4 (per shape). */
 int ov_cuda_flash_mode(void);
 /* decode_attn_cuda.cu: split-K (flash-decoding) kernel for Lq <= 8, no bias, D <= 256 with D % 8
  * == 0, q/k/v/o all f32, f16 or bf16: 0 or an error once launched, 1 when the case does not fit

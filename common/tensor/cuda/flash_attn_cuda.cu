@@ -103,18 +103,18 @@ template <bool F16> __device__ __forceinline__ uint32_t fa_pack(float lo, float 
  * warp 32 rows) halves the K/V shared-memory reads per FLOP at the cost of twice the accumulator
  * registers. MINB: CTAs per SM the register allocation must allow. Which variant is fastest is
  * measured by bench_ops_cuda (OURVIDZ_CUDA_FLASH selects it; ov_cuda_flash_mode). */
-template <int D, bool F16, int MINB, int RB, bool QREG = false>
+template <int D, bool F16, int MINB, int RB, bool QREG = false, int BN = FA_BN>
 __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
 {
     constexpr int NTHR = FA_THREADS / RB;
     constexpr int DS = D + 8;     /* padded smem row, elements */
     constexpr int CH = D / 8;     /* 16-byte chunks per row */
-    constexpr int NT = FA_BN / 8; /* n8 tiles of S */
+    constexpr int NT = BN / 8; /* n8 tiles of S */
     constexpr int DT = D / 8;     /* n8 tiles of O */
     extern __shared__ __align__(16) uint16_t fa_sm[];
     uint16_t *qsm = fa_sm;                /* [FA_BM][DS] */
-    uint16_t *ksm = qsm + FA_BM * DS;     /* [2][FA_BN][DS] */
-    uint16_t *vsm = ksm + 2 * FA_BN * DS; /* [2][FA_BN][DS] */
+    uint16_t *ksm = qsm + FA_BM * DS;     /* [2][BN][DS] */
+    uint16_t *vsm = ksm + 2 * BN * DS; /* [2][BN][DS] */
 
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int qt = a.causal ? a.n_qtiles - 1 - (int)blockIdx.x : (int)blockIdx.x;
@@ -125,7 +125,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
     const uint16_t *vg = (const uint16_t *)a.v + bi * a.vs0 + hk * a.vs1;
     const int qrows = a.Lq - q0 < FA_BM ? a.Lq - q0 : FA_BM;
     const int kend = ov_fa_kend(a.Lk, a.causal, a.qoff, q0, qrows);
-    const int ntiles = kend > 0 ? (int)((kend + FA_BN - 1) / FA_BN) : 0;
+    const int ntiles = kend > 0 ? (int)((kend + BN - 1) / BN) : 0;
 
     for (int c = tid; c < FA_BM * CH; c += NTHR) {
         const int r = c / CH, cc = c % CH;
@@ -133,9 +133,9 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         fa_cp16(qsm + r * DS + cc * 8, ok ? qg + (int64_t)(q0 + r) * a.qs2 + cc * 8 : qg, ok ? 16 : 0);
     }
     auto load_kv = [&](int j, int buf) {
-        const int k0 = j * FA_BN;
-        uint16_t *kd = ksm + buf * FA_BN * DS, *vd = vsm + buf * FA_BN * DS;
-        for (int c = tid; c < FA_BN * CH; c += NTHR) {
+        const int k0 = j * BN;
+        uint16_t *kd = ksm + buf * BN * DS, *vd = vsm + buf * BN * DS;
+        for (int c = tid; c < BN * CH; c += NTHR) {
             const int r = c / CH, cc = c % CH;
             const bool ok = k0 + r < a.Lk;
             fa_cp16(kd + r * DS + cc * 8, ok ? kg + (int64_t)(k0 + r) * a.ks2 + cc * 8 : kg, ok ? 16 : 0);
@@ -176,7 +176,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         fa_commit();
         fa_wait<1>(); /* everything but the group just issued: Q and tile j are in */
         __syncthreads();
-        const uint16_t *ks = ksm + (j & 1) * FA_BN * DS, *vs = vsm + (j & 1) * FA_BN * DS;
+        const uint16_t *ks = ksm + (j & 1) * BN * DS, *vs = vsm + (j & 1) * BN * DS;
         if (QREG && !qloaded) {
 #pragma unroll
             for (int kk = 0; kk < (QREG ? D / 16 : 1); kk++)
@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
             qloaded = true;
         }
 
-        /* S = Q·Kᵀ: this warp's rows x FA_BN keys; each K fragment serves every row block */
+        /* S = Q·Kᵀ: this warp's rows x BN keys; each K fragment serves every row block */
         float s[RB][NT][4];
 #pragma unroll
         for (int rb = 0; rb < RB; rb++)
@@ -205,7 +205,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
                 }
             }
 #pragma unroll
-            for (int np = 0; np < FA_BN / 16; np++) {
+            for (int np = 0; np < BN / 16; np++) {
                 uint32_t kb[4];
                 fa_ldm4(kb, ks + (np * 16 + kr) * DS + kk * 16 + kc_);
 #pragma unroll
@@ -218,8 +218,8 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
 
         /* scale into the log2 domain, mask keys past Lk and (causal) past each row's position;
          * only tiles at the end or across this warp's diagonal need the compares */
-        const int k0 = j * FA_BN;
-        const bool need_mask = ov_fa_need_mask(k0, FA_BN, a.Lk, a.causal, a.qoff, wr0);
+        const int k0 = j * BN;
+        const bool need_mask = ov_fa_need_mask(k0, BN, a.Lk, a.causal, a.qoff, wr0);
 #pragma unroll
         for (int rb = 0; rb < RB; rb++) {
             float mx0 = -INFINITY, mx1 = -INFINITY;
@@ -272,7 +272,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         /* O += P·V, P from registers: k16 slice kc = S tiles 2kc (cols 0-7) and 2kc+1 (cols 8-15);
          * each V fragment serves every row block */
 #pragma unroll
-        for (int kc = 0; kc < FA_BN / 16; kc++) {
+        for (int kc = 0; kc < BN / 16; kc++) {
             uint32_t pa[RB][4];
 #pragma unroll
             for (int rb = 0; rb < RB; rb++)
@@ -322,18 +322,18 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
     }
 }
 
-template <int D, bool F16, int MINB, int RB, bool QREG = false>
+template <int D, bool F16, int MINB, int RB, bool QREG = false, int BN = FA_BN>
 static int fa_launch(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq)
 {
-    const size_t sm = (size_t)(FA_BM + 4 * FA_BN) * (D + 8) * sizeof(uint16_t);
+    const size_t sm = (size_t)(FA_BM + 4 * BN) * (D + 8) * sizeof(uint16_t);
     int rc = ov_cuda_check(be,
-                           cudaFuncSetAttribute(k_flash<D, F16, MINB, RB, QREG>,
+                           cudaFuncSetAttribute(k_flash<D, F16, MINB, RB, QREG, BN>,
                                                 cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm),
                            "attention", "cudaFuncSetAttribute(flash)");
     if (rc)
         return rc;
     dim3 grid((unsigned)a.n_qtiles, (unsigned)Hq, (unsigned)B);
-    k_flash<D, F16, MINB, RB, QREG><<<grid, FA_THREADS / RB, sm, ov_cuda_of(be)->stream>>>(a);
+    k_flash<D, F16, MINB, RB, QREG, BN><<<grid, FA_THREADS / RB, sm, ov_cuda_of(be)->stream>>>(a);
     return ov_cuda_launched(be, "attention");
 }
 
@@ -352,7 +352,7 @@ static int fa_aligned(const ov_tensor *t)
 int ov_cuda_flash_mode(void)
 {
     const char *e = getenv("OURVIDZ_CUDA_FLASH");
-    if (e && e[0] >= '0' && e[0] <= '5' && e[1] == '\0')
+    if (e && e[0] >= '0' && e[0] <= '6' && e[1] == '\0')
         return e[0] - '0';
     return 4;
 }
@@ -409,9 +409,16 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
      * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none);
      * 4 = per shape (fa_auto_mode);
      * 5 = 1 with Q kept in registers across K tiles (D 128: 207 registers, D 64: 152, no spills;
-     *     added 2026-11-27 after the last GPU run: not yet measured, not in mode 4's choice) */
+     *     added 2026-11-27 after the last GPU run: not yet measured, not in mode 4's choice);
+     * 6 = 5 with 128-key K/V tiles (D 128: 250 registers, 174 KB shared; D 64: 216; no spills;
+     *     unmeasured likewise) */
     const int mode = ov_cuda_of(be)->flash == 4 ? fa_auto_mode(D, a.causal) : ov_cuda_of(be)->flash;
     const bool f16 = dt == OV_DTYPE_F16;
+    if (mode == 6) /* 5 with 128-key K/V tiles: half the barriers and rescales per key (unmeasured) */
+        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true, 128>(be, a, B, Hq)
+                              : fa_launch<64, false, 1, 1, true, 128>(be, a, B, Hq))
+                       : (f16 ? fa_launch<128, true, 1, 1, true, 128>(be, a, B, Hq)
+                              : fa_launch<128, false, 1, 1, true, 128>(be, a, B, Hq));
     if (mode == 5) /* 8 warps x 16 rows, Q resident in registers (unmeasured: bench_ops_cuda decides) */
         return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true>(be, a, B, Hq)
                               : fa_launch<64, false, 1, 1, true>(be, a, B, Hq))
