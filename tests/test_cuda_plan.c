@@ -807,15 +807,15 @@ END_TEST
  * (flash_layout.h) and compared with the CPU backend's attention. Tolerance 1e-2 abs + rel: the
  * only difference by design is P in bf16 (2^-9 relative) times |v| <= 1 averaged. ---- */
 
-#define FA_BM_ 128 /* flash_attn_cuda.cu: FA_BM, FA_BN, 8 warps x 16 rows */
-#define FA_BN_ 64
+#define FA_BM_ 128 /* flash_attn_cuda.cu: FA_BM, 8 warps x 16 rows; key tiles of BN 64 (FA_BN) or 128 */
+#define FA_BN_MAX 128
 
 static void flash_replay(const float *q, const float *k, const float *v, float *o, int B, int Hq, int Hkv,
-                         int Lq, int Lk, int D, int causal, int qoff, float scale, int RB)
+                         int Lq, int Lk, int D, int causal, int qoff, float scale, int RB, int bn)
 {
     const float sl2 = scale * 1.4426950408889634f;
     const int nqt = (Lq + FA_BM_ - 1) / FA_BM_, group = Hq / Hkv;
-    float *acc = malloc((size_t)D * sizeof(float)), x[FA_BN_];
+    float *acc = malloc((size_t)D * sizeof(float)), x[FA_BN_MAX];
     ck_assert_ptr_nonnull(acc);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < Hq; h++) {
@@ -825,7 +825,7 @@ static void flash_replay(const float *q, const float *k, const float *v, float *
             for (int qt = 0; qt < nqt; qt++) {
                 const int q0 = qt * FA_BM_, qrows = Lq - q0 < FA_BM_ ? Lq - q0 : FA_BM_;
                 const int kend = ov_fa_kend(Lk, causal, qoff, q0, qrows);
-                const int ntiles = kend > 0 ? (kend + FA_BN_ - 1) / FA_BN_ : 0;
+                const int ntiles = kend > 0 ? (kend + bn - 1) / bn : 0;
                 for (int w = 0; w < 8 / RB; w++) /* warps of 16·RB rows (RB row blocks) */
                     for (int rr = 0; rr < 16 * RB; rr++) {
                         const int r0 = q0 + w * 16 * RB, row = r0 + rr;
@@ -834,10 +834,10 @@ static void flash_replay(const float *q, const float *k, const float *v, float *
                         for (int d = 0; d < D; d++)
                             acc[d] = 0.0f;
                         for (int j = 0; j < ntiles; j++) {
-                            const int k0 = j * FA_BN_;
-                            const int nm = ov_fa_need_mask(k0, FA_BN_, Lk, causal, qoff, r0);
+                            const int k0 = j * bn;
+                            const int nm = ov_fa_need_mask(k0, bn, Lk, causal, qoff, r0);
                             float mx = -INFINITY;
-                            for (int c = 0; c < FA_BN_; c++) {
+                            for (int c = 0; c < bn; c++) {
                                 const int key = k0 + c;
                                 float dot = 0.0f;
                                 for (int d = 0; row < Lq && key < Lk && d < D; d++) /* zero-filled rows */
@@ -851,7 +851,7 @@ static void flash_replay(const float *q, const float *k, const float *v, float *
                             ov_fa_rescale(m, mx, &m, &base, &corr);
                             for (int d = 0; d < D; d++)
                                 acc[d] *= corr;
-                            for (int c = 0; c < FA_BN_; c++) {
+                            for (int c = 0; c < bn; c++) {
                                 const float p = exp2f(x[c] - base);
                                 ls += p;
                                 const float p16 = ov_bf16_to_f32(ov_f32_to_bf16(p));
@@ -885,14 +885,19 @@ static void flash_replay_case(int B, int Hq, int Hkv, int Lq, int Lk, int D, int
     for (int64_t i = 0; i < n; i++)
         got[i] = NAN;
     const float *ref = o->data;
-    for (int RB = 1; RB <= 2; RB++) {
+    /* variants 1-3 and 5 (64-key tiles, RB 1 or 2) and 6 (128-key tiles, RB 1) */
+    static const int rbs[3] = {1, 2, 1}, bns[3] = {64, 64, 128};
+    for (int vi = 0; vi < 3; vi++) {
+        const int RB = rbs[vi], BN = bns[vi];
+        for (int64_t i = 0; i < n; i++)
+            got[i] = NAN;
         flash_replay(q->data, k->data, v->data, got, B, Hq, Hkv, Lq, Lk, D, causal, causal ? Lk - Lq : 0,
-                     (float)(1.0 / sqrt((double)D)), RB);
+                     (float)(1.0 / sqrt((double)D)), RB, BN);
         for (int64_t i = 0; i < n; i++)
             ck_assert_msg(
                 isfinite(got[i]) && fabs((double)got[i] - ref[i]) <= 1e-2 * (1.0 + fabs((double)ref[i])),
-                "flash replay RB%d B%d Hq%d Hkv%d Lq%d Lk%d D%d causal%d: element %lld = %g, CPU %g", RB, B,
-                Hq, Hkv, Lq, Lk, D, causal, (long long)i, (double)got[i], (double)ref[i]);
+                "flash replay RB%d BN%d B%d Hq%d Hkv%d Lq%d Lk%d D%d causal%d: element %lld = %g, CPU %g", RB,
+                BN, B, Hq, Hkv, Lq, Lk, D, causal, (long long)i, (double)got[i], (double)ref[i]);
     }
     free(got);
     tt_end(&c);
@@ -909,6 +914,7 @@ START_TEST(t_flash_loop)
     flash_replay_case(1, 2, 2, 129, 129, 64, 1);  /* the last row's last key opens a new tile */
     flash_replay_case(1, 1, 1, 1, 65, 128, 1);    /* decode whose only new key opens a tile */
     flash_replay_case(1, 2, 2, 200, 201, 64, 1);  /* offset 1: query tile 0's last key opens a tile */
+    flash_replay_case(1, 2, 2, 129, 257, 128, 1); /* 128-key tiles: the diagonal inside a tile's second half */
 }
 END_TEST
 
