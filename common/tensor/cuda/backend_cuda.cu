@@ -233,6 +233,8 @@ static int cu_upload(ov_backend *be, void *dst, const void *src_host, size_t byt
                        "cudaMemcpyAsync H2D");
     if (rc)
         return rc;
+    if (c->prof)
+        ov_cuda_prof_end(c); /* the copy's end: the host's time after it is idle, not transfer */
     return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "upload", "cudaStreamSynchronize");
 }
 
@@ -246,6 +248,8 @@ static int cu_download(ov_backend *be, void *dst_host, const void *src, size_t b
                        "download", "cudaMemcpyAsync D2H");
     if (rc)
         return rc;
+    if (c->prof)
+        ov_cuda_prof_end(c);
     return ov_cuda_check(be, cudaStreamSynchronize(c->stream), "download", "cudaStreamSynchronize");
 }
 

@@ -2,13 +2,14 @@
  * hardware profiler is at hand: OURVIDZ_CUDA_PROFILE=1 at backend open.
  *
  * Every ov_cuda_enter(op) records an event on the backend's stream, and the op's last launch
- * (ov_cuda_launched / a successful cuBLAS call: ov_cuda_prof_end) a second one. Per op name the
- * table sums the stream time from its start to the next op's start ("wall": all work of a backend is
- * in order on its one stream) and, of that, the time from its start to its end event ("busy": its
- * kernels, queued work ahead of them included); wall − busy is the stream idling after the op while
- * the host prepared the next one (launch overhead, host work, syncs). Ops with no end event
- * (upload, download, sync) count their wall time as busy. ov_backend_phase(be, name) starts a phase
- * ("start" until the first): one table per phase, in order of first appearance.
+ * (ov_cuda_launched / a successful cuBLAS call / an upload's or download's copy: ov_cuda_prof_end)
+ * a second one. Per op name the table sums the stream time from its start to the next op's start
+ * ("wall": all work of a backend is in order on its one stream) and, of that, the time from its
+ * start to its end event ("busy": its kernels, queued work ahead of them included); wall − busy is
+ * the stream idling after the op while the host prepared the next one (launch overhead, host
+ * work, syncs). Ops with no end event (sync, an op whose helper marked itself in between) count
+ * their wall time as busy. ov_backend_phase(be, name) starts a phase ("start" until the first):
+ * one table per phase, in order of first appearance.
  * Events are folded into per-name totals every FOLD marks (one stream sync each), and the table is
  * printed to stderr when the backend closes. Off: one pointer test per op. */
 #include <stdio.h>
