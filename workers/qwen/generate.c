@@ -68,15 +68,17 @@ int ov_qwen_generate(ov_qwen *q, const int32_t *ids, size_t n, const ov_gen_para
     /* the logits row is downloaded every token: into the backend's host memory where it has some
      * (CUDA: pinned; 600 KB of Qwen2.5 logits took ~315 µs pageable on an H100, 4 % of a token) */
     const ov_backend_ops *bo = q->be->ops;
-    const int pinned = bo->host_alloc && bo->host_free;
+    int pinned = 0;
     float *logits = NULL;
-    if (pinned) {
+    if (bo->host_alloc && bo->host_free) {
         void *hp = NULL;
-        if (bo->host_alloc(q->be, (size_t)q->info.vocab * sizeof(float), &hp) == 0)
+        if (bo->host_alloc(q->be, (size_t)q->info.vocab * sizeof(float), &hp) == 0 && hp) {
             logits = hp;
-    } else {
-        logits = malloc((size_t)q->info.vocab * sizeof(float));
+            pinned = 1;
+        }
     }
+    if (!logits) /* no backend host memory (CPU) or none left: plain memory works, only slower */
+        logits = malloc((size_t)q->info.vocab * sizeof(float));
     res->ids = malloc((size_t)p->max_new_tokens * sizeof(int32_t));
     ov_buf text, piece;
     ov_buf_init(&text, GEN_TEXT_MAX);
