@@ -183,6 +183,56 @@ static int dev_fill(ov_backend *be, ov_tensor *t, const char *name, int ndim, co
     return 0;
 }
 
+/* Biased linears at SDXL's shapes (batch 12): cuBLASLt with the bias in its epilogue (the default)
+ * against cuBLAS + the bias kernel (a backend opened with OURVIDZ_CUDA_LT=0), ms and TFLOP/s. */
+static void bench_linear_bias(ov_backend *be)
+{
+    static const struct {
+        const char *what;
+        int64_t M, N, K;
+    } shapes[] = {
+        {"SDXL 64x64 to_out 49152x640x640", 49152, 640, 640},
+        {"SDXL 64x64 ff.proj 49152x5120x640", 49152, 5120, 640},
+        {"SDXL 32x32 ff.proj 12288x10240x1280", 12288, 10240, 1280},
+        {"SDXL 32x32 ff.out 12288x1280x5120", 12288, 1280, 5120},
+    };
+    ov_backend *off = NULL;
+    setenv("OURVIDZ_CUDA_LT", "0", 1);
+    int orc = ov_backend_open(OV_BACKEND_CUDA, 0, &off);
+    unsetenv("OURVIDZ_CUDA_LT");
+    if (orc) {
+        printf("linear + bias: second backend failed: %s\n", ov_tensor_last_error());
+        return;
+    }
+    printf("\n### linear + bias (bf16): cuBLASLt bias epilogue vs cuBLAS + bias kernel\n\n");
+    printf("| shape | epilogue ms | TFLOP/s | OURVIDZ_CUDA_LT=0 ms | TFLOP/s | epilogue used |\n"
+           "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t M = shapes[i].M, N = shapes[i].N, K = shapes[i].K;
+        const int64_t sx[2] = {M, K}, sw[2] = {N, K}, sy[2] = {M, N}, sb[1] = {N};
+        ov_tensor x, w, y, b, xo, wo, yo, bo;
+        if (dev_fill(be, &x, "x", 2, sx) || dev_fill(be, &w, "w", 2, sw) || dev_fill(be, &y, "y", 2, sy) ||
+            dev_fill(be, &b, "b", 1, sb)) {
+            printf("| %s | alloc failed: %s | | | | |\n", shapes[i].what, ov_tensor_last_error());
+            continue; /* a failed alloc leaks: the benchmark is ending anyway */
+        }
+        ov_tensor_init(&xo, "x", OV_DTYPE_BF16, 2, sx, x.data, off);
+        ov_tensor_init(&wo, "w", OV_DTYPE_BF16, 2, sw, w.data, off);
+        ov_tensor_init(&yo, "y", OV_DTYPE_BF16, 2, sy, y.data, off);
+        ov_tensor_init(&bo, "b", OV_DTYPE_BF16, 1, sb, b.data, off);
+        const long long lt0 = ov_backend_cuda_lt_calls(be);
+        const double t_lt = time_linear(&y, &x, &w, 1, &b, 20), t_off = time_linear(&yo, &xo, &wo, 1, &bo, 20);
+        const double fl = 2.0 * (double)M * (double)N * (double)K;
+        printf("| %s | %.3f | %.1f | %.3f | %.1f | %s |\n", shapes[i].what, t_lt * 1e3, fl / t_lt / 1e12,
+               t_off * 1e3, fl / t_off / 1e12, ov_backend_cuda_lt_calls(be) > lt0 ? "yes" : "no (declined)");
+        dev_free(be, &x);
+        dev_free(be, &w);
+        dev_free(be, &y);
+        dev_free(be, &b);
+    }
+    ov_backend_close(off);
+}
+
 static void bench_gemv(ov_backend *be)
 {
     static const struct gemv_shape shapes[] = {
@@ -618,6 +668,7 @@ int main(void)
         printf("## bench_ops_cuda on %s (%d SMs, %.0f GiB)\n", prop.name, prop.multiProcessorCount,
                (double)prop.totalGlobalMem / (1 << 30));
     bench_gemm(be);
+    bench_linear_bias(be);
     bench_gemv(be);
     ov_backend_close(be);
     bench_attention();

@@ -887,7 +887,32 @@ START_TEST(t_norm)
     with_env("OURVIDZ_CUDA_GN_SPLIT", "1", body_gn_split);
 }
 END_TEST
-TEST_DT(t_linear, body_linear)
+/* linear: biased 16-bit GEMMs through cuBLASLt's bias epilogue (asserted to have served), then
+ * every case again on cuBLAS + the bias kernel (OURVIDZ_CUDA_LT=0) */
+static void body_linear_lt(pair *p)
+{
+    const long long before = ov_backend_cuda_lt_calls(p->gpu.be);
+    body_linear(p);
+    const long long ran = ov_backend_cuda_lt_calls(p->gpu.be) - before;
+    if (p->dt == OV_DTYPE_F32)
+        ck_assert_msg(ran == 0, "cuBLASLt served %lld f32 linears (16-bit only)", ran);
+    else
+        ck_assert_msg(ran > 0, "cuBLASLt served no biased bf16 linear (its epilogue path is dead)");
+}
+
+static void body_linear_nolt(pair *p)
+{
+    const long long before = ov_backend_cuda_lt_calls(p->gpu.be);
+    body_linear(p);
+    ck_assert_int_eq(ov_backend_cuda_lt_calls(p->gpu.be) - before, 0);
+}
+
+START_TEST(t_linear)
+{
+    FOR_DT(body_linear_lt);
+    with_env("OURVIDZ_CUDA_LT", "0", body_linear_nolt);
+}
+END_TEST
 TEST_DT(t_gemv, body_gemv)
 /* the same cases with the GEMV kernel off ($OURVIDZ_CUDA_GEMV=0): all through cuBLAS */
 START_TEST(t_gemv_off)

@@ -7,7 +7,6 @@
 #include "common/tensor/cuda/cuda_internal.h"
 #include "common/tensor/cuda/gemm_plan.h"
 
-#define OV_CUDA_BLAS_WS_BYTES (32u << 20) /* cuBLAS workspace (Hopper wants >= 32 MiB) */
 
 /* Errors after which the CUDA context is unusable: every later call fails the same way. */
 static int is_sticky(cudaError_t e)
@@ -398,6 +397,11 @@ extern "C" long long ov_backend_cuda_decode_attn_calls(const ov_backend *be)
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->decode_calls : 0;
 }
 
+extern "C" long long ov_backend_cuda_lt_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->lt_calls : 0;
+}
+
 extern "C" long long ov_backend_cuda_cudnn_calls(const ov_backend *be)
 {
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->cudnn_calls : 0;
@@ -441,6 +445,8 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->decode_attn = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_GEMV");
     c->gemv = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_LT");
+    c->lt_on = !(e && e[0] == '0' && e[1] == '\0');
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;
@@ -484,6 +490,7 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
             (void)cudaStreamSynchronize(c->stream);
         ov_cuda_prof_close(c);
         ov_cuda_cudnn_close(c);
+        ov_cuda_lt_close(c);
         if (c->scratch)
             (void)cudaFreeAsync(c->scratch, c->stream);
         if (c->stream)

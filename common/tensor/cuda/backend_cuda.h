@@ -30,6 +30,8 @@ long long ov_backend_cuda_decode_attn_calls(const ov_backend *be);
 /* conv2d calls on be served by cuDNN so far ($OURVIDZ_CUDA_CUDNN, read at open: "0" never, "heur"
  * heuristic algorithm choice, else benchmarked once per shape; im2col + cuBLAS otherwise). */
 long long ov_backend_cuda_cudnn_calls(const ov_backend *be);
+/* Linears whose bias cuBLASLt added in its epilogue (gemm_lt_cuda.cu); 0 for other backends. */
+long long ov_backend_cuda_lt_calls(const ov_backend *be);
 /* 1 when cuDNN 9 loads in this process (dlopen on the first call: $OURVIDZ_CUDNN_LIB, libcudnn.so.9,
  * libcudnn.so), else 0 (conv2d then always uses im2col). */
 int ov_backend_cuda_cudnn_available(void);

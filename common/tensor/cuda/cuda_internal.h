@@ -2,6 +2,7 @@
 #ifndef OV_CUDA_INTERNAL_H
 #define OV_CUDA_INTERNAL_H
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -11,6 +12,11 @@ extern "C" {
 #include "common/tensor/backend.h"
 }
 #include "common/tensor/cuda/index_plan.h"
+
+#define OV_CUDA_BLAS_WS_BYTES (32u << 20) /* cuBLAS / cuBLASLt workspace (Hopper wants >= 32 MiB) */
+#define OV_LT_CACHE 64                      /* cuBLASLt shapes remembered (gemm_lt_cuda.cu) */
+
+struct ov_gemm_plan;
 
 /* Backend-private state (ov_backend.impl). */
 typedef struct ov_cuda {
@@ -39,6 +45,9 @@ typedef struct ov_cuda {
     long long decode_calls; /* attention calls the decode kernel served */
     int sm_count;           /* multiprocessors (0 until the decode kernel first asks) */
     int gemv;        /* linear with <= 8 rows: the GEMV kernel where it fits ($OURVIDZ_CUDA_GEMV=0: never) */
+    int lt_on;       /* linear's bias in cuBLASLt's epilogue ($OURVIDZ_CUDA_LT=0: never; off when unavailable) */
+    struct ov_lt *lt;      /* cuBLASLt handle and shape cache (gemm_lt_cuda.cu; NULL until first use) */
+    long long lt_calls;    /* linears cuBLASLt served */
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
     struct ov_cuda_prof *prof; /* OURVIDZ_CUDA_PROFILE=1: per-op stream time (NULL: off) */
@@ -137,6 +146,13 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
  * 16-byte aligned, rows back to back), bias fused: 0 or an error once launched, 1 when the case
  * does not fit or c->gemv is off (the caller runs cuBLAS). */
 int ov_cuda_gemv(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+/* gemm_lt_cuda.cu: C = op(A)·op(B) + bias (per row of the column-major C, i.e. per output feature)
+ * as planned (gemm_plan.h; batch 1, bf16/f16 in, out the same or f32, bias in the out dtype and
+ * 16-byte aligned): 0 or an error once launched, 1 when cuBLASLt declines (the caller runs cuBLAS
+ * and its bias kernel). ov_cuda_lt_close frees the handle and cache at backend close. */
+int ov_cuda_gemm_bias_lt(ov_backend *be, const struct ov_gemm_plan *p, const void *A, const void *B, int in_dt,
+                         void *C, int out_dt, const void *bias);
+void ov_cuda_lt_close(ov_cuda *c);
 int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                    int trans_b, float alpha);
 int ov_cuda_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,

@@ -1,6 +1,7 @@
 /* CUDA GEMMs: linear (x·Wᵀ + b) and batched matmul through cuBLAS (bf16/f16 inputs with f32
  * accumulation, or exact f32); weights of another dtype (or with a scale) are converted on the
- * device into scratch first. */
+ * device into scratch first. A biased 16-bit linear goes through cuBLASLt with the bias in the
+ * epilogue (gemm_lt_cuda.cu) where it accepts the shape; decode rows take gemv_cuda.cu. */
 #include "common/tensor/cuda/cuda_device.cuh"
 #include "common/tensor/cuda/gemm_plan.h"
 
@@ -93,16 +94,32 @@ int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_te
         rc = ov_cuda_gemv(be, y, x, w, b);
         if (rc <= 0)
             return rc;
+        /* scratch: the weight converted to x's dtype (f32/f16/bf16/f8 with its scale, quantised) when
+         * it is not already, then the bias in y's dtype for cuBLASLt's epilogue when it is not */
+        const int conv_w = w->dtype != x->dtype || ov_cuda_scale_of(w) != 1.0f;
+        const int lt_bias = b && c->lt_on && plan.batch == 1;
+        const size_t wbytes = conv_w ? ((size_t)(N * K) * esize(x->dtype) + 255) / 256 * 256 : 0;
+        const size_t bbytes = lt_bias && b->dtype != y->dtype ? (size_t)N * esize(y->dtype) : 0;
+        void *scr = NULL;
+        if (wbytes + bbytes && (rc = ov_cuda_scratch(be, wbytes + bbytes, &scr, op)))
+            return rc;
         const void *wp = w->data;
-        if (w->dtype != x->dtype || ov_cuda_scale_of(w) != 1.0f) {
-            /* f32/f16/bf16/f8 (with its scale) or quantised weights -> x's dtype in scratch */
-            void *tmp = NULL;
-            rc = ov_cuda_scratch(be, (size_t)(N * K) * esize(x->dtype), &tmp, op);
-            if (!rc)
-                rc = ov_cuda_weight_to(be, op, tmp, x->dtype, w, N * K);
-            if (rc)
+        if (conv_w) {
+            if ((rc = ov_cuda_weight_to(be, op, scr, x->dtype, w, N * K)))
                 return rc;
-            wp = tmp;
+            wp = scr;
+        }
+        if (lt_bias) {
+            const void *bp = b->data;
+            if (bbytes) {
+                void *bt = (char *)scr + wbytes;
+                if ((rc = ov_cuda_weight_to(be, op, bt, y->dtype, b, N)))
+                    return rc;
+                bp = bt;
+            }
+            rc = ov_cuda_gemm_bias_lt(be, &plan, wp, x->data, x->dtype, y->data, y->dtype, bp);
+            if (rc <= 0)
+                return rc; /* done (bias included), or failed */
         }
         rc = run_plan(be, op, &plan, 1.0f, wp, x->data, cu_type(x->dtype), y->data, cu_type(y->dtype));
     }

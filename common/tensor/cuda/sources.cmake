@@ -7,6 +7,7 @@ set(OV_TENSOR_CUDA_SOURCES
   rope_cuda.cu
   gemm_cuda.cu
   gemv_cuda.cu
+  gemm_lt_cuda.cu
   conv_cuda.cu
   cudnn_loader.cu
   attention_cuda.cu
