@@ -17,6 +17,7 @@
 struct ov_lt_entry {
     int used, ok;
     int m, n, k, lda, ldb, ldc, ta, tb;
+    uint32_t align; /* the pointers' common alignment, bytes (the heuristic's minimum) */
     cudaDataType_t it, ot;
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t la, lb, lc;
@@ -83,6 +84,15 @@ static int entry_make(struct ov_lt *lt, struct ov_lt_entry *e, size_t ws_bytes)
              cublasLtMatmulPreferenceCreate(&pref) == CUBLAS_STATUS_SUCCESS &&
              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
                                                   sizeof ws_bytes) == CUBLAS_STATUS_SUCCESS &&
+             /* only algorithms that work at the pointers' alignment (the default assumes 256 bytes) */
+             cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &e->align,
+                                                  sizeof e->align) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &e->align,
+                                                  sizeof e->align) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &e->align,
+                                                  sizeof e->align) == CUBLAS_STATUS_SUCCESS &&
+             cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &e->align,
+                                                  sizeof e->align) == CUBLAS_STATUS_SUCCESS &&
              cublasLtMatmulAlgoGetHeuristic(lt->h, e->op, e->la, e->lb, e->lc, e->lc, pref, 1, &res, &nres) ==
                  CUBLAS_STATUS_SUCCESS &&
              nres > 0 && res.state == CUBLAS_STATUS_SUCCESS;
@@ -111,13 +121,19 @@ int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, c
         c->lt = lt;
     }
     struct ov_lt *lt = c->lt;
+    uint32_t align = 256;
+    const uintptr_t ptrs[3] = {(uintptr_t)A, (uintptr_t)B, (uintptr_t)C};
+    for (int i = 0; i < 3; i++)
+        while (align > 1 && ptrs[i] % align)
+            align /= 2;
     const cudaDataType_t it = in_dt == OV_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF,
                          ot = out_dt == OV_DTYPE_F32 ? CUDA_R_32F : it;
     struct ov_lt_entry *e = NULL;
     for (int i = 0; i < OV_LT_CACHE && !e; i++) {
         struct ov_lt_entry *x = &lt->e[i];
         if (x->used && x->m == p->m && x->n == p->n && x->k == p->k && x->lda == p->lda && x->ldb == p->ldb &&
-            x->ldc == p->ldc && x->ta == p->trans_a && x->tb == p->trans_b && x->it == it && x->ot == ot)
+            x->ldc == p->ldc && x->ta == p->trans_a && x->tb == p->trans_b && x->it == it && x->ot == ot &&
+            x->align == align)
             e = x;
     }
     if (!e) {
@@ -135,6 +151,7 @@ int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, c
         e->tb = p->trans_b;
         e->it = it;
         e->ot = ot;
+        e->align = align;
         e->ok = entry_make(lt, e, OV_CUDA_BLAS_WS_BYTES);
         (void)cudaGetLastError();
     }
