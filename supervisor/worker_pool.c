@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "worker_env.h"
 #include "strcopy.h"
 #include "common/log.h"
 #include "dispatch.h"
@@ -397,24 +398,13 @@ static void worker_spawn(ov_worker *w)
     args[a++] = maxf;
     args[a] = NULL;
 
-    /* Environment: ours, with CUDA_VISIBLE_DEVICES set per instance when the config names GPUs. */
-    size_t nenv = 0;
-    while (environ[nenv])
-        nenv++;
-    char **env = calloc(nenv + 2, sizeof *env);
+    /* Environment: ours, with CUDA_VISIBLE_DEVICES set per instance when the config names GPUs and
+     * OpenBLAS's idle spin cut short (worker_env.h). */
+    char **env = ov_worker_env_build(environ, w->gpu, gpu_env, sizeof gpu_env);
     if (!env) {
         spawn_failed(w, "spawn failed: out of memory");
         return;
     }
-    size_t e = 0;
-    for (size_t i = 0; i < nenv; i++)
-        if (w->gpu < 0 || strncmp(environ[i], "CUDA_VISIBLE_DEVICES=", 21) != 0)
-            env[e++] = environ[i];
-    if (w->gpu >= 0) {
-        snprintf(gpu_env, sizeof gpu_env, "CUDA_VISIBLE_DEVICES=%d", w->gpu);
-        env[e++] = gpu_env;
-    }
-    env[e] = NULL;
 
     ov_conn *c;
     if (ov_conn_new(s->loop, worker_on_msg, worker_on_fail, w, &c) != 0) {

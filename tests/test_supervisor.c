@@ -16,6 +16,7 @@
 #include "ipc/frame.h"
 #include "supervisor/backoff.h"
 #include "supervisor/notify.h"
+#include "supervisor/worker_env.h"
 #include "test_supervisor_util.h"
 
 static const char *const UNIT[] = {"--unit-mode", NULL};
@@ -36,6 +37,43 @@ START_TEST(backoff_doubles_caps_and_jitters)
     ck_assert_int_eq(ov_backoff_delay_ms(0, 60000, 3, 0.5), 0);
     ck_assert_int_eq(ov_backoff_delay_ms(10, 5, 0, 0.5), 10); /* max below initial: initial wins */
     ck_assert_int_eq(ov_backoff_delay_ms(1, 1, 0, 0.0), 1);   /* never below 1 ms */
+}
+END_TEST
+
+/* A worker's environment: ours, CUDA_VISIBLE_DEVICES replaced per instance, OpenBLAS's idle spin
+ * cut short unless the operator set it. */
+static int env_count(char **env, const char *entry)
+{
+    int n = 0;
+    for (size_t i = 0; env[i]; i++)
+        n += strcmp(env[i], entry) == 0;
+    return n;
+}
+
+START_TEST(worker_env_sets_gpu_and_blas_timeout)
+{
+    char *base[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=0,1", "HOME=/root", NULL};
+    char gpu[48];
+    char **env = ov_worker_env_build(base, 1, gpu, sizeof gpu);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_int_eq(env_count(env, "CUDA_VISIBLE_DEVICES=1"), 1);
+    ck_assert_int_eq(env_count(env, "CUDA_VISIBLE_DEVICES=0,1"), 0);
+    ck_assert_int_eq(env_count(env, "PATH=/usr/bin"), 1);
+    ck_assert_int_eq(env_count(env, "HOME=/root"), 1);
+    ck_assert_int_eq(env_count(env, OV_WORKER_OPENBLAS_THREAD_TIMEOUT), 1);
+    free(env);
+    /* no GPU named: ours untouched; an operator's OPENBLAS_THREAD_TIMEOUT is kept, not doubled */
+    char *base2[] = {"CUDA_VISIBLE_DEVICES=3", "OPENBLAS_THREAD_TIMEOUT=20", NULL};
+    env = ov_worker_env_build(base2, -1, gpu, sizeof gpu);
+    ck_assert_ptr_nonnull(env);
+    ck_assert_int_eq(env_count(env, "CUDA_VISIBLE_DEVICES=3"), 1);
+    ck_assert_int_eq(env_count(env, "OPENBLAS_THREAD_TIMEOUT=20"), 1);
+    ck_assert_int_eq(env_count(env, OV_WORKER_OPENBLAS_THREAD_TIMEOUT), 0);
+    size_t n = 0;
+    while (env[n])
+        n++;
+    ck_assert_int_eq((int)n, 2);
+    free(env);
 }
 END_TEST
 
@@ -710,6 +748,7 @@ static Suite *suite(void)
     Suite *s = suite_create("supervisor");
     TCase *pure = tcase_create("pure");
     tcase_add_test(pure, backoff_doubles_caps_and_jitters);
+    tcase_add_test(pure, worker_env_sets_gpu_and_blas_timeout);
     tcase_add_test(pure, crash_ring_detects_loops_in_window);
     tcase_add_test(pure, notify_sends_datagrams_path_and_abstract);
     suite_add_tcase(s, pure);
