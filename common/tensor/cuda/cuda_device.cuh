@@ -128,4 +128,28 @@ __device__ __forceinline__ float ov_block_max(float x, float *sh)
     return x;
 }
 
+/* Host side: an attention kernel's q/k/v/o pointers and the element strides of their dims 0-2
+ * ([B, H, L, D], last dim contiguous), for any argument struct with members q, k, v, o and
+ * qs0..qs2, ks0..ks2, vs0..vs2, os0..os2 (flash_attn_cuda.cu, decode_attn_cuda.cu). */
+template <class A>
+static inline void ov_attn_io_fill(A &a, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v, ov_tensor *o)
+{
+    a.q = q->data;
+    a.k = k->data;
+    a.v = v->data;
+    a.o = o->data;
+    a.qs0 = q->stride[0];
+    a.qs1 = q->stride[1];
+    a.qs2 = q->stride[2];
+    a.ks0 = k->stride[0];
+    a.ks1 = k->stride[1];
+    a.ks2 = k->stride[2];
+    a.vs0 = v->stride[0];
+    a.vs1 = v->stride[1];
+    a.vs2 = v->stride[2];
+    a.os0 = o->stride[0];
+    a.os1 = o->stride[1];
+    a.os2 = o->stride[2];
+}
+
 #endif

@@ -463,22 +463,7 @@ int ov_cuda_decode_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, c
 
     da_args a;
     memset(&a, 0, sizeof a);
-    a.q = q->data;
-    a.k = k->data;
-    a.v = v->data;
-    a.o = o->data;
-    a.qs0 = q->stride[0];
-    a.qs1 = q->stride[1];
-    a.qs2 = q->stride[2];
-    a.ks0 = k->stride[0];
-    a.ks1 = k->stride[1];
-    a.ks2 = k->stride[2];
-    a.vs0 = v->stride[0];
-    a.vs1 = v->stride[1];
-    a.vs2 = v->stride[2];
-    a.os0 = o->stride[0];
-    a.os1 = o->stride[1];
-    a.os2 = o->stride[2];
+    ov_attn_io_fill(a, q, k, v, o);
     a.qoff = p->q_pos_offset;
     a.D = (int)D;
     a.Lq = (int)Lq;

@@ -378,22 +378,7 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
         B > 65535 || Hq > 65535 || Lq > (1 << 29) || k->shape[2] > (1 << 29) || p->q_pos_offset > (1 << 29))
         return 1; /* not this kernel's case */
     fa_args a;
-    a.q = q->data;
-    a.k = k->data;
-    a.v = v->data;
-    a.o = o->data;
-    a.qs0 = q->stride[0];
-    a.qs1 = q->stride[1];
-    a.qs2 = q->stride[2];
-    a.ks0 = k->stride[0];
-    a.ks1 = k->stride[1];
-    a.ks2 = k->stride[2];
-    a.vs0 = v->stride[0];
-    a.vs1 = v->stride[1];
-    a.vs2 = v->stride[2];
-    a.os0 = o->stride[0];
-    a.os1 = o->stride[1];
-    a.os2 = o->stride[2];
+    ov_attn_io_fill(a, q, k, v, o);
     a.Lq = (int)Lq;
     a.Lk = (int)k->shape[2];
     a.group = (int)(Hq / k->shape[1]);
