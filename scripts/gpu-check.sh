@@ -350,7 +350,14 @@ elif [ "$built" -eq 1 ]; then
 fi
 
 # ---- report ----
+targets=$(scripts/gpu-targets.sh "$steps" 2>/dev/null)
 {
+  if [ -n "$targets" ]; then
+    echo "## Targets (scripts/gpu-targets.sh)"
+    echo
+    echo "$targets"
+    echo
+  fi
   echo "## Steps"
   echo
   echo "| step | result | time | detail |"
@@ -390,5 +397,6 @@ for r in "${rows[@]}"; do
   IFS='|' read -r n res secs det <<<"$r"
   printf '%-16s %-14s %5ss  %s\n' "$n" "$res" "$secs" "${det:0:90}"
 done
+[ -n "$targets" ] && printf '\n%s\n' "$targets"
 echo "results: $table"
 exit "$failed"
