@@ -77,6 +77,31 @@ START_TEST(remap_and_load) {
     ov_mem_free_tensor(&mem, &b);
     ov_mem_free_tensor(&mem, &b16);
     ck_assert_uint_eq(mem.used_bytes, 0);
+
+    /* OV_WEIGHTS_DTYPE_ACT: on an f32-activation backend every tensor keeps its stored dtype; on a
+     * 16-bit one (here the CPU backend's ops under a bf16 activation dtype, as CUDA has) the float
+     * tensors arrive in that dtype, the f16 values rounded to bf16 */
+    ov_tensor s32, s16;
+    ck_assert_int_eq(ov_weights_load(w, &mem, "unet.input_blocks.0.0.weight", OV_WEIGHTS_DTYPE_ACT, 0, NULL, &s32),
+                     0);
+    ck_assert_int_eq(ov_weights_load(w, &mem, "vae.decoder.conv_in.bias", OV_WEIGHTS_DTYPE_ACT, 0, NULL, &s16), 0);
+    ck_assert_int_eq(s32.dtype, OV_DTYPE_F32);
+    ck_assert_int_eq(s16.dtype, OV_DTYPE_F16);
+    ov_mem_free_tensor(&mem, &s32);
+    ov_mem_free_tensor(&mem, &s16);
+    ov_backend half = *ov_backend_cpu();
+    half.act_dtype = OV_DTYPE_BF16;
+    ov_mem hmem;
+    ov_mem_init(&hmem, &half, 0);
+    ov_tensor h;
+    ck_assert_int_eq(ov_weights_load(w, &hmem, "vae.decoder.conv_in.bias", OV_WEIGHTS_DTYPE_ACT, 0, NULL, &h), 0);
+    ck_assert_int_eq(h.dtype, OV_DTYPE_BF16);
+    for (int i = 0; i < 4; i++) {
+        const uint16_t got = ((const uint16_t *)h.data)[i];
+        ck_assert_uint_eq(got, ov_f32_to_bf16(k_b[i]));
+    }
+    ov_mem_free_tensor(&hmem, &h);
+    ck_assert_uint_eq(hmem.used_bytes, 0);
     ov_weights_close(w);
 }
 END_TEST

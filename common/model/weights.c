@@ -485,6 +485,14 @@ int ov_weights_load(ov_weights *w, ov_mem *mem, const char *name, int want_dtype
                                   shape_str(b, sizeof b, expect_ndim, expect_shape));
         }
     }
+    if (want_dtype == OV_WEIGHTS_DTYPE_ACT) {
+        /* 16/32-bit float weights in the backend's 16-bit activation dtype (converted once here,
+         * not by every op call); fp8, quantised and integer tensors, and every tensor on a backend
+         * computing in f32, stay as stored */
+        const int act = mem->backend->act_dtype;
+        const int plain = info.dtype == OV_DTYPE_F32 || info.dtype == OV_DTYPE_F16 || info.dtype == OV_DTYPE_BF16;
+        want_dtype = plain && (act == OV_DTYPE_F16 || act == OV_DTYPE_BF16) ? act : -1;
+    }
     int keep = want_dtype < 0 || want_dtype == info.dtype;
     if (!keep) {
         if (want_dtype != OV_DTYPE_F32 && want_dtype != OV_DTYPE_F16 && want_dtype != OV_DTYPE_BF16)

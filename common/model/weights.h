@@ -72,11 +72,17 @@ int ov_weights_info(const ov_weights *w, const char *name, ov_weight_info *out);
 size_t ov_weights_count(const ov_weights *w);
 const char *ov_weights_name_at(const ov_weights *w, size_t i);
 
+/* want_dtype of ov_weights_load: the backend's activation dtype for F32/F16/BF16 weights when it
+ * computes in a 16-bit type (CUDA: BF16), so ops read them as they are instead of converting per
+ * call; every other tensor (fp8, quantised, integer; any on an f32 backend) keeps its stored dtype. */
+#define OV_WEIGHTS_DTYPE_ACT (-2)
+
 /* Load tensor `name` into *out, a new tensor owned by `mem` (on mem's backend, counted against
  * its budget; free with ov_mem_free_tensor), named `name`.
- *  - want_dtype < 0 keeps the stored dtype (quantised stays quantised; f8 keeps its scale in
- *    out->scale). Otherwise the values are converted to want_dtype (F32/F16/BF16:
- *    dequantised/rescaled as needed): on the host, or on the device for a backend that streams.
+ *  - want_dtype -1 keeps the stored dtype (quantised stays quantised; f8 keeps its scale in
+ *    out->scale); OV_WEIGHTS_DTYPE_ACT: see above. Otherwise the values are converted to
+ *    want_dtype (F32/F16/BF16: dequantised/rescaled as needed): on the host, or on the device for
+ *    a backend that streams.
  *  - The CPU backend reads straight into out. A backend with the streaming entries (backend.h:
  *    CUDA) gets the stored bytes through two pinned staging buffers (weights_stream.c, size
  *    $OURVIDZ_LOAD_STAGING bytes, default 32 MiB each) overlapping reads and host->device copies,

@@ -199,14 +199,17 @@ int ov_sdxl_pipeline_load(const ov_sdxl_load_opts *o, ov_sdxl_pipeline **out, ch
     if ((rc = check_layout(w, err, errlen)))
         goto bad;
     const char *what = "text encoders";
-    rc = ov_sdxl_text_load(w, &p->mem, o->weight_dtype, &p->te);
+    /* -1: float weights in the backend's activation dtype where it computes in 16 bits (CUDA: an
+     * f16 checkpoint's matrices become bf16 once at load instead of at every op), else as stored */
+    const int wd = o->weight_dtype == -1 ? OV_WEIGHTS_DTYPE_ACT : o->weight_dtype;
+    rc = ov_sdxl_text_load(w, &p->mem, wd, &p->te);
     if (!rc) {
         what = "UNet";
-        rc = ov_sdxl_unet_load(w, &p->mem, o->weight_dtype, &p->unet);
+        rc = ov_sdxl_unet_load(w, &p->mem, wd, &p->unet);
     }
     if (!rc) {
         what = "VAE";
-        rc = ov_sdxl_vae_load(w, &p->mem, o->weight_dtype, &p->vae);
+        rc = ov_sdxl_vae_load(w, &p->mem, wd, &p->vae);
     }
     if (rc) {
         fail(err, errlen, rc, "cannot load the SDXL %s: %s", what, ov_tensor_last_error());

@@ -23,7 +23,8 @@ typedef struct ov_sdxl_load_opts {
     int backend_kind;        /* enum ov_backend_kind (OV_BACKEND_CPU = 0) */
     int device;              /* CUDA device index */
     size_t budget_bytes;     /* the worker's memory budget on the backend; 0 = unlimited */
-    int weight_dtype;        /* -1 keep the stored dtype, else OV_DTYPE_F32/F16/BF16 */
+    int weight_dtype;        /* -1: as stored, except 16/32-bit float weights in a 16-bit-activation backend's
+                              * dtype (CUDA: bf16; OV_WEIGHTS_DTYPE_ACT); else OV_DTYPE_F32/F16/BF16 */
     const char *merges_path; /* CLIP merges file; NULL = ov_tok_clip_load_default() */
 } ov_sdxl_load_opts;
 
