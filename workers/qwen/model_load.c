@@ -533,7 +533,11 @@ int ov_qwen_load(const char *path, const ov_qwen_opts *opts, ov_qwen **out, char
         rc = fail(err, err_cap, OV_ENOMEM, "qwen: out of memory");
         goto fail;
     }
-    if ((rc = load_weights(q, w, gguf, o.weight_dtype, err, err_cap)))
+    /* -1: as stored, but 16/32-bit float matrices in a 16-bit-activation backend's dtype (CUDA: an
+     * f16 GGUF becomes bf16 at load, so decode's GEMV reads it directly instead of cuBLAS converting
+     * every weight on every token) */
+    if ((rc = load_weights(q, w, gguf, o.weight_dtype == -1 ? OV_WEIGHTS_DTYPE_ACT : o.weight_dtype, err,
+                           err_cap)))
         goto fail;
     q->info.weight_bytes = (int64_t)q->mem.used_bytes;
     q->info.ctx_max =

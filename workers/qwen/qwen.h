@@ -16,7 +16,8 @@ typedef struct ov_qwen_opts {
     int device;                /* CUDA device index */
     int64_t vram_budget_bytes; /* 0 = unlimited */
     int64_t ctx_max;           /* KV cache tokens; 0 = min(model max positions, 8192) */
-    int weight_dtype;          /* -1 keep stored dtype (default), or OV_DTYPE_F32/F16/BF16 */
+    int weight_dtype;          /* -1 (default): as stored, except 16/32-bit float matrices on a 16-bit-
+                                * activation backend (CUDA: bf16; OV_WEIGHTS_DTYPE_ACT); or F32/F16/BF16 */
 } ov_qwen_opts;
 
 /* Facts read from the files (config.json or GGUF qwen2.* keys), never from constants. */
