@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/tensor/cpu_internal.h"
+#include "common/tensor/ops_cpu_simd.h"
 
 /* Rows = all elements of the outer dims (the last dim is the row). */
 static int64_t last_dim(const ov_tensor *t)
@@ -499,7 +500,7 @@ static void glu_rows(void *vctx, int64_t r0, int64_t r1)
             for (int64_t j = 0; j < c->n; j++)
                 y[j] = a[j] * gelu_erf(g[j]);
         else
-            for (int64_t j = 0; j < c->n; j++)
+            for (int64_t j = ov_cpu_swiglu_row_simd(a, g, y, c->n); j < c->n; j++)
                 y[j] = silu(g[j]) * a[j];
     }
 }

@@ -39,6 +39,11 @@ void ov_cpu_gemv_rows(int dtype, const void *w, int64_t K, int64_t n0, int64_t n
  * use while ops run on other threads. */
 void ov_cpu_q8act_force(int on);
 
+/* SwiGLU over one row: y[j] = silu(g[j]) · a[j] for the leading elements an AVX2 pass covers (a
+ * vector exp, ~1e-7 relative from expf: ops_cpu_act_simd.c); returns how many it wrote (0 on the
+ * scalar level), the caller does the rest. */
+int64_t ov_cpu_swiglu_row_simd(const float *a, const float *g, float *y, int64_t n);
+
 /* Test hook: stride-1 conv2d runs in bands of this many output rows (0: sized for the cache, the
  * default). Lets small tests cross band boundaries. Not for use while ops run on other threads. */
 void ov_cpu_conv_band_force(int64_t rows);
