@@ -71,10 +71,31 @@ __global__ void k_rownorm(void *y, int ydt, const void *x, int xdt, vec_arg g, v
 /* Many rows of at most 32·E values (SDXL's layer norms: 49,152 rows of 640): one warp per row,
  * the row read once into registers (E per lane, constant indices), shuffles only; mean and
  * variance in two register passes as above. The block-per-row kernel read each row three times
- * with two block barriers per pass (an H100 took 111 µs for [49152, 640] bf16, ~40 µs of traffic). */
-template <int E>
-__global__ void __launch_bounds__(256) k_rownorm_warp(void *y, int ydt, const void *x, int xdt, vec_arg g,
-                                                     vec_arg b, int C, int64_t rows, float eps, int mode)
+ * with two block barriers per pass (an H100 took 111 µs for [49152, 640] bf16, ~40 µs of traffic).
+ * Templated on x's and y's dtype DT and taking gamma/beta as f32 (or NULL): with the per-element
+ * dtype switches of the generic loads unrolled E times, five buckets cost 5 MB of machine code. */
+template <int DT> __device__ __forceinline__ float nw_ld(const void *p, int64_t i)
+{
+    if (DT == OV_DTYPE_F32)
+        return ((const float *)p)[i];
+    if (DT == OV_DTYPE_F16)
+        return __half2float(((const __half *)p)[i]);
+    return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+}
+
+template <int DT> __device__ __forceinline__ void nw_st(void *p, int64_t i, float v)
+{
+    if (DT == OV_DTYPE_F32)
+        ((float *)p)[i] = v;
+    else if (DT == OV_DTYPE_F16)
+        ((__half *)p)[i] = __float2half_rn(v);
+    else
+        ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
+}
+
+template <int E, int DT>
+__global__ void __launch_bounds__(256) k_rownorm_warp(void *y, const void *x, const float *g, const float *b,
+                                                     int C, int64_t rows, float eps, int mode)
 {
     const int lane = threadIdx.x % 32;
     const int64_t row = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32;
@@ -86,7 +107,7 @@ __global__ void __launch_bounds__(256) k_rownorm_warp(void *y, int ydt, const vo
 #pragma unroll
     for (int i = 0; i < E; i++) {
         const int c = lane + 32 * i;
-        v[i] = c < C ? ov_ld(x, xdt, base + c) : 0.0f;
+        v[i] = c < C ? nw_ld<DT>(x, base + c) : 0.0f;
         s += v[i];
     }
     float mean = 0.0f;
@@ -108,7 +129,40 @@ __global__ void __launch_bounds__(256) k_rownorm_warp(void *y, int ydt, const vo
     for (int i = 0; i < E; i++) {
         const int c = lane + 32 * i;
         if (c < C)
-            ov_st(y, ydt, base + c, (v[i] - mean) * inv * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f));
+            nw_st<DT>(y, base + c, (v[i] - mean) * inv * (g ? g[c] : 1.0f) + (b ? b[c] : 0.0f));
+    }
+}
+
+/* The warp kernel for C <= 1536 (E 48: a 64-value bucket spilled registers) when x and y share an f32/f16/bf16 dtype and gamma/beta are f32 or
+ * absent: 0 launched, 1 not its case. */
+template <int DT>
+static int rownorm_warp_dt(cudaStream_t st, ov_tensor *y, const ov_tensor *x, const float *g, const float *b,
+                           int64_t rows, int C, float eps, int mode)
+{
+    const unsigned blocks = (unsigned)((rows + 7) / 8);
+    if (C <= 256)
+        k_rownorm_warp<8, DT><<<blocks, 256, 0, st>>>(y->data, x->data, g, b, C, rows, eps, mode);
+    else if (C <= 512)
+        k_rownorm_warp<16, DT><<<blocks, 256, 0, st>>>(y->data, x->data, g, b, C, rows, eps, mode);
+    else if (C <= 1024)
+        k_rownorm_warp<32, DT><<<blocks, 256, 0, st>>>(y->data, x->data, g, b, C, rows, eps, mode);
+    else
+        k_rownorm_warp<48, DT><<<blocks, 256, 0, st>>>(y->data, x->data, g, b, C, rows, eps, mode);
+    return 0;
+}
+
+static int rownorm_warp(cudaStream_t st, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
+                        const ov_tensor *beta, int64_t rows, int64_t C, float eps, int mode)
+{
+    if (rows < 1024 || C > 1536 || x->dtype != y->dtype || (gamma && gamma->dtype != OV_DTYPE_F32) ||
+        (beta && beta->dtype != OV_DTYPE_F32))
+        return 1;
+    const float *g = gamma ? (const float *)gamma->data : NULL, *b = beta ? (const float *)beta->data : NULL;
+    switch (x->dtype) {
+    case OV_DTYPE_F32: return rownorm_warp_dt<OV_DTYPE_F32>(st, y, x, g, b, rows, (int)C, eps, mode);
+    case OV_DTYPE_F16: return rownorm_warp_dt<OV_DTYPE_F16>(st, y, x, g, b, rows, (int)C, eps, mode);
+    case OV_DTYPE_BF16: return rownorm_warp_dt<OV_DTYPE_BF16>(st, y, x, g, b, rows, (int)C, eps, mode);
+    default: return 1;
     }
 }
 
@@ -123,23 +177,8 @@ static int rownorm(ov_backend *be, const char *op, ov_tensor *y, const ov_tensor
         return 0;
     if (rows > 0x7fffffffLL)
         return ov_tensor_fail(OV_EUNSUPP, "%s: %lld rows is too many for one launch", op, (long long)rows);
-    if (rows >= 1024 && C <= 2048) {
-        const unsigned blocks = (unsigned)((rows + 7) / 8);
-        cudaStream_t st = ov_cuda_of(be)->stream;
-        vec_arg gv = vec_of(gamma), bv = vec_of(beta);
-        const int ci = (int)C;
-        if (C <= 256)
-            k_rownorm_warp<8><<<blocks, 256, 0, st>>>(y->data, y->dtype, x->data, x->dtype, gv, bv, ci, rows, eps, mode);
-        else if (C <= 512)
-            k_rownorm_warp<16><<<blocks, 256, 0, st>>>(y->data, y->dtype, x->data, x->dtype, gv, bv, ci, rows, eps, mode);
-        else if (C <= 1024)
-            k_rownorm_warp<32><<<blocks, 256, 0, st>>>(y->data, y->dtype, x->data, x->dtype, gv, bv, ci, rows, eps, mode);
-        else if (C <= 1536)
-            k_rownorm_warp<48><<<blocks, 256, 0, st>>>(y->data, y->dtype, x->data, x->dtype, gv, bv, ci, rows, eps, mode);
-        else
-            k_rownorm_warp<64><<<blocks, 256, 0, st>>>(y->data, y->dtype, x->data, x->dtype, gv, bv, ci, rows, eps, mode);
+    if (rownorm_warp(ov_cuda_of(be)->stream, y, x, gamma, beta, rows, C, eps, mode) == 0)
         return ov_cuda_launched(be, op);
-    }
     /* Few rows (LLM decode: one row of 3584): the row's load latency is the whole cost, so more
      * threads per row, ~4 elements each (the H100 took 15 µs per decode rms_norm with 256) */
     int threads = THREADS;
