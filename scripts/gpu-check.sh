@@ -279,12 +279,7 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     # issue 5's enhancement target: ~500 new tokens under 4 s (random weights rarely stop early)
     mstep qwen7b-enhance 60 "$mb/bin/ourvidz-qwen" --model "$mdir/qwen7b" --backend cuda --enhance video --json \
       --max-tokens 512 --prompt "a woman walks her dog along a beach at sunset" || true
-    enh=$(python3 -c 'import json, sys
-d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-n, t = d["new_tokens"], d["generation_time"]
-print("%d new tokens in %.2f s (%.2f ms/token), prompt %d tokens, stop %s" % (n, t, 1e3 * t / max(n, 1), d["prompt_tokens"], d["stop"]))' \
-      "$steps/qwen7b-enhance.log" 2>/dev/null)
-    [ -n "$enh" ] && row qwen7b-enhance-time ok 0 "$enh"
+    # (its timing: the Targets table, scripts/gpu-targets.sh)
     # where the decode time goes: per-op stream time (profile_cuda.cu), one short run
     OURVIDZ_CUDA_PROFILE=1 mstep qwen7b-profile 60 "$mb/bin/bench_qwen" --backend cuda --reps 1 --prompt 512 \
       --decode 64 "$mdir/qwen7b" || true

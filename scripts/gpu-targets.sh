@@ -39,14 +39,16 @@ e="$dir/qwen7b-enhance.log"
 if [ -f "$e" ]; then
   en=$(python3 -c 'import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-print(d["new_tokens"], d["generation_time"])' "$e" 2>/dev/null)
+print(d["new_tokens"], d["generation_time"], d["prompt_tokens"], d["stop"])' "$e" 2>/dev/null)
   if [ -n "$en" ]; then
-    read -r n t <<<"$en"
+    read -r n t pt stop <<<"$en"
     # the target is ~500 new tokens: scaled linearly when the run stopped elsewhere
     t500=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.2f", (n > 0 ? t * 500 / n : 0) }')
     v=$(verdict "$t500" "<" 4)
     [ "$n" -lt 450 ] && v="$v (scaled from $n)"
-    add "Qwen enhancement, ~500 new tokens (issue 5)" "< 4 s" "$n tokens in $(printf '%.2f' "$t") s (500: $t500 s)" "$v"
+    ms=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.2f", (n > 0 ? 1e3 * t / n : 0) }')
+    add "Qwen enhancement, ~500 new tokens (issue 5)" "< 4 s" \
+      "$n tokens in $(printf '%.2f' "$t") s ($ms ms/token; prompt $pt tokens, stop $stop; 500: $t500 s)" "$v"
   fi
 fi
 

@@ -128,6 +128,24 @@ __device__ __forceinline__ float ov_block_max(float x, float *sh)
     return x;
 }
 
+/* Two packed 16-bit values (the lower element in the low half) as f32, exactly: bf16 when BF, else
+ * f16 (the GEMV and decode-attention kernels' vector loads). */
+template <bool BF> __device__ __forceinline__ float2 ov_unpack2(uint32_t u)
+{
+    if (BF)
+        return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+    return make_float2(__half2float(__ushort_as_half((unsigned short)(u & 0xffffu))),
+                       __half2float(__ushort_as_half((unsigned short)(u >> 16))));
+}
+
+/* 16 bytes global -> shared asynchronously (cp.async, sm_80+); src_bytes 0 writes zeros (rows past
+ * the end), 16 copies them all. */
+__device__ __forceinline__ void ov_cp_async16(void *dst, const void *src, int src_bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)),
+                 "l"(src), "r"(src_bytes));
+}
+
 /* Host side: an attention kernel's q/k/v/o pointers and the element strides of their dims 0-2
  * ([B, H, L, D], last dim contiguous), for any argument struct with members q, k, v, o and
  * qs0..qs2, ks0..ks2, vs0..vs2, os0..os2 (flash_attn_cuda.cu, decode_attn_cuda.cu). */

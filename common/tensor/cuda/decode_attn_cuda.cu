@@ -53,16 +53,9 @@ struct da_args {
 /* Two 16-bit values packed in w (the lower element in the low half) as floats. */
 template <int DT> __device__ __forceinline__ void da_2f(uint32_t w, float &lo, float &hi)
 {
-    if (DT == OV_DTYPE_BF16) {
-        lo = __uint_as_float(w << 16);
-        hi = __uint_as_float(w & 0xffff0000u);
-    } else {
-        __half2 h;
-        memcpy(&h, &w, sizeof h);
-        const float2 f = __half22float2(h);
-        lo = f.x;
-        hi = f.y;
-    }
+    const float2 f = ov_unpack2<DT == OV_DTYPE_BF16>(w);
+    lo = f.x;
+    hi = f.y;
 }
 
 /* Eight consecutive elements at 16-byte aligned shared memory p. */
@@ -93,14 +86,6 @@ template <int DT> __device__ __forceinline__ void da_ld2(const unsigned char *p,
     }
 }
 
-/* 16 bytes global -> shared without staging in registers (cp.async, sm_80+): a CTA's whole tile
- * is in flight at once. */
-__device__ __forceinline__ void da_cp16(void *dst, const void *src)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)),
-                 "l"(src));
-}
-
 __device__ __forceinline__ void da_cp_wait_all(void)
 {
     asm volatile("cp.async.commit_group;\ncp.async.wait_group 0;\n" ::);
@@ -118,7 +103,7 @@ __device__ __forceinline__ void da_load_tile(unsigned char *dst, const unsigned 
         const int ch = D * ES / 16;
         for (int e = threadIdx.x; e < n * ch; e += blockDim.x) {
             const int j = e / ch, c = e % ch;
-            da_cp16(dst + j * pitch + c * 16, src + ((int64_t)(k0 + j) * rstride) * ES + c * 16);
+            ov_cp_async16(dst + j * pitch + c * 16, src + ((int64_t)(k0 + j) * rstride) * ES + c * 16, 16);
         }
         return;
     }

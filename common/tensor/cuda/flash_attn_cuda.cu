@@ -37,13 +37,6 @@ __device__ __forceinline__ uint32_t fa_smem_addr(const void *p)
     return (uint32_t)__cvta_generic_to_shared(p);
 }
 
-/* 16 bytes global -> shared, asynchronously; src_bytes 0 writes zeros (rows past the end). */
-__device__ __forceinline__ void fa_cp16(void *dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(fa_smem_addr(dst)), "l"(src),
-                 "r"(src_bytes));
-}
-
 __device__ __forceinline__ void fa_commit(void)
 {
     asm volatile("cp.async.commit_group;\n" ::);
@@ -130,7 +123,7 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
     for (int c = tid; c < FA_BM * CH; c += NTHR) {
         const int r = c / CH, cc = c % CH;
         const bool ok = r < qrows;
-        fa_cp16(qsm + r * DS + cc * 8, ok ? qg + (int64_t)(q0 + r) * a.qs2 + cc * 8 : qg, ok ? 16 : 0);
+        ov_cp_async16(qsm + r * DS + cc * 8, ok ? qg + (int64_t)(q0 + r) * a.qs2 + cc * 8 : qg, ok ? 16 : 0);
     }
     auto load_kv = [&](int j, int buf) {
         const int k0 = j * BN;
@@ -138,8 +131,8 @@ __global__ void __launch_bounds__(FA_THREADS / RB, MINB) k_flash(fa_args a)
         for (int c = tid; c < BN * CH; c += NTHR) {
             const int r = c / CH, cc = c % CH;
             const bool ok = k0 + r < a.Lk;
-            fa_cp16(kd + r * DS + cc * 8, ok ? kg + (int64_t)(k0 + r) * a.ks2 + cc * 8 : kg, ok ? 16 : 0);
-            fa_cp16(vd + r * DS + cc * 8, ok ? vg + (int64_t)(k0 + r) * a.vs2 + cc * 8 : vg, ok ? 16 : 0);
+            ov_cp_async16(kd + r * DS + cc * 8, ok ? kg + (int64_t)(k0 + r) * a.ks2 + cc * 8 : kg, ok ? 16 : 0);
+            ov_cp_async16(vd + r * DS + cc * 8, ok ? vg + (int64_t)(k0 + r) * a.vs2 + cc * 8 : vg, ok ? 16 : 0);
         }
     };
     if (ntiles > 0)

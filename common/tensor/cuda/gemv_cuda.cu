@@ -50,18 +50,10 @@ __device__ __forceinline__ uint4 gv_ld_w(const uint4 *p)
 #endif
 }
 
-/* Two packed 16-bit values -> f32 (exact). */
-template <bool BF> __device__ __forceinline__ float2 gv_f2(uint32_t u)
-{
-    if (BF)
-        return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
-    return make_float2(__half2float(__ushort_as_half((unsigned short)(u & 0xffffu))),
-                       __half2float(__ushort_as_half((unsigned short)(u >> 16))));
-}
-
 template <bool BF> __device__ __forceinline__ void gv_unpack(const uint4 &v, float (&f)[8])
 {
-    const float2 a = gv_f2<BF>(v.x), b = gv_f2<BF>(v.y), c = gv_f2<BF>(v.z), d = gv_f2<BF>(v.w);
+    const float2 a = ov_unpack2<BF>(v.x), b = ov_unpack2<BF>(v.y), c = ov_unpack2<BF>(v.z),
+                 d = ov_unpack2<BF>(v.w);
     f[0] = a.x;
     f[1] = a.y;
     f[2] = b.x;

@@ -72,27 +72,8 @@ __global__ void k_rownorm(void *y, int ydt, const void *x, int xdt, vec_arg g, v
  * the row read once into registers (E per lane, constant indices), shuffles only; mean and
  * variance in two register passes as above. The block-per-row kernel read each row three times
  * with two block barriers per pass (an H100 took 111 µs for [49152, 640] bf16, ~40 µs of traffic).
- * Templated on x's and y's dtype DT and taking gamma/beta as f32 (or NULL): with the per-element
- * dtype switches of the generic loads unrolled E times, five buckets cost 5 MB of machine code. */
-template <int DT> __device__ __forceinline__ float nw_ld(const void *p, int64_t i)
-{
-    if (DT == OV_DTYPE_F32)
-        return ((const float *)p)[i];
-    if (DT == OV_DTYPE_F16)
-        return __half2float(((const __half *)p)[i]);
-    return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
-}
-
-template <int DT> __device__ __forceinline__ void nw_st(void *p, int64_t i, float v)
-{
-    if (DT == OV_DTYPE_F32)
-        ((float *)p)[i] = v;
-    else if (DT == OV_DTYPE_F16)
-        ((__half *)p)[i] = __float2half_rn(v);
-    else
-        ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
-}
-
+ * Templated on x's and y's dtype DT (ov_ld/ov_st's switch folds away) and taking gamma/beta as f32
+ * (or NULL): with a runtime dtype switch per unrolled element, five buckets cost 5 MB of code. */
 template <int E, int DT>
 __global__ void __launch_bounds__(256) k_rownorm_warp(void *y, const void *x, const float *g, const float *b,
                                                      int C, int64_t rows, float eps, int mode)
@@ -107,7 +88,7 @@ __global__ void __launch_bounds__(256) k_rownorm_warp(void *y, const void *x, co
 #pragma unroll
     for (int i = 0; i < E; i++) {
         const int c = lane + 32 * i;
-        v[i] = c < C ? nw_ld<DT>(x, base + c) : 0.0f;
+        v[i] = c < C ? ov_ld(x, DT, base + c) : 0.0f;
         s += v[i];
     }
     float mean = 0.0f;
@@ -129,12 +110,12 @@ __global__ void __launch_bounds__(256) k_rownorm_warp(void *y, const void *x, co
     for (int i = 0; i < E; i++) {
         const int c = lane + 32 * i;
         if (c < C)
-            nw_st<DT>(y, base + c, (v[i] - mean) * inv * (g ? g[c] : 1.0f) + (b ? b[c] : 0.0f));
+            ov_st(y, DT, base + c, (v[i] - mean) * inv * (g ? g[c] : 1.0f) + (b ? b[c] : 0.0f));
     }
 }
 
-/* The warp kernel for C <= 1536 (E 48: a 64-value bucket spilled registers) when x and y share an f32/f16/bf16 dtype and gamma/beta are f32 or
- * absent: 0 launched, 1 not its case. */
+/* The warp kernel for C <= 1536 (E 48: a 64-value bucket spilled registers) when x and y share an
+ * f32/f16/bf16 dtype and gamma/beta are f32 or absent: 0 launched, 1 not its case. */
 template <int DT>
 static int rownorm_warp_dt(cudaStream_t st, ov_tensor *y, const ov_tensor *x, const float *g, const float *b,
                            int64_t rows, int C, float eps, int mode)
