@@ -14,6 +14,12 @@ if(TARGET ov_image)
                     ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_vae.c
                     LIBS ov_sdxl ov_mk ZLIB::ZLIB TIMEOUT 300)
   add_dependencies(test_sdxl_pipeline ourvidz-mkmodel)
+  # Image-to-image on the tiny model against diffusers' StableDiffusionXLImg2ImgPipeline.
+  ov_add_check_test(test_sdxl_img2img SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_img2img.c
+                    ${CMAKE_CURRENT_LIST_DIR}/support/golden_rec.c
+                    LIBS ov_sdxl ZLIB::ZLIB TIMEOUT 300)
+  target_include_directories(test_sdxl_img2img PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  add_dependencies(test_sdxl_img2img ourvidz-mkmodel)
 endif()
 # The ourvidz-sdxl binary: the one-shot CLI and service mode end to end (redis-server ->
 # ourvidz-supervisor -> the real worker -> PNGs in local storage -> callbacks).

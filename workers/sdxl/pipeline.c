@@ -1,4 +1,5 @@
-/* SDXL text-to-image pipeline: load once; per request encode, run the CFG batch loop, decode. */
+/* SDXL text-to-image and image-to-image pipeline: load once; per request encode the prompts (and the
+ * init image), run the CFG batch loop, decode. */
 #include "pipeline.h"
 
 #include <math.h>
@@ -294,6 +295,9 @@ int ov_sdxl_request_validate(const ov_sdxl_pipeline *p, const ov_sdxl_request *r
     if (r->count < 1 || r->count > OV_SDXL_COUNT_MAX)
         return fail(err, errlen, OV_EINVAL, "count (num_images) must be 1..%d (got %d)", OV_SDXL_COUNT_MAX,
                     r->count);
+    if (r->init_image && (!(r->strength > 0.0) || !(r->strength <= 1.0)))
+        return fail(err, errlen, OV_EINVAL,
+                    "denoise strength must be > 0 and <= 1 for image-to-image (got %g)", r->strength);
     const int dims[2] = {r->width, r->height};
     const char *names[2] = {"width", "height"};
     int align = p ? p->info.latent_align : 8;
@@ -561,6 +565,8 @@ typedef struct job {
     int cfg_mult;
     int64_t lh, lw, per; /* latent h, w; floats per image latent */
     float *x;            /* count·per latents */
+    float *eps_enc;      /* image-to-image: count·per posterior draws (then consumed) */
+    int begin;           /* first schedule step (image-to-image), else 0 */
     ov_rng rng[OV_SDXL_COUNT_MAX];
     int64_t steps_done, steps_total;
 } job;
@@ -616,11 +622,12 @@ static int denoise(job *j, int i0, int nb, ov_sdxl_result *res)
             fail(j->err, j->errlen, rc, "UNet batch setup: %s", ov_tensor_last_error());
         goto out;
     }
-    if ((rc = ov_sdxl_sampler_init(&sp, &j->sch, (size_t)(nb * per))))
+    if ((rc = ov_sdxl_sampler_init(&sp, &j->sch, (size_t)(nb * per))) ||
+        (j->begin && (rc = ov_sdxl_sampler_begin_at(&sp, j->begin))))
         goto out;
     float *xs = j->x + (int64_t)i0 * per;
     ov_backend_phase(p->be, "unet");
-    for (int i = 0; i < j->sch.steps; i++) {
+    for (int i = j->begin; i < j->sch.steps; i++) {
         double t0 = now_ms();
         /* scale_model_input: x / √(σ² + 1) (Euler kinds; DPM++ feeds x as is) */
         const float div = ov_sdxl_schedule_input_divisor(&j->sch, i);
@@ -744,6 +751,84 @@ out:
     return rc;
 }
 
+/* Arena bytes the image-to-image encode takes: the VAE encoder's scratch at the image size, the
+ * image, mean and logvar (and their f32 copies for download). */
+static size_t encode_arena_bytes(const ov_sdxl_pipeline *p, int width, int height)
+{
+    const int64_t C = ov_sdxl_unet_get_info(p->unet)->in_channels;
+    const int64_t lh = height / p->info.vae_factor, lw = width / p->info.vae_factor;
+    return ov_sdxl_vae_encode_scratch_bytes(p->vae, height, width) +
+           (size_t)(3 * (int64_t)width * height + 2 * C * lh * lw) * 4 * 2 + 2 * MIB;
+}
+
+/* StableDiffusionXLImg2ImgPipeline.prepare_latents with one generator per image: the init image
+ * (VaeImageProcessor: bytes / 255 → 2x − 1) through the VAE encoder once; image i's latents are
+ * scaling · (mean + exp(½·clamp(logvar, −30, 20)) · εᵢ) (DiagonalGaussianDistribution.sample),
+ * then scheduler.add_noise at the begin step with its noise (in j->x on entry). */
+static int encode_init(job *j)
+{
+    ov_sdxl_pipeline *p = j->p;
+    const ov_sdxl_request *r = j->r;
+    const int64_t C = ov_sdxl_unet_get_info(p->unet)->in_channels, H = r->height, W = r->width;
+    const int64_t per = j->per;
+    size_t mark = ov_arena_mark(&j->arena);
+    float *img = malloc((size_t)(3 * H * W) * sizeof(float));
+    float *mv = malloc((size_t)per * 2 * sizeof(float));
+    float *lat = malloc((size_t)per * sizeof(float));
+    int rc = img && mv && lat ? 0 : OV_ENOMEM;
+    for (int64_t y = 0; !rc && y < H; y++)
+        for (int64_t x = 0; x < W; x++)
+            for (int64_t ch = 0; ch < 3; ch++) {
+                float v = (float)r->init_image[(y * W + x) * 3 + ch] / 255.0f;
+                img[(ch * H + y) * W + x] = 2.0f * v - 1.0f;
+            }
+    const int dt = p->be->act_dtype;
+    ov_tensor it, mt, lt;
+    if (!rc)
+        rc = put_f32(&j->arena, "init_image", dt, 4, (int64_t[]){1, 3, H, W}, img, &it);
+    if (!rc)
+        rc = ov_arena_tensor(&j->arena, &mt, "posterior_mean", dt, 4, (int64_t[]){1, C, j->lh, j->lw});
+    if (!rc)
+        rc = ov_arena_tensor(&j->arena, &lt, "posterior_logvar", dt, 4, (int64_t[]){1, C, j->lh, j->lw});
+    ov_backend_phase(p->be, "vae");
+    if (!rc)
+        rc = ov_sdxl_vae_encode_dist(p->vae, &j->arena, &it, &mt, &lt);
+    if (!rc)
+        rc = get_f32(&j->arena, &mt, mv);
+    if (!rc)
+        rc = get_f32(&j->arena, &lt, mv + per);
+    if (rc) {
+        fail(j->err, j->errlen, rc, "VAE encode of the init image: %s",
+             rc == OV_ENOMEM ? "out of memory" : ov_tensor_last_error());
+        goto out;
+    }
+    if (first_nonfinite(mv, (size_t)per * 2) >= 0) {
+        rc = fail(j->err, j->errlen, OV_ERANGE,
+                  "the VAE encoder produced NaN/Inf for the init image (a broken VAE); no image was made");
+        goto out;
+    }
+    for (int64_t k = 0; k < per; k++) {
+        float lv = mv[per + k];
+        lv = lv < -30.0f ? -30.0f : lv > 20.0f ? 20.0f : lv;
+        mv[per + k] = expf(0.5f * lv); /* std */
+    }
+    for (int i = 0; i < r->count; i++) {
+        const float *e = j->eps_enc + (int64_t)i * per;
+        float *xi = j->x + (int64_t)i * per;
+        for (int64_t k = 0; k < per; k++)
+            lat[k] = OV_SDXL_VAE_SCALING * (mv[k] + mv[per + k] * e[k]);
+        ov_sdxl_schedule_add_noise(&j->sch, j->begin, lat, xi, xi, (size_t)per);
+    }
+out:
+    free(img);
+    free(mv);
+    free(lat);
+    ov_arena_release(&j->arena, mark);
+    if (rc == OV_ENOMEM && !j->err[0])
+        fail(j->err, j->errlen, rc, "out of host memory");
+    return rc;
+}
+
 int ov_sdxl_generate(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_progress_fn progress, void *ud,
                      ov_sdxl_result *out, char *err, size_t errlen)
 {
@@ -767,12 +852,20 @@ int ov_sdxl_generate(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_prog
     j.per = (int64_t)ov_sdxl_unet_get_info(p->unet)->in_channels * j.lh * j.lw;
     if ((rc = ov_sdxl_schedule_init(&j.sch, r->sampler, r->steps)))
         return fail(err, errlen, rc, "bad schedule");
+    const int i2i = r->init_image != NULL;
+    j.begin = i2i ? ov_sdxl_img2img_begin(r->steps, r->strength) : 0;
+    if (j.begin < 0)
+        return fail(err, errlen, OV_EINVAL, "bad image-to-image strength %g", r->strength);
     out->count = r->count;
     out->width = r->width;
     out->height = r->height;
     const size_t npix = (size_t)r->width * (size_t)r->height * 3;
     out->rgb = malloc(npix * (size_t)r->count);
     j.x = malloc((size_t)(j.per * r->count) * sizeof(float));
+    if (i2i && !(j.eps_enc = malloc((size_t)(j.per * r->count) * sizeof(float)))) {
+        rc = fail(err, errlen, OV_ENOMEM, "out of host memory for %d images", r->count);
+        goto out;
+    }
     if (r->keep_float) {
         out->pixels = malloc(npix * (size_t)r->count * sizeof(float));
         out->latents = malloc((size_t)(j.per * r->count) * sizeof(float));
@@ -792,17 +885,27 @@ int ov_sdxl_generate(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_prog
     if ((rc = report(&j, "text", 1, 1)))
         goto out;
 
-    /* 2. initial noise: image i from its own generator seeded seed + i, times init_noise_sigma */
+    /* 2. initial noise: image i from its own generator seeded seed + i (image-to-image: its
+     * posterior draw first, then the noise add_noise mixes in), times init_noise_sigma for
+     * text-to-image */
     for (int i = 0; i < r->count; i++) {
         out->seeds[i] = r->seed + (uint64_t)i;
         ov_rng_seed(&j.rng[i], out->seeds[i]);
         float *xi = j.x + (int64_t)i * j.per;
+        if (i2i) {
+            float *ei = j.eps_enc + (int64_t)i * j.per;
+            if (r->init_image_eps)
+                memcpy(ei, r->init_image_eps + (int64_t)i * j.per, (size_t)j.per * sizeof(float));
+            else
+                ov_rng_fill_normal(&j.rng[i], ei, (size_t)j.per, 0.0f, 1.0f);
+        }
         if (r->init_noise)
             memcpy(xi, r->init_noise + (int64_t)i * j.per, (size_t)j.per * sizeof(float));
         else
             ov_rng_fill_normal(&j.rng[i], xi, (size_t)j.per, 0.0f, 1.0f);
-        for (int64_t k = 0; k < j.per; k++)
-            xi[k] = xi[k] * j.sch.init_noise_sigma;
+        if (!i2i)
+            for (int64_t k = 0; k < j.per; k++)
+                xi[k] = xi[k] * j.sch.init_noise_sigma;
     }
 
     /* 3. sampler loop: one UNet batch for all images unless the budget needs sub-batches */
@@ -810,13 +913,25 @@ int ov_sdxl_generate(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_prog
     size_t capacity = 0;
     if ((rc = plan_batches(p, r, j.c.L, j.cfg_mult, &per_batch, &capacity, err, errlen)))
         goto out;
+    if (i2i) {
+        size_t enc = encode_arena_bytes(p, r->width, r->height);
+        capacity = enc > capacity ? enc : capacity;
+    }
     if ((rc = ov_arena_init(&j.arena, &p->mem, "sdxl", capacity))) {
         fail(err, errlen, rc, "activations: %s", ov_tensor_last_error());
         goto out;
     }
+    if (i2i) {
+        t0 = now_ms();
+        if ((rc = report(&j, "encode", 0, 1)) || (rc = encode_init(&j)) || (rc = report(&j, "encode", 1, 1)))
+            goto out;
+        out->t.encode_ms = now_ms() - t0;
+    }
+    out->begin_step = j.begin;
+    out->steps_run = r->steps - j.begin;
     out->batch_images = per_batch;
     out->sub_batches = (r->count + per_batch - 1) / per_batch;
-    j.steps_total = (int64_t)out->sub_batches * r->steps;
+    j.steps_total = (int64_t)out->sub_batches * out->steps_run;
     t0 = now_ms();
     for (int i0 = 0; i0 < r->count; i0 += per_batch) {
         int nb = r->count - i0 < per_batch ? r->count - i0 : per_batch;
@@ -846,6 +961,7 @@ out:
     ov_arena_free(&j.arena);
     cond_free(&j.c);
     free(j.x);
+    free(j.eps_enc);
     if (rc)
         ov_sdxl_result_free(out);
     return rc;

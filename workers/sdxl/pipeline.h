@@ -1,7 +1,10 @@
-/* SDXL text-to-image pipeline: load a checkpoint (single file or diffusers folder) once, then make N images per request
- * as one CFG batch through the UNet (text encoders -> sampler loop -> VAE decode -> RGB8).
+/* SDXL text-to-image and image-to-image pipeline: load a checkpoint (single file or diffusers folder) once, then make
+ * N images per request as one CFG batch through the UNet (text encoders -> [VAE encode + add noise] -> sampler loop ->
+ * VAE decode -> RGB8).
  * Reference: huggingface/diffusers pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py
- * (StableDiffusionXLPipeline.__call__), which tests/test_sdxl_pipeline.c matches on the tiny model. */
+ * (StableDiffusionXLPipeline.__call__) and pipeline_stable_diffusion_xl_img2img.py
+ * (StableDiffusionXLImg2ImgPipeline.__call__), which tests/test_sdxl_pipeline.c and test_sdxl_img2img.c match on the
+ * tiny model. */
 #ifndef OV_SDXL_PIPELINE_H
 #define OV_SDXL_PIPELINE_H
 
@@ -60,17 +63,28 @@ typedef struct ov_sdxl_request {
     int width, height;           /* multiples of 8 (and of the model's latent_align), <= 2048 */
     int count;                   /* 1..OV_SDXL_COUNT_MAX */
     uint64_t seed;               /* image i uses seed + i */
-    /* Tests: initial N(0,1) noise for all images (count·4·h·w floats, before init_noise_sigma)
-     * instead of drawing it from the seeds. NULL normally. */
+    /* Image-to-image (diffusers StableDiffusionXLImg2ImgPipeline with a generator per image):
+     * init_image = height·width·3 bytes (RGB rows, already fitted to the output size, e.g. by
+     * common/image/resize.h ov_image_fit); NULL = text-to-image. It is VAE-encoded once; image i
+     * starts from scaling · (mean + std·εᵢ) noised to the schedule step that `strength` picks
+     * (ov_sdxl_img2img_begin) and runs the remaining steps. Each image's generator draws εᵢ first,
+     * then its noise. */
+    const uint8_t *init_image;
+    double strength; /* (0, 1]: share of the schedule that runs; ignored without init_image */
+    /* Tests: initial N(0,1) noise for all images (count·4·h·w floats; text-to-image: before
+     * init_noise_sigma; image-to-image: add_noise's noise) instead of drawing it from the seeds,
+     * and (image-to-image) the posterior draws εᵢ likewise. NULL normally. */
     const float *init_noise;
+    const float *init_image_eps;
     int keep_float; /* also return the float images and final latents */
 } ov_sdxl_request;
 
-/* Progress: phase "text" | "denoise" | "decode", step of total. Return non-zero to cancel. */
+/* Progress: phase "text" | "encode" (image-to-image) | "denoise" | "decode", step of total. Return non-zero to cancel. */
 typedef int (*ov_sdxl_progress_fn)(void *ud, const char *phase, int64_t step, int64_t total);
 
 typedef struct ov_sdxl_timings {
     double text_ms;                                /* both prompts through both encoders + ADM vectors */
+    double encode_ms;                              /* image-to-image: the VAE encode of init_image */
     double denoise_ms;                             /* the whole sampler loop (all sub-batches) */
     double step_ms_mean, step_ms_min, step_ms_max; /* one UNet batch + CFG + sampler step */
     double decode_ms;                              /* VAE, all images */
@@ -83,6 +97,8 @@ typedef struct ov_sdxl_result {
     float *pixels;  /* keep_float: count·height·width·3 in [0, 1] (diffusers output_type "np") */
     float *latents; /* keep_float: count·4·(height/8)·(width/8), the final latents (scaled) */
     uint64_t seeds[OV_SDXL_COUNT_MAX];
+    int begin_step;   /* first schedule step run (image-to-image; 0 for text-to-image) */
+    int steps_run;    /* UNet steps per batch: steps − begin_step */
     int sub_batches;  /* UNet batches per step (1 unless the budget forced a split) */
     int batch_images; /* images per UNet batch */
     size_t arena_bytes, arena_peak_bytes;

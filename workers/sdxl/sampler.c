@@ -12,6 +12,8 @@
 #define BETA_END 0.012
 #define STEPS_OFFSET 1
 
+static void vp(float sigma, float *alpha_t, float *sigma_t, float *lambda);
+
 static const char *const k_names[OV_SDXL_SAMPLER_COUNT] = {"euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras"};
 static const char *const k_a1111[OV_SDXL_SAMPLER_COUNT] = {"Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras"};
 static const char *const k_diffusers[OV_SDXL_SAMPLER_COUNT] = {
@@ -189,6 +191,33 @@ float ov_sdxl_schedule_input_divisor(const ov_sdxl_schedule *s, int i)
     return sqrtf(sigma * sigma + 1.0f);
 }
 
+int ov_sdxl_img2img_begin(int steps, double strength)
+{
+    if (steps < 1 || steps > OV_SDXL_STEPS_MAX || !(strength > 0.0) || !(strength <= 1.0))
+        return -1;
+    int init = (int)((double)steps * strength); /* Python int(): truncation toward zero */
+    if (init > steps)
+        init = steps;
+    if (init < 1)
+        init = 1;
+    return steps - init;
+}
+
+void ov_sdxl_schedule_add_noise(const ov_sdxl_schedule *s, int i, const float *x0, const float *noise, float *out,
+                                size_t n)
+{
+    const float sigma = s->sigmas[i];
+    if (s->kind == OV_SDXL_DPMPP_2M || s->kind == OV_SDXL_DPMPP_2M_KARRAS) {
+        float alpha_t, sigma_t, lambda;
+        vp(sigma, &alpha_t, &sigma_t, &lambda);
+        for (size_t k = 0; k < n; k++)
+            out[k] = alpha_t * x0[k] + sigma_t * noise[k];
+        return;
+    }
+    for (size_t k = 0; k < n; k++)
+        out[k] = x0[k] + noise[k] * sigma;
+}
+
 int ov_sdxl_sampler_needs_noise(int kind)
 {
     return kind == OV_SDXL_EULER_A;
@@ -213,6 +242,14 @@ void ov_sdxl_sampler_free(ov_sdxl_sampler *sp)
 {
     free(sp->prev_x0);
     memset(sp, 0, sizeof *sp);
+}
+
+int ov_sdxl_sampler_begin_at(ov_sdxl_sampler *sp, int begin)
+{
+    if (!sp->sch || sp->next_step != 0 || sp->lower_order_nums != 0 || begin < 0 || begin >= sp->sch->steps)
+        return OV_EINVAL;
+    sp->next_step = begin;
+    return 0;
 }
 
 /* EulerDiscreteScheduler.step with s_churn 0 (gamma 0, sigma_hat = sigma). */

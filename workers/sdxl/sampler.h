@@ -58,6 +58,19 @@ int ov_sdxl_schedule_init(ov_sdxl_schedule *s, int kind, int steps);
  * 1 for DPM++). */
 float ov_sdxl_schedule_input_divisor(const ov_sdxl_schedule *s, int i);
 
+/* Image-to-image (diffusers StableDiffusionXLImg2ImgPipeline.get_timesteps, denoising_start None):
+ * the schedule step the run starts at for denoise `strength` in (0, 1]:
+ * t_start = steps − min(int(steps · strength), steps). diffusers refuses a strength that leaves no
+ * step (int(steps · strength) == 0); here that is clamped to one step (t_start = steps − 1), the
+ * smallest change the model can make. Returns −1 for steps or strength out of range. */
+int ov_sdxl_img2img_begin(int steps, double strength);
+
+/* scheduler.add_noise at schedule step i (set_begin_index(i), as the img2img pipeline calls it):
+ * Euler kinds: out = x0 + noise · σᵢ; DPM++: out = αᵢ·x0 + σ'ᵢ·noise with αᵢ = 1/√(σᵢ² + 1),
+ * σ'ᵢ = σᵢ·αᵢ. Float32 in diffusers' order. out may be x0. */
+void ov_sdxl_schedule_add_noise(const ov_sdxl_schedule *s, int i, const float *x0, const float *noise, float *out,
+                                size_t n);
+
 /* Per-run state (DPM++ keeps the previous x0 prediction). */
 typedef struct ov_sdxl_sampler {
     const ov_sdxl_schedule *sch;
@@ -71,11 +84,16 @@ typedef struct ov_sdxl_sampler {
  * 0, OV_EINVAL, OV_ENOMEM. Free with ov_sdxl_sampler_free (a zeroed sampler is fine). */
 int ov_sdxl_sampler_init(ov_sdxl_sampler *sp, const ov_sdxl_schedule *s, size_t n);
 void ov_sdxl_sampler_free(ov_sdxl_sampler *sp);
+/* Start at schedule step `begin` instead of 0 (image-to-image: scheduler.set_begin_index). Call
+ * after init, before the first step. DPM++ treats its first step as first order wherever it
+ * starts, as diffusers does (lower_order_nums counts the steps run). 0 or OV_EINVAL. */
+int ov_sdxl_sampler_begin_at(ov_sdxl_sampler *sp, int begin);
 
 /* Whether step() needs a noise buffer (Euler-ancestral). */
 int ov_sdxl_sampler_needs_noise(int kind);
 
-/* scheduler.step for step i (must be called for i = 0, 1, ... in order): eps is the (guided)
+/* scheduler.step for step i (must be called for i = begin, begin + 1, ... in order; begin 0 unless
+ * ov_sdxl_sampler_begin_at): eps is the (guided)
  * model output for x at sigmas[i]; x [n] is replaced by the latents at sigmas[i+1]. noise [n]:
  * standard normal draws for Euler-ancestral (required there, ignored otherwise). Arithmetic in
  * float32 in diffusers' operation order. 0 or OV_EINVAL (out of order, missing noise). */

@@ -746,7 +746,7 @@ int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_t
     return rc;
 }
 
-static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tensor *mean)
+static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tensor *mean, ov_tensor *logvar)
 {
     const vae_coder *e = &v->enc;
     int64_t h = img->shape[2], w = img->shape[3];
@@ -774,15 +774,29 @@ static int encode_one(ov_sdxl_vae *v, vae_run *r, const ov_tensor *img, ov_tenso
     CK(act(r, s1, 2 * v->embed, h, w, "quant_conv", &t1));
     CK(conv(&t1, &t0, &v->quant_conv, 1, 0));
     /* DiagonalGaussianDistribution: mean, logvar = moments.chunk(2, dim=1) */
+    if (logvar) {
+        CK(ov_tensor_slice(&t0, &t1, 1, v->embed, v->embed));
+        CK(ov_op_copy(logvar, &t0));
+    }
     CK(ov_tensor_slice(&t1, &t1, 1, 0, v->embed));
     return ov_op_copy(mean, &t1);
 }
 
 int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean)
 {
+    return ov_sdxl_vae_encode_dist(v, arena, img, mean, NULL);
+}
+
+int ov_sdxl_vae_encode_dist(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean,
+                            ov_tensor *logvar)
+{
     int rc;
     char a[96], b[96];
     CK(check_io("encode", img, mean, v->enc.cin, v->embed));
+    if (logvar && (logvar->ndim != 4 || logvar->dtype != mean->dtype || !ov_tensor_is_contiguous(logvar) ||
+                   memcmp(logvar->shape, mean->shape, sizeof(int64_t) * 4) != 0))
+        return ov_tensor_fail(OV_EINVAL, "vae encode: logvar '%s' %s must have mean's shape and dtype",
+                              logvar->name, ov_tensor_shape_str(logvar, a, sizeof a));
     int64_t H = img->shape[2], W = img->shape[3], f = v->factor;
     if (H < f || W < f || H % f || W % f || mean->shape[2] != H / f || mean->shape[3] != W / f)
         return ov_tensor_fail(
@@ -799,8 +813,11 @@ int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov
         rc = ov_tensor_slice(&xi, img, 0, i, 1);
         if (!rc)
             rc = ov_tensor_slice(&mi, mean, 0, i, 1);
+        ov_tensor li;
+        if (!rc && logvar)
+            rc = ov_tensor_slice(&li, logvar, 0, i, 1);
         if (!rc)
-            rc = encode_one(v, &r, &xi, &mi);
+            rc = encode_one(v, &r, &xi, &mi, logvar ? &li : NULL);
     }
     ov_arena_release(arena, mark);
     return rc;

@@ -27,6 +27,11 @@ int ov_sdxl_vae_factor(const ov_sdxl_vae *v);
 int ov_sdxl_vae_decode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *z, ov_tensor *img);
 /* img [B, 3, H, W] in [-1, 1] -> mean [B, 4, H/f, W/f] of the posterior (caller-allocated). */
 int ov_sdxl_vae_encode(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean);
+/* The same, also writing the posterior's logvar (the second half of quant_conv's moments,
+ * unclamped; DiagonalGaussianDistribution clamps it to [-30, 20]) when logvar is not NULL
+ * (mean's shape and dtype). Image-to-image samples z = mean + exp(logvar/2)·ε from it. */
+int ov_sdxl_vae_encode_dist(ov_sdxl_vae *v, ov_arena *arena, const ov_tensor *img, ov_tensor *mean,
+                            ov_tensor *logvar);
 
 /* Additions (vae work):
  * Latent channels (4 for SDXL: post_quant_conv's input width). */
