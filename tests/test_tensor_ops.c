@@ -287,6 +287,211 @@ START_TEST(cpu_linear_q8_0_int8_activations)
 }
 END_TEST
 
+/* ---- fused linears: linear_add (y = x·Wᵀ + b + r) and linear_swiglu (y = SiLU(x·W_gᵀ)·(x·W_uᵀ)) ----
+ * Against float64 on the values the tensors hold. linear_add: the GEMM tolerance above (r adds one
+ * exact term). linear_swiglu: weights of amplitude 2/√K keep gate/up near 1; a gate/up error δ
+ * moves the output by at most |SiLU'(g)|·|u|·δ + |SiLU(g)|·δ (|SiLU'| <= 1.1), so the GEMM
+ * tolerance (scaled by the amplitude) times 1 + 1.1·|u| + |SiLU(g)| per element, rtol 1e-5. Rows 1,
+ * 3 (decode GEMV + epilogue) and 17, 64 (sgemm beta = 1 / GEMMs + SwiGLU); K 64..896. Outputs start
+ * as NaN (the in-place residual holds r, so its rows are compared with r added). */
+
+/* y = x·Wᵀ·scale + b + r, in place (y is r) or into a separate poisoned y; x rows strided when asked. */
+static void check_linear_add(ov_backend *be, int wdt, int64_t M, int64_t K, int64_t N, int with_bias,
+                             int in_place, int strided_x)
+{
+    tt_ctx c;
+    tt_begin(&c, be);
+    int64_t ldx = strided_x ? K + 5 : K;
+    float *xv = tt_rand(M * ldx, 1.0), *wv = tt_rand(N * K, 1.0), *bv = tt_rand(N, 1.0),
+          *rv = tt_rand(M * N, 2.0);
+    ov_tensor *xb = tt_act(&c, "x", 2, SHAPE(M, ldx), xv);
+    ov_tensor x;
+    TT_OK(ov_tensor_slice(&x, xb, 1, strided_x, K));
+    ov_tensor *w = tt_input(&c, "w", wdt, 2, SHAPE(N, K), wv);
+    float sc = wdt == OV_DTYPE_Q8_0 ? 0.5f : 1.0f;
+    w->scale = sc;
+    ov_tensor *b = with_bias ? tt_act(&c, "b", 1, SHAPE(N), bv) : NULL;
+    ov_tensor *r = tt_act(&c, "r", 2, SHAPE(M, N), rv);
+    ov_tensor *y = in_place ? r : tt_out(&c, "y", 2, SHAPE(M, N));
+    TT_OK(ov_op_linear_add(y, &x, w, b, r));
+    double *ref = dalloc(M * N);
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = (with_bias ? bv[n] : 0.0) + rv[m * N + n];
+            for (int64_t k = 0; k < K; k++)
+                s += (double)xv[m * ldx + strided_x + k] * wv[n * K + k] * sc;
+            ref[m * N + n] = s;
+        }
+    char what[128];
+    snprintf(what, sizeof what, "linear_add %s M%lld K%lld N%lld bias %d %s%s", ov_dtype_name(wdt),
+             (long long)M, (long long)K, (long long)N, with_bias, in_place ? "in place" : "separate",
+             strided_x ? " strided x" : "");
+    tt_expect(what, y, ref, 2e-6 * (double)(K + 8) * tt_tol(be), 1e-5 * tt_tol(be));
+    if (!in_place) { /* r is an input: untouched */
+        for (int64_t i = 0; i < M * N; i++)
+            ref[i] = rv[i];
+        tt_expect("linear_add leaves r alone", r, ref, 0, 0);
+    }
+    free(ref);
+    free(xv);
+    free(wv);
+    free(bv);
+    free(rv);
+    tt_end(&c);
+}
+
+static double silu_d(double v)
+{
+    return v / (1.0 + exp(-v));
+}
+
+static void check_linear_swiglu(ov_backend *be, int wdt, int64_t M, int64_t K, int64_t I, int strided_x)
+{
+    tt_ctx c;
+    tt_begin(&c, be);
+    const double amp = 2.0 / sqrt((double)K);
+    int64_t ldx = strided_x ? K + 3 : K;
+    float *xv = tt_rand(M * ldx, 1.0), *gv = tt_rand(I * K, amp), *uv = tt_rand(I * K, amp);
+    ov_tensor *xb = tt_act(&c, "x", 2, SHAPE(M, ldx), xv);
+    ov_tensor x;
+    TT_OK(ov_tensor_slice(&x, xb, 1, strided_x, K));
+    ov_tensor *wg = tt_input(&c, "gate_proj", wdt, 2, SHAPE(I, K), gv);
+    /* up in f32 when gate is narrow: the op allows different weight dtypes */
+    ov_tensor *wu = tt_input(&c, "up_proj", wdt == OV_DTYPE_F16 ? OV_DTYPE_F32 : wdt, 2, SHAPE(I, K), uv);
+    ov_tensor *y = tt_out(&c, "y", 2, SHAPE(M, I));
+    TT_OK(ov_op_linear_swiglu(y, &x, wg, wu));
+    const double gemm_atol = 2e-6 * (double)(K + 8) * amp * tt_tol(be), rtol = 1e-5 * tt_tol(be);
+    float *got = tt_fetch(y);
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t i = 0; i < I; i++) {
+            double g = 0, u = 0;
+            for (int64_t k = 0; k < K; k++) {
+                double xk = xv[m * ldx + strided_x + k];
+                g += xk * gv[i * K + k];
+                u += xk * uv[i * K + k];
+            }
+            double ref = silu_d(g) * u, e = fabs((double)got[m * I + i] - ref);
+            double lim = gemm_atol * (1.0 + 1.1 * fabs(u) + fabs(silu_d(g))) + rtol * fabs(ref) +
+                         tt_half_ulp(y->dtype, ref);
+            ck_assert_msg(isfinite(got[m * I + i]), "linear_swiglu: [%lld,%lld] not written", (long long)m,
+                          (long long)i);
+            ck_assert_msg(
+                e <= lim,
+                "linear_swiglu %s M%lld K%lld I%lld [%lld,%lld] = %.9g, reference %.9g (|err| %.3g > %.3g)",
+                ov_dtype_name(wdt), (long long)M, (long long)K, (long long)I, (long long)m, (long long)i,
+                (double)got[m * I + i], ref, e, lim);
+            worst = fmax(worst, e / lim);
+        }
+    free(got);
+    free(xv);
+    free(gv);
+    free(uv);
+    tt_end(&c);
+}
+
+static void body_linear_fused(ov_backend *be)
+{
+    static const int64_t ms[4] = {1, 3, 17, 64}, ks[4] = {64, 200, 512, 896};
+    const int wdts[3] = {OV_DTYPE_F32, OV_DTYPE_F16, OV_DTYPE_BF16};
+    for (int mi = 0; mi < 4; mi++)
+        for (int d = 0; d < 3; d++) {
+            int64_t K = ks[(mi + d) % 4];
+            check_linear_add(be, wdts[d], ms[mi], K, 37 + 8 * d, (mi + d) & 1, 1, 0);
+            check_linear_add(be, wdts[d], ms[mi], K, 45, !((mi + d) & 1), 0, mi == 1);
+            check_linear_swiglu(be, wdts[d], ms[mi], K, 40 + 17 * d, mi == 2);
+        }
+    /* Qwen2.5-0.5B's widths: 896 -> 4864 gate/up, 4864 -> 896 down with the residual in place */
+    check_linear_swiglu(be, OV_DTYPE_BF16, 1, 896, 4864, 0);
+    check_linear_add(be, OV_DTYPE_BF16, 1, 4864, 896, 0, 1, 0);
+    check_linear_add(be, OV_DTYPE_F32, 9, 896, 256, 1, 1, 0);
+    /* q8_0 weights through the decode GEMV's piece epilogue (f32 activations, see linear tests) */
+    if (be->kind == OV_BACKEND_CPU) {
+        ov_cpu_q8act_force(0);
+        check_linear_add(be, OV_DTYPE_Q8_0, 2, 256, 33, 1, 1, 0);
+        check_linear_swiglu(be, OV_DTYPE_Q8_0, 3, 256, 33, 0);
+        ov_cpu_q8act_force(1);
+    }
+    /* [2, 5, K] rows (leading dims flattened), in place */
+    tt_ctx c;
+    tt_begin(&c, be);
+    float *xv = tt_rand(2 * 5 * 24, 1.0), *wv = tt_rand(9 * 24, 1.0), *rv = tt_rand(90, 1.0);
+    ov_tensor *x = tt_act(&c, "x", 3, SHAPE(2, 5, 24), xv);
+    ov_tensor *w = tt_input(&c, "w", OV_DTYPE_F32, 2, SHAPE(9, 24), wv);
+    ov_tensor *y = tt_act(&c, "y", 3, SHAPE(2, 5, 9), rv);
+    TT_OK(ov_op_linear_add(y, x, w, NULL, y));
+    double *ref = dalloc(90);
+    for (int m = 0; m < 10; m++)
+        for (int n = 0; n < 9; n++) {
+            ref[m * 9 + n] = rv[m * 9 + n];
+            for (int k = 0; k < 24; k++)
+                ref[m * 9 + n] += (double)xv[m * 24 + k] * wv[n * 24 + k];
+        }
+    tt_expect("linear_add batched", y, ref, 1e-4 * tt_tol(be), 1e-5 * tt_tol(be));
+    free(ref);
+    free(xv);
+    free(wv);
+    free(rv);
+    tt_end(&c);
+}
+
+/* Refused: a residual that partly overlaps y, of another dtype or shape, x overlapping y, a gate/up
+ * pair of different shapes; nothing is run. */
+static void body_linear_fused_errors(ov_backend *be)
+{
+    tt_ctx c;
+    tt_begin(&c, be);
+    float *v = tt_rand(4 * 16, 1.0);
+    ov_tensor *buf = tt_act(&c, "buf", 2, SHAPE(4, 16), v);
+    ov_tensor *x = tt_act(&c, "x", 2, SHAPE(2, 16), v);
+    ov_tensor *w = tt_input(&c, "w", OV_DTYPE_F32, 2, SHAPE(8, 16), v);
+    ov_tensor *w2 = tt_input(&c, "w2", OV_DTYPE_F32, 2, SHAPE(4, 16), v);
+    ov_tensor *y = tt_out(&c, "y", 2, SHAPE(2, 8));
+    ov_tensor ya, ra;
+    int64_t s28[2] = {2, 8};
+    TT_OK(ov_tensor_reshape(&ya, buf, 2, SHAPE(8, 8)));
+    TT_OK(ov_tensor_slice(&ra, &ya, 0, 1, 2)); /* rows 1..2 of the buffer */
+    TT_OK(ov_tensor_slice(&ya, &ya, 0, 0, 2)); /* rows 0..1: overlaps ra by one row */
+    TT_FAILS(ov_op_linear_add(&ya, x, w, NULL, &ra), OV_EINVAL, "overlaps");
+    ov_tensor *r16 =
+        tt_input(&c, "r16", be->act_dtype == OV_DTYPE_F32 ? OV_DTYPE_F16 : OV_DTYPE_F32, 2, s28, v);
+    TT_FAILS(ov_op_linear_add(y, x, w, NULL, r16), OV_EINVAL, "residual");
+    TT_FAILS(ov_op_linear_add(y, x, w, NULL, x), OV_EINVAL, "differ in shape");
+    TT_FAILS(ov_op_linear_add(y, x, w, NULL, NULL), OV_EINVAL, "no residual");
+    TT_FAILS(ov_op_linear_swiglu(y, x, w, w2), OV_EINVAL, "shapes do not match");
+    /* x is y's own bytes */
+    ov_tensor *ys = tt_out(&c, "ys", 2, SHAPE(2, 16));
+    ov_tensor *wsq = tt_input(&c, "wsq", OV_DTYPE_F32, 2, SHAPE(16, 16), v);
+    TT_FAILS(ov_op_linear_swiglu(ys, ys, wsq, wsq), OV_EINVAL, "overlaps");
+    TT_FAILS(ov_op_linear_add(ys, ys, wsq, NULL, ys), OV_EINVAL, "overlaps");
+    free(v);
+    tt_end(&c);
+}
+
+START_TEST(linear_add_and_swiglu)
+{
+    tt_run(body_linear_fused);
+    tt_run(body_linear_fused_errors);
+}
+END_TEST
+
+/* The CPU's fused decode epilogues at each SIMD level (the AVX2 SwiGLU covers 8-wide pieces, the
+ * scalar tail the rest: I = 40 + 17·d leaves tails). */
+START_TEST(cpu_linear_fused_simd_levels)
+{
+    ov_backend *be = ov_backend_cpu();
+    int lv[2], nl = simd_levels(lv);
+    for (int l = 0; l < nl; l++) {
+        ov_cpu_simd_force(lv[l]);
+        for (int64_t m = 1; m <= 8; m += 7) {
+            check_linear_add(be, OV_DTYPE_F16, m, 136, 300, 1, 1, 0);
+            check_linear_swiglu(be, OV_DTYPE_BF16, m, 136, 301, 0);
+        }
+    }
+    ov_cpu_simd_force(-1);
+}
+END_TEST
+
 static void body_matmul(ov_backend *be)
 {
     for (int ta = 0; ta < 2; ta++)
@@ -1055,6 +1260,8 @@ int main(void)
     tcase_add_test(tc, cpu_dequant_row_exact);
     tcase_add_test(tc, cpu_linear_weight_kernels);
     tcase_add_test(tc, cpu_linear_q8_0_int8_activations);
+    tcase_add_test(tc, linear_add_and_swiglu);
+    tcase_add_test(tc, cpu_linear_fused_simd_levels);
     tcase_add_test(tc, matmul_batched_transposed);
     tcase_add_test(tc, conv2d_stride_pad_dilation_groups);
     tcase_add_test(tc, conv3d_causal_wan_shapes);

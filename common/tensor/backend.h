@@ -51,6 +51,12 @@ typedef struct ov_backend_ops {
     int (*linear)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
     int (*matmul)(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                   int trans_b, float alpha);
+    /* y = x·Wᵀ + b + r (r == y: the same view, in place) and y = SiLU(x·W_gateᵀ)·(x·W_upᵀ); an entry
+     * that cannot fuse a case must still compute it (GEMM then add / two GEMMs then SwiGLU). */
+    int (*linear_add)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                      const ov_tensor *b, const ov_tensor *r);
+    int (*linear_swiglu)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate,
+                         const ov_tensor *w_up);
     int (*conv2d)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                   const ov_conv2d_params *p);
     int (*conv3d_causal)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,

@@ -40,6 +40,10 @@ int ov_cpu_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
 int ov_cpu_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                   int trans_b, float alpha);
+int ov_cpu_linear_add(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                      const ov_tensor *b, const ov_tensor *r);
+int ov_cpu_linear_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate,
+                         const ov_tensor *w_up);
 int ov_cpu_conv2d(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
                   const ov_conv2d_params *p);
 int ov_cpu_conv3d_causal(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,

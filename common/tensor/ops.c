@@ -192,32 +192,97 @@ int ov_op_upsample_nearest2x(ov_tensor *y, const ov_tensor *x)
 
 /* ---- GEMM ---- */
 
-int ov_op_linear(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
+/* The shape and layout rules every linear-family op shares (ov_op_linear's contract). */
+static int chk_linear(const char *op, const ov_tensor *y, const ov_tensor *x, const ov_tensor *w)
 {
-    const char *op = "linear";
-    CHECK_COMMON(op, y, x, w, b);
     TRY(chk_act(op, y));
     TRY(chk_act(op, x));
     TRY(chk_contig(op, y));
     TRY(chk_last_contig(op, x));
     if (w->ndim != 2 || !is_weight(w->dtype) || !ov_tensor_is_contiguous(w))
-        return ov_tensor_fail(
-            OV_EINVAL, "linear: weight '%s' %s must be [out, in] contiguous, a weight dtype", nm(w), shp(w));
+        return ov_tensor_fail(OV_EINVAL, "%s: weight '%s' %s must be [out, in] contiguous, a weight dtype",
+                              op, nm(w), shp(w));
     if (x->ndim < 1 || y->ndim != x->ndim || x->shape[x->ndim - 1] != w->shape[1] ||
         y->shape[y->ndim - 1] != w->shape[0])
-        return ov_tensor_fail(OV_EINVAL, "linear: x '%s' %s · W '%s' %s^T -> y '%s' %s: shapes do not match",
+        return ov_tensor_fail(OV_EINVAL, "%s: x '%s' %s · W '%s' %s^T -> y '%s' %s: shapes do not match", op,
                               nm(x), shp(x), nm(w), shp(w), nm(y), shp(y));
     for (int i = 0; i < x->ndim - 1; i++)
         if (x->shape[i] != y->shape[i])
-            return ov_tensor_fail(OV_EINVAL, "linear: x '%s' %s and y '%s' %s differ in leading dims", nm(x),
+            return ov_tensor_fail(OV_EINVAL, "%s: x '%s' %s and y '%s' %s differ in leading dims", op, nm(x),
                                   shp(x), nm(y), shp(y));
     /* leading dims of x must flatten to rows with one stride */
     for (int i = 0; i + 2 < x->ndim; i++)
         if (x->shape[i] > 1 && x->stride[i] != x->stride[i + 1] * x->shape[i + 1])
-            return ov_tensor_fail(OV_EINVAL, "linear: x '%s' %s rows are not evenly strided (copy it first)",
+            return ov_tensor_fail(OV_EINVAL, "%s: x '%s' %s rows are not evenly strided (copy it first)", op,
                                   nm(x), shp(x));
+    return 0;
+}
+
+/* The bytes [*lo, *hi) an activation view can touch (empty when it has no elements). */
+static void byte_span(const ov_tensor *t, uintptr_t *lo, uintptr_t *hi)
+{
+    int64_t last = 0;
+    *lo = *hi = (uintptr_t)t->data;
+    if (ov_tensor_nelem(t) == 0)
+        return;
+    for (int i = 0; i < t->ndim; i++)
+        last += (t->shape[i] - 1) * (t->stride[i] < 0 ? -t->stride[i] : t->stride[i]);
+    *hi = *lo + ov_tensor_elem_offset_bytes(t->dtype, last + 1);
+}
+
+static int overlaps(const ov_tensor *a, const ov_tensor *b)
+{
+    uintptr_t alo, ahi, blo, bhi;
+    byte_span(a, &alo, &ahi);
+    byte_span(b, &blo, &bhi);
+    return alo < ahi && blo < bhi && alo < bhi && blo < ahi;
+}
+
+int ov_op_linear(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
+{
+    const char *op = "linear";
+    CHECK_COMMON(op, y, x, w, b);
+    TRY(chk_linear(op, y, x, w));
     TRY(chk_vec(op, b, w->shape[0], "bias"));
     DISPATCH(op, linear, y, x, w, b);
+}
+
+int ov_op_linear_add(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                     const ov_tensor *r)
+{
+    const char *op = "linear_add";
+    if (!r)
+        return ov_tensor_fail(OV_EINVAL, "linear_add: no residual for y '%s' %s", nm(y), shp(y));
+    CHECK_COMMON(op, y, x, w, b, r);
+    TRY(chk_linear(op, y, x, w));
+    TRY(chk_vec(op, b, w->shape[0], "bias"));
+    TRY(chk_same(op, y, r));
+    TRY(chk_contig(op, r));
+    if (r->dtype != y->dtype)
+        return ov_tensor_fail(OV_EINVAL, "linear_add: residual '%s' %s is %s, y '%s' %s", nm(r), shp(r),
+                              ov_dtype_name(r->dtype), nm(y), ov_dtype_name(y->dtype));
+    if (r->data != y->data && overlaps(r, y))
+        return ov_tensor_fail(OV_EINVAL, "linear_add: residual '%s' %s partly overlaps y '%s' %s", nm(r),
+                              shp(r), nm(y), shp(y));
+    if (overlaps(x, y))
+        return ov_tensor_fail(OV_EINVAL, "linear_add: x '%s' %s overlaps y '%s' %s", nm(x), shp(x), nm(y),
+                              shp(y));
+    DISPATCH(op, linear_add, y, x, w, b, r);
+}
+
+int ov_op_linear_swiglu(ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate, const ov_tensor *w_up)
+{
+    const char *op = "linear_swiglu";
+    if (!w_gate || !w_up)
+        return ov_tensor_fail(OV_EINVAL, "linear_swiglu: gate '%s' / up '%s' weight missing", nm(w_gate),
+                              nm(w_up));
+    CHECK_COMMON(op, y, x, w_gate, w_up);
+    TRY(chk_linear(op, y, x, w_gate));
+    TRY(chk_linear(op, y, x, w_up));
+    if (overlaps(x, y))
+        return ov_tensor_fail(OV_EINVAL, "linear_swiglu: x '%s' %s overlaps y '%s' %s", nm(x), shp(x), nm(y),
+                              shp(y));
+    DISPATCH(op, linear_swiglu, y, x, w_gate, w_up);
 }
 
 int ov_op_matmul(ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b, float alpha)

@@ -73,6 +73,17 @@ int ov_op_upsample_nearest2x(ov_tensor *y, const ov_tensor *x);
 /* y = x·Wᵀ + b, the checkpoint layout: x [..., in] (act; rows may be strided, last dim contiguous),
  * W [out, in] (weight, contiguous), b [out] or NULL (f32/f16/bf16), y [..., out]. */
 int ov_op_linear(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+/* y = x·Wᵀ (+ b) + r: a linear whose output lands on a residual (o_proj/down_proj into the hidden
+ * state, SDXL's to_out/ff output). x, w, b and y as ov_op_linear; r has y's shape and dtype, is
+ * contiguous, and is either y itself (exactly the same view: the in-place residual) or does not
+ * overlap y. x must not overlap y. Backends fold r into the GEMM (beta = 1, or the decode GEMV's
+ * store); the result may differ from linear + add by one rounding of y's dtype. */
+int ov_op_linear_add(ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                     const ov_tensor *r);
+/* y = SiLU(x·W_gateᵀ) · (x·W_upᵀ): the Qwen2MLP / LLaMA MLP before down_proj, without the two
+ * [..., I] intermediates. x [..., K] as ov_op_linear's x, w_gate and w_up [I, K] (weight dtypes,
+ * contiguous; may differ in dtype/scale), y [..., I] contiguous, not overlapping x. No biases. */
+int ov_op_linear_swiglu(ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate, const ov_tensor *w_up);
 /* Batched y[i] = alpha · op(a[i])·op(b[i]): a [B|1, M, K] (or [B|1, K, M] if trans_a),
  * b [B|1, K, N] (or [B|1, N, K] if trans_b), y [B, M, N], act dtype, last dims contiguous. */
 int ov_op_matmul(ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a, int trans_b, float alpha);

@@ -1,6 +1,7 @@
 /* CPU GEMM family: linear (fused dequant GEMV for decode, dequantised tiles + sgemm for prefill), matmul,
  * conv. */
 #include <cblas.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ struct tile_ctx {
     const float *x;
     int64_t M, K, N, ldx, rows;
     float *y;
+    float beta;         /* 0: y = x·Wᵀ; 1: y += x·Wᵀ (linear_add) */
     float *bufs;        /* nslots x rows x K */
     atomic_int *in_use; /* nslots flags */
     int nslots;
@@ -82,7 +84,7 @@ static void tile_task(void *vctx, int64_t t0, int64_t t1)
         for (int64_t r = 0; r < cnt; r++)
             ov_cpu_dequant_row(c->w->dtype, ov_cpu_elem_ptr(c->w, (n0 + r) * c->K), buf + r * c->K, c->K);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->M, (int)cnt, (int)c->K, c->w->scale,
-                    c->x, (int)c->ldx, buf, (int)c->K, 0.0f, c->y + n0, (int)c->N);
+                    c->x, (int)c->ldx, buf, (int)c->K, c->beta, c->y + n0, (int)c->N);
     }
     atomic_store(&c->in_use[slot], 0);
 }
@@ -110,7 +112,7 @@ static void panel_rows(void *vctx, int64_t r0, int64_t r1)
 /* Whole panels: dequantise up to OV_CPU_TILE_FLOATS·4 of weight rows on the pool, then one sgemm that
  * OpenBLAS threads itself. */
 static int linear_panel(const ov_tensor *w, const float *xp, int64_t M, int64_t K, int64_t N, int64_t ldx,
-                        float *yp)
+                        float *yp, float beta)
 {
     int64_t rows = 4 * OV_CPU_TILE_FLOATS / K;
     if (rows < 1)
@@ -125,7 +127,7 @@ static int linear_panel(const ov_tensor *w, const float *xp, int64_t M, int64_t 
         struct panel_ctx c = {w, K, n0, buf};
         ov_cpu_parallel(cnt, 8, panel_rows, &c);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)cnt, (int)K, w->scale, xp, (int)ldx,
-                    buf, (int)K, 0.0f, yp + n0, (int)N);
+                    buf, (int)K, beta, yp + n0, (int)N);
     }
     free(buf);
     return 0;
@@ -141,10 +143,10 @@ static int linear_panel(const ov_tensor *w, const float *xp, int64_t M, int64_t 
 #define OV_CPU_BIG_TILE_FLOATS ((int64_t)1 << 20) /* 4 MB of f32 per thread */
 
 static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t K, int64_t N, int64_t ldx,
-                        float *yp)
+                        float *yp, float beta)
 {
     if (g_prefill_mode == 2)
-        return linear_panel(w, xp, M, K, N, ldx, yp);
+        return linear_panel(w, xp, M, K, N, ldx, yp, beta);
     int nslots = ov_cpu_threads();
     int64_t rows, ntiles;
     if (g_prefill_mode == 1) { /* the previous plan, for the bench */
@@ -157,7 +159,7 @@ static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t 
             ntiles = (N + rows - 1) / rows;
         }
     } else if (N * K <= OV_CPU_ONE_TILE_FLOATS) {
-        return linear_panel(w, xp, M, K, N, ldx, yp); /* dequantised on the pool, sgemm BLAS-threaded */
+        return linear_panel(w, xp, M, K, N, ldx, yp, beta); /* dequantised on the pool, sgemm BLAS-threaded */
     } else {
         int64_t chunk = (int64_t)nslots * OV_CPU_BIG_TILE_FLOATS, per = (N * K + chunk - 1) / chunk;
         ntiles = per * nslots;
@@ -175,7 +177,7 @@ static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t 
         free(in_use);
         return nomem("linear", w, bytes);
     }
-    struct tile_ctx c = {w, xp, M, K, N, ldx, rows, yp, bufs, in_use, nslots};
+    struct tile_ctx c = {w, xp, M, K, N, ldx, rows, yp, beta, bufs, in_use, nslots};
     if (ntiles == 1) {
         tile_task(&c, 0, 1); /* small N: one tile, and OpenBLAS keeps its threads for the M rows */
     } else {
@@ -188,22 +190,69 @@ static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t 
     return 0;
 }
 
-int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
+/* ---- decode rows with an epilogue (linear_add, linear_swiglu at M <= 8) ----
+ * The fused GEMV (ov_cpu_gemv_rows) runs over pieces of FUSE_COLS output features into a stack
+ * buffer, and the piece's epilogue (+ residual, or SiLU(gate)·up) writes y while the buffer is in
+ * L1: one pass over y, no [M, N] intermediate. */
+#define FUSE_COLS 128
+
+struct fuse_ctx {
+    const ov_tensor *w, *w2; /* w2: the up projection (swiglu), else NULL */
+    const float *x, *bias;   /* bias [N] or NULL (linear_add only) */
+    const float *r;          /* residual [M, N] (may be y), or NULL (swiglu) */
+    float *y;
+    int64_t M, K, N, ldx;
+};
+
+static float silu_f(float v)
 {
-    OV_CPU_NEED_F32("linear", y, x);
-    int64_t K = w->shape[1], N = w->shape[0];
-    int64_t M = ov_tensor_nelem(y) / (N ? N : 1);
-    int64_t ldx = x->ndim >= 2 && M > 1 ? x->stride[x->ndim - 2] : K;
-    const float *xp = x->data;
-    float *yp = y->data;
+    return v / (1.0f + expf(-v));
+}
+
+static void fuse_rows(void *vctx, int64_t n0, int64_t n1)
+{
+    const struct fuse_ctx *c = vctx;
+    float g[OV_CPU_GEMV_MAX_ROWS * FUSE_COLS], u[OV_CPU_GEMV_MAX_ROWS * FUSE_COLS];
+    const size_t row_bytes = ov_dtype_row_bytes(c->w->dtype, c->K);
+    const size_t row_bytes2 = c->w2 ? ov_dtype_row_bytes(c->w2->dtype, c->K) : 0;
+    for (int64_t c0 = n0; c0 < n1; c0 += FUSE_COLS) {
+        const int64_t cnt = n1 - c0 < FUSE_COLS ? n1 - c0 : FUSE_COLS;
+        ov_cpu_gemv_rows(c->w->dtype, (const uint8_t *)c->w->data + (size_t)c0 * row_bytes, c->K, 0, cnt,
+                         c->x, c->ldx, c->M, g, cnt, c->w->scale, c->bias ? c->bias + c0 : NULL);
+        if (c->w2)
+            ov_cpu_gemv_rows(c->w2->dtype, (const uint8_t *)c->w2->data + (size_t)c0 * row_bytes2, c->K, 0,
+                             cnt, c->x, c->ldx, c->M, u, cnt, c->w2->scale, NULL);
+        for (int64_t m = 0; m < c->M; m++) {
+            float *yr = c->y + m * c->N + c0;
+            const float *gr = g + m * cnt;
+            if (c->w2) {
+                const float *ur = u + m * cnt;
+                for (int64_t j = ov_cpu_swiglu_row_simd(ur, gr, yr, cnt); j < cnt; j++)
+                    yr[j] = silu_f(gr[j]) * ur[j];
+            } else {
+                const float *rr = c->r + m * c->N + c0; /* read before y is written: r may be y */
+                for (int64_t j = 0; j < cnt; j++)
+                    yr[j] = gr[j] + rr[j];
+            }
+        }
+    }
+}
+
+/* y [M, N] = x·Wᵀ·scale + b, plus y's previous contents when acc (linear_add: y already holds the
+ * residual, so sgemm runs with beta = 1). M > 8 or acc == 0 at M <= 8; no epilogue here. */
+static int linear_core(const ov_tensor *w, const ov_tensor *b, const float *xp, int64_t M, int64_t K,
+                       int64_t N, int64_t ldx, float *yp, int acc)
+{
+    const float beta = acc ? 1.0f : 0.0f;
     if (M == 0 || N == 0)
         return 0;
     if (K == 0) {
-        memset(yp, 0, (size_t)(M * N) * sizeof(float));
+        if (!acc)
+            memset(yp, 0, (size_t)(M * N) * sizeof(float));
     } else if (w->dtype == OV_DTYPE_F32 && M > OV_CPU_GEMV_MAX_ROWS) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, w->scale, xp, (int)ldx,
-                    w->data, (int)K, 0.0f, yp, (int)N);
-    } else if (M <= OV_CPU_GEMV_MAX_ROWS) {
+                    w->data, (int)K, beta, yp, (int)N);
+    } else if (M <= OV_CPU_GEMV_MAX_ROWS && !acc) {
         /* the bias is added by the kernel: one pass over y, one pool dispatch per decode linear */
         float *btmp = NULL;
         const float *bp = b ? ov_cpu_vec_f32(b, &btmp) : NULL;
@@ -214,7 +263,7 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
         free(btmp);
         return 0;
     } else {
-        int rc = linear_tiles(w, xp, M, K, N, ldx, yp);
+        int rc = linear_tiles(w, xp, M, K, N, ldx, yp, beta);
         if (rc)
             return rc;
     }
@@ -227,8 +276,113 @@ int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_ten
         ov_cpu_parallel(M, 64, bias_rows, &bc);
         free(tmp);
     }
-    (void)be;
     return 0;
+}
+
+/* x's rows: count and stride (ops.c checked they flatten to one stride). */
+static void x_rows(const ov_tensor *x, const ov_tensor *y, int64_t N, int64_t *M, int64_t *ldx)
+{
+    const int64_t K = x->shape[x->ndim - 1];
+    *M = ov_tensor_nelem(y) / (N ? N : 1);
+    *ldx = x->ndim >= 2 && *M > 1 ? x->stride[x->ndim - 2] : K;
+}
+
+int ov_cpu_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b)
+{
+    (void)be;
+    OV_CPU_NEED_F32("linear", y, x);
+    int64_t M, ldx, N = w->shape[0];
+    x_rows(x, y, N, &M, &ldx);
+    return linear_core(w, b, x->data, M, w->shape[1], N, ldx, y->data, 0);
+}
+
+int ov_cpu_linear_add(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                      const ov_tensor *b, const ov_tensor *r)
+{
+    (void)be;
+    OV_CPU_NEED_F32("linear_add", y, x, r);
+    int64_t M, ldx, N = w->shape[0], K = w->shape[1];
+    x_rows(x, y, N, &M, &ldx);
+    float *yp = y->data;
+    const float *rp = r->data;
+    if (M == 0 || N == 0)
+        return 0;
+    if (M <= OV_CPU_GEMV_MAX_ROWS && K > 0) {
+        float *btmp = NULL;
+        const float *bp = b ? ov_cpu_vec_f32(b, &btmp) : NULL;
+        if (b && !bp)
+            return nomem("linear_add", b, (size_t)N * sizeof(float));
+        struct fuse_ctx c = {w, NULL, x->data, bp, rp, yp, M, K, N, ldx};
+        ov_cpu_parallel(N, 16, fuse_rows, &c);
+        free(btmp);
+        return 0;
+    }
+    if (rp != yp) /* ops.c: r is y or does not overlap it */
+        memcpy(yp, rp, (size_t)(M * N) * sizeof(float));
+    return linear_core(w, b, x->data, M, K, N, ldx, yp, 1);
+}
+
+struct swiglu_ctx {
+    float *g;       /* gate rows (y), overwritten with the result */
+    const float *u; /* up rows */
+    int64_t n;
+};
+
+static void swiglu_rows(void *vctx, int64_t r0, int64_t r1)
+{
+    const struct swiglu_ctx *c = vctx;
+    for (int64_t r = r0; r < r1; r++) {
+        float *g = c->g + r * c->n;
+        const float *u = c->u + r * c->n;
+        for (int64_t j = ov_cpu_swiglu_row_simd(u, g, g, c->n); j < c->n; j++)
+            g[j] = silu_f(g[j]) * u[j];
+    }
+}
+
+#define SWIGLU_UP_FLOATS ((int64_t)8 << 20) /* 32 MB of up-projection rows per block (prefill) */
+
+int ov_cpu_linear_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate,
+                         const ov_tensor *w_up)
+{
+    (void)be;
+    OV_CPU_NEED_F32("linear_swiglu", y, x);
+    int64_t M, ldx, N = w_gate->shape[0], K = w_gate->shape[1];
+    x_rows(x, y, N, &M, &ldx);
+    float *yp = y->data;
+    const float *xp = x->data;
+    if (M == 0 || N == 0)
+        return 0;
+    if (K == 0) { /* SiLU(0)·0 */
+        memset(yp, 0, (size_t)(M * N) * sizeof(float));
+        return 0;
+    }
+    if (M <= OV_CPU_GEMV_MAX_ROWS) {
+        struct fuse_ctx c = {w_gate, w_up, xp, NULL, NULL, yp, M, K, N, ldx};
+        ov_cpu_parallel(N, 16, fuse_rows, &c);
+        return 0;
+    }
+    /* prefill: gate straight into y, up into a bounded block of rows, SwiGLU in place */
+    int64_t rows = SWIGLU_UP_FLOATS / N;
+    if (rows < OV_CPU_GEMV_MAX_ROWS + 1)
+        rows = OV_CPU_GEMV_MAX_ROWS + 1;
+    if (rows > M)
+        rows = M;
+    float *up = malloc((size_t)(rows * N) * sizeof(float));
+    if (!up)
+        return nomem("linear_swiglu", y, (size_t)(rows * N) * sizeof(float));
+    int rc = 0;
+    for (int64_t m0 = 0; m0 < M && !rc; m0 += rows) {
+        const int64_t mb = M - m0 < rows ? M - m0 : rows;
+        rc = linear_core(w_gate, NULL, xp + m0 * ldx, mb, K, N, ldx, yp + m0 * N, 0);
+        if (!rc)
+            rc = linear_core(w_up, NULL, xp + m0 * ldx, mb, K, N, ldx, up, 0);
+        if (!rc) {
+            struct swiglu_ctx sc = {yp + m0 * N, up, N};
+            ov_cpu_parallel(mb, 8, swiglu_rows, &sc);
+        }
+    }
+    free(up);
+    return rc;
 }
 
 /* ---- matmul ---- */
