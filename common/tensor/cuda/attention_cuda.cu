@@ -151,6 +151,17 @@ int ov_cuda_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov
                               (long long)D, q->name, MAXD);
     if (B == 0 || Hq == 0 || Lq == 0)
         return 0;
+    ov_cuda *cp = ov_cuda_of(be);
+    if (cp->prof) {
+        const int64_t Lk = k->shape[2];
+        /* q·kᵀ and p·v: 4·B·H·D per visible (query, key) pair; causal: query i sees off + i + 1 keys */
+        const double off = (double)p->q_pos_offset, lq = (double)Lq;
+        const double pairs = p->causal ? lq * off + lq * (lq + 1.0) / 2.0 : lq * (double)Lk;
+        ov_cuda_prof_detail(cp, 4.0 * (double)B * (double)Hq * (double)D * pairs,
+                            "B%lld H%lld/%lld Lq%lld Lk%lld D%lld %s%s %s", (long long)B, (long long)Hq,
+                            (long long)k->shape[1], (long long)Lq, (long long)Lk, (long long)D,
+                            p->causal ? "causal" : "full", p->bias ? "+bias" : "", ov_dtype_name(q->dtype));
+    }
     rc = ov_cuda_decode_attention(be, o, q, k, v, p);
     if (rc <= 0)
         return rc; /* few query rows: ran (or failed) on the split-K decode kernel */

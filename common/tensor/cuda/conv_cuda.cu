@@ -531,10 +531,17 @@ static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int g
     if (KK == 0)
         return ov_tensor_fail(OV_EUNSUPP, "%s: empty kernel", op);
     rc = try_cudnn ? conv_cudnn(be, op, g, groups, y, x, w, KK) : 1;
+    const int via_cudnn = rc == 0;
     if (rc == 1)
         rc = conv_im2col(be, op, g, groups, y, x, w, KK, P);
     if (rc)
         return rc;
+    if (c->prof)
+        ov_cuda_prof_detail(c, 2.0 * (double)Nb * (double)O * (double)P * (double)KK,
+                            "%lldx%lldx%lld s%lld %lld->%lld g%d out %lldx%lldx%lld B%lld %s%s", (long long)g->kt,
+                            (long long)g->kh, (long long)g->kw, (long long)g->sh, (long long)g->C, (long long)O,
+                            groups, (long long)g->To, (long long)g->Ho, (long long)g->Wo, (long long)Nb,
+                            via_cudnn ? "cudnn" : "im2col", b ? "+bias" : "");
     if (!b)
         return 0;
     const int64_t rows = Nb * O;

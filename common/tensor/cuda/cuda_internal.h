@@ -72,6 +72,10 @@ void ov_cuda_prof_end(ov_cuda *c);
 /* ov_backend_phase: later marks are charged to phase `name` (a string literal; "load" until the
  * first call), one table per phase. */
 void ov_cuda_prof_phase(ov_cuda *c, const char *name);
+/* Profiling only (a no-op when off): a shape key for the op marked last (printf-style, e.g.
+ * "3x3 320->320 128x128 B12 cudnn") and its FLOPs per call (0: unknown). The close report adds,
+ * per phase, the (op, key) pairs with the most busy time and their TFLOP/s. */
+void ov_cuda_prof_detail(ov_cuda *c, double flops, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ov_cuda_prof_close(ov_cuda *c);
 /* Check a CUDA status from op (what = the call): 0, or OV_EGPU / OV_ENOMEM with a message naming
  * the op; sticky errors latch. */

@@ -11,7 +11,10 @@
  * their wall time as busy. ov_backend_phase(be, name) starts a phase ("start" until the first):
  * one table per phase, in order of first appearance.
  * Events are folded into per-name totals every FOLD marks (one stream sync each), and the table is
- * printed to stderr when the backend closes. Off: one pointer test per op. */
+ * printed to stderr when the backend closes. Off: one pointer test per op.
+ * Ops that name their shape (ov_cuda_prof_detail: conv, attention) are also summed per (phase, op,
+ * shape key), and each phase's table is followed by its TOP_KEYS keys by busy time with TFLOP/s. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,9 @@
 
 #define FOLD 4096 /* marks held before folding */
 #define MAX_OPS 256 /* (phase, op) pairs */
+#define MAX_KEYS 1024 /* (phase, op, shape key) rows */
+#define KEY_LEN 96
+#define TOP_KEYS 30
 
 struct ov_cuda_prof {
     cudaStream_t stream;
@@ -27,6 +33,17 @@ struct ov_cuda_prof {
     cudaEvent_t end[FOLD]; /* NULL: the op recorded no end */
     const char *op[FOLD];
     const char *ph[FOLD]; /* the phase each mark belongs to */
+    int key[FOLD];        /* its shape key (index into keys), -1: none */
+    double flops[FOLD];   /* its FLOPs per call (0: unknown) */
+    char keys[MAX_KEYS][KEY_LEN];
+    int n_keys;
+    struct {
+        const char *ph, *op;
+        int key;
+        long long calls;
+        double busy, flops;
+    } kagg[MAX_KEYS];
+    int n_kagg;
     const char *cur;      /* the current phase */
     int n;
     struct {
@@ -54,6 +71,47 @@ void ov_cuda_prof_phase(ov_cuda *c, const char *name)
 {
     if (c->prof && name)
         c->prof->cur = name;
+}
+
+static void charge_key(struct ov_cuda_prof *p, const char *ph, const char *op, int key, double busy,
+                       double flops)
+{
+    int i = 0;
+    while (i < p->n_kagg && (p->kagg[i].key != key || strcmp(p->kagg[i].op, op) != 0 || strcmp(p->kagg[i].ph, ph) != 0))
+        i++;
+    if (i == p->n_kagg) {
+        if (p->n_kagg == MAX_KEYS)
+            return; /* the table is full: later shapes stay in the per-op totals only */
+        p->kagg[i].ph = ph;
+        p->kagg[i].op = op;
+        p->kagg[i].key = key;
+        p->n_kagg++;
+    }
+    p->kagg[i].calls++;
+    p->kagg[i].busy += busy;
+    p->kagg[i].flops += flops;
+}
+
+void ov_cuda_prof_detail(ov_cuda *c, double flops, const char *fmt, ...)
+{
+    struct ov_cuda_prof *p = c->prof;
+    if (!p || p->n == 0)
+        return;
+    char k[KEY_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(k, sizeof k, fmt, ap);
+    va_end(ap);
+    int i = 0;
+    while (i < p->n_keys && strcmp(p->keys[i], k) != 0)
+        i++;
+    if (i == p->n_keys) {
+        if (p->n_keys == MAX_KEYS)
+            return;
+        memcpy(p->keys[p->n_keys++], k, sizeof k);
+    }
+    p->key[p->n - 1] = i;
+    p->flops[p->n - 1] = flops;
 }
 
 static void charge(struct ov_cuda_prof *p, const char *ph, const char *op, double ms, double busy)
@@ -86,6 +144,8 @@ static void fold(struct ov_cuda_prof *p)
             if (!p->end[i] || cudaEventElapsedTime(&busy, p->ev[i], p->end[i]) != cudaSuccess)
                 busy = ms;
             charge(p, p->ph[i], p->op[i], (double)ms, (double)busy);
+            if (p->key[i] >= 0)
+                charge_key(p, p->ph[i], p->op[i], p->key[i], (double)(busy < ms ? busy : ms), p->flops[i]);
         }
         (void)cudaEventDestroy(p->ev[i]);
         if (p->end[i])
@@ -97,6 +157,8 @@ static void fold(struct ov_cuda_prof *p)
     p->end[p->n - 1] = NULL;
     p->op[0] = p->op[p->n - 1];
     p->ph[0] = p->ph[p->n - 1];
+    p->key[0] = p->key[p->n - 1];
+    p->flops[0] = p->flops[p->n - 1];
     p->n = 1;
     (void)cudaGetLastError();
 }
@@ -120,6 +182,8 @@ void ov_cuda_prof_mark(ov_cuda *c, const char *op)
     p->end[p->n] = NULL;
     p->op[p->n] = op;
     p->ph[p->n] = p->cur;
+    p->key[p->n] = -1;
+    p->flops[p->n] = 0.0;
     p->n++;
 }
 
@@ -188,6 +252,33 @@ void ov_cuda_prof_close(ov_cuda *c)
             fprintf(stderr, "| %s | %lld | %.2f | %.1f | %.2f | %.1f | %.1f |\n", p->agg[i].op, p->agg[i].calls,
                     p->agg[i].ms, total > 0 ? 100.0 * p->agg[i].ms / total : 0.0, p->agg[i].busy,
                     1e3 * p->agg[i].busy / calls, 1e3 * (p->agg[i].ms - p->agg[i].busy) / calls);
+        }
+        /* the shapes with the most busy time in this phase */
+        int krows[MAX_KEYS], nk = 0;
+        for (int i = 0; i < p->n_kagg; i++)
+            if (!strcmp(p->kagg[i].ph, phases[k]))
+                krows[nk++] = i;
+        if (!nk)
+            continue;
+        for (int a = 0; a < nk && a < TOP_KEYS; a++)
+            for (int b = a + 1; b < nk; b++)
+                if (p->kagg[krows[b]].busy > p->kagg[krows[a]].busy) {
+                    int t = krows[a];
+                    krows[a] = krows[b];
+                    krows[b] = t;
+                }
+        fprintf(stderr, "\nphase %s, shapes by busy time (top %d of %d):\n| op | shape | calls | busy ms | %% of phase busy "
+                        "| µs per call | TFLOP/s |\n|---|---|---|---|---|---|---|\n",
+                phases[k], nk < TOP_KEYS ? nk : TOP_KEYS, nk);
+        for (int r = 0; r < nk && r < TOP_KEYS; r++) {
+            const int i = krows[r];
+            const double calls = p->kagg[i].calls ? (double)p->kagg[i].calls : 1.0;
+            char tf[32] = "";
+            if (p->kagg[i].flops > 0 && p->kagg[i].busy > 0)
+                snprintf(tf, sizeof tf, "%.1f", p->kagg[i].flops / (p->kagg[i].busy * 1e9));
+            fprintf(stderr, "| %s | %s | %lld | %.2f | %.1f | %.1f | %s |\n", p->kagg[i].op, p->keys[p->kagg[i].key],
+                    p->kagg[i].calls, p->kagg[i].busy, busy > 0 ? 100.0 * p->kagg[i].busy / busy : 0.0,
+                    1e3 * p->kagg[i].busy / calls, tf);
         }
     }
     free(p);
