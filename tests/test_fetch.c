@@ -84,7 +84,8 @@ static ssize_t trickle_reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
 {
     (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)con_cls;
     const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
@@ -107,8 +108,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(url, "/big") == 0)
         return answer(c, 200, body_big, sizeof body_big, NULL);
     if (strcmp(url, "/chunked") == 0) {
-        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK_BLOCK, chunked_reader,
-                                                                   NULL, NULL);
+        struct MHD_Response *r =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK_BLOCK, chunked_reader, NULL, NULL);
         enum MHD_Result ok = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
         return ok;
@@ -520,10 +521,12 @@ START_TEST(schemes_refused)
     void *d = NULL;
     size_t n = 0;
     char err[256];
-    const char *bad[] = {"ftp://127.0.0.1/x", "file:///etc/passwd", "gopher://127.0.0.1/", "127.0.0.1/x",
-                         "http://", "", "not a url", "https://exa mple.com/"};
+    const char *bad[] = {
+        "ftp://127.0.0.1/x", "file:///etc/passwd",   "gopher://127.0.0.1/", "127.0.0.1/x", "http://", "",
+        "not a url",         "https://exa mple.com/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(ov_fetch(bad[i], &o, &d, &n, err, sizeof err) == OV_EINVAL, "'%s' accepted: %s", bad[i], err);
+        ck_assert_msg(ov_fetch(bad[i], &o, &d, &n, err, sizeof err) == OV_EINVAL, "'%s' accepted: %s", bad[i],
+                      err);
         ck_assert_ptr_null(d);
     }
     ck_assert_int_eq(ov_fetch(NULL, &o, &d, &n, err, sizeof err), OV_EINVAL);
@@ -567,9 +570,11 @@ static const char *redact(const char *url)
 
 START_TEST(redact_forms)
 {
-    ck_assert_str_eq(redact("https://proj.supabase.co/storage/v1/object/sign/reference/u1/a.png?token=eyJhbGc.x.y"),
-                     "https://proj.supabase.co/storage/v1/object/sign/reference/u1/a.png");
-    ck_assert_str_eq(redact("https://user:pa55@host.example:8443/p/q?x=1#frag"), "https://host.example:8443/p/q");
+    ck_assert_str_eq(
+        redact("https://proj.supabase.co/storage/v1/object/sign/reference/u1/a.png?token=eyJhbGc.x.y"),
+        "https://proj.supabase.co/storage/v1/object/sign/reference/u1/a.png");
+    ck_assert_str_eq(redact("https://user:pa55@host.example:8443/p/q?x=1#frag"),
+                     "https://host.example:8443/p/q");
     ck_assert_str_eq(redact("http://a@b@host/p"), "http://host/p");
     ck_assert_str_eq(redact("http://host/p#token=abc"), "http://host/p");
     ck_assert_str_eq(redact("HTTP://Host:8080?x=1"), "http://Host:8080/");

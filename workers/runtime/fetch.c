@@ -1,4 +1,4 @@
-/* Worker-side HTTP(S) GET into memory (reference images): libcurl easy, manual redirects, caps and redaction. */
+/* Worker-side HTTP(S) GET into memory (reference images): libcurl easy, manual redirects, caps, redaction. */
 #include "fetch.h"
 
 #include <curl/curl.h>
@@ -23,8 +23,8 @@
 #define OV_FETCH_MAX_BYTES_CAP ((size_t)1 << 40) /* keeps len + 1 and doubling far from overflow */
 #define OV_FETCH_TIMEOUT_CAP_MS ((int64_t)24 * 3600 * 1000)
 #define OV_FETCH_FIRST_CAP ((size_t)64 << 10)
-#define OV_FETCH_OTHER_BODY_MAX ((size_t)64 << 10) /* a 3xx/4xx/5xx body read (and dropped) before giving up */
-#define OV_FETCH_REDACT_MAX 256 /* a redacted URL in a message */
+#define OV_FETCH_OTHER_BODY_MAX ((size_t)64 << 10) /* 3xx/4xx/5xx body bytes read (dropped) at most */
+#define OV_FETCH_REDACT_MAX 256                    /* a redacted URL in a message */
 
 /* ---------- curl_global_init exactly once, whichever thread fetches first ---------- */
 
@@ -77,8 +77,8 @@ void ov_fetch_redact_url(const char *url, char *out, size_t outlen)
     int ok = slen > 0 && slen <= 16 && ((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z');
     for (size_t i = 0; ok && i < slen; i++) {
         char c = url[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
-             c == '.';
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+             c == '-' || c == '.';
     }
     if (!ok) {
         snprintf(out, outlen, "(malformed url)");
@@ -173,7 +173,8 @@ void ov_fetch_opts_default(ov_fetch_opts *o)
         errno = 0;
         unsigned long long x = strtoull(v, &end, 10);
         if (errno || end == v || *end || strchr(v, '-') || x == 0 || x > OV_FETCH_MAX_BYTES_CAP)
-            OV_LOG_WARNING("fetch_config_invalid", "var=OURVIDZ_FETCH_MAX_BYTES reason=\"not a byte count in 1..2^40\"");
+            OV_LOG_WARNING("fetch_config_invalid",
+                           "var=OURVIDZ_FETCH_MAX_BYTES reason=\"not a byte count in 1..2^40\"");
         else
             o->max_bytes = (size_t)x;
     }
@@ -183,7 +184,8 @@ void ov_fetch_opts_default(ov_fetch_opts *o)
         errno = 0;
         long long x = strtoll(v, &end, 10);
         if (errno || end == v || *end || x <= 0 || x > OV_FETCH_TIMEOUT_CAP_MS)
-            OV_LOG_WARNING("fetch_config_invalid", "var=OURVIDZ_FETCH_TIMEOUT_MS reason=\"not milliseconds in 1..86400000\"");
+            OV_LOG_WARNING("fetch_config_invalid",
+                           "var=OURVIDZ_FETCH_TIMEOUT_MS reason=\"not milliseconds in 1..86400000\"");
         else
             o->timeout_ms = x;
     }
@@ -198,9 +200,9 @@ typedef struct fetch_sink {
     CURL *easy;
     unsigned char *buf;
     size_t len, cap, max;
-    int too_big; /* the body passed max */
-    size_t other; /* bytes of a 3xx/4xx/5xx body, dropped (curl only reports a redirect target of a
-                   * transfer that completed, so such bodies are read, up to OV_FETCH_OTHER_BODY_MAX) */
+    int too_big;   /* the body passed max */
+    size_t other;  /* bytes of a 3xx/4xx/5xx body, dropped (curl only reports a redirect target of a
+                    * transfer that completed, so such bodies are read, up to OV_FETCH_OTHER_BODY_MAX) */
     int other_cut; /* ... and that body was longer: the transfer was stopped */
     int oom;
 } fetch_sink;
@@ -271,8 +273,8 @@ static int map_curl(CURLcode cc)
 }
 
 /* Parse `url` into *u and check scheme and host. 0, OV_EINVAL or OV_ENOMEM (message in err). */
-static int check_url(CURLU *u, const char *url, const char *allow, const char *what, const char *red, char *err,
-                     size_t errlen)
+static int check_url(CURLU *u, const char *url, const char *allow, const char *what, const char *red,
+                     char *err, size_t errlen)
 {
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
     if (uc == CURLUE_OUT_OF_MEMORY) {
@@ -305,9 +307,9 @@ static void setup_easy(CURL *e, const ov_fetch_opts *o, fetch_sink *s, char *err
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_FAILONERROR, 0L);  /* the status is read and reported here */
+    curl_easy_setopt(e, CURLOPT_FAILONERROR, 0L);    /* the status is read and reported here */
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* followed by hand: every hop's host is checked */
-#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+#if LIBCURL_VERSION_NUM >= 0x075500                  /* 7.85.0 */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
@@ -350,7 +352,8 @@ int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, 
     if (max > OV_FETCH_MAX_BYTES_CAP)
         max = OV_FETCH_MAX_BYTES_CAP;
     int64_t timeout = o->timeout_ms > 0 ? o->timeout_ms : OV_FETCH_DEFAULT_TIMEOUT_MS;
-    int64_t ctimeout = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : OV_FETCH_DEFAULT_CONNECT_TIMEOUT_MS;
+    int64_t ctimeout =
+        o->connect_timeout_ms > 0 ? o->connect_timeout_ms : OV_FETCH_DEFAULT_CONNECT_TIMEOUT_MS;
     int max_redirects = o->max_redirects >= 0 ? o->max_redirects : OV_FETCH_DEFAULT_MAX_REDIRECTS;
 
     char red[OV_FETCH_REDACT_MAX], red2[OV_FETCH_REDACT_MAX];

@@ -1,4 +1,4 @@
-/* Blocking HTTP(S) GET into memory for worker inputs (reference images): size cap, deadline, host allow-list. */
+/* Blocking HTTP(S) GET into memory for worker inputs (reference images): size cap, deadline, allow-list. */
 #ifndef OV_WORKER_FETCH_H
 #define OV_WORKER_FETCH_H
 
@@ -12,9 +12,9 @@
 #define OV_FETCH_REDACT_PATH_MAX 80 /* path bytes kept by ov_fetch_redact_url before "..." */
 
 typedef struct ov_fetch_opts {
-    size_t max_bytes;           /* refuse larger bodies: Content-Length up front, and while streaming; 0 = default */
+    size_t max_bytes;           /* larger bodies refused (Content-Length, then streaming); 0 = default */
     int64_t timeout_ms;         /* the whole fetch, redirects included; <= 0 = default */
-    int64_t connect_timeout_ms; /* each connection; <= 0 = default (never more than what is left of timeout_ms) */
+    int64_t connect_timeout_ms; /* each connect (capped by what is left of timeout_ms); <= 0 = default */
     int max_redirects;          /* 3xx hops followed (to http/https only); 0 = none; < 0 = default */
     const char *allow_hosts;    /* NULL/"" = any host; else comma-separated exact host names or ".suffix"
                                  * patterns (".supabase.co" matches "x.supabase.co", not "supabase.co"),
@@ -23,8 +23,8 @@ typedef struct ov_fetch_opts {
 } ov_fetch_opts;
 
 /* GET `url` into memory. `o` may be NULL (ov_fetch_opts_default). Returns 0 with *data (malloc'd, the caller
- * frees it; one NUL byte follows the body, not counted in *len) and *len; on failure *data is NULL, *len 0 and:
- *   OV_EINVAL     not http/https, malformed, or a host (first URL or redirect target) not allowed
+ * frees it; one NUL byte follows the body, not counted in *len) and *len; on failure *data is NULL, *len 0
+ * and: OV_EINVAL     not http/https, malformed, or a host (first URL or redirect target) not allowed
  *   OV_ETIMEDOUT  the deadline passed (connect or transfer)
  *   OV_EIO        DNS/connect/TLS/transfer error, too many redirects, or an HTTP status other than 2xx
  *                 (the message says the status)
@@ -34,9 +34,9 @@ typedef struct ov_fetch_opts {
  * only as ov_fetch_redact_url renders them. Blocking; thread-safe (one curl handle per call). */
 int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, char *err, size_t errlen);
 
-/* The loggable form of a URL: scheme://host[:port]/path, with userinfo, query and fragment removed and the path
- * cut to OV_FETCH_REDACT_PATH_MAX bytes ("..." appended). Control bytes become '?'. Something that does not
- * look like scheme://... gives "(malformed url)". Always NUL-terminates out (outlen > 0). */
+/* The loggable form of a URL: scheme://host[:port]/path, with userinfo, query and fragment removed and the
+ * path cut to OV_FETCH_REDACT_PATH_MAX bytes ("..." appended). Control bytes become '?'. Something that does
+ * not look like scheme://... gives "(malformed url)". Always NUL-terminates out (outlen > 0). */
 void ov_fetch_redact_url(const char *url, char *out, size_t outlen);
 
 /* Fill the defaults above, then apply the environment: OURVIDZ_FETCH_MAX_BYTES (bytes, > 0),
