@@ -112,7 +112,7 @@ START_TEST(params_text)
 {
     ov_image_params p = {
         "a cat on a mat, 4k", "blurry, lowres", 30, "Euler", 7.5f, 123456789012ULL, 1024, 768,
-        "31e35c80fc",         "sd_xl_base_1.0"};
+        "31e35c80fc",         "sd_xl_base_1.0",  0.0f};
     char buf[512];
     size_t n = 0;
     ck_assert_int_eq(ov_image_params_format(&p, buf, sizeof buf, &n), 0);
@@ -122,9 +122,16 @@ START_TEST(params_text)
     ck_assert_str_eq(buf, want);
     ck_assert_uint_eq(n, strlen(want));
     /* no negative prompt, integral CFG (Python prints 7.0), no hash/model */
-    ov_image_params q = {"x", "", 4, "Euler a", 7.0f, 0, 512, 512, NULL, NULL};
+    ov_image_params q = {"x", "", 4, "Euler a", 7.0f, 0, 512, 512, NULL, NULL, 0.0f};
     ck_assert_int_eq(ov_image_params_format(&q, buf, sizeof buf, NULL), 0);
     ck_assert_str_eq(buf, "x\nSteps: 4, Sampler: Euler a, CFG scale: 7.0, Seed: 0, Size: 512x512");
+    /* image-to-image: A1111's "Denoising strength" after the model fields */
+    p.denoising_strength = 0.35f;
+    ck_assert_int_eq(ov_image_params_format(&p, buf, sizeof buf, NULL), 0);
+    ck_assert_str_eq(buf, "a cat on a mat, 4k\nNegative prompt: blurry, lowres\nSteps: 30, Sampler: Euler, CFG scale: "
+                          "7.5, Seed: 123456789012, Size: 1024x768, Model hash: 31e35c80fc, Model: sd_xl_base_1.0, "
+                          "Denoising strength: 0.35");
+    p.denoising_strength = 0.0f;
     /* too small: OV_ERANGE, the length needed reported, still NUL-terminated */
     char small[16];
     ck_assert_int_eq(ov_image_params_format(&p, small, sizeof small, &n), OV_ERANGE);
@@ -162,7 +169,7 @@ START_TEST(round_trip)
     rgb[1] = 255;
     char params[512];
     ov_image_params p = {
-        "a photo of a cat\nsecond line", "ugly", 25, "DPM++ 2M Karras", 6.5f, 42, W, H, "abc123", "tiny"};
+        "a photo of a cat\nsecond line", "ugly", 25, "DPM++ 2M Karras", 6.5f, 42, W, H, "abc123", "tiny", 0.0f};
     ck_assert_int_eq(ov_image_params_format(&p, params, sizeof params, NULL), 0);
     ov_png_text text[3] = {
         {"parameters", params}, {"Software", "ourvidz"}, {"Comment", "caf\xc3\xa9 \xe7\x8c\xab"}};

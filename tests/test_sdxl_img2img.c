@@ -98,7 +98,8 @@ START_TEST(model_is_the_golden_one)
 }
 END_TEST
 
-/* Python's int(steps · strength) truncates; a strength that leaves no step is clamped to one. */
+/* Python's int(steps · strength) truncates; a strength that leaves no step (0 included) is clamped to
+ * one. */
 START_TEST(strength_picks_the_begin_step)
 {
     static const struct {
@@ -106,11 +107,11 @@ START_TEST(strength_picks_the_begin_step)
         double strength;
         int begin;
     } t[] = {{8, 0.6, 4},  {6, 0.5, 3},  {4, 1.0, 0},   {5, 0.35, 4}, {25, 0.15, 22}, {25, 0.85, 4},
-             {15, 0.05, 14}, {3, 0.9999, 1}, {1, 0.01, 0}, {10, 0.3, 7},  {150, 1.0, 0}};
+             {15, 0.05, 14}, {3, 0.9999, 1}, {1, 0.01, 0}, {10, 0.3, 7},  {150, 1.0, 0},  {10, 0.0, 9}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         ck_assert_msg(ov_sdxl_img2img_begin(t[i].steps, t[i].strength) == t[i].begin, "steps %d strength %g: %d",
                       t[i].steps, t[i].strength, ov_sdxl_img2img_begin(t[i].steps, t[i].strength));
-    ck_assert_int_eq(ov_sdxl_img2img_begin(10, 0.0), -1);
+    ck_assert_int_eq(ov_sdxl_img2img_begin(10, -0.01), -1);
     ck_assert_int_eq(ov_sdxl_img2img_begin(10, 1.01), -1);
     ck_assert_int_eq(ov_sdxl_img2img_begin(10, NAN), -1);
     ck_assert_int_eq(ov_sdxl_img2img_begin(0, 0.5), -1);
@@ -316,7 +317,7 @@ END_TEST
 
 START_TEST(bad_strength_is_a_clear_error)
 {
-    const double bad[] = {0.0, -0.5, 1.5, NAN, INFINITY};
+    const double bad[] = {-0.001, -0.5, 1.5, NAN, INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ov_sdxl_request r = base_req();
         r.strength = bad[i];

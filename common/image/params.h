@@ -15,11 +15,12 @@ typedef struct ov_image_params {
     int width, height;
     const char *model_hash; /* NULL: field left out */
     const char *model_name; /* NULL: field left out */
+    float denoising_strength; /* image-to-image: ", Denoising strength: 0.5" after Model; 0: left out */
 } ov_image_params;
 
 /* Writes, NUL-terminated, into buf (cap bytes):
  *   "<prompt>\nNegative prompt: <neg>\nSteps: 30, Sampler: Euler, CFG scale: 7.5, Seed: 42,
- *    Size: 1024x1024, Model hash: 31e35c80fc, Model: sd_xl_base_1.0"
+ *    Size: 1024x1024, Model hash: 31e35c80fc, Model: sd_xl_base_1.0[, Denoising strength: 0.5]"
  * (one line after the prompts; CFG scale printed like Python's str(float): 7.0, 7.5).
  * *len_out (may be NULL) gets the length. 0, OV_EINVAL (NULL prompt/sampler/buf), OV_ERANGE
  * (buf too small; *len_out then says the length needed). */

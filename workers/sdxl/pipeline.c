@@ -295,9 +295,9 @@ int ov_sdxl_request_validate(const ov_sdxl_pipeline *p, const ov_sdxl_request *r
     if (r->count < 1 || r->count > OV_SDXL_COUNT_MAX)
         return fail(err, errlen, OV_EINVAL, "count (num_images) must be 1..%d (got %d)", OV_SDXL_COUNT_MAX,
                     r->count);
-    if (r->init_image && (!(r->strength > 0.0) || !(r->strength <= 1.0)))
+    if (r->init_image && (!(r->strength >= 0.0) || !(r->strength <= 1.0)))
         return fail(err, errlen, OV_EINVAL,
-                    "denoise strength must be > 0 and <= 1 for image-to-image (got %g)", r->strength);
+                    "denoise strength must be in [0, 1] for image-to-image (got %g)", r->strength);
     const int dims[2] = {r->width, r->height};
     const char *names[2] = {"width", "height"};
     int align = p ? p->info.latent_align : 8;

@@ -70,7 +70,8 @@ typedef struct ov_sdxl_request {
      * (ov_sdxl_img2img_begin) and runs the remaining steps. Each image's generator draws εᵢ first,
      * then its noise. */
     const uint8_t *init_image;
-    double strength; /* (0, 1]: share of the schedule that runs; ignored without init_image */
+    double strength; /* [0, 1]: share of the schedule that runs (at least one step); ignored
+                      * without init_image */
     /* Tests: initial N(0,1) noise for all images (count·4·h·w floats; text-to-image: before
      * init_noise_sigma; image-to-image: add_noise's noise) instead of drawing it from the seeds,
      * and (image-to-image) the posterior draws εᵢ likewise. NULL normally. */

@@ -28,7 +28,8 @@ int ov_sdxl_write_png(const char *path, const ov_sdxl_result *res, int i, const 
                           .width = res->width,
                           .height = res->height,
                           .model_hash = info->hash,
-                          .model_name = name};
+                          .model_name = name,
+                          .denoising_strength = r->init_image ? (float)r->strength : 0.0f};
     size_t need = 0;
     char small[1];
     ov_image_params_format(&ip, small, sizeof small, &need);

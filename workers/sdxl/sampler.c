@@ -193,7 +193,7 @@ float ov_sdxl_schedule_input_divisor(const ov_sdxl_schedule *s, int i)
 
 int ov_sdxl_img2img_begin(int steps, double strength)
 {
-    if (steps < 1 || steps > OV_SDXL_STEPS_MAX || !(strength > 0.0) || !(strength <= 1.0))
+    if (steps < 1 || steps > OV_SDXL_STEPS_MAX || !(strength >= 0.0) || !(strength <= 1.0))
         return -1;
     int init = (int)((double)steps * strength); /* Python int(): truncation toward zero */
     if (init > steps)

@@ -59,10 +59,10 @@ int ov_sdxl_schedule_init(ov_sdxl_schedule *s, int kind, int steps);
 float ov_sdxl_schedule_input_divisor(const ov_sdxl_schedule *s, int i);
 
 /* Image-to-image (diffusers StableDiffusionXLImg2ImgPipeline.get_timesteps, denoising_start None):
- * the schedule step the run starts at for denoise `strength` in (0, 1]:
+ * the schedule step the run starts at for denoise `strength` in [0, 1]:
  * t_start = steps − min(int(steps · strength), steps). diffusers refuses a strength that leaves no
- * step (int(steps · strength) == 0); here that is clamped to one step (t_start = steps − 1), the
- * smallest change the model can make. Returns −1 for steps or strength out of range. */
+ * step (int(steps · strength) == 0, strength 0 included); here that is clamped to one step
+ * (t_start = steps − 1), the smallest change the model can make. Returns −1 for steps or strength out of range. */
 int ov_sdxl_img2img_begin(int steps, double strength);
 
 /* scheduler.add_noise at schedule step i (set_begin_index(i), as the img2img pipeline calls it):
