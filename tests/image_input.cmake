@@ -4,4 +4,6 @@ if(TARGET ov_image)
   pkg_check_modules(OV_TEST_ZLIB REQUIRED IMPORTED_TARGET zlib)
   ov_add_check_test(test_image_resize SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_image_resize.c
                     LIBS ov_image PkgConfig::OV_TEST_ZLIB TIMEOUT 60)
+  ov_add_check_test(test_image_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_image_decode.c
+                    LIBS ov_image PkgConfig::OV_TEST_ZLIB TIMEOUT 60)
 endif()
