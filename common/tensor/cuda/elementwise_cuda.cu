@@ -4,7 +4,9 @@
  * 64-bit div/mod per dimension cost a broadcast add on an H100 10x its memory time), and
  * transposing copies through shared-memory tiles. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
 
@@ -24,6 +26,60 @@ static int prologue(ov_backend *be, const char *op, const ov_tensor *y)
 static int fits32(int64_t n)
 {
     return n < ((int64_t)1 << 31);
+}
+
+/* ---- dense 16-bit fast paths: 8 values per thread through 16-byte loads and stores ----
+ * The scalar kernels move 2 bytes per load and thread; these keep 16 in flight, for the large
+ * bf16 activations of the SDXL UNet (an add over [12, 320, 128, 128] is 126 MB per operand).
+ * Same f32 arithmetic and round-to-nearest stores as the scalar kernels, so results are equal bit
+ * for bit. Taken only for 16-byte-aligned storage, element counts (and broadcast inner sizes) that
+ * are multiples of 8, one 16-bit dtype throughout and unscaled views; everything else stays on the
+ * scalar kernels. $OURVIDZ_CUDA_VEC=0 turns them off (A/B). */
+static int vec8_enabled(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("OURVIDZ_CUDA_VEC");
+        on = !(e && strcmp(e, "0") == 0);
+    }
+    return on;
+}
+
+static int is16(int dt)
+{
+    return dt == OV_DTYPE_BF16 || dt == OV_DTYPE_F16;
+}
+
+static int aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
+}
+
+template <bool BF> __device__ __forceinline__ void unpack8(const uint4 u, float f[8])
+{
+    float2 t = ov_unpack2<BF>(u.x);
+    f[0] = t.x, f[1] = t.y;
+    t = ov_unpack2<BF>(u.y);
+    f[2] = t.x, f[3] = t.y;
+    t = ov_unpack2<BF>(u.z);
+    f[4] = t.x, f[5] = t.y;
+    t = ov_unpack2<BF>(u.w);
+    f[6] = t.x, f[7] = t.y;
+}
+
+template <bool BF> __device__ __forceinline__ uint32_t pack2(float a, float b)
+{
+    if (BF) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(a, b); /* .x (a) in the low half, as stored */
+        return *reinterpret_cast<uint32_t *>(&h);
+    }
+    __half2 h = __floats2half2_rn(a, b);
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+template <bool BF> __device__ __forceinline__ uint4 pack8(const float f[8])
+{
+    return make_uint4(pack2<BF>(f[0], f[1]), pack2<BF>(f[2], f[3]), pack2<BF>(f[4], f[5]), pack2<BF>(f[6], f[7]));
 }
 
 template <class V>
@@ -239,6 +295,26 @@ __global__ void k_unary(void *y, int ydt, const void *x, int xdt, int kind, floa
         ov_st(y, ydt, i, unary_fn(kind, ov_ld(x, xdt, i), a, b));
 }
 
+template <bool BF>
+__global__ void k_unary_v8(uint4 *y, const uint4 *x, int kind, float a, float b, uint32_t n8)
+{
+    for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < n8; v += gridDim.x * blockDim.x) {
+        float f[8];
+        unpack8<BF>(x[v], f);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            f[k] = unary_fn(kind, f[k], a, b);
+        y[v] = pack8<BF>(f);
+    }
+}
+
+/* Dense same-dtype 16-bit operands of n (a multiple of 8) elements, 16-byte aligned. */
+static int dense_v8(const ov_tensor *y, const ov_tensor *x, int64_t n)
+{
+    return vec8_enabled() && is16(y->dtype) && x->dtype == y->dtype && n % 8 == 0 && fits32(n) &&
+           aligned16(y->data) && aligned16(x->data) && ov_tensor_is_contiguous(x) && ov_tensor_is_contiguous(y);
+}
+
 int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, float a, float b)
 {
     const char *op = "unary";
@@ -252,9 +328,97 @@ int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, fl
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    k_unary<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(y->data, y->dtype, x->data,
-                                                                              x->dtype, kind, a, b, n);
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    if (dense_v8(y, x, n)) {
+        const uint32_t n8 = (uint32_t)(n / 8);
+        if (y->dtype == OV_DTYPE_BF16)
+            k_unary_v8<true><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>((uint4 *)y->data, (const uint4 *)x->data,
+                                                                            kind, a, b, n8);
+        else
+            k_unary_v8<false><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>(
+                (uint4 *)y->data, (const uint4 *)x->data, kind, a, b, n8);
+        return ov_cuda_launched(be, op);
+    }
+    k_unary<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, kind, a, b, n);
     return ov_cuda_launched(be, op);
+}
+
+/* bmode 0: b dense like a; 1: one b value per row of `inner` elements (a [N, C, 1, 1] bias over
+ * [N, C, H, W]); 2: b repeats every `inner` elements (a [C] bias over [rows, C]). in8 divides by
+ * inner / 8. */
+template <bool BF>
+__global__ void k_binary_v8(uint4 *y, const uint4 *a, const void *b, int mul, int bmode, ov_fdiv in8, uint32_t n8)
+{
+    for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < n8; v += gridDim.x * blockDim.x) {
+        float fa[8], fb[8];
+        unpack8<BF>(a[v], fa);
+        if (bmode == 1) {
+            const float s = ov_ld(b, BF ? OV_DTYPE_BF16 : OV_DTYPE_F16, ov_fdiv_q(in8, v));
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                fb[k] = s;
+        } else {
+            const uint32_t bi = bmode == 0 ? v : v - ov_fdiv_q(in8, v) * in8.d;
+            unpack8<BF>(((const uint4 *)b)[bi], fb);
+        }
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            fa[k] = mul ? fa[k] * fb[k] : fa[k] + fb[k];
+        y[v] = pack8<BF>(fa);
+    }
+}
+
+/* How a 32-bit view addresses its elements, for the fast path: 0 dense, 1 / 2 as bmode above with
+ * *inner set, -1 neither. */
+static int v8_mode(const ov_cu_v32 *v, int64_t *inner)
+{
+    if (v->scale != 1.0f || !is16(v->dtype))
+        return -1;
+    if (v->ix.dense)
+        return aligned16(v->data) ? 0 : -1;
+    if (v->ix.ndim == 2 && v->ix.div[1].d % 8 == 0) {
+        *inner = v->ix.div[1].d;
+        if (v->ix.stride[0] == 1 && v->ix.stride[1] == 0)
+            return 1; /* scalar loads of b: any alignment */
+        if (v->ix.stride[0] == 0 && v->ix.stride[1] == 1)
+            return aligned16(v->data) ? 2 : -1;
+    }
+    return -1;
+}
+
+/* The binary op on the fast path when it applies: 1 launched (status in *rc), 0 not taken. */
+static int binary_v8(ov_backend *be, const char *op, ov_tensor *y, const ov_cu_v32 *a32, const ov_cu_v32 *b32,
+                     int kind, int64_t n, int *rc)
+{
+    if (!vec8_enabled() || !is16(y->dtype) || n % 8 != 0 || !aligned16(y->data) || a32->dtype != y->dtype ||
+        b32->dtype != y->dtype)
+        return 0;
+    int64_t ia = 0, ib = 0;
+    int ma = v8_mode(a32, &ia), mb = v8_mode(b32, &ib);
+    const ov_cu_v32 *da = a32, *bb = b32;
+    int64_t inner = ib;
+    if (ma != 0) { /* add and mul commute: the dense operand goes first */
+        da = b32;
+        bb = a32;
+        inner = ia;
+        const int t = ma;
+        ma = mb;
+        mb = t;
+    }
+    if (ma != 0 || mb < 0 || (mb == 1 && inner < 8))
+        return 0;
+    const uint32_t n8 = (uint32_t)(n / 8);
+    const ov_fdiv in8 = ov_fdiv_make(mb == 0 ? 1u : (uint32_t)(inner / 8));
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    const int mul = kind == OV_BINARY_MUL;
+    if (y->dtype == OV_DTYPE_BF16)
+        k_binary_v8<true><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>((uint4 *)y->data, (const uint4 *)da->data,
+                                                                         bb->data, mul, mb, in8, n8);
+    else
+        k_binary_v8<false><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>(
+            (uint4 *)y->data, (const uint4 *)da->data, bb->data, mul, mb, in8, n8);
+    *rc = ov_cuda_launched(be, op);
+    return 1;
 }
 
 /* ---- binary / modulate (broadcasting) ---- */
@@ -286,6 +450,9 @@ int ov_cuda_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     cudaStream_t st = ov_cuda_of(be)->stream;
     ov_cu_view av = ov_cu_view_bcast(a, y), bv = ov_cu_view_bcast(b, y);
     ov_cu_v32 a32, b32;
+    if (fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32) &&
+        binary_v8(be, op, y, &a32, &b32, kind, n, &rc))
+        return rc;
     if (fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32))
         k_binary<ov_cu_v32><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, a32, b32, kind, n);
     else
@@ -353,6 +520,22 @@ __global__ void k_geglu32(void *y, int ydt, const void *x, int xdt, ov_fdiv dh, 
     }
 }
 
+/* y[r, c8] = a · gelu(g) for 8 columns at a time: a = x[r, c], g = x[r, half + c]; h8 divides by
+ * half / 8 (in 16-byte units). */
+template <bool BF> __global__ void k_geglu_v8(uint4 *y, const uint4 *x, ov_fdiv h8, uint32_t n8)
+{
+    for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < n8; v += gridDim.x * blockDim.x) {
+        const uint32_t r = ov_fdiv_q(h8, v), xa = v + r * h8.d; /* r·2·(half/8) + c8 */
+        float fa[8], fg[8];
+        unpack8<BF>(x[xa], fa);
+        unpack8<BF>(x[xa + h8.d], fg);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            fa[k] = fa[k] * unary_fn(OV_UNARY_GELU_ERF, fg[k], 0, 0);
+        y[v] = pack8<BF>(fa);
+    }
+}
+
 int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
 {
     const char *op = "geglu";
@@ -365,6 +548,17 @@ int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     if (n == 0)
         return 0;
     cudaStream_t st = ov_cuda_of(be)->stream;
+    if (half % 8 == 0 && dense_v8(y, x, 2 * n)) {
+        const uint32_t n8 = (uint32_t)(n / 8);
+        const ov_fdiv h8 = ov_fdiv_make((uint32_t)(half / 8));
+        if (y->dtype == OV_DTYPE_BF16)
+            k_geglu_v8<true><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>((uint4 *)y->data, (const uint4 *)x->data,
+                                                                            h8, n8);
+        else
+            k_geglu_v8<false><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>((uint4 *)y->data,
+                                                                             (const uint4 *)x->data, h8, n8);
+        return ov_cuda_launched(be, op);
+    }
     if (fits32(2 * n))
         k_geglu32<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype,
                                                                ov_fdiv_make((uint32_t)half), (uint32_t)n);
@@ -382,6 +576,19 @@ __global__ void k_swiglu(void *y, int ydt, const void *g, int gdt, const void *u
     }
 }
 
+template <bool BF> __global__ void k_swiglu_v8(uint4 *y, const uint4 *g, const uint4 *u, uint32_t n8)
+{
+    for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < n8; v += gridDim.x * blockDim.x) {
+        float fg[8], fu[8];
+        unpack8<BF>(g[v], fg);
+        unpack8<BF>(u[v], fu);
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            fg[k] = fg[k] / (1.0f + expf(-fg[k])) * fu[k];
+        y[v] = pack8<BF>(fg);
+    }
+}
+
 int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov_tensor *up)
 {
     const char *op = "swiglu";
@@ -395,6 +602,17 @@ int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
+    if (dense_v8(y, gate, n) && dense_v8(y, up, n)) {
+        const uint32_t n8 = (uint32_t)(n / 8);
+        cudaStream_t st = ov_cuda_of(be)->stream;
+        if (y->dtype == OV_DTYPE_BF16)
+            k_swiglu_v8<true><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>(
+                (uint4 *)y->data, (const uint4 *)gate->data, (const uint4 *)up->data, n8);
+        else
+            k_swiglu_v8<false><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>(
+                (uint4 *)y->data, (const uint4 *)gate->data, (const uint4 *)up->data, n8);
+        return ov_cuda_launched(be, op);
+    }
     k_swiglu<<<ov_cu_blocks(n, THREADS), THREADS, 0, ov_cuda_of(be)->stream>>>(
         y->data, y->dtype, gate->data, gate->dtype, up->data, up->dtype, n);
     return ov_cuda_launched(be, op);
