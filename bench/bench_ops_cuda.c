@@ -1,5 +1,5 @@
-/* CUDA backend benchmarks: bf16 GEMM and decode GEMV vs plain cuBLAS, attention at WAN's shape, page cache ->
- * VRAM. */
+/* CUDA backend benchmarks: bf16 GEMM and decode GEMV vs plain cuBLAS, fused decode linears vs unfused,
+ * attention at WAN's shape, page cache -> VRAM. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <fcntl.h>
@@ -309,6 +309,110 @@ static void bench_gemv(ov_backend *be)
     cublasDestroy(h);
     cudaFree(ws);
     cudaStreamDestroy(st);
+    ov_backend_close(off);
+}
+
+/* ---- fused decode linears (1 row, bf16, Qwen2.5-7B): ov_op_linear_add into the residual in place
+ * (o_proj 3584x3584, down_proj 3584x18944) and ov_op_linear_swiglu (gate + up 18944x3584 each), on
+ * the default backend (GEMV residual / dual-matrix epilogues) against a backend opened with
+ * OURVIDZ_CUDA_FUSE=0 (the same ops unfused: linear into a temporary + add, two linears + swiglu:
+ * what the model ran before). GB/s counts the weights read (both matrices for gate/up); weights in
+ * enough copies to come from HBM, as bench_gemv. ---- */
+
+/* Seconds per call: kind 0 linear_add(y, x, w[i], NULL, y), kind 1 linear_swiglu(y, x, w[i], w2[i]). */
+static double time_fused(int kind, ov_tensor *y, ov_tensor *x, ov_tensor *w, ov_tensor *w2, int copies,
+                         int iters)
+{
+    double t = 0;
+    for (int rep = 0; rep < 2; rep++) { /* rep 0 warms up */
+        double t0 = now_s();
+        for (int it = 0; it < iters; it++) {
+            int rc = kind == 0 ? ov_op_linear_add(y, x, &w[it % copies], NULL, y)
+                               : ov_op_linear_swiglu(y, x, &w[it % copies], &w2[it % copies]);
+            if (rc) {
+                printf("fused: %s\n", ov_tensor_last_error());
+                return -1;
+            }
+        }
+        if (ov_backend_sync(y->backend))
+            return -1;
+        t = (now_s() - t0) / iters;
+    }
+    return t;
+}
+
+static void bench_fused(ov_backend *be)
+{
+    static const struct {
+        const char *what;
+        int kind; /* 0 linear_add, 1 linear_swiglu */
+        int64_t N, K;
+    } shapes[] = {
+        {"o_proj + residual 1x3584x3584", 0, 3584, 3584},
+        {"down_proj + residual 1x3584x18944", 0, 3584, 18944},
+        {"gate/up + SwiGLU 1x18944x3584 (x2)", 1, 18944, 3584},
+    };
+    ov_backend *off = NULL;
+    setenv("OURVIDZ_CUDA_FUSE", "0", 1);
+    int orc = ov_backend_open(OV_BACKEND_CUDA, 0, &off);
+    unsetenv("OURVIDZ_CUDA_FUSE");
+    if (orc) {
+        printf("fused: second backend failed: %s\n", ov_tensor_last_error());
+        return;
+    }
+    printf("\n### fused decode linears (bf16, 1 row): fused vs OURVIDZ_CUDA_FUSE=0 (unfused ops)\n\n");
+    printf("| shape | fused us (GB/s) | FUSE=0 us (GB/s) | unfused / fused | fused path served |\n"
+           "|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int kind = shapes[i].kind;
+        const int64_t N = shapes[i].N, K = shapes[i].K;
+        const double wbytes = (kind ? 4.0 : 2.0) * (double)N * (double)K;
+        int copies = (int)((256.0 * (1 << 20) + wbytes - 1) / wbytes);
+        copies = copies < 1 ? 1 : copies > GEMV_MAX_COPIES ? GEMV_MAX_COPIES : copies;
+        ov_tensor x, y, w[GEMV_MAX_COPIES], w2[GEMV_MAX_COPIES], xo, yo, wo[GEMV_MAX_COPIES],
+            w2o[GEMV_MAX_COPIES];
+        const int64_t sx[2] = {1, K}, sw[2] = {N, K}, sy[2] = {1, N};
+        int nw = 0, rc = dev_tensor(be, &x, "x", OV_DTYPE_BF16, 2, sx) ||
+                         dev_tensor(be, &y, "y", OV_DTYPE_BF16, 2, sy);
+        while (!rc && nw < copies && !(rc = dev_fill(be, &w[nw], "w", 2, sw))) {
+            if (kind && (rc = dev_fill(be, &w2[nw], "w2", 2, sw))) {
+                dev_free(be, &w[nw]);
+                break;
+            }
+            nw++;
+        }
+        if (rc) {
+            printf("| %s | alloc failed: %s | | | |\n", shapes[i].what, ov_tensor_last_error());
+            for (int c = 0; c < nw; c++) {
+                dev_free(be, &w[c]);
+                if (kind)
+                    dev_free(be, &w2[c]);
+            }
+            continue; /* x/y leak on a failed alloc: the benchmark is ending anyway */
+        }
+        ov_tensor_init(&xo, "x", OV_DTYPE_BF16, 2, sx, x.data, off);
+        ov_tensor_init(&yo, "y", OV_DTYPE_BF16, 2, sy, y.data, off);
+        for (int c = 0; c < nw; c++) {
+            ov_tensor_init(&wo[c], "w", OV_DTYPE_BF16, 2, sw, w[c].data, off);
+            if (kind)
+                ov_tensor_init(&w2o[c], "w2", OV_DTYPE_BF16, 2, sw, w2[c].data, off);
+        }
+        const int iters = copies * (wbytes > 1e8 ? 8 : 20);
+        const long long f0 = ov_backend_cuda_fused_calls(be);
+        const double t_on = time_fused(kind, &y, &x, w, w2, nw, iters);
+        const double t_off = time_fused(kind, &yo, &xo, wo, w2o, nw, iters);
+        if (t_on > 0 && t_off > 0)
+            printf("| %s | %.1f (%.0f) | %.1f (%.0f) | %.2f | %s |\n", shapes[i].what, t_on * 1e6,
+                   wbytes / t_on * 1e-9, t_off * 1e6, wbytes / t_off * 1e-9, t_off / t_on,
+                   ov_backend_cuda_fused_calls(be) > f0 ? "yes" : "no");
+        for (int c = 0; c < nw; c++) {
+            dev_free(be, &w[c]);
+            if (kind)
+                dev_free(be, &w2[c]);
+        }
+        dev_free(be, &x);
+        dev_free(be, &y);
+    }
     ov_backend_close(off);
 }
 
@@ -670,6 +774,7 @@ int main(void)
     bench_gemm(be);
     bench_linear_bias(be);
     bench_gemv(be);
+    bench_fused(be);
     ov_backend_close(be);
     bench_attention();
     bench_decode_attention();

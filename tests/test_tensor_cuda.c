@@ -361,6 +361,118 @@ static void body_gemv(pair *p)
     gemv_case(p, 2, 96, 33, OV_DTYPE_F32, 8);
 }
 
+/* ---- fused linears (ov_op_linear_add, ov_op_linear_swiglu) against the CPU backend ----
+ * GEMV paths (gemv_cuda.cu): the residual store at 1, 2, 8 rows and the dual-matrix SwiGLU kernel at
+ * 1, 2 rows (8 rows: two GEMVs + SwiGLU); GEMM path at 64 rows (cuBLAS / cuBLASLt with beta = 1,
+ * and gate/up GEMMs + SwiGLU). Qwen2.5-7B's widths scaled down in N only: K 3584 (hidden, gate/up
+ * and o_proj input) and K 18944 (down_proj input), so each lane's K loop is the real one. As in
+ * gemv_case: 16-bit x/W (bf16 in the bf16 pair, f16 in the f32 pair), outputs in x's dtype (16-bit
+ * tolerance) and in f32 (f32 tolerance, the residual then f32 too); the residual in place (y is r)
+ * and separate (y poisoned with NaN). SwiGLU weights have amplitude 2/√K so gate/up stay O(1) and
+ * an intermediate's bf16 rounding on the unfused path stays inside the 16-bit tolerance. */
+static void fused_add_case(pair *p, int64_t M, int64_t K, int64_t N, int bias, int in_place)
+{
+    const int gdt = p->dt == OV_DTYPE_F32 ? OV_DTYPE_F16 : p->dt;
+    for (int f32y = 0; f32y < 2; f32y++) {
+        pair q = {.dt = gdt};
+        tt_begin(&q.cpu, p->cpu.be);
+        tt_begin(&q.gpu, p->gpu.be);
+        const int ydt = f32y ? OV_DTYPE_F32 : gdt;
+        const int64_t sx[2] = {M, K}, sw[2] = {N, K}, sb[1] = {N}, sy[2] = {M, N};
+        ov_tensor *xc, *xg, *wc, *wg, *bc = NULL, *bg = NULL, *rc, *rg;
+        float *v = tt_rand(M * K, 1.0);
+        in2(&q, &xc, &xg, "x", gdt, 2, sx, v);
+        free(v);
+        v = tt_rand(N * K, 0.25);
+        in2(&q, &wc, &wg, "w", gdt, 2, sw, v);
+        free(v);
+        if (bias) {
+            v = tt_rand(N, 1.0);
+            in2(&q, &bc, &bg, "b", gdt, 1, sb, v);
+            free(v);
+        }
+        v = tt_rand(M * N, 2.0);
+        in2(&q, &rc, &rg, "r", ydt, 2, sy, v);
+        free(v);
+        ov_tensor *yc = in_place ? rc : out_dt(&q.cpu, "y", OV_DTYPE_F32, 2, sy);
+        ov_tensor *yg = in_place ? rg : out_dt(&q.gpu, "y", ydt, 2, sy);
+        RUN2(ov_op_linear_add(yc, xc, wc, bc, rc), ov_op_linear_add(yg, xg, wg, bg, rg));
+        char what[128];
+        snprintf(what, sizeof what, "linear_add M%lld K%lld N%lld bias %d %s -> %s y", (long long)M,
+                 (long long)K, (long long)N, bias, in_place ? "in place" : "separate", ov_dtype_name(ydt));
+        q.dt = ydt;
+        same(&q, what, yc, yg, 1e-3);
+        tt_end(&q.cpu);
+        tt_end(&q.gpu);
+    }
+}
+
+static void fused_swiglu_case(pair *p, int64_t M, int64_t K, int64_t I)
+{
+    const int gdt = p->dt == OV_DTYPE_F32 ? OV_DTYPE_F16 : p->dt;
+    pair q = {.dt = gdt};
+    tt_begin(&q.cpu, p->cpu.be);
+    tt_begin(&q.gpu, p->gpu.be);
+    const int64_t sx[2] = {M, K}, sw[2] = {I, K}, sy[2] = {M, I};
+    const double amp = 2.0 / sqrt((double)K);
+    ov_tensor *xc, *xg, *gc, *gg, *uc, *ug;
+    float *v = tt_rand(M * K, 1.0);
+    in2(&q, &xc, &xg, "x", gdt, 2, sx, v);
+    free(v);
+    v = tt_rand(I * K, amp);
+    in2(&q, &gc, &gg, "gate_proj", gdt, 2, sw, v);
+    free(v);
+    v = tt_rand(I * K, amp);
+    in2(&q, &uc, &ug, "up_proj", gdt, 2, sw, v);
+    free(v);
+    ov_tensor *yc = out_dt(&q.cpu, "y", OV_DTYPE_F32, 2, sy), *yg = out_dt(&q.gpu, "y", gdt, 2, sy),
+              *y32 = out_dt(&q.gpu, "y32", OV_DTYPE_F32, 2, sy);
+    RUN2(ov_op_linear_swiglu(yc, xc, gc, uc), ov_op_linear_swiglu(yg, xg, gg, ug));
+    ck_assert_msg(ov_op_linear_swiglu(y32, xg, gg, ug) == 0, "cuda: %s", ov_tensor_last_error());
+    char what[128];
+    snprintf(what, sizeof what, "linear_swiglu M%lld K%lld I%lld", (long long)M, (long long)K, (long long)I);
+    same(&q, what, yc, yg, 1e-3);
+    q.dt = OV_DTYPE_F32;
+    snprintf(what, sizeof what, "linear_swiglu M%lld K%lld I%lld -> f32 y", (long long)M, (long long)K,
+             (long long)I);
+    same(&q, what, yc, y32, 1e-3);
+    tt_end(&q.cpu);
+    tt_end(&q.gpu);
+}
+
+static void body_fused(pair *p)
+{
+    static const int64_t Ms[3] = {1, 2, 8};
+    for (int mi = 0; mi < 3; mi++) {
+        /* o_proj-like (bias off, in place) and q-like with bias; down_proj's K 18944 */
+        fused_add_case(p, Ms[mi], 3584, 448, 0, 1);
+        fused_add_case(p, Ms[mi], 3584, 136, 1, 0);
+        fused_add_case(p, Ms[mi], 18944, 64, mi == 1, 1);
+        /* gate/up: 3584 -> 18944 / 16; a short K (2 and 4 warps per output, the tail loads) */
+        fused_swiglu_case(p, Ms[mi], 3584, 1184);
+        fused_swiglu_case(p, Ms[mi], 200, 33);
+    }
+    /* the GEMM path: 64 rows, bias (cuBLASLt epilogue with beta = 1 in the bf16 pair) and none */
+    fused_add_case(p, 64, 3584, 448, 1, 1);
+    fused_add_case(p, 64, 896, 200, 0, 0);
+    fused_swiglu_case(p, 64, 896, 304);
+}
+
+static void body_fused_on(pair *p)
+{
+    const long long before = ov_backend_cuda_fused_calls(p->gpu.be);
+    body_fused(p);
+    ck_assert_msg(ov_backend_cuda_fused_calls(p->gpu.be) > before, "no fused path served [%s]",
+                  ov_dtype_name(p->dt));
+}
+
+static void body_fused_off(pair *p)
+{
+    const long long before = ov_backend_cuda_fused_calls(p->gpu.be);
+    body_fused(p);
+    ck_assert_int_eq(ov_backend_cuda_fused_calls(p->gpu.be) - before, 0);
+}
+
 static void body_matmul(pair *p)
 {
     const int64_t sa[3] = {2, 33, 48}, sb[3] = {1, 48, 40}, sy[3] = {2, 33, 40};
@@ -925,6 +1037,14 @@ START_TEST(t_gemv_off)
     with_env("OURVIDZ_CUDA_GEMV", "0", body_gemv);
 }
 END_TEST
+/* linear_add / linear_swiglu on the fused paths (asserted to have served), then the same cases
+ * unfused ($OURVIDZ_CUDA_FUSE=0: linear + add, two linears + swiglu) */
+START_TEST(t_fused)
+{
+    FOR_DT(body_fused_on);
+    with_env("OURVIDZ_CUDA_FUSE", "0", body_fused_off);
+}
+END_TEST
 TEST_DT(t_matmul, body_matmul)
 TEST_DT(t_attention, body_attention)
 TEST_DT(t_rope, body_rope)
@@ -1024,9 +1144,9 @@ int main(void)
     Suite *s = suite_create("tensor_cuda");
     TCase *tc = tcase_create("vs_cpu");
     tcase_set_timeout(tc, 120);
-    const TTest *all[] = {t_unary,    t_binary, t_glu,        t_norm,     t_linear, t_gemv,
-                          t_gemv_off, t_matmul, t_attention,  t_rope,     t_embed,  t_layout,
-                          t_conv,     t_quant,  t_flash_bf16, t_flash_f16, t_decode_attn};
+    const TTest *all[] = {t_unary,    t_binary, t_glu,    t_norm,       t_linear,    t_gemv,
+                          t_gemv_off, t_fused,  t_matmul, t_attention,  t_rope,      t_embed,
+                          t_layout,   t_conv,   t_quant,  t_flash_bf16, t_flash_f16, t_decode_attn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         add(tc, all[i]);
     suite_add_tcase(s, tc);

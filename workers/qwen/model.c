@@ -29,7 +29,7 @@ size_t ov_qwen_arena_bytes(const ov_qwen_info *in, int64_t rows)
     b += tbytes(rows);                        /* ids */
     b += 2 * tbytes(rows * in->hidden);       /* hidden_states, normed / block output */
     b += 2 * tbytes(rows * qd);               /* query_states, attn_output */
-    b += 2 * tbytes(rows * in->intermediate); /* gate, up */
+    b += tbytes(rows * in->intermediate);     /* silu(gate)·up (ov_op_linear_swiglu: no [R, I] up) */
     b += tbytes((rows < LM_HEAD_ROWS ? rows : LM_HEAD_ROWS) * in->vocab); /* logits */
     b += tbytes(LM_HEAD_ROWS * in->hidden);                               /* final-normed rows */
     return b + 4096;
@@ -37,8 +37,10 @@ size_t ov_qwen_arena_bytes(const ov_qwen_info *in, int64_t rows)
 
 /* Qwen2Attention.forward for rows [pos, pos + R): q/k/v projections (with bias), NEOX RoPE on q and
  * k, k/v appended to the cache, causal GQA attention over [0, pos + R), o_proj (no bias).
- * `h` [R, hidden] is the input_layernorm output; the result goes to `y` [R, hidden]. */
-static int attention_block(ov_qwen *q, int l, const ov_tensor *h, int64_t pos, ov_tensor *y)
+ * `h` [R, hidden] is the input_layernorm output; o_proj's output is added to the residual stream
+ * `x` [R, hidden] in place (Qwen2DecoderLayer's `hidden_states = residual + hidden_states`, fused
+ * into the projection: ov_op_linear_add). */
+static int attention_block(ov_qwen *q, int l, const ov_tensor *h, int64_t pos, ov_tensor *x)
 {
     const ov_qwen_info *in = &q->info;
     ov_qwen_layer *L = &q->layers[l];
@@ -73,27 +75,26 @@ static int attention_block(ov_qwen *q, int l, const ov_tensor *h, int64_t pos, o
     TRY(ov_op_attention(&ov, &qv, &kv, &vv, &ap));
     TRY(ov_tensor_reshape(&attn2, &attn4, 2, s_q2));
     attn = attn2;
-    TRY(ov_op_linear(y, &attn, &L->o_proj_w, NULL));
+    TRY(ov_op_linear_add(x, &attn, &L->o_proj_w, NULL, x));
 out:
     ov_arena_release(&q->arena, mark);
     return rc;
 }
 
-/* Qwen2MLP: down_proj(silu(gate_proj(h)) * up_proj(h)), no biases. */
-static int mlp_block(ov_qwen *q, int l, const ov_tensor *h, ov_tensor *y)
+/* Qwen2MLP: down_proj(silu(gate_proj(h)) * up_proj(h)), no biases; down_proj's output is added to
+ * the residual stream `x` in place (ov_op_linear_add), the gate/up pair runs as one op
+ * (ov_op_linear_swiglu). */
+static int mlp_block(ov_qwen *q, int l, const ov_tensor *h, ov_tensor *x)
 {
     ov_qwen_layer *L = &q->layers[l];
     int64_t R = h->shape[0];
     int64_t s[2] = {R, q->info.intermediate};
     size_t mark = ov_arena_mark(&q->arena);
     int rc;
-    ov_tensor gate, up;
-    TRY(ov_arena_tensor(&q->arena, &gate, "gate", q->be->act_dtype, 2, s));
-    TRY(ov_arena_tensor(&q->arena, &up, "up", q->be->act_dtype, 2, s));
-    TRY(ov_op_linear(&gate, h, &L->gate_proj, NULL));
-    TRY(ov_op_linear(&up, h, &L->up_proj, NULL));
-    TRY(ov_op_swiglu(&gate, &gate, &up));
-    TRY(ov_op_linear(y, &gate, &L->down_proj, NULL));
+    ov_tensor act;
+    TRY(ov_arena_tensor(&q->arena, &act, "gate_up_act", q->be->act_dtype, 2, s));
+    TRY(ov_op_linear_swiglu(&act, h, &L->gate_proj, &L->up_proj));
+    TRY(ov_op_linear_add(x, &act, &L->down_proj, NULL, x));
 out:
     ov_arena_release(&q->arena, mark);
     return rc;
@@ -121,14 +122,12 @@ int ov_qwen_forward(ov_qwen *q, const int32_t *ids, int64_t n, int64_t n_logits,
 
     for (int l = 0; l < in->n_layers; l++) {
         ov_qwen_layer *L = &q->layers[l];
-        /* residual + self_attn(input_layernorm(x)) */
+        /* residual + self_attn(input_layernorm(x)): the add is o_proj's (attention_block) */
         TRY(ov_op_rms_norm(&h, &x, &L->input_layernorm, in->rms_eps));
-        TRY(attention_block(q, l, &h, pos, &h));
-        TRY(ov_op_add(&x, &x, &h));
-        /* residual + mlp(post_attention_layernorm(x)) */
+        TRY(attention_block(q, l, &h, pos, &x));
+        /* residual + mlp(post_attention_layernorm(x)): the add is down_proj's (mlp_block) */
         TRY(ov_op_rms_norm(&h, &x, &L->post_attention_layernorm, in->rms_eps));
-        TRY(mlp_block(q, l, &h, &h));
-        TRY(ov_op_add(&x, &x, &h));
+        TRY(mlp_block(q, l, &h, &x));
     }
     q->n_past = pos + n;
 

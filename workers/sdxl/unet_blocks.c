@@ -59,7 +59,8 @@ done:
 }
 
 /* CrossAttention.forward: q = to_q(x), k = to_k(ctx), v = to_v(ctx), heads of 64, softmax(q·kᵀ/8)·v,
- * to_out.0; the result is added to h (the block's residual). xn [B, L, C], ctx [B, Lk, Cctx]. */
+ * to_out.0; the result is added to h (the block's residual) by to_out.0 itself (ov_op_linear_add).
+ * xn [B, L, C], ctx [B, Lk, Cctx]. */
 static int attn_forward(const unet_attn *at, ov_arena *a, ov_tensor *h, const ov_tensor *xn,
                         const ov_tensor *ctx)
 {
@@ -87,9 +88,8 @@ static int attn_forward(const unet_attn *at, ov_arena *a, ov_tensor *h, const ov
     TRY(ov_tensor_reshape(&t, &o, 4, (int64_t[]){B, L, heads, OV_UNET_HEAD_DIM}));
     TRY(ov_tensor_permute(&ov, &t, perm));
     TRY(ov_op_attention(&ov, &qv, &kv, &vv, NULL));
-    /* to_out.0 (Linear with bias; to_out.1 is dropout) into q's bytes, then the residual */
-    TRY(ov_op_linear(&q, &o, &at->to_out_w, &at->to_out_b));
-    TRY(ov_op_add(h, h, &q));
+    /* to_out.0 (Linear with bias; to_out.1 is dropout) added to the residual h in place */
+    TRY(ov_op_linear_add(h, &o, &at->to_out_w, &at->to_out_b, h));
 done:
     ov_arena_release(a, mark);
     return rc;
@@ -118,8 +118,7 @@ static int tblock_forward(const unet_tblock *tb, ov_arena *a, ov_tensor *h, cons
     TRY(ov_op_linear(&p, &n, &tb->ff_in_w, &tb->ff_in_b));
     TRY(ov_arena_tensor(a, &g, "ff.geglu", ad, 3, (int64_t[]){B, L, inner}));
     TRY(ov_op_geglu(&g, &p));
-    TRY(ov_op_linear(&n, &g, &tb->ff_out_w, &tb->ff_out_b));
-    TRY(ov_op_add(h, h, &n));
+    TRY(ov_op_linear_add(h, &g, &tb->ff_out_w, &tb->ff_out_b, h)); /* ff.net.2 + x */
 done:
     ov_arena_release(a, mark);
     return rc;

@@ -359,6 +359,8 @@ static ov_backend_ops make_ops(void)
     o.upsample_nearest2x = ov_cuda_upsample_nearest2x;
     o.linear = ov_cuda_linear;
     o.matmul = ov_cuda_matmul;
+    o.linear_add = ov_cuda_linear_add;
+    o.linear_swiglu = ov_cuda_linear_swiglu;
     o.conv2d = ov_cuda_conv2d;
     o.conv3d_causal = ov_cuda_conv3d_causal;
     o.layer_norm = ov_cuda_layer_norm;
@@ -400,6 +402,11 @@ extern "C" long long ov_backend_cuda_decode_attn_calls(const ov_backend *be)
 extern "C" long long ov_backend_cuda_lt_calls(const ov_backend *be)
 {
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->lt_calls : 0;
+}
+
+extern "C" long long ov_backend_cuda_fused_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->fused_calls : 0;
 }
 
 extern "C" long long ov_backend_cuda_cudnn_calls(const ov_backend *be)
@@ -447,6 +454,8 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->gemv = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_LT");
     c->lt_on = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_FUSE"); /* linear_add / linear_swiglu: "0" = linear + add, 2 linears + swiglu */
+    c->fuse = !(e && e[0] == '0' && e[1] == '\0');
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;
@@ -493,6 +502,8 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
         ov_cuda_lt_close(c);
         if (c->scratch)
             (void)cudaFreeAsync(c->scratch, c->stream);
+        if (c->fuse_tmp)
+            (void)cudaFreeAsync(c->fuse_tmp, c->stream);
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
         for (int k = 0; k < OV_BACKEND_SLOTS; k++)

@@ -48,6 +48,12 @@ typedef struct ov_cuda {
     int lt_on;       /* linear's bias in cuBLASLt's epilogue ($OURVIDZ_CUDA_LT=0: never; off when unavailable) */
     struct ov_lt *lt;      /* cuBLASLt handle and shape cache (gemm_lt_cuda.cu; NULL until first use) */
     long long lt_calls;    /* linears cuBLASLt served */
+    /* linear_add / linear_swiglu fused ($OURVIDZ_CUDA_FUSE=0: never, the unfused op pairs instead):
+     * the GEMV's residual / dual-matrix epilogues and GEMMs with beta = 1 (gemm_cuda.cu) */
+    int fuse;
+    long long fused_calls; /* linear_add / linear_swiglu calls a fused path served */
+    void *fuse_tmp;        /* the unfused paths' [M, N] intermediate (grown on demand, stream-ordered) */
+    size_t fuse_tmp_bytes;
     cudaEvent_t slot_ev[OV_BACKEND_SLOTS]; /* upload_async: recorded after each copy of a slot (lazy) */
     int slot_pending[OV_BACKEND_SLOTS];
     struct ov_cuda_prof *prof; /* OURVIDZ_CUDA_PROFILE=1: per-op stream time (NULL: off) */
@@ -146,16 +152,24 @@ int ov_cuda_pad(ov_backend *be, ov_tensor *y, const ov_tensor *x, const int64_t 
                 float value);
 int ov_cuda_upsample_nearest2x(ov_backend *be, ov_tensor *y, const ov_tensor *x);
 int ov_cuda_linear(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
+int ov_cuda_linear_add(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w,
+                       const ov_tensor *b, const ov_tensor *r);
+int ov_cuda_linear_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w_gate,
+                          const ov_tensor *w_up);
 /* gemv_cuda.cu: linear for 1..8 rows of bf16/f16 x with a same-dtype unscaled weight (K % 8 == 0,
  * 16-byte aligned, rows back to back), bias fused: 0 or an error once launched, 1 when the case
- * does not fit or c->gemv is off (the caller runs cuBLAS). */
-int ov_cuda_gemv(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b);
-/* gemm_lt_cuda.cu: C = op(A)·op(B) + bias (per row of the column-major C, i.e. per output feature)
- * as planned (gemm_plan.h; batch 1, bf16/f16 in, out the same or f32, bias in the out dtype and
- * 16-byte aligned): 0 or an error once launched, 1 when cuBLASLt declines (the caller runs cuBLAS
- * and its bias kernel). ov_cuda_lt_close frees the handle and cache at backend close. */
-int ov_cuda_gemm_bias_lt(ov_backend *be, const struct ov_gemm_plan *p, const void *A, const void *B, int in_dt,
-                         void *C, int out_dt, const void *bias);
+ * does not fit or c->gemv is off (the caller runs cuBLAS). r (NULL: none): a residual of y's dtype
+ * and shape, contiguous, may be y, added at the store. w_up (NULL: none; then b and r are NULL):
+ * y = SiLU(x·wᵀ)·(x·w_upᵀ) through the dual-matrix kernel, 1..2 rows, w_up like w. */
+int ov_cuda_gemv(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *w, const ov_tensor *b,
+                 const ov_tensor *r, const ov_tensor *w_up);
+/* gemm_lt_cuda.cu: C = op(A)·op(B) + beta·C + bias (per row of the column-major C, i.e. per output
+ * feature; beta 0 or 1, the latter in place: linear_add's residual already in C) as planned
+ * (gemm_plan.h; batch 1, bf16/f16 in, out the same or f32, bias in the out dtype and 16-byte
+ * aligned): 0 or an error once launched, 1 when cuBLASLt declines (the caller runs cuBLAS and its
+ * bias kernel). ov_cuda_lt_close frees the handle and cache at backend close. */
+int ov_cuda_gemm_bias_lt(ov_backend *be, const struct ov_gemm_plan *p, const void *A, const void *B,
+                         int in_dt, void *C, int out_dt, const void *bias, float beta);
 void ov_cuda_lt_close(ov_cuda *c);
 int ov_cuda_matmul(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_tensor *b, int trans_a,
                    int trans_b, float alpha);

@@ -8,7 +8,9 @@
  * (OV_LT_CACHE entries, least recently added replaced); a shape cuBLASLt declines is remembered and
  * goes to the caller's cuBLAS + bias-kernel path (return 1). The bias must be in the output's dtype
  * (the caller converts it); the workspace is the cuBLAS handle's (same stream, so never in use by
- * two calls at once). */
+ * two calls at once). linear_add passes beta = 1 with the residual already in C (C == D, the same
+ * layout: cuBLASLt's in-place case); such shapes are cached apart, so a decline there never turns
+ * the plain biased linear of the same shape away from the epilogue. */
 #include <string.h>
 
 #include "common/tensor/cuda/cuda_device.cuh"
@@ -17,6 +19,7 @@
 struct ov_lt_entry {
     int used, ok;
     int m, n, k, lda, ldb, ldc, ta, tb;
+    int acc;        /* beta = 1 (C read) */
     uint32_t align; /* the pointers' common alignment, bytes (the heuristic's minimum) */
     cudaDataType_t it, ot;
     cublasLtMatmulDesc_t op;
@@ -104,8 +107,9 @@ static int entry_make(struct ov_lt *lt, struct ov_lt_entry *e, size_t ws_bytes)
 }
 
 int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, const void *B, int in_dt,
-                         void *C, int out_dt, const void *bias)
+                         void *C, int out_dt, const void *bias, float beta)
 {
+    const int acc = beta != 0.0f;
     ov_cuda *c = ov_cuda_of(be);
     if (!c->lt_on || p->batch != 1 || (in_dt != OV_DTYPE_BF16 && in_dt != OV_DTYPE_F16) ||
         (out_dt != in_dt && out_dt != OV_DTYPE_F32) || ((uintptr_t)bias % 16) != 0)
@@ -133,7 +137,7 @@ int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, c
         struct ov_lt_entry *x = &lt->e[i];
         if (x->used && x->m == p->m && x->n == p->n && x->k == p->k && x->lda == p->lda && x->ldb == p->ldb &&
             x->ldc == p->ldc && x->ta == p->trans_a && x->tb == p->trans_b && x->it == it && x->ot == ot &&
-            x->align == align)
+            x->align == align && x->acc == acc)
             e = x;
     }
     if (!e) {
@@ -152,6 +156,7 @@ int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, c
         e->it = it;
         e->ot = ot;
         e->align = align;
+        e->acc = acc;
         e->ok = entry_make(lt, e, OV_CUDA_BLAS_WS_BYTES);
         (void)cudaGetLastError();
     }
@@ -160,9 +165,9 @@ int ov_cuda_gemm_bias_lt(ov_backend *be, const ov_gemm_plan *p, const void *A, c
     if (cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) !=
         CUBLAS_STATUS_SUCCESS)
         return 1;
-    const float one = 1.0f, zero = 0.0f;
-    cublasStatus_t s = cublasLtMatmul(lt->h, e->op, &one, A, e->la, B, e->lb, &zero, C, e->lc, C, e->lc, &e->algo,
-                                      c->blas_ws, OV_CUDA_BLAS_WS_BYTES, c->stream);
+    const float one = 1.0f;
+    cublasStatus_t s = cublasLtMatmul(lt->h, e->op, &one, A, e->la, B, e->lb, &beta, C, e->lc, C, e->lc,
+                                      &e->algo, c->blas_ws, OV_CUDA_BLAS_WS_BYTES, c->stream);
     if (s == CUBLAS_STATUS_NOT_SUPPORTED || s == CUBLAS_STATUS_INVALID_VALUE) {
         e->ok = 0; /* declined at run time: this shape takes the plain path from now on */
         (void)cudaGetLastError();
