@@ -9,6 +9,7 @@ PKGS=(
   redis-server
   clang libclang-rt-14-dev
   libpng-dev libcurl4-openssl-dev libopenblas-dev libpcre2-dev libmicrohttpd-dev libwebp-dev
+  libjpeg62-turbo-dev
   libutf8proc-dev zlib1g-dev
   systemd
   python3

@@ -7,3 +7,7 @@ if(TARGET ov_image)
   ov_add_check_test(test_image_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_image_decode.c
                     LIBS ov_image PkgConfig::OV_TEST_ZLIB TIMEOUT 60)
 endif()
+if(TARGET ov_image AND EXISTS ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_image_decode.c)
+  ov_add_fuzz_target(fuzz_image_decode SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz_image_decode.c
+                     LIBS ov_image CORPUS ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus/image_decode)
+endif()

@@ -206,6 +206,7 @@ START_TEST(truncated_files)
                 ck_assert_ptr_null(img.rgb);
             free(copy);
         }
+        free(data);
     }
 }
 END_TEST
