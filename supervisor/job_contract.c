@@ -557,7 +557,7 @@ static int parse_reference(pctx *c, const json_t *cfg, const json_t *meta, ov_kv
 {
     const json_t *src[2] = {cfg, meta};
     const char *names[2] = {"config", "metadata"};
-    const char *url = NULL, *rtype = NULL, *pipeline = NULL;
+    const char *url = NULL, *rtype = NULL, *pipeline = NULL, *fit = NULL;
     double strength = -1, denoise = -1;
     int rc;
     for (int i = 0; i < 2; i++) {
@@ -590,6 +590,11 @@ static int parse_reference(pctx *c, const json_t *cfg, const json_t *meta, ov_kv
             return rc;
         if (v && !rtype)
             rtype = v;
+        snprintf(field, sizeof field, "%s.resize_policy", names[i]);
+        if ((rc = opt_string(c, src[i], "resize_policy", field, 32, true, &v)) != 0)
+            return rc;
+        if (v && !fit)
+            fit = v;
     }
     if (cfg && (rc = opt_string(c, cfg, "pipeline", "config.pipeline", 32, true, &pipeline)) != 0)
         return rc;
@@ -597,7 +602,8 @@ static int parse_reference(pctx *c, const json_t *cfg, const json_t *meta, ov_kv
         (strength >= 0 && ov_kvlist_set_float(p, "reference_strength", strength)) ||
         (denoise >= 0 && ov_kvlist_set_float(p, "denoise_strength", denoise)) ||
         (rtype && ov_kvlist_set_str(p, "reference_type", rtype)) ||
-        (pipeline && ov_kvlist_set_str(p, "pipeline", pipeline)))
+        (pipeline && ov_kvlist_set_str(p, "pipeline", pipeline)) ||
+        (fit && ov_kvlist_set_str(p, "resize_policy", fit)))
         return OV_ENOMEM;
     return 0;
 }

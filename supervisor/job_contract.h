@@ -24,7 +24,7 @@
  *                     count (int 1|3|6), seed (int: image i uses seed + i), format ("png"),
  *                     compel_weights (optional str, only when compel_enabled),
  *                     reference_image_url, reference_strength, reference_type, denoise_strength,
- *                     pipeline (optional, passed through for image-to-image)
+ *                     pipeline, resize_policy (optional, passed through for image-to-image)
  *   "t2i" / "t2v" (wan): prompt, negative_prompt (optional), steps, cfg, solver (unipc | dpm++),
  *                     shift (float), width, height, frames (int 4n+1; 1 for t2i), fps (int),
  *                     seed, format ("png" | "mp4")

@@ -1,7 +1,8 @@
 /* ourvidz-sdxl on the tiny random-weight model (ourvidz-mkmodel sdxl --preset tiny): the one-shot
  * CLI (PNGs with A1111 parameters, exit codes), then service mode end to end: redis-server ->
  * ourvidz-supervisor -> the real worker -> PNGs in local storage -> job callbacks, for both SDXL
- * job types, a job the worker refuses, and a missing model (worker not respawned). */
+ * job types, a job the worker refuses, image-to-image with a downloaded reference, and a missing
+ * model (worker not respawned). */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -170,6 +171,63 @@ START_TEST(cli_makes_pngs_with_parameters)
 }
 END_TEST
 
+/* A gradient picture as a PNG file (the reference image of the image-to-image tests). */
+static void write_reference_png(const char *path, int w, int h)
+{
+    uint8_t *px = malloc((size_t)w * (size_t)h * 3);
+    ck_assert_ptr_nonnull(px);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = px + ((size_t)y * (size_t)w + (size_t)x) * 3;
+            p[0] = (uint8_t)(255 * x / (w - 1));
+            p[1] = (uint8_t)(255 * y / (h - 1));
+            p[2] = (uint8_t)((x * 7 + y * 13) & 255);
+        }
+    char err[256];
+    ck_assert_msg(ov_png_write(path, px, w, h, NULL, 0, err, sizeof err) == 0, "%s", err);
+    free(px);
+}
+
+/* --init-image: a 100×50 PNG cropped into 64×64, strength 0.5 of 4 steps; the PNG says
+ * "Denoising strength: 0.5"; a missing or non-image file is a usage error before the model load. */
+START_TEST(cli_img2img_from_a_file)
+{
+    static char out[16384];
+    char dir[600], ref[600], bogus[600];
+    snprintf(dir, sizeof dir, "%s/cli_i2i", g_dir);
+    snprintf(ref, sizeof ref, "%s/ref.png", g_dir);
+    snprintf(bogus, sizeof bogus, "%s/not_an_image.png", g_dir);
+    write_reference_png(ref, 100, 50);
+    FILE *f = fopen(bogus, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("hello, this is text\n", f);
+    fclose(f);
+    const char *args[] = {"--model", g_model, "--prompt", "a photo of a cat", "--steps", "4", "--seed", "7",
+                          "--size", "64x64", "--init-image", ref, "--strength", "0.5", "--fit", "crop",
+                          "--out", dir, "--backend", "cpu", NULL};
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "png 100x50, crop into 64x64, strength 0.5 (2 of 4 steps)"), "%s", out);
+    char p[700], err[256];
+    snprintf(p, sizeof p, "%s/sdxl_7.png", dir);
+    ov_png_image a;
+    ck_assert_msg(ov_png_read(p, &a, err, sizeof err) == 0, "%s", err);
+    const char *t = ov_png_image_text(&a, "parameters");
+    ck_assert_msg(t && strstr(t, ", Denoising strength: 0.5"), "parameters: %s", t ? t : "(none)");
+    ov_png_image_free(&a);
+    args[11] = bogus;
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "reference image"), "%s", out);
+    args[11] = "/nonexistent/ref.png";
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "cannot open init image"), "%s", out);
+    args[11] = ref;
+    args[13] = "1.5";
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--strength must be in [0, 1]"), "%s", out);
+}
+END_TEST
+
 /* ---------- service mode end to end ---------- */
 
 typedef struct tredis {
@@ -328,6 +386,95 @@ START_TEST(service_both_job_types_end_to_end)
 }
 END_TEST
 
+/* Image-to-image through the supervisor: the worker downloads the reference (served by a second
+ * test server, with a token in the query string), fits it, runs 2 of 4 steps, and reports
+ * pipeline / denoise_strength / steps_run; a reference that answers 404 fails the job with the
+ * status in the message and without the token; pipeline img2img without a URL is refused. */
+START_TEST(service_img2img_end_to_end)
+{
+    tredis r;
+    redis_start(&r);
+    ov_ts *ts = NULL, *img = NULL;
+    ck_assert_int_eq(ov_ts_start(&ts), 0);
+    ck_assert_int_eq(ov_ts_start(&img), 0);
+    char ref[600];
+    snprintf(ref, sizeof ref, "%s/ref_svc.png", g_dir);
+    write_reference_png(ref, 80, 120);
+    FILE *f = fopen(ref, "rb");
+    ck_assert_ptr_nonnull(f);
+    static unsigned char png[1 << 20];
+    size_t n = fread(png, 1, sizeof png, f);
+    fclose(f);
+    ck_assert_uint_gt(n, 8);
+    ov_ts_set_body_bytes(img, png, n);
+    char body[4096], sdxl_bin[1024];
+    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    tsup t;
+    snprintf(body, sizeof body,
+             "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
+             "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 120s\n"
+             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
+             "[worker.sdxl]\nbinary = %s\nmodel = %s\n"
+             "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
+             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
+             sdxl_bin, g_model, r.sock, r.dir, ov_ts_url(ts));
+    tsup_prepare(&t, body);
+    tsup_start(&t, NULL);
+    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "ready", 120000), "sdxl worker never became ready");
+    char job[2048];
+    snprintf(job, sizeof job,
+             "{\"id\":\"sdxl-i2i-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1,\"seed\":31,\"resolution\":\"64x64\",\"num_inference_steps\":4,"
+             "\"pipeline\":\"img2img\",\"denoise_strength\":0.5},"
+             "\"metadata\":{\"reference_image_url\":\"%s/ref.png?token=SECRET-TOKEN-1\"}}",
+             ov_ts_url(img));
+    push(&r, job);
+    /* the same reference answering 404 (scripted below, after the first download) */
+    char store[300];
+    snprintf(store, sizeof store, "%s/store", r.dir);
+    json_t *ok = ov_test_wait_callback(ts, "sdxl-i2i-1", 120000);
+    ck_assert_msg(ok != NULL, "no callback for sdxl-i2i-1");
+    check_completed(ok, store, 1, 64, 64, 31, "sdxl_image_fast");
+    json_t *meta = json_object_get(ok, "metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "pipeline")), "img2img");
+    ck_assert_int_eq(json_integer_value(json_object_get(meta, "steps_run")), 2);
+    ck_assert(json_real_value(json_object_get(meta, "denoise_strength")) == 0.5);
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "resize_policy")), "letterbox");
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "reference_format")), "png");
+    ck_assert_int_eq(json_integer_value(json_object_get(meta, "reference_width")), 80);
+    ck_assert_int_eq(ov_ts_count(img), 1);
+    ov_ts_fail_next(img, 1, 404);
+    snprintf(job, sizeof job,
+             "{\"id\":\"sdxl-i2i-404\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1,\"resolution\":\"64x64\",\"num_inference_steps\":2},"
+             "\"metadata\":{\"reference_image_url\":\"%s/gone.png?token=SECRET-TOKEN-2\"}}",
+             ov_ts_url(img));
+    push(&r, job);
+    push(&r, "{\"id\":\"sdxl-i2i-nourl\",\"type\":\"sdxl_image_fast\",\"prompt\":\"x\",\"user_id\":\"user-1\","
+             "\"config\":{\"num_images\":1,\"resolution\":\"64x64\",\"num_inference_steps\":2,"
+             "\"pipeline\":\"img2img\"}}");
+    json_t *gone = ov_test_wait_callback(ts, "sdxl-i2i-404", 120000);
+    ck_assert_msg(gone != NULL, "no callback for sdxl-i2i-404");
+    ck_assert_str_eq(json_string_value(json_object_get(gone, "status")), "failed");
+    const char *em = json_string_value(json_object_get(gone, "error_message"));
+    ck_assert_msg(em && strstr(em, "reference image download failed") && strstr(em, "404") &&
+                      !strstr(em, "SECRET"),
+                  "error_message: %s", em ? em : "(null)");
+    json_t *nourl = ov_test_wait_callback(ts, "sdxl-i2i-nourl", 120000);
+    ck_assert_msg(nourl != NULL, "no callback for sdxl-i2i-nourl");
+    ck_assert_str_eq(json_string_value(json_object_get(nourl, "status")), "failed");
+    em = json_string_value(json_object_get(nourl, "error_message"));
+    ck_assert_msg(em && strstr(em, "needs a reference_image_url"), "error_message: %s", em ? em : "(null)");
+    json_decref(ok);
+    json_decref(gone);
+    json_decref(nourl);
+    tsup_kill_all(&t);
+    ov_ts_stop(img);
+    ov_ts_stop(ts);
+    redis_stop(&r);
+}
+END_TEST
+
 /* A missing checkpoint: the worker says why and is not respawned in a loop. */
 START_TEST(service_missing_model_fails_without_respawn)
 {
@@ -365,10 +512,12 @@ int main(void)
     tcase_set_timeout(cli, 120);
     tcase_add_test(cli, cli_help_and_usage_errors);
     tcase_add_test(cli, cli_makes_pngs_with_parameters);
+    tcase_add_test(cli, cli_img2img_from_a_file);
     suite_add_tcase(s, cli);
     TCase *svc = tcase_create("service");
     tcase_set_timeout(svc, 300);
     tcase_add_test(svc, service_both_job_types_end_to_end);
+    tcase_add_test(svc, service_img2img_end_to_end);
     tcase_add_test(svc, service_missing_model_fails_without_respawn);
     suite_add_tcase(s, svc);
     SRunner *sr = srunner_create(s);

@@ -19,6 +19,7 @@ struct ov_ts {
     pthread_mutex_t mu;
     int fail_n, fail_status, status, delay_ms;
     char *answer;
+    size_t answer_len; /* bytes of answer (binary bodies allowed) */
     ov_ts_request *reqs[TS_MAX_REQUESTS];
     int n, n_ok;
 };
@@ -95,7 +96,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ov_ts_request_free(r), free(r);
     if (status >= 200 && status < 300)
         ts->n_ok++;
-    char *answer = strdup(ts->answer ? ts->answer : "{}");
+    size_t alen = ts->answer ? ts->answer_len : 2;
+    char *answer = malloc(alen + 1);
+    if (answer)
+        memcpy(answer, ts->answer ? ts->answer : "{}", alen);
     pthread_mutex_unlock(&ts->mu);
     if (delay > 0) {
         struct timespec d = {delay / 1000, (long)(delay % 1000) * 1000000L};
@@ -103,7 +107,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (!answer)
         return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(answer), answer, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(alen, answer, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -182,9 +186,20 @@ void ov_ts_set_status(ov_ts *ts, int status)
 
 void ov_ts_set_body(ov_ts *ts, const char *body)
 {
+    ov_ts_set_body_bytes(ts, body, body ? strlen(body) : 0);
+}
+
+void ov_ts_set_body_bytes(ov_ts *ts, const void *body, size_t len)
+{
     pthread_mutex_lock(&ts->mu);
     free(ts->answer);
-    ts->answer = body ? strdup(body) : NULL;
+    ts->answer = NULL;
+    ts->answer_len = 0;
+    if (body && (ts->answer = malloc(len + 1)) != NULL) {
+        memcpy(ts->answer, body, len);
+        ts->answer[len] = '\0';
+        ts->answer_len = len;
+    }
     pthread_mutex_unlock(&ts->mu);
 }
 

@@ -32,6 +32,8 @@ void ov_ts_fail_next(ov_ts *ts, int n, int status);
 void ov_ts_set_status(ov_ts *ts, int status);
 /* Answer body (copied; default "{}"). */
 void ov_ts_set_body(ov_ts *ts, const char *body);
+/* The same for a binary body of len bytes (an image). */
+void ov_ts_set_body_bytes(ov_ts *ts, const void *body, size_t len);
 /* Each request waits this long before its answer (a hanging server). */
 void ov_ts_set_delay_ms(ov_ts *ts, int ms);
 /* Stop listening (connections refused) / listen again on the same port. 0 or -1. */

@@ -9,7 +9,9 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "common/tensor/backend.h"
+#include "common/image/resize.h"
 #include "workers/runtime/worker.h"
+#include "workers/sdxl/init_image.h"
 #include "workers/sdxl/sdxl_bin.h"
 
 static void usage(FILE *f)
@@ -18,6 +20,7 @@ static void usage(FILE *f)
         f,
         "usage: ourvidz-sdxl --model FILE --prompt TEXT --out DIR [--negative TEXT] [--steps N]\n"
         "                    [--cfg X] [--sampler S] [--seed S] [--count N] [--size WxH] [--emphasis]\n"
+        "                    [--init-image FILE [--strength X] [--fit letterbox|crop|stretch]]\n"
         "                    [--backend auto|cpu|cuda] [--vram-budget BYTES] [--quiet]\n"
         "       ourvidz-sdxl --worker ... (service mode, started by ourvidz-supervisor)\n"
         "Makes N images from an SDXL checkpoint (one .safetensors in the sgm layout, or a diffusers\n"
@@ -33,10 +36,15 @@ static void usage(FILE *f)
         "  --size WxH       image size, multiples of 32 up to %d (default 1024x1024)\n"
         "  --negative TEXT  negative prompt (default none: zero conditioning, as diffusers' SDXL)\n"
         "  --emphasis       parse A1111 emphasis \"(word:1.3)\" / \"[word]\" in the prompts\n"
+        "  --init-image F   image-to-image from F (PNG, JPEG or WebP), fitted to --size by --fit\n"
+        "  --strength X     image-to-image denoise strength in [0, 1] (default %.1f): the share of the\n"
+        "                   steps that run (int(steps * X), at least one)\n"
+        "  --fit P          letterbox (default: scale to fit, centre on black) | crop (scale to cover,\n"
+        "                   centre crop) | stretch\n"
         "  --backend B      compute backend (default $OURVIDZ_BACKEND or auto)\n"
         "  --vram-budget N  memory budget on the backend in bytes (default unlimited)\n"
         "Exit status: 0 ok, 2 usage, 1 load or generation failure.\n",
-        OV_SDXL_STEPS_MAX, OV_SDXL_CFG_MAX, OV_SDXL_COUNT_MAX, OV_SDXL_SIZE_MAX);
+        OV_SDXL_STEPS_MAX, OV_SDXL_CFG_MAX, OV_SDXL_COUNT_MAX, OV_SDXL_SIZE_MAX, OV_SDXL_STRENGTH_DEFAULT);
 }
 
 static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -70,7 +78,8 @@ static int is_value_flag(const char *a)
 {
     static const char *const flags[] = {"--model",   "--prompt", "--negative", "--out",
                                         "--backend", "--steps",  "--cfg",      "--sampler",
-                                        "--seed",    "--count",  "--size",     "--vram-budget"};
+                                        "--seed",    "--count",  "--size",     "--vram-budget",
+                                        "--init-image", "--strength", "--fit"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (strcmp(a, flags[i]) == 0)
             return 1;
@@ -87,11 +96,76 @@ static int on_progress(void *ud, const char *phase, int64_t step, int64_t total)
     return 0;
 }
 
+/* Load the model, generate r, write the PNGs: the exit status (0 ok, 1 failure, 2 usage). */
+static int load_generate_write(const char *model, const char *backend, int64_t budget, const char *out_dir,
+                               int quiet, ov_sdxl_request *rq)
+{
+    char err[1024] = "";
+    ov_sdxl_request r = *rq;
+    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ourvidz-sdxl: cannot create %s: %s\n", out_dir, strerror(errno));
+        return 1;
+    }
+    ov_sdxl_load_opts o = {.model_path = model, .weight_dtype = -1, .budget_bytes = (size_t)budget};
+    if (ov_backend_pick(backend, &o.backend_kind, err, sizeof err)) {
+        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
+        return 2;
+    }
+    ov_sdxl_pipeline *p = NULL;
+    int rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
+        return 1;
+    }
+    const ov_sdxl_model_info *info = ov_sdxl_pipeline_info(p);
+    if (!quiet)
+        fprintf(stderr, "model %s on %s: %.1f MiB of weights, loaded in %.2f s\n", info->model_id,
+                info->backend, (double)info->weight_bytes / (1 << 20), info->load_s);
+    ov_sdxl_result res;
+    rc = ov_sdxl_generate(p, &r, on_progress, &quiet, &res, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
+        ov_sdxl_pipeline_free(p);
+        return 1;
+    }
+    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
+    const char **pp = calloc((size_t)res.count, sizeof *pp);
+    if (!paths || !pp) {
+        fprintf(stderr, "ourvidz-sdxl: out of memory\n");
+        rc = OV_ENOMEM;
+    } else {
+        for (int i = 0; i < res.count; i++) {
+            snprintf(paths[i], sizeof paths[i], "%s/sdxl_%llu.png", out_dir, (unsigned long long)res.seeds[i]);
+            pp[i] = paths[i];
+        }
+        int bad = -1;
+        rc = ov_sdxl_write_pngs(pp, &res, &r, info, &bad, err, sizeof err);
+        if (rc)
+            fprintf(stderr, "ourvidz-sdxl: image %d: %s\n", bad + 1, err);
+        for (int i = 0; i < res.count && !rc; i++)
+            printf("%s\n", paths[i]);
+    }
+    free(paths);
+    free(pp);
+    if (!rc && !quiet)
+        fprintf(stderr,
+                "%d image(s) %dx%d, %s, %d steps, cfg %g, seed %llu: text %.0f ms, %.1f ms/step (%d UNet "
+                "batch(es) of %d), decode %.0f ms, total %.2f s\n",
+                res.count, res.width, res.height, ov_sdxl_sampler_name(r.sampler), r.steps, r.cfg,
+                (unsigned long long)r.seed, res.t.text_ms, res.t.step_ms_mean, res.sub_batches,
+                res.batch_images, res.t.decode_ms, res.t.total_ms / 1e3);
+    ov_sdxl_result_free(&res);
+    ov_sdxl_pipeline_free(p);
+    return rc ? 1 : 0;
+}
+
 int ov_sdxl_cli_main(int argc, char **argv)
 {
-    const char *model = NULL, *out_dir = NULL, *backend = NULL;
+    const char *model = NULL, *out_dir = NULL, *backend = NULL, *init_path = NULL;
+    int fit = OV_FIT_LETTERBOX;
     ov_sdxl_request r = {
-        .steps = 25, .cfg = 7.5, .sampler = OV_SDXL_EULER, .width = 1024, .height = 1024, .count = 1};
+        .steps = 25, .cfg = 7.5, .sampler = OV_SDXL_EULER, .width = 1024, .height = 1024, .count = 1,
+        .strength = OV_SDXL_STRENGTH_DEFAULT};
     int have_seed = 0, quiet = 0;
     int64_t v, budget = 0;
     char err[1024] = "";
@@ -163,6 +237,21 @@ int ov_sdxl_cli_main(int argc, char **argv)
                 fprintf(stderr, "ourvidz-sdxl: --size must be WIDTHxHEIGHT (got %s)\n", val);
                 return 2;
             }
+        } else if (strcmp(a, "--init-image") == 0) {
+            init_path = val;
+        } else if (strcmp(a, "--strength") == 0) {
+            char *end;
+            errno = 0;
+            r.strength = strtod(val, &end);
+            if (errno || end == val || *end || !(r.strength >= 0.0) || !(r.strength <= 1.0)) {
+                fprintf(stderr, "ourvidz-sdxl: --strength must be in [0, 1] (got %s)\n", val);
+                return 2;
+            }
+        } else if (strcmp(a, "--fit") == 0) {
+            if (ov_fit_policy_parse(val, &fit, err, sizeof err)) {
+                fprintf(stderr, "ourvidz-sdxl: --fit: %s\n", err);
+                return 2;
+            }
         } else if (strcmp(a, "--vram-budget") == 0) {
             if (parse_i64(val, 0, INT64_MAX, &budget)) {
                 fprintf(stderr, "ourvidz-sdxl: --vram-budget must be a byte count (got %s)\n", val);
@@ -182,59 +271,19 @@ int ov_sdxl_cli_main(int argc, char **argv)
         fprintf(stderr, "ourvidz-sdxl: %s\n", err);
         return 2;
     }
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ourvidz-sdxl: cannot create %s: %s\n", out_dir, strerror(errno));
-        return 1;
-    }
-    ov_sdxl_load_opts o = {.model_path = model, .weight_dtype = -1, .budget_bytes = (size_t)budget};
-    if (ov_backend_pick(backend, &o.backend_kind, err, sizeof err)) {
-        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
-        return 2;
-    }
-    ov_sdxl_pipeline *p = NULL;
-    int rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
-        return 1;
-    }
-    const ov_sdxl_model_info *info = ov_sdxl_pipeline_info(p);
-    if (!quiet)
-        fprintf(stderr, "model %s on %s: %.1f MiB of weights, loaded in %.2f s\n", info->model_id,
-                info->backend, (double)info->weight_bytes / (1 << 20), info->load_s);
-    ov_sdxl_result res;
-    rc = ov_sdxl_generate(p, &r, on_progress, &quiet, &res, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "ourvidz-sdxl: %s\n", err);
-        ov_sdxl_pipeline_free(p);
-        return 1;
-    }
-    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
-    const char **pp = calloc((size_t)res.count, sizeof *pp);
-    if (!paths || !pp) {
-        fprintf(stderr, "ourvidz-sdxl: out of memory\n");
-        rc = OV_ENOMEM;
-    } else {
-        for (int i = 0; i < res.count; i++) {
-            snprintf(paths[i], sizeof paths[i], "%s/sdxl_%llu.png", out_dir, (unsigned long long)res.seeds[i]);
-            pp[i] = paths[i];
+    ov_sdxl_init_image init = {0};
+    if (init_path) {
+        if (ov_sdxl_init_image_load(init_path, r.width, r.height, fit, &init, err, sizeof err)) {
+            fprintf(stderr, "ourvidz-sdxl: %s\n", err);
+            return 2;
         }
-        int bad = -1;
-        rc = ov_sdxl_write_pngs(pp, &res, &r, info, &bad, err, sizeof err);
-        if (rc)
-            fprintf(stderr, "ourvidz-sdxl: image %d: %s\n", bad + 1, err);
-        for (int i = 0; i < res.count && !rc; i++)
-            printf("%s\n", paths[i]);
+        r.init_image = init.rgb;
+        if (!quiet)
+            fprintf(stderr, "init image %s: %s %dx%d, %s into %dx%d, strength %g (%d of %d steps)\n", init_path,
+                    init.format, init.src_w, init.src_h, ov_fit_policy_name(fit), r.width, r.height, r.strength,
+                    r.steps - ov_sdxl_img2img_begin(r.steps, r.strength), r.steps);
     }
-    free(paths);
-    free(pp);
-    if (!rc && !quiet)
-        fprintf(stderr,
-                "%d image(s) %dx%d, %s, %d steps, cfg %g, seed %llu: text %.0f ms, %.1f ms/step (%d UNet "
-                "batch(es) of %d), decode %.0f ms, total %.2f s\n",
-                res.count, res.width, res.height, ov_sdxl_sampler_name(r.sampler), r.steps, r.cfg,
-                (unsigned long long)r.seed, res.t.text_ms, res.t.step_ms_mean, res.sub_batches,
-                res.batch_images, res.t.decode_ms, res.t.total_ms / 1e3);
-    ov_sdxl_result_free(&res);
-    ov_sdxl_pipeline_free(p);
-    return rc ? 1 : 0;
+    int code = load_generate_write(model, backend, budget, out_dir, quiet, &r);
+    ov_sdxl_init_image_free(&init);
+    return code;
 }

@@ -9,8 +9,11 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/rng.h"
+#include "common/image/resize.h"
 #include "common/tensor/backend.h"
+#include "workers/runtime/fetch.h"
 #include "workers/runtime/worker.h"
+#include "workers/sdxl/init_image.h"
 #include "workers/sdxl/sdxl_bin.h"
 
 typedef struct ssvc {
@@ -93,7 +96,7 @@ static int param_int(const ov_kvlist *params, const char *key, int64_t dflt, int
 }
 
 static int put_meta(ov_job_io *io, const ssvc *s, const ov_sdxl_request *r, const ov_sdxl_result *res,
-                    double png_ms, const char *note)
+                    double png_ms, const char *note, const ov_sdxl_init_image *init, double fetch_ms)
 {
     ov_kvlist *m = ov_job_meta(io);
     const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
@@ -129,6 +132,18 @@ static int put_meta(ov_job_io *io, const ssvc *s, const ov_sdxl_request *r, cons
     rc |= ov_kvlist_set_float(m, "decode_ms", res->t.decode_ms);
     rc |= ov_kvlist_set_float(m, "png_ms", png_ms);
     rc |= ov_kvlist_set_float(m, "generation_time", (res->t.total_ms + png_ms) / 1e3);
+    rc |= ov_kvlist_set_str(m, "pipeline", init ? "img2img" : "txt2img");
+    if (init) {
+        /* the W-HEAD worker's image metadata names, plus what the run did with the reference */
+        rc |= ov_kvlist_set_float(m, "denoise_strength", r->strength);
+        rc |= ov_kvlist_set_str(m, "resize_policy", ov_fit_policy_name(init->policy));
+        rc |= ov_kvlist_set_int(m, "steps_run", res->steps_run);
+        rc |= ov_kvlist_set_str(m, "reference_format", init->format);
+        rc |= ov_kvlist_set_int(m, "reference_width", init->src_w);
+        rc |= ov_kvlist_set_int(m, "reference_height", init->src_h);
+        rc |= ov_kvlist_set_float(m, "reference_fetch_ms", fetch_ms);
+        rc |= ov_kvlist_set_float(m, "vae_encode_ms", res->t.encode_ms);
+    }
     if (note && *note)
         rc |= ov_kvlist_set_str(m, "worker_note", note);
     return rc ? OV_ENOMEM : 0;
@@ -141,10 +156,100 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Image-to-image from the job's reference fields: whether to run it, and with what strength and fit.
+ * pipeline: absent = image-to-image exactly when a reference URL is given (the July worker);
+ * "img2img" needs the URL; "txt2img" ignores one (with a note). Strength: denoise_strength, else
+ * 1 − reference_strength (the W-HEAD worker's rule), else OV_SDXL_STRENGTH_DEFAULT. 0 = no image-to-image,
+ * 1 = run it, < 0 = bad params (error set). */
+static int reference_plan(const ov_kvlist *params, ov_job_io *io, const char **url, double *strength, int *policy,
+                          const char **note)
+{
+    const char *pipeline = NULL, *fit = NULL;
+    *url = NULL;
+    if (ov_kvlist_get_str(params, "reference_image_url", url) == OV_EINVAL ||
+        ov_kvlist_get_str(params, "pipeline", &pipeline) == OV_EINVAL ||
+        ov_kvlist_get_str(params, "resize_policy", &fit) == OV_EINVAL) {
+        ov_job_set_error(io, false, "params.reference_image_url, pipeline and resize_policy must be strings");
+        return -1;
+    }
+    if (*url && !**url)
+        *url = NULL;
+    if (pipeline && *pipeline) {
+        if (!strcmp(pipeline, "txt2img") || !strcmp(pipeline, "text2img") || !strcmp(pipeline, "t2i")) {
+            if (*url)
+                *note = "reference image ignored: the job asked for pipeline txt2img";
+            *url = NULL;
+            return 0;
+        }
+        if (strcmp(pipeline, "img2img") != 0 && strcmp(pipeline, "image2image") != 0 && strcmp(pipeline, "i2i") != 0) {
+            ov_job_set_error(io, false, "params.pipeline must be img2img or txt2img (got '%.32s')", pipeline);
+            return -1;
+        }
+        if (!*url) {
+            ov_job_set_error(io, false, "pipeline img2img needs a reference_image_url");
+            return -1;
+        }
+    }
+    if (!*url)
+        return 0;
+    double d = -1, rs = -1;
+    if ((ov_kvlist_get_float(params, "denoise_strength", &d) == OV_EINVAL) ||
+        (ov_kvlist_get_float(params, "reference_strength", &rs) == OV_EINVAL)) {
+        ov_job_set_error(io, false, "params.denoise_strength and reference_strength must be numbers");
+        return -1;
+    }
+    *strength = d >= 0 ? d : rs >= 0 ? 1.0 - rs : OV_SDXL_STRENGTH_DEFAULT;
+    if (!(*strength >= 0.0 && *strength <= 1.0)) {
+        ov_job_set_error(io, false, "denoise strength must be in [0, 1] (got %g)", *strength);
+        return -1;
+    }
+    char err[256];
+    if (ov_fit_policy_parse(fit, policy, err, sizeof err)) {
+        ov_job_set_error(io, false, "params.resize_policy: %s", err);
+        return -1;
+    }
+    return 1;
+}
+
+/* Download the reference and fit it to the request's size. 0, or an error set on the job (a
+ * timeout, a connection failure or a 5xx is retriable; a 4xx, an oversized or undecodable image
+ * is not). */
+static int reference_fetch(const char *job_id, const char *url, int width, int height, int policy, ov_job_io *io,
+                           ov_sdxl_init_image *out, double *fetch_ms)
+{
+    ov_fetch_opts fo;
+    ov_fetch_opts_default(&fo);
+    char err[512] = "", shown[160];
+    ov_fetch_redact_url(url, shown, sizeof shown);
+    void *data = NULL;
+    size_t len = 0;
+    double t0 = now_ms();
+    if (ov_job_progress(io, "download", 0, 1) == OV_ECANCELED)
+        return OV_ECANCELED;
+    int rc = ov_fetch(url, &fo, &data, &len, err, sizeof err);
+    *fetch_ms = now_ms() - t0;
+    if (rc) {
+        int retry = rc == OV_ETIMEDOUT || (rc == OV_EIO && !strstr(err, "HTTP 4"));
+        ov_job_set_error(io, retry, "reference image download failed: %s", err);
+        ov_log(OV_LOG_WARN, "sdxl_reference_failed", "job=%s url=%s code=%s", job_id, shown, ov_errname(rc));
+        return rc;
+    }
+    rc = ov_sdxl_init_image_prepare(data, len, width, height, policy, out, err, sizeof err);
+    free(data);
+    if (rc) {
+        ov_job_set_error(io, rc == OV_ENOMEM, "%s (%s)", err, shown);
+        ov_log(OV_LOG_WARN, "sdxl_reference_failed", "job=%s url=%s code=%s", job_id, shown, ov_errname(rc));
+        return rc;
+    }
+    ov_log(OV_LOG_INFO, "sdxl_reference", "job=%s url=%s format=%s size=%dx%d bytes=%zu fetch_ms=%.0f fit=%s",
+           job_id, shown, out->format, out->src_w, out->src_h, len, *fetch_ms, ov_fit_policy_name(policy));
+    return ov_job_progress(io, "download", 1, 1) == OV_ECANCELED ? OV_ECANCELED : 0;
+}
+
 /* params (supervisor/job_contract.h, task "sdxl"): prompt, negative_prompt?, steps, cfg, sampler,
  * width, height, count, seed, format "png", compel_weights? (appended to the prompt after ", "
- * and emphasis parsing turned on, as the July worker's Compel path), reference_* (image-to-image:
- * not built; the job runs text-to-image, as the July worker effectively did, with a note). */
+ * and emphasis parsing turned on, as the July worker's Compel path), reference_image_url,
+ * denoise_strength, reference_strength, pipeline, resize_policy (image-to-image: reference_plan). */
 static int s_run(void *state, const char *job_id, const char *task, const ov_kvlist *params, ov_job_io *io)
 {
     ssvc *s = state;
@@ -154,6 +259,10 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
     }
     ov_sdxl_request r = {0};
     const char *prompt = NULL, *neg = NULL, *sampler = NULL, *format = NULL, *compel = NULL, *ref = NULL;
+    const char *note = "";
+    int fit = OV_FIT_LETTERBOX;
+    double strength = OV_SDXL_STRENGTH_DEFAULT, fetch_ms = 0;
+    ov_sdxl_init_image init = {0};
     if (ov_kvlist_get_str(params, "prompt", &prompt) != 0 || !prompt) {
         ov_job_set_error(io, false, "params.prompt (a string) is required");
         return OV_EINVAL;
@@ -205,10 +314,24 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
     }
     r.prompt = full_prompt ? full_prompt : prompt;
     r.negative_prompt = neg;
-    const char *note = "";
-    if (ov_kvlist_get_str(params, "reference_image_url", &ref) == 0 && ref && *ref)
-        note =
-            "reference image ignored: image-to-image is not built in this worker; the job ran text-to-image";
+    int i2i = reference_plan(params, io, &ref, &strength, &fit, &note);
+    if (i2i < 0) {
+        free(full_prompt);
+        return OV_EINVAL;
+    }
+    if (i2i) {
+        /* check the request first: a bad size fails before the download */
+        r.init_image = (const uint8_t *)"";
+        r.strength = strength;
+        if ((rc = ov_sdxl_request_validate(s->p, &r, err, sizeof err)) ||
+            (rc = reference_fetch(job_id, ref, r.width, r.height, fit, io, &init, &fetch_ms))) {
+            if (rc == OV_EINVAL && err[0])
+                ov_job_set_error(io, false, "%s", err);
+            free(full_prompt);
+            return rc;
+        }
+        r.init_image = init.rgb;
+    }
 
     ov_sdxl_result res;
     rc = ov_sdxl_generate(s->p, &r, on_progress, io, &res, err, sizeof err);
@@ -217,6 +340,7 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
             ov_job_set_error(io, rc == OV_ENOMEM || rc == OV_EIO, "%s", err[0] ? err : ov_strerror(rc));
         ov_log(OV_LOG_WARN, "sdxl_failed", "job=%s code=%s", job_id, ov_errname(rc));
         free(full_prompt);
+        ov_sdxl_init_image_free(&init);
         return rc;
     }
     /* PNGs into the spool dir (encoded concurrently), then one output each, in order */
@@ -246,7 +370,7 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
     free(pp);
     double png_ms = now_ms() - t0;
     if (!rc)
-        rc = put_meta(io, s, &r, &res, png_ms, note);
+        rc = put_meta(io, s, &r, &res, png_ms, note, i2i ? &init : NULL, fetch_ms);
     if (!rc)
         ov_log(OV_LOG_INFO, "sdxl_done",
                "job=%s images=%d size=%dx%d steps=%d sampler=%s step_ms=%.1f text_ms=%.0f decode_ms=%.0f "
@@ -255,6 +379,7 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
                job_id, res.count, res.width, res.height, r.steps, ov_sdxl_sampler_name(r.sampler),
                res.t.step_ms_mean, res.t.text_ms, res.t.decode_ms, png_ms, (res.t.total_ms + png_ms) / 1e3);
     ov_sdxl_result_free(&res);
+    ov_sdxl_init_image_free(&init);
     free(full_prompt);
     return rc;
 }
