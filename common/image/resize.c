@@ -395,7 +395,13 @@ static int fit_crop(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, in
         crop_h = live_w / out_ratio;
     }
     double left = 0.0 + (live_w - crop_w) * 0.5, top = 0.0 + (live_h - crop_h) * 0.5;
-    const float box[4] = {(float)left, (float)top, (float)(left + crop_w), (float)(top + crop_h)};
+    float box[4] = {(float)left, (float)top, (float)(left + crop_w), (float)(top + crop_h)};
+    /* (s + crop)/2 cannot exceed s in exact arithmetic; keep a rounding ulp from failing where
+     * Pillow would raise "box can't exceed original image size" */
+    if (box[2] > (float)sw)
+        box[2] = (float)sw;
+    if (box[3] > (float)sh)
+        box[3] = (float)sh;
     return ov_image_resize_box(src, sw, sh, box, dst, dw, dh, resample);
 }
 

@@ -50,8 +50,9 @@ const char *ov_fit_policy_name(int policy);
  *    d exactly and the other is round(s_other / s_limit · d) with Python's round (half to even,
  *    on the double quotient); should that equal d, no bars. The bars split as
  *    offset = round((d - scaled) · 0.5), again half to even (odd slack 1 -> 0 left/1 right,
- *    3 -> 2/1, 5 -> 2/3: Pillow's rule, not floor). One difference: Pillow returns an empty
- *    image when the scaled side rounds to 0; here it is at least 1.
+ *    3 -> 2/1, 5 -> 2/3: Pillow's rule, not floor). One difference: when the scaled side
+ *    rounds to 0 (aspect more extreme than 2·d : 1) Pillow pastes nothing and returns an
+ *    all-black canvas; here that side is at least 1 pixel.
  *  - OV_FIT_CROP = ImageOps.fit(im, (dw, dh), resample) (bleed 0, centering 0.5): the crop is
  *    the largest centred region with the output's aspect, as a fractional box (width
  *    dw/dh · sh or height sw / (dw/dh), left/top = (s - crop) · 0.5, doubles rounded to float),
