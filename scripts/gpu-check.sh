@@ -304,10 +304,10 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       # the same probe on the older kernels (generic im2col, no cuDNN, one-block group norm)
       OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 OURVIDZ_CUDA_CUDNN=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
         --backend cuda --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
-      # cuDNN's heuristic here: its algorithm search (find mode, the default) would land in the
-      # profile's first step (bench_ops_cuda shows heuristic and search within a few %)
-      OURVIDZ_CUDA_PROFILE=1 OURVIDZ_CUDA_CUDNN=heur mstep sdxl-full-profile 60 "$mb/bin/bench_sdxl" --backend cuda \
-        --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 2 --repeat 1 || true
+      # the default cuDNN mode (algorithm search): its cost lands in the profile's phase "unet step 1",
+      # so the "unet" phase (steps 2 and 3) is the steady state, with per-shape rows (conv, attention)
+      OURVIDZ_CUDA_PROFILE=1 mstep sdxl-full-profile 90 "$mb/bin/bench_sdxl" --backend cuda \
+        --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
     fi
   fi
   rm -rf "$mdir"
@@ -325,7 +325,7 @@ elif [ "$built" -eq 1 ] && [ "$have_gpu" -eq 1 ] && [ -n "$san" ]; then
   if [ "$slot" -lt 45 ]; then
     row memcheck SKIPPED 0 "out of time budget"
   else
-    OURVIDZ_CUDA_TESTS=t_linear,t_gemv,t_matmul,t_attention,t_decode_attn,t_flash_bf16,t_conv,t_quant,t_layout,t_norm \
+    OURVIDZ_CUDA_TESTS=t_unary,t_binary,t_glu,t_vec8,t_linear,t_gemv,t_fused,t_matmul,t_attention,t_decode_attn,t_flash_bf16,t_conv,t_quant,t_layout,t_norm \
       step memcheck "$slot" "$san" --tool memcheck --target-processes all --error-exitcode 86 --print-limit 20 \
       "$bdir/bin/test_tensor_cuda"
     errs=$(grep -c '^========= [A-Z]' "$steps/memcheck.log")

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "common/error.h"
 #include "common/tensor/dtype.h"
 #include "tools/mkmodel/mk.h"
 #include "tools/mkmodel/mkmodel_sdxl.h"
+#include "support/golden_rec.h"
+#include "support/sdxl_golden_check.h"
 #include "workers/sdxl/pipeline.h"
 
 static char g_dir[] = "/tmp/ov_sdxl_pipe_XXXXXX";
@@ -27,60 +28,11 @@ static const char *env_or(const char *k, const char *d)
     return v && *v ? v : d;
 }
 
-/* ---- golden records: {u32 name_len, name, u32 dtype (0 f32, 1 i32, 2 bytes), u32 ndim,
- * i64 shape[ndim], data} ---- */
-typedef struct grec {
-    char name[64];
-    int dtype, ndim;
-    int64_t shape[6];
-    int64_t n;
-    void *data;
-} grec;
-static grec g_rec[128];
-static int g_nrec;
+static ov_golden g_gold;
 
-static void load_golden(void)
+static const ov_golden_rec *rec(const char *case_name, const char *field)
 {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/tests/golden/sdxl/pipeline_golden.bin.gz", env_or("OURVIDZ_SOURCE_DIR", "."));
-    gzFile f = gzopen(p, "rb");
-    if (!f) {
-        fprintf(stderr, "test_sdxl_pipeline: cannot open %s\n", p);
-        abort();
-    }
-    uint32_t nl;
-    while (gzread(f, &nl, 4) == 4 && g_nrec < 128) {
-        grec *r = &g_rec[g_nrec++];
-        if (nl >= sizeof r->name || gzread(f, r->name, nl) != (int)nl)
-            abort();
-        r->name[nl] = '\0';
-        uint32_t hd[2];
-        if (gzread(f, hd, 8) != 8 || hd[1] > 6)
-            abort();
-        r->dtype = (int)hd[0];
-        r->ndim = (int)hd[1];
-        r->n = 1;
-        if (r->ndim && gzread(f, r->shape, (unsigned)(8 * r->ndim)) != 8 * r->ndim)
-            abort();
-        for (int i = 0; i < r->ndim; i++)
-            r->n *= r->shape[i];
-        size_t sz = (size_t)r->n * (r->dtype == 2 ? 1 : 4);
-        r->data = calloc(1, sz + 1); /* +1: byte strings NUL-terminated */
-        if (!r->data || gzread(f, r->data, (unsigned)sz) != (int)sz)
-            abort();
-    }
-    gzclose(f);
-}
-
-static const grec *rec(const char *case_name, const char *field)
-{
-    char n[64];
-    snprintf(n, sizeof n, "%s%s%s", case_name, field ? "." : "", field ? field : "");
-    for (int i = 0; i < g_nrec; i++)
-        if (strcmp(g_rec[i].name, n) == 0)
-            return &g_rec[i];
-    ck_abort_msg("golden record %s missing", n);
-    return NULL;
+    return ov_golden_get(&g_gold, case_name, field);
 }
 
 static void setup_once(void)
@@ -95,7 +47,7 @@ static void setup_once(void)
         abort();
     }
     snprintf(g_model, sizeof g_model, "%s/model.safetensors", g_dir);
-    load_golden();
+    ov_golden_load(&g_gold, "tests/golden/sdxl/pipeline_golden.bin.gz");
     char err[512];
     ov_sdxl_load_opts o = {.model_path = g_model, .weight_dtype = -1};
     if (ov_sdxl_pipeline_load(&o, &g_pipe, err, sizeof err) != 0) {
@@ -107,6 +59,7 @@ static void setup_once(void)
 static void teardown_once(void)
 {
     ov_sdxl_pipeline_free(g_pipe);
+    ov_golden_free(&g_gold);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd) != 0)
@@ -140,7 +93,7 @@ static void gen_ok(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_result
 START_TEST(model_is_the_golden_one)
 {
     const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
-    const grec *h = rec("model_hash", NULL);
+    const ov_golden_rec *h = rec("model_hash", NULL);
     ck_assert_msg(
         strcmp(in->hash, (const char *)h->data) == 0,
         "tiny model hash %s != golden %s: tools/mkmodel changed; rerun tests/golden/sdxl/make_pipeline.py",
@@ -179,40 +132,10 @@ START_TEST(runs_match_diffusers)
         r.keep_float = 1;
         ov_sdxl_result res;
         gen_ok(g_pipe, &r, &res);
-        const grec *lat = rec(c, "latents"), *img = rec(c, "image"), *u8 = rec(c, "rgb8");
-        int64_t nl = lat->n / lat->shape[0]; /* the last step's latents */
-        const float *want_l = (const float *)lat->data + (lat->shape[0] - 1) * nl;
-        double dl = 0, dl_rel = 0;
-        for (int64_t k = 0; k < nl; k++) {
-            double d = fabs((double)res.latents[k] - want_l[k]);
-            dl = d > dl ? d : dl;
-            double rel = d / (1e-3 + 1e-4 * fabs(want_l[k]));
-            dl_rel = rel > dl_rel ? rel : dl_rel;
-        }
-        double di = 0;
-        for (int64_t k = 0; k < img->n; k++) {
-            double d = fabs((double)res.pixels[k] - ((const float *)img->data)[k]);
-            di = d > di ? d : di;
-        }
-        int64_t same = 0, off1 = 0, worse = 0;
-        for (int64_t k = 0; k < u8->n; k++) {
-            int d = abs((int)res.rgb[k] - ((const int32_t *)u8->data)[k]);
-            same += d == 0;
-            off1 += d == 1;
-            worse += d > 1;
-        }
-        fprintf(stderr,
-                "%s (%s %d steps cfg %.1f %dx%d x%d): latents max|Δ| %.3g (%.2f of tolerance), image max|Δ| "
-                "%.3g, "
-                "rgb8 %lld equal, %lld off by 1, %lld worse of %lld; %d sub-batch(es), step %.1f ms\n",
-                c, ov_sdxl_sampler_name(r.sampler), r.steps, r.cfg, r.width, r.height, r.count, dl, dl_rel,
-                di, (long long)same, (long long)off1, (long long)worse, (long long)u8->n, res.sub_batches,
-                res.t.step_ms_mean);
-        ck_assert_msg(dl_rel <= 1.0, "%s: latents off by %g", c, dl);
-        ck_assert_msg(di <= 2e-4, "%s: image off by %g", c, di);
-        ck_assert_int_eq(worse, 0);
-        ck_assert_msg(same * 100 >= u8->n * 99, "%s: only %lld of %lld bytes equal", c, (long long)same,
-                      (long long)u8->n);
+        char label[96];
+        snprintf(label, sizeof label, "%s (%s %d steps cfg %.1f %dx%d x%d)", c, ov_sdxl_sampler_name(r.sampler),
+                 r.steps, r.cfg, r.width, r.height, r.count);
+        ov_sdxl_expect_golden(label, &res, rec(c, "latents"), rec(c, "image"), rec(c, "rgb8"));
         ck_assert_int_eq(res.sub_batches, 1);
         ck_assert_int_eq(res.batch_images, r.count);
         ov_sdxl_result_free(&res);

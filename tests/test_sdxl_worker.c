@@ -325,6 +325,25 @@ static void check_completed(json_t *cb, const char *store, int n_images, int w, 
     }
 }
 
+/* The supervisor with the real sdxl worker on the tiny model, jobs from r, local storage under
+ * r's dir, callbacks to ts; returns once the worker is ready. */
+static void start_supervisor(tsup *t, const tredis *r, ov_ts *ts)
+{
+    char body[4096], sdxl_bin[1024];
+    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    snprintf(body, sizeof body,
+             "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
+             "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 120s\n"
+             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
+             "[worker.sdxl]\nbinary = %s\nmodel = %s\n"
+             "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
+             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
+             sdxl_bin, g_model, r->sock, r->dir, ov_ts_url(ts));
+    tsup_prepare(t, body);
+    tsup_start(t, NULL);
+    ck_assert_msg(tsup_wait_state(t, "sdxl.0", "ready", 120000), "sdxl worker never became ready");
+}
+
 /* Both SDXL job types through Redis, the supervisor and the real worker. The types' own sizes
  * and steps (1024², 15/25) are overridden in the payload (config.resolution,
  * config.num_inference_steps; docs/JOBS.md) to keep the suite fast on the tiny model. */
@@ -334,20 +353,8 @@ START_TEST(service_both_job_types_end_to_end)
     redis_start(&r);
     ov_ts *ts = NULL;
     ck_assert_int_eq(ov_ts_start(&ts), 0);
-    char body[4096], sdxl_bin[1024];
-    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
     tsup t;
-    snprintf(body, sizeof body,
-             "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
-             "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 120s\n"
-             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
-             "[worker.sdxl]\nbinary = %s\nmodel = %s\n"
-             "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
-             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
-             sdxl_bin, g_model, r.sock, r.dir, ov_ts_url(ts));
-    tsup_prepare(&t, body);
-    tsup_start(&t, NULL);
-    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "ready", 120000), "sdxl worker never became ready");
+    start_supervisor(&t, &r, ts);
     int64_t t0 = tsup_now_ms();
     push(&r, "{\"id\":\"sdxl-fast-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox in the snow\","
              "\"user_id\":\"user-1\",\"config\":{\"num_images\":3,\"seed\":500,\"resolution\":\"64x64\","
@@ -407,20 +414,8 @@ START_TEST(service_img2img_end_to_end)
     fclose(f);
     ck_assert_uint_gt(n, 8);
     ov_ts_set_body_bytes(img, png, n);
-    char body[4096], sdxl_bin[1024];
-    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
     tsup t;
-    snprintf(body, sizeof body,
-             "spawn_workers = true\nstop_timeout = 5s\ndrain_timeout = 5s\n"
-             "[heartbeat]\ninterval = 200ms\ntimeout_loading = 120s\ntimeout_busy = 120s\n"
-             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
-             "[worker.sdxl]\nbinary = %s\nmodel = %s\n"
-             "[redis]\nurl = unix://%s\nlease = 30s\nblock_timeout = 1s\ncommand_timeout = 5s\n"
-             "[storage]\ndir = %s/store\n[callback]\nurl = %s/cb\ntimeout = 5s\n",
-             sdxl_bin, g_model, r.sock, r.dir, ov_ts_url(ts));
-    tsup_prepare(&t, body);
-    tsup_start(&t, NULL);
-    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "ready", 120000), "sdxl worker never became ready");
+    start_supervisor(&t, &r, ts);
     char job[2048];
     snprintf(job, sizeof job,
              "{\"id\":\"sdxl-i2i-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox\",\"user_id\":\"user-1\","

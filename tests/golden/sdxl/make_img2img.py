@@ -19,9 +19,7 @@ Usage:
   /work/venv/bin/python tests/golden/sdxl/make_img2img.py /tmp/sdxl_tiny/model.safetensors
 Writes img2img_golden.bin.gz beside this script (record format as make_pipeline.py).
 """
-import gzip
 import os
-import struct
 import sys
 import tempfile
 
@@ -154,12 +152,7 @@ def main():
             rec(name + ".rgb8", u8, 2)  # [count, H, W, 3] bytes
     rec("versions", np.frombuffer(("torch %s diffusers %s transformers %s numpy %s" % (
         torch.__version__, diffusers.__version__, transformers.__version__, np.__version__)).encode(), dtype=np.uint8), 2)
-    with gzip.GzipFile(out, "wb", compresslevel=9, mtime=0) as f:
-        for name, arr, dtype in recs:
-            nb = name.encode()
-            f.write(struct.pack("<I", len(nb)) + nb + struct.pack("<II", dtype, arr.ndim))
-            f.write(struct.pack("<%dq" % arr.ndim, *arr.shape))
-            f.write(arr.astype({0: "<f4", 1: "<i4", 2: "u1"}[dtype]).tobytes())
+    mp.write_records(out, recs)
     print("wrote %s (%d bytes), model hash %s" % (out, os.path.getsize(out), h))
 
 

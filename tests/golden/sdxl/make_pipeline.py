@@ -164,6 +164,16 @@ def model_hash(path):
     return "%010x" % (h >> 24)
 
 
+def write_records(out, recs):
+    """The golden file: gzip (mtime 0) of (name, array, dtype 0 f32 / 1 i32 / 2 bytes) records."""
+    with gzip.GzipFile(out, "wb", compresslevel=9, mtime=0) as f:
+        for name, arr, dtype in recs:
+            nb = name.encode()
+            f.write(struct.pack("<I", len(nb)) + nb + struct.pack("<II", dtype, arr.ndim))
+            f.write(struct.pack("<%dq" % arr.ndim, *arr.shape))
+            f.write(arr.astype({0: "<f4", 1: "<i4", 2: "u1"}[dtype]).tobytes())
+
+
 def run(pipe, case, noise, dtype):
     name, prompt, neg, sampler, steps, cfg, w, h, count = case
     pipe.scheduler = scheduler(sampler)
@@ -222,12 +232,7 @@ def main():
             rec(name + ".rgb8", u8.astype(np.int32), 1)
     rec("versions", np.frombuffer(("torch %s diffusers %s transformers %s numpy %s" % (
         torch.__version__, diffusers.__version__, transformers.__version__, np.__version__)).encode(), dtype=np.uint8), 2)
-    with gzip.GzipFile(out, "wb", compresslevel=9, mtime=0) as f:
-        for name, arr, dtype in recs:
-            nb = name.encode()
-            f.write(struct.pack("<I", len(nb)) + nb + struct.pack("<II", dtype, arr.ndim))
-            f.write(struct.pack("<%dq" % arr.ndim, *arr.shape))
-            f.write(arr.astype({0: "<f4", 1: "<i4", 2: "u1"}[dtype]).tobytes())
+    write_records(out, recs)
     print("wrote %s (%d bytes), model hash %s" % (out, os.path.getsize(out), h))
 
 
