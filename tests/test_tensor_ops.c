@@ -441,7 +441,7 @@ static void body_linear_fused_errors(ov_backend *be)
 {
     tt_ctx c;
     tt_begin(&c, be);
-    float *v = tt_rand(4 * 16, 1.0);
+    float *v = tt_rand(16 * 16, 1.0); /* enough for every tensor below */
     ov_tensor *buf = tt_act(&c, "buf", 2, SHAPE(4, 16), v);
     ov_tensor *x = tt_act(&c, "x", 2, SHAPE(2, 16), v);
     ov_tensor *w = tt_input(&c, "w", OV_DTYPE_F32, 2, SHAPE(8, 16), v);
