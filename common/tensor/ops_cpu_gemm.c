@@ -194,7 +194,7 @@ static int linear_tiles(const ov_tensor *w, const float *xp, int64_t M, int64_t 
  * The fused GEMV (ov_cpu_gemv_rows) runs over pieces of FUSE_COLS output features into a stack
  * buffer, and the piece's epilogue (+ residual, or SiLU(gate)·up) writes y while the buffer is in
  * L1: one pass over y, no [M, N] intermediate. */
-#define FUSE_COLS 128
+#define FUSE_COLS 256
 
 struct fuse_ctx {
     const ov_tensor *w, *w2; /* w2: the up projection (swiglu), else NULL */
