@@ -1038,11 +1038,13 @@ START_TEST(t_gemv_off)
 }
 END_TEST
 /* linear_add / linear_swiglu on the fused paths (asserted to have served), then the same cases
- * unfused ($OURVIDZ_CUDA_FUSE=0: linear + add, two linears + swiglu) */
+ * unfused ($OURVIDZ_CUDA_FUSE=0: linear + add, two linears + swiglu) and with one of the two fused */
 START_TEST(t_fused)
 {
     FOR_DT(body_fused_on);
     with_env("OURVIDZ_CUDA_FUSE", "0", body_fused_off);
+    with_env("OURVIDZ_CUDA_FUSE", "add", body_fused_on); /* linear_swiglu unfused */
+    with_env("OURVIDZ_CUDA_FUSE", "glu", body_fused_on); /* linear_add unfused */
 }
 END_TEST
 TEST_DT(t_matmul, body_matmul)

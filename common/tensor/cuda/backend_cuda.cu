@@ -454,8 +454,12 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->gemv = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_LT");
     c->lt_on = !(e && e[0] == '0' && e[1] == '\0');
-    e = getenv("OURVIDZ_CUDA_FUSE"); /* linear_add / linear_swiglu: "0" = linear + add, 2 linears + swiglu */
-    c->fuse = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_FUSE"); /* "0": linear + add, 2 linears + swiglu; "add" / "glu": one fused */
+    c->fuse = !e                      ? OV_CUDA_FUSE_ADD | OV_CUDA_FUSE_GLU
+              : strcmp(e, "0") == 0   ? 0
+              : strcmp(e, "add") == 0 ? OV_CUDA_FUSE_ADD
+              : strcmp(e, "glu") == 0 ? OV_CUDA_FUSE_GLU
+                                      : OV_CUDA_FUSE_ADD | OV_CUDA_FUSE_GLU;
     snprintf(c->name, sizeof c->name, "cuda:%d", device);
     be->name = c->name;
     be->kind = OV_BACKEND_CUDA;

@@ -34,7 +34,8 @@ long long ov_backend_cuda_cudnn_calls(const ov_backend *be);
 long long ov_backend_cuda_lt_calls(const ov_backend *be);
 /* linear_add / linear_swiglu calls on be that a fused path served (the GEMV's residual or
  * dual-matrix epilogue, a GEMM accumulating into the residual); 0 with $OURVIDZ_CUDA_FUSE=0 (read at
- * open: every such call runs the unfused pair, linear + add or two linears + swiglu). */
+ * open: every such call runs the unfused pair, linear + add or two linears + swiglu; "add" / "glu"
+ * fuse only linear_add / only linear_swiglu). */
 long long ov_backend_cuda_fused_calls(const ov_backend *be);
 /* 1 when cuDNN 9 loads in this process (dlopen on the first call: $OURVIDZ_CUDNN_LIB, libcudnn.so.9,
  * libcudnn.so), else 0 (conv2d then always uses im2col). */

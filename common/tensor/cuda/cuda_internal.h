@@ -15,6 +15,8 @@ extern "C" {
 
 #define OV_CUDA_BLAS_WS_BYTES (32u << 20) /* cuBLAS / cuBLASLt workspace (Hopper wants >= 32 MiB) */
 #define OV_LT_CACHE 64                      /* cuBLASLt shapes remembered (gemm_lt_cuda.cu) */
+#define OV_CUDA_FUSE_ADD 1 /* ov_cuda.fuse: linear_add into the residual (GEMV store, GEMM beta = 1) */
+#define OV_CUDA_FUSE_GLU 2 /* ov_cuda.fuse: linear_swiglu's dual-matrix GEMV */
 
 struct ov_gemm_plan;
 
@@ -48,8 +50,8 @@ typedef struct ov_cuda {
     int lt_on;       /* linear's bias in cuBLASLt's epilogue ($OURVIDZ_CUDA_LT=0: never; off when unavailable) */
     struct ov_lt *lt;      /* cuBLASLt handle and shape cache (gemm_lt_cuda.cu; NULL until first use) */
     long long lt_calls;    /* linears cuBLASLt served */
-    /* linear_add / linear_swiglu fused ($OURVIDZ_CUDA_FUSE=0: never, the unfused op pairs instead):
-     * the GEMV's residual / dual-matrix epilogues and GEMMs with beta = 1 (gemm_cuda.cu) */
+    /* linear_add / linear_swiglu fused: OV_CUDA_FUSE_* bits ($OURVIDZ_CUDA_FUSE: "0" none, "add"
+     * linear_add only, "glu" linear_swiglu only, else both); unfused = the op pairs they replace */
     int fuse;
     long long fused_calls; /* linear_add / linear_swiglu calls a fused path served */
     void *fuse_tmp;        /* the unfused paths' [M, N] intermediate (grown on demand, stream-ordered) */

@@ -5,7 +5,8 @@
  * The fused linears: linear_add accumulates into the residual (the GEMV's store, or the GEMM with
  * beta = 1 over y holding r: cuBLAS' C in, C out); linear_swiglu runs the GEMV's dual-matrix kernel
  * (1..2 rows) and otherwise the gate GEMM into y, the up GEMM into a temporary, then SwiGLU.
- * $OURVIDZ_CUDA_FUSE=0 runs both as the unfused op sequences they replace (for A/B timing). */
+ * $OURVIDZ_CUDA_FUSE=0 runs both as the unfused op sequences they replace (for A/B timing; "add" /
+ * "glu" keep one of the two fused). */
 #include "common/tensor/cuda/cuda_device.cuh"
 #include "common/tensor/cuda/gemm_plan.h"
 
@@ -198,7 +199,7 @@ int ov_cuda_linear_add(ov_backend *be, ov_tensor *y, const ov_tensor *x, const o
         rc = ov_cuda_need_float(op, r, 0);
     if (rc)
         return rc;
-    if (ov_cuda_of(be)->fuse)
+    if (ov_cuda_of(be)->fuse & OV_CUDA_FUSE_ADD)
         return linear_run(be, op, y, x, w, b, r);
     /* unfused: the linear into y (a temporary when y is the residual), then the add kernel */
     if (ov_tensor_nelem(y) == 0)
@@ -224,7 +225,7 @@ int ov_cuda_linear_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *x, cons
     if (ov_tensor_nelem(y) == 0)
         return 0;
     ov_cuda *c = ov_cuda_of(be);
-    if (c->fuse && w_gate->shape[1] > 0) {
+    if ((c->fuse & OV_CUDA_FUSE_GLU) && w_gate->shape[1] > 0) {
         /* 1..2 rows: both projections in one pass over the two weights (gemv_cuda.cu) */
         rc = ov_cuda_gemv(be, y, x, w_gate, NULL, NULL, w_up);
         if (rc <= 0) {
