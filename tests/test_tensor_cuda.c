@@ -444,13 +444,17 @@ static void body_fused(pair *p)
 {
     static const int64_t Ms[3] = {1, 2, 8};
     for (int mi = 0; mi < 3; mi++) {
-        /* o_proj-like (bias off, in place) and q-like with bias; down_proj's K 18944 */
+        /* o_proj-like (bias off, in place) and q-like with bias (2 warps per output); down_proj's
+         * K 18944 (4 warps per output) */
         fused_add_case(p, Ms[mi], 3584, 448, 0, 1);
         fused_add_case(p, Ms[mi], 3584, 136, 1, 0);
         fused_add_case(p, Ms[mi], 18944, 64, mi == 1, 1);
-        /* gate/up: 3584 -> 18944 / 16; a short K (2 and 4 warps per output, the tail loads) */
+        /* gate/up: 3584 -> 18944 / 16 (2 warps per output); K 4104 with few outputs (4 warps); a
+         * short K (tail loads only) and many outputs (1 warp each, the unrolled loop + its tail) */
         fused_swiglu_case(p, Ms[mi], 3584, 1184);
+        fused_swiglu_case(p, Ms[mi], 4104, 33);
         fused_swiglu_case(p, Ms[mi], 200, 33);
+        fused_swiglu_case(p, Ms[mi], 1000, 4200);
     }
     /* the GEMM path: 64 rows, bias (cuBLASLt epilogue with beta = 1 in the bf16 pair) and none */
     fused_add_case(p, 64, 3584, 448, 1, 1);
