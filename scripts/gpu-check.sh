@@ -13,8 +13,10 @@
 #   OURVIDZ_CUDA_IM2COL=0 (generic im2col kernel) and OURVIDZ_CUDA_GN_SPLIT=0|1 (group norm split
 #   path off / forced), OURVIDZ_CUDA_GEMV=0 (cuBLAS for decode linears), OURVIDZ_CUDA_DECODE_ATTN=0
 #   (no split-K decode attention) and OURVIDZ_CUDA_CUDNN=0|heur (conv2d without cuDNN / cuDNN's
-#   heuristic instead of its benchmark) select the older paths the same way; OURVIDZ_CUDA_PROFILE=1
-#   prints per-op stream time per phase when a backend closes.
+#   heuristic instead of its benchmark), OURVIDZ_CUDA_FUSE=0|add|glu (unfused residual / gate-up
+#   linears) and OURVIDZ_CUDA_VEC=0 (scalar element-wise kernels) select the older paths the same
+#   way (all listed in docs/OPERATIONS.md); OURVIDZ_CUDA_PROFILE=1 prints per-op stream time per
+#   phase, and the slowest conv / attention shapes, when a backend closes.
 #
 # - Builds common/tensor/cuda/gpucheck/ (not the whole service): a bare GPU machine has nvcc, CMake
 #   and a C compiler but none of libuv/hiredis/jansson/pkg-config; Check and OpenBLAS are used when
@@ -276,6 +278,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     # decode_attn_cuda.cu bought (OURVIDZ_CUDA_GEMV / OURVIDZ_CUDA_DECODE_ATTN, read at open)
     OURVIDZ_CUDA_GEMV=0 OURVIDZ_CUDA_DECODE_ATTN=0 mstep qwen7b-bench-old 60 "$mb/bin/bench_qwen" --backend cuda \
       --reps 2 --prompt 512 --decode 128 "$mdir/qwen7b" || true
+    # without the fused residual / gate-up decode linears (OURVIDZ_CUDA_FUSE=0): what they bought
+    OURVIDZ_CUDA_FUSE=0 mstep qwen7b-bench-nofuse 60 "$mb/bin/bench_qwen" --backend cuda \
+      --reps 2 --prompt 512 --decode 128 "$mdir/qwen7b" || true
     # issue 5's enhancement target: ~500 new tokens under 4 s (random weights rarely stop early)
     mstep qwen7b-enhance 60 "$mb/bin/ourvidz-qwen" --model "$mdir/qwen7b" --backend cuda --enhance video --json \
       --max-tokens 512 --prompt "a woman walks her dog along a beach at sunset" || true
@@ -301,6 +306,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       else
         row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
+      # the same probe without this session's element-wise vector paths and fused residual linears
+      OURVIDZ_CUDA_VEC=0 OURVIDZ_CUDA_FUSE=0 mstep sdxl-full-probe-novec 90 "$mb/bin/bench_sdxl" --backend cuda \
+        --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
       # the same probe on the older kernels (generic im2col, no cuDNN, one-block group norm)
       OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 OURVIDZ_CUDA_CUDNN=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
         --backend cuda --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true

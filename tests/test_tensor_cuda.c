@@ -169,6 +169,62 @@ static void body_glu(pair *p)
     same(p, "swiglu", yc, yg, 1e-4);
 }
 
+/* Shapes the 16-byte vector paths take (elementwise_cuda.cu: dense 16-bit, counts and broadcast
+ * inner sizes multiples of 8): dense add/mul, a per-row broadcast ([N, C, 1, 1] over [N, C, H, W],
+ * either operand order), a per-column one ([C] over [rows, C]), in place, unary, GEGLU, SwiGLU, and
+ * a view one element off 16-byte alignment (must take the scalar kernel). t_vec8 runs it with the
+ * paths on and with OURVIDZ_CUDA_VEC=0; f32 never takes them. */
+static void body_vec8(pair *p)
+{
+    const int64_t s4[4] = {2, 16, 8, 8}, r4[4] = {2, 16, 1, 1}, s2[2] = {6, 64}, c1[1] = {64};
+    ov_tensor *ac, *ag, *bc, *bg, *rc, *rg, *yc, *yg;
+    act2(p, &ac, &ag, "a", 4, s4, 2.0);
+    act2(p, &bc, &bg, "b", 4, s4, 2.0);
+    act2(p, &rc, &rg, "row", 4, r4, 2.0);
+    out2(p, &yc, &yg, "y", 4, s4);
+    RUN2(ov_op_add(yc, ac, bc), ov_op_add(yg, ag, bg));
+    same(p, "vec8 add dense", yc, yg, 1e-4);
+    RUN2(ov_op_mul(yc, ac, bc), ov_op_mul(yg, ag, bg));
+    same(p, "vec8 mul dense", yc, yg, 1e-4);
+    RUN2(ov_op_add(yc, ac, rc), ov_op_add(yg, ag, rg));
+    same(p, "vec8 add row bcast", yc, yg, 1e-4);
+    RUN2(ov_op_mul(yc, rc, ac), ov_op_mul(yg, rg, ag));
+    same(p, "vec8 mul row bcast (swapped)", yc, yg, 1e-4);
+    RUN2(ov_op_add(ac, ac, bc), ov_op_add(ag, ag, bg));
+    same(p, "vec8 add in place", ac, ag, 1e-4);
+    ov_tensor *xc, *xg, *cc, *cg, *zc, *zg;
+    act2(p, &xc, &xg, "x2", 2, s2, 2.0);
+    act2(p, &cc, &cg, "col", 1, c1, 2.0);
+    out2(p, &zc, &zg, "z", 2, s2);
+    RUN2(ov_op_add(zc, xc, cc), ov_op_add(zg, xg, cg));
+    same(p, "vec8 add column bcast", zc, zg, 1e-4);
+    RUN2(ov_op_silu(zc, xc), ov_op_silu(zg, xg));
+    same(p, "vec8 silu", zc, zg, 1e-4);
+    RUN2(ov_op_gelu(zc, xc, OV_GELU_ERF), ov_op_gelu(zg, xg, OV_GELU_ERF));
+    same(p, "vec8 gelu", zc, zg, 1e-4);
+    /* one element in: storage no longer 16-byte aligned (scalar kernel), same numbers */
+    ov_tensor avc, avg, bvc, bvg;
+    ck_assert_int_eq(ov_tensor_slice(&avc, xc, 1, 1, 56), 0);
+    ck_assert_int_eq(ov_tensor_slice(&avg, xg, 1, 1, 56), 0);
+    ck_assert_int_eq(ov_tensor_slice(&bvc, xc, 1, 0, 56), 0);
+    ck_assert_int_eq(ov_tensor_slice(&bvg, xg, 1, 0, 56), 0);
+    const int64_t s56[2] = {6, 56};
+    ov_tensor *mc, *mg;
+    out2(p, &mc, &mg, "m", 2, s56);
+    RUN2(ov_op_add(mc, &avc, &bvc), ov_op_add(mg, &avg, &bvg));
+    same(p, "vec8 misaligned view add", mc, mg, 1e-4);
+    const int64_t sx[2] = {3, 256}, sh[2] = {3, 128};
+    ov_tensor *gxc, *gxg, *gyc, *gyg, *uc, *ug, *gc, *gg;
+    act2(p, &gxc, &gxg, "gx", 2, sx, 3.0);
+    out2(p, &gyc, &gyg, "gy", 2, sh);
+    RUN2(ov_op_geglu(gyc, gxc), ov_op_geglu(gyg, gxg));
+    same(p, "vec8 geglu", gyc, gyg, 1e-4);
+    act2(p, &gc, &gg, "gate", 2, sh, 3.0);
+    act2(p, &uc, &ug, "up", 2, sh, 3.0);
+    RUN2(ov_op_swiglu(gyc, gc, uc), ov_op_swiglu(gyg, gg, ug));
+    same(p, "vec8 swiglu", gyc, gyg, 1e-4);
+}
+
 /* ---- norms and softmax ---- */
 
 /* [N, C, H, W] norms: group_norm (named gn_what), then channel_rms_norm when asked. */
@@ -1001,6 +1057,13 @@ static void with_env(const char *name, const char *value, void (*body)(pair *))
     unsetenv(name);
 }
 
+START_TEST(t_vec8)
+{
+    FOR_DT(body_vec8);
+    with_env("OURVIDZ_CUDA_VEC", "0", body_vec8);
+}
+END_TEST
+
 START_TEST(t_norm)
 {
     FOR_DT(body_norm);
@@ -1152,7 +1215,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     const TTest *all[] = {t_unary,    t_binary, t_glu,    t_norm,       t_linear,    t_gemv,
                           t_gemv_off, t_fused,  t_matmul, t_attention,  t_rope,      t_embed,
-                          t_layout,   t_conv,   t_quant,  t_flash_bf16, t_flash_f16, t_decode_attn};
+                          t_layout,   t_conv,   t_quant,  t_flash_bf16, t_flash_f16, t_decode_attn,
+                          t_vec8};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         add(tc, all[i]);
     suite_add_tcase(s, tc);

@@ -454,6 +454,8 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->gemv = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_LT");
     c->lt_on = !(e && e[0] == '0' && e[1] == '\0');
+    e = getenv("OURVIDZ_CUDA_VEC"); /* "0": element-wise ops on their scalar kernels only */
+    c->vec8 = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_FUSE"); /* "0": linear + add, 2 linears + swiglu; "add" / "glu": one fused */
     c->fuse = !e                      ? OV_CUDA_FUSE_ADD | OV_CUDA_FUSE_GLU
               : strcmp(e, "0") == 0   ? 0

@@ -48,6 +48,7 @@ typedef struct ov_cuda {
     int sm_count;           /* multiprocessors (0 until the decode kernel first asks) */
     int gemv;        /* linear with <= 8 rows: the GEMV kernel where it fits ($OURVIDZ_CUDA_GEMV=0: never) */
     int lt_on;       /* linear's bias in cuBLASLt's epilogue ($OURVIDZ_CUDA_LT=0: never; off when unavailable) */
+    int vec8;        /* element-wise 16-byte vector paths for dense 16-bit operands ($OURVIDZ_CUDA_VEC=0: never) */
     struct ov_lt *lt;      /* cuBLASLt handle and shape cache (gemm_lt_cuda.cu; NULL until first use) */
     long long lt_calls;    /* linears cuBLASLt served */
     /* linear_add / linear_swiglu fused: OV_CUDA_FUSE_* bits ($OURVIDZ_CUDA_FUSE: "0" none, "add"

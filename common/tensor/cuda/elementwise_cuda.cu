@@ -34,15 +34,10 @@ static int fits32(int64_t n)
  * Same f32 arithmetic and round-to-nearest stores as the scalar kernels, so results are equal bit
  * for bit. Taken only for 16-byte-aligned storage, element counts (and broadcast inner sizes) that
  * are multiples of 8, one 16-bit dtype throughout and unscaled views; everything else stays on the
- * scalar kernels. $OURVIDZ_CUDA_VEC=0 turns them off (A/B). */
-static int vec8_enabled(void)
+ * scalar kernels. $OURVIDZ_CUDA_VEC=0 at backend open turns them off (A/B). */
+static int vec8_enabled(ov_backend *be)
 {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("OURVIDZ_CUDA_VEC");
-        on = !(e && strcmp(e, "0") == 0);
-    }
-    return on;
+    return ov_cuda_of(be)->vec8;
 }
 
 static int is16(int dt)
@@ -309,9 +304,9 @@ __global__ void k_unary_v8(uint4 *y, const uint4 *x, int kind, float a, float b,
 }
 
 /* Dense same-dtype 16-bit operands of n (a multiple of 8) elements, 16-byte aligned. */
-static int dense_v8(const ov_tensor *y, const ov_tensor *x, int64_t n)
+static int dense_v8(ov_backend *be, const ov_tensor *y, const ov_tensor *x, int64_t n)
 {
-    return vec8_enabled() && is16(y->dtype) && x->dtype == y->dtype && n % 8 == 0 && fits32(n) &&
+    return vec8_enabled(be) && is16(y->dtype) && x->dtype == y->dtype && n % 8 == 0 && fits32(n) &&
            aligned16(y->data) && aligned16(x->data) && ov_tensor_is_contiguous(x) && ov_tensor_is_contiguous(y);
 }
 
@@ -329,7 +324,7 @@ int ov_cuda_unary(ov_backend *be, ov_tensor *y, const ov_tensor *x, int kind, fl
     if (n == 0)
         return 0;
     cudaStream_t st = ov_cuda_of(be)->stream;
-    if (dense_v8(y, x, n)) {
+    if (dense_v8(be, y, x, n)) {
         const uint32_t n8 = (uint32_t)(n / 8);
         if (y->dtype == OV_DTYPE_BF16)
             k_unary_v8<true><<<ov_cu_blocks(n8, THREADS), THREADS, 0, st>>>((uint4 *)y->data, (const uint4 *)x->data,
@@ -390,7 +385,7 @@ static int v8_mode(const ov_cu_v32 *v, int64_t *inner)
 static int binary_v8(ov_backend *be, const char *op, ov_tensor *y, const ov_cu_v32 *a32, const ov_cu_v32 *b32,
                      int kind, int64_t n, int *rc)
 {
-    if (!vec8_enabled() || !is16(y->dtype) || n % 8 != 0 || !aligned16(y->data) || a32->dtype != y->dtype ||
+    if (!vec8_enabled(be) || !is16(y->dtype) || n % 8 != 0 || !aligned16(y->data) || a32->dtype != y->dtype ||
         b32->dtype != y->dtype)
         return 0;
     int64_t ia = 0, ib = 0;
@@ -548,7 +543,7 @@ int ov_cuda_geglu(ov_backend *be, ov_tensor *y, const ov_tensor *x)
     if (n == 0)
         return 0;
     cudaStream_t st = ov_cuda_of(be)->stream;
-    if (half % 8 == 0 && dense_v8(y, x, 2 * n)) {
+    if (half % 8 == 0 && dense_v8(be, y, x, 2 * n)) {
         const uint32_t n8 = (uint32_t)(n / 8);
         const ov_fdiv h8 = ov_fdiv_make((uint32_t)(half / 8));
         if (y->dtype == OV_DTYPE_BF16)
@@ -602,7 +597,7 @@ int ov_cuda_swiglu(ov_backend *be, ov_tensor *y, const ov_tensor *gate, const ov
     int64_t n = ov_tensor_nelem(y);
     if (n == 0)
         return 0;
-    if (dense_v8(y, gate, n) && dense_v8(y, up, n)) {
+    if (dense_v8(be, y, gate, n) && dense_v8(be, y, up, n)) {
         const uint32_t n8 = (uint32_t)(n / 8);
         cudaStream_t st = ov_cuda_of(be)->stream;
         if (y->dtype == OV_DTYPE_BF16)
