@@ -298,7 +298,7 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
   elif mstep sdxl-full-make 90 "$mb/bin/ourvidz-mkmodel" sdxl --preset full --out "$mdir/sdxl"; then
     if mstep sdxl-full-probe 120 "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
       --size 1024x1024 --count 6 --steps 3 --repeat 1; then
-      sps=$(awk '$1 == "0" {print $3}' "$steps/sdxl-full-probe.log" | head -1)
+      sps=$(awk '$1 == "0" && NF >= 9 {print $4}' "$steps/sdxl-full-probe.log" | head -1)
       need=$(awk -v s="${sps:-999}" -v r="$sdxl_repeat" 'BEGIN {printf "%d", r * (25 * s + 10) + 30}')
       if [ "$need" -lt "$(mleft)" ]; then
         mstep sdxl-full-25 "$need" "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
@@ -306,6 +306,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       else
         row sdxl-full-25 SKIPPED 0 "probe ${sps} s/step: ${sdxl_repeat} x 25 steps need ${need}s, $(mleft)s left"
       fi
+      # image-to-image at the same size: the VAE encode's cost (encode_ms) and 12 of 25 steps
+      mstep sdxl-full-i2i 60 "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
+        --size 1024x1024 --count 6 --steps 25 --strength 0.5 --repeat 1 || true
       # the same probe without this session's element-wise vector paths and fused residual linears
       OURVIDZ_CUDA_VEC=0 OURVIDZ_CUDA_FUSE=0 mstep sdxl-full-probe-novec 90 "$mb/bin/bench_sdxl" --backend cuda \
         --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true

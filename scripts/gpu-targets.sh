@@ -54,8 +54,8 @@ fi
 
 s="$dir/sdxl-full-25.log"
 if [ -f "$s" ]; then
-  # rows "run text_ms s/step step_min decode_ms png_ms total_s s/image": the last (warmest) run
-  tot=$(awk '$1 ~ /^[0-9]+$/ && NF >= 8 { t = $7; st = $3 } END { if (t != "") print t, st }' "$s")
+  # rows "run text_ms encode_ms s/step step_min decode_ms png_ms total_s s/image": the last (warmest) run
+  tot=$(awk '$1 ~ /^[0-9]+$/ && NF >= 9 { t = $8; st = $4 } END { if (t != "") print t, st }' "$s")
   if [ -n "$tot" ]; then
     read -r tt st <<<"$tot"
     add "SDXL 6 × 1024², 25 steps, total (issue 6)" "< 6 s (H100)" "$tt s ($st s/step)" "$(verdict "$tt" "<" 6)"
