@@ -386,6 +386,51 @@ START_TEST(test_loader)
 }
 END_TEST
 
+/* Chunks of >= 8 MiB are read as several pieces on threads (OURVIDZ_LOAD_THREADS=4 here): every
+ * byte lands where a single read would put it, for an odd offset and length, through
+ * ov_load_range and ov_load_stream, and the thread count is what the variable says. */
+START_TEST(test_loader_threads)
+{
+    ck_assert_int_eq(setenv("OURVIDZ_LOAD_THREADS", "4", 1), 0);
+    ck_assert_int_eq(ov_load_threads(), 4);
+    const size_t N = ((size_t)24 << 20) + 12345;
+    uint8_t *src = malloc(N), *dst = malloc(N);
+    ck_assert(src && dst);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < N; i++) {
+        h = (h ^ (uint32_t)i) * 16777619u;
+        src[i] = (uint8_t)(h >> 13);
+    }
+    const char *p = path_in("big");
+    write_file(p, src, N);
+    int fd = open(p, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    memset(dst, 0, N);
+    ck_assert_int_eq(ov_load_range(fd, p, 7, N - 7, dst, 0, g_err, sizeof g_err), 0);
+    ck_assert_int_eq(memcmp(dst, src + 7, N - 7), 0);
+    memset(dst, 0, N);
+    ck_assert_int_eq(ov_load_range(fd, p, 0, N, dst, (size_t)9 << 20, g_err, sizeof g_err), 0);
+    ck_assert_int_eq(memcmp(dst, src, N), 0);
+    size_t sb = (size_t)16 << 20;
+    void *s0 = malloc(sb), *s1 = malloc(sb);
+    ck_assert(s0 && s1);
+    void *const staging[2] = {s0, s1};
+    struct sink_log log = {dst, staging, 0, 0};
+    ov_load_sink sink = {sink_submit, sink_wait, &log};
+    memset(dst, 0, N);
+    ck_assert_int_eq(ov_load_stream(fd, p, 0, N, staging, sb, &sink, g_err, sizeof g_err), 0);
+    ck_assert_int_eq(memcmp(dst, src, N), 0);
+    ck_assert_int_eq(log.submits, 2);
+    ASSERT_ERR(ov_load_range(fd, p, 10, N, dst, 0, g_err, sizeof g_err), OV_EFORMAT, "big: is ");
+    close(fd);
+    unlink(p);
+    free(s0);
+    free(s1);
+    free(src);
+    free(dst);
+}
+END_TEST
+
 START_TEST(test_fp8_scaled)
 {
     float wf[4] = {1.0f, -0.5f, 2.0f, 448.0f};
@@ -495,6 +540,7 @@ int main(void)
     tcase_add_test(tc, test_sharded_missing);
     tcase_add_test(tc, test_sharded_traversal);
     tcase_add_test(tc, test_loader);
+    tcase_add_test(tc, test_loader_threads);
     tcase_add_test(tc, test_fp8_scaled);
     tcase_add_test(tc, test_remap);
     suite_add_tcase(s, tc);

@@ -7,8 +7,13 @@
 
 #define OV_LOAD_CHUNK_DEFAULT ((size_t)32 << 20) /* 32 MiB per pread */
 
+/* Threads one large read is split over (each a contiguous piece of at least 4 MiB):
+ * $OURVIDZ_LOAD_THREADS (1..8), else min(4, online CPUs); read at each call (a getenv per chunk). */
+int ov_load_threads(void);
+
 /* Read n bytes at file offset off from fd into dst (host memory the caller owns), in
- * chunk_bytes sequential preads (0 = default) after posix_fadvise(SEQUENTIAL). The file size is
+ * chunk_bytes sequential preads (0 = default; each split over ov_load_threads()) after
+ * posix_fadvise(SEQUENTIAL). The file size is
  * re-checked first and a short read means the file shrank: OV_EFORMAT with a message naming
  * path and how many bytes arrived. OV_EIO on read errors. */
 int ov_load_range(int fd, const char *path, uint64_t off, uint64_t n, void *dst, size_t chunk_bytes,
