@@ -377,6 +377,52 @@ START_TEST(timeout_slow_body)
 }
 END_TEST
 
+/* The progress hook: called while bytes trickle in, with growing counts; returning non-zero stops
+ * the fetch at once with OV_ECANCELED (a job cancel), long before the deadline. */
+typedef struct prog_log {
+    int calls, stop_after;
+    uint64_t last_got;
+    int monotonic;
+} prog_log;
+
+static int on_prog(void *ud, uint64_t got, uint64_t total)
+{
+    prog_log *p = ud;
+    (void)total;
+    if (got < p->last_got)
+        p->monotonic = 0;
+    p->last_got = got;
+    return ++p->calls >= p->stop_after;
+}
+
+START_TEST(progress_and_cancel)
+{
+    ov_fetch_opts o = opts();
+    o.timeout_ms = 10000;
+    prog_log pl = {.stop_after = 3, .monotonic = 1};
+    o.progress = on_prog;
+    o.progress_ud = &pl;
+    void *d = NULL;
+    size_t n = 0;
+    char err[256];
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(get("/trickle?token=SECRET", &o, &d, &n, err, sizeof err), OV_ECANCELED);
+    int64_t dt = mono_ms() - t0;
+    ck_assert_msg(dt < 3000, "cancel took %lld ms", (long long)dt);
+    ck_assert_int_eq(pl.calls, 3);
+    ck_assert(pl.monotonic);
+    ck_assert_ptr_nonnull(strstr(err, "cancelled"));
+    ck_assert_ptr_null(strstr(err, "SECRET"));
+    ck_assert_ptr_null(d);
+    /* a hook that never stops: the fetch completes normally */
+    prog_log keep = {.stop_after = 1 << 30, .monotonic = 1};
+    o.progress_ud = &keep;
+    ck_assert_int_eq(get("/ok", &o, &d, &n, err, sizeof err), 0);
+    ck_assert_uint_eq(n, BODY_OK_LEN);
+    free(d);
+}
+END_TEST
+
 START_TEST(connect_refused)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -733,6 +779,7 @@ static Suite *suite(void)
     tcase_add_test(net, oversize_chunked);
     tcase_add_test(net, timeout_no_answer);
     tcase_add_test(net, timeout_slow_body);
+    tcase_add_test(net, progress_and_cancel);
     tcase_add_test(net, connect_refused);
     tcase_add_test(net, redirect_followed);
     tcase_add_test(net, redirect_loop);

@@ -205,7 +205,27 @@ typedef struct fetch_sink {
                     * transfer that completed, so such bodies are read, up to OV_FETCH_OTHER_BODY_MAX) */
     int other_cut; /* ... and that body was longer: the transfer was stopped */
     int oom;
+    const ov_fetch_opts *o; /* for the progress callback */
+    int64_t next_report;    /* now_ms() of the next progress call */
+    int cancelled;          /* the callback asked to stop */
 } fetch_sink;
+
+/* CURLOPT_XFERINFOFUNCTION: the caller's progress hook, at most every OV_FETCH_PROGRESS_MS; non-zero
+ * aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_xfer(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ultotal, (void)ulnow;
+    fetch_sink *s = userdata;
+    int64_t t = now_ms();
+    if (t < s->next_report)
+        return 0;
+    s->next_report = t + OV_FETCH_PROGRESS_MS;
+    if (s->o->progress(s->o->progress_ud, dlnow > 0 ? (uint64_t)dlnow : 0, dltotal > 0 ? (uint64_t)dltotal : 0)) {
+        s->cancelled = 1;
+        return 1;
+    }
+    return 0;
+}
 
 /* Keeps 2xx bodies only, never more than max bytes (+1 for the trailing NUL); returning short stops curl. */
 static size_t on_write(char *p, size_t size, size_t nmemb, void *userdata)
@@ -324,6 +344,11 @@ static void setup_easy(CURL *e, const ov_fetch_opts *o, fetch_sink *s, char *err
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    if (o->progress) {
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, s);
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    }
 }
 
 static int is_redirect(long code)
@@ -368,7 +393,7 @@ int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, 
     CURLU *u = curl_url();
     char *cur = strdup(url);
     char errbuf[CURL_ERROR_SIZE];
-    fetch_sink s = {.easy = e, .max = max};
+    fetch_sink s = {.easy = e, .max = max, .o = o};
     int rc = 0;
     if (!e || !u || !cur) {
         set_err(err, errlen, "fetch %s: out of memory", red);
@@ -394,7 +419,10 @@ int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, 
         CURLcode cc = curl_easy_perform(e);
         long code = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-        if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+        if (s.cancelled) {
+            set_err(err, errlen, "fetch %s: cancelled", red);
+            rc = OV_ECANCELED;
+        } else if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
             set_err(err, errlen, "fetch %s: body larger than %zu bytes", red, max);
             rc = OV_ERANGE;
         } else if (s.oom) {

@@ -20,7 +20,14 @@ typedef struct ov_fetch_opts {
                                  * patterns (".supabase.co" matches "x.supabase.co", not "supabase.co"),
                                  * checked for the first URL and for every redirect target. Not copied. */
     const char *user_agent;     /* NULL = "ourvidz/<version>" */
+    /* Called from the fetching thread about every OV_FETCH_PROGRESS_MS while a transfer runs
+     * (got = body bytes so far, total = Content-Length or 0 when unknown); a non-zero return stops
+     * the fetch with OV_ECANCELED (a job cancel). NULL = none. */
+    int (*progress)(void *ud, uint64_t got, uint64_t total);
+    void *progress_ud;
 } ov_fetch_opts;
+
+#define OV_FETCH_PROGRESS_MS 250
 
 /* GET `url` into memory. `o` may be NULL (ov_fetch_opts_default). Returns 0 with *data (malloc'd, the caller
  * frees it; one NUL byte follows the body, not counted in *len) and *len; on failure *data is NULL, *len 0
@@ -29,6 +36,7 @@ typedef struct ov_fetch_opts {
  *   OV_EIO        DNS/connect/TLS/transfer error, too many redirects, or an HTTP status other than 2xx
  *                 (the message says the status)
  *   OV_ERANGE     the body is larger than max_bytes
+ *   OV_ECANCELED  the progress callback asked to stop
  *   OV_ENOMEM     allocation failed
  * err (may be NULL) gets one line that never holds the URL's query string, fragment or userinfo: URLs appear
  * only as ov_fetch_redact_url renders them. Blocking; thread-safe (one curl handle per call). */

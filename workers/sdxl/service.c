@@ -211,6 +211,14 @@ static int reference_plan(const ov_kvlist *params, ov_job_io *io, const char **u
     return 1;
 }
 
+/* ov_fetch's progress hook: the download's bytes as job progress (phase "download"); a cancelled
+ * job stops the transfer. */
+static int on_fetch_progress(void *ud, uint64_t got, uint64_t total)
+{
+    ov_job_io *io = ud;
+    return ov_job_progress(io, "download", (int64_t)got, (int64_t)total) == OV_ECANCELED || ov_job_cancelled(io);
+}
+
 /* Download the reference and fit it to the request's size. 0, or an error set on the job (a
  * timeout, a connection failure or a 5xx is retriable; a 4xx, an oversized or undecodable image
  * is not). */
@@ -219,15 +227,19 @@ static int reference_fetch(const char *job_id, const char *url, int width, int h
 {
     ov_fetch_opts fo;
     ov_fetch_opts_default(&fo);
+    fo.progress = on_fetch_progress;
+    fo.progress_ud = io;
     char err[512] = "", shown[160];
     ov_fetch_redact_url(url, shown, sizeof shown);
     void *data = NULL;
     size_t len = 0;
     double t0 = now_ms();
-    if (ov_job_progress(io, "download", 0, 1) == OV_ECANCELED)
+    if (ov_job_progress(io, "download", 0, 0) == OV_ECANCELED) /* bytes so far, of Content-Length */
         return OV_ECANCELED;
     int rc = ov_fetch(url, &fo, &data, &len, err, sizeof err);
     *fetch_ms = now_ms() - t0;
+    if (rc == OV_ECANCELED)
+        return rc;
     if (rc) {
         int retry = rc == OV_ETIMEDOUT || (rc == OV_EIO && !strstr(err, "HTTP 4"));
         ov_job_set_error(io, retry, "reference image download failed: %s", err);
@@ -243,7 +255,7 @@ static int reference_fetch(const char *job_id, const char *url, int width, int h
     }
     ov_log(OV_LOG_INFO, "sdxl_reference", "job=%s url=%s format=%s size=%dx%d bytes=%zu fetch_ms=%.0f fit=%s",
            job_id, shown, out->format, out->src_w, out->src_h, len, *fetch_ms, ov_fit_policy_name(policy));
-    return ov_job_progress(io, "download", 1, 1) == OV_ECANCELED ? OV_ECANCELED : 0;
+    return ov_job_progress(io, "download", (int64_t)len, (int64_t)len) == OV_ECANCELED ? OV_ECANCELED : 0;
 }
 
 /* params (supervisor/job_contract.h, task "sdxl"): prompt, negative_prompt?, steps, cfg, sampler,
