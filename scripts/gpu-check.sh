@@ -266,6 +266,16 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
     mstep sdxl-tiny-cuda 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a red fox in the snow" \
       --out "$mdir/sdxl-cuda" --backend cuda --seed 7 --steps 4 --count 2 --size 256x256 --quiet && s_ok=1
     mstep sdxl-tiny-parity 30 python3 scripts/gpu-compare.py png "$mdir/sdxl-cpu" "$mdir/sdxl-cuda" || true
+    # image-to-image from the CPU run's first picture (VAE encode + add_noise + 2 of 4 steps) on both
+    if [ -f "$mdir/sdxl-cpu/sdxl_7.png" ]; then
+      mstep sdxl-tiny-i2i-cpu 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a fox" \
+        --out "$mdir/i2i-cpu" --backend cpu --seed 9 --steps 4 --size 256x256 --init-image "$mdir/sdxl-cpu/sdxl_7.png" \
+        --strength 0.5 --quiet || true
+      mstep sdxl-tiny-i2i-cuda 90 "$mb/bin/ourvidz-sdxl" --model "$mdir/sdxl-tiny/model.safetensors" --prompt "a fox" \
+        --out "$mdir/i2i-cuda" --backend cuda --seed 9 --steps 4 --size 256x256 --init-image "$mdir/sdxl-cpu/sdxl_7.png" \
+        --strength 0.5 --quiet || true
+      mstep sdxl-tiny-i2i-parity 30 python3 scripts/gpu-compare.py png "$mdir/i2i-cpu" "$mdir/i2i-cuda" || true
+    fi
   fi
   # 3. Qwen2.5-7B shapes, bf16 (issue 5: load < 10 s, decode >= 150 tok/s, enhancement < 4 s)
   if [[ "$models" != *" qwen "* ]]; then
