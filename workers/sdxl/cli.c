@@ -147,13 +147,16 @@ static int load_generate_write(const char *model, const char *backend, int64_t b
     }
     free(paths);
     free(pp);
+    char enc[48] = "";
+    if (r.init_image)
+        snprintf(enc, sizeof enc, "VAE encode %.0f ms, ", res.t.encode_ms);
     if (!rc && !quiet)
         fprintf(stderr,
-                "%d image(s) %dx%d, %s, %d steps, cfg %g, seed %llu: text %.0f ms, %.1f ms/step (%d UNet "
-                "batch(es) of %d), decode %.0f ms, total %.2f s\n",
+                "%d image(s) %dx%d, %s, %d steps, cfg %g, seed %llu: text %.0f ms, %s%.1f ms/step (%d of %d "
+                "steps, %d UNet batch(es) of %d), decode %.0f ms, total %.2f s\n",
                 res.count, res.width, res.height, ov_sdxl_sampler_name(r.sampler), r.steps, r.cfg,
-                (unsigned long long)r.seed, res.t.text_ms, res.t.step_ms_mean, res.sub_batches,
-                res.batch_images, res.t.decode_ms, res.t.total_ms / 1e3);
+                (unsigned long long)r.seed, res.t.text_ms, enc, res.t.step_ms_mean, res.steps_run, r.steps,
+                res.sub_batches, res.batch_images, res.t.decode_ms, res.t.total_ms / 1e3);
     ov_sdxl_result_free(&res);
     ov_sdxl_pipeline_free(p);
     return rc ? 1 : 0;
