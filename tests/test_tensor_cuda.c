@@ -692,20 +692,30 @@ static void body_flash_wan(pair *p, int want)
     ck_assert_int_eq(ov_backend_cuda_flash_calls(p->gpu.be) - before, want);
 }
 
+/* Every variant pinned, the default (mode 4: small calls take the static choice), the general
+ * kernel, and "4t": mode 4 with OURVIDZ_CUDA_FLASH_TUNE_MIN=0, so every case's first call times all
+ * variants (the output must still be complete and right), then one case again on the same backend
+ * runs its class's cached choice. */
 static void flash_modes(int dt)
 {
-    static const char *const modes[7] = {"1", "2", "3", "5", "6", "4", "0"};
+    static const char *const modes[8] = {"1", "2", "3", "5", "6", "4", "0", "4t"};
     static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
     /* the split-K decode kernel would take the Lq 1 cases first (t_decode_attn tests it) */
     ck_assert_int_eq(setenv("OURVIDZ_CUDA_DECODE_ATTN", "0", 1), 0);
-    for (int m = 0; m < 7; m++) {
-        ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", modes[m], 1), 0);
+    for (int m = 0; m < 8; m++) {
+        const int tuned = modes[m][1] == 't';
+        ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", tuned ? "4" : modes[m], 1), 0);
+        if (tuned)
+            ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH_TUNE_MIN", "0", 1), 0);
         for (int b = 0; b < 3; b++) {
             pair p;
             pair_begin(&p, dt);
             bodies[b](&p, modes[m][0] != '0');
+            if (tuned && b == 0) /* body_flash_a's first case again: its class's cached variant */
+                flash_case(&p, 1, 2, 2, 200, 200, 128, 0, 1);
             pair_end(&p);
         }
+        unsetenv("OURVIDZ_CUDA_FLASH_TUNE_MIN");
     }
     unsetenv("OURVIDZ_CUDA_FLASH");
     unsetenv("OURVIDZ_CUDA_DECODE_ATTN");

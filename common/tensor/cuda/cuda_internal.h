@@ -33,6 +33,12 @@ typedef struct ov_cuda {
     char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
     int flash; /* flash attention: 0 off, 1-3, 5, 6 one variant, 4 per shape (ov_cuda_flash_mode) */
+    struct {
+        uint32_t key; /* shape class (flash_attn_cuda.cu fa_class) */
+        int mode;     /* the variant measured fastest for it */
+    } fa_tune[32];
+    int n_fa_tune;
+    double fa_tune_min; /* FLOPs a call needs before its class is timed ($OURVIDZ_CUDA_FLASH_TUNE_MIN; tests: 0) */
     int im2col_fast; /* conv: the 32-bit im2col kernel where it fits ($OURVIDZ_CUDA_IM2COL=0: never) */
     int gn_split;    /* group norm split path: -1 by shape, 0 never, 1 always ($OURVIDZ_CUDA_GN_SPLIT) */
     /* conv2d through cuDNN (conv_cuda.cu, cudnn_loader.h): 0 off ($OURVIDZ_CUDA_CUDNN=0, or cuDNN
@@ -206,7 +212,7 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
 /* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "1".."3", "5", "6"
  * -> that flash variant (flash_attn_cuda.cu: 1 = 8 warps x 16 rows, 2 = capped for 2 CTAs/SM, 3 =
  * 32 rows per warp, 5 = 1 with Q resident in registers, 6 = 5 with 128-key tiles), "4" or anything
- * else -> 4 (per shape). */
+ * else -> 4 (per shape: every variant timed at a shape class's first large call, the fastest kept). */
 int ov_cuda_flash_mode(void);
 /* decode_attn_cuda.cu: split-K (flash-decoding) kernel for Lq <= 8, no bias, D <= 256 with D % 8
  * == 0, q/k/v/o all f32, f16 or bf16: 0 or an error once launched, 1 when the case does not fit

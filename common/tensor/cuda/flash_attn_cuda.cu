@@ -12,6 +12,7 @@
  * O += P·V with V read through ldmatrix.trans. Causal CTAs stop at the last visible key tile and
  * are launched heaviest first. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,15 +351,143 @@ int ov_cuda_flash_mode(void)
     return 4;
 }
 
-/* Mode 4 (the default): the variant bench_ops_cuda measured fastest for the shape's class on an
- * H200 (2026-11-27, docs/BENCHMARKS.md): D 64 -> 2 (SDXL 4096 tokens: 169 vs 149 TFLOP/s for 1),
- * D 128 non-causal -> 3 (WAN 32760 tokens: 235 vs 220), D 128 causal -> 1 (Qwen prefill: 174 vs
- * 168-169). */
+/* Mode 4's choice for calls too small to be worth timing: the variant bench_ops_cuda measured
+ * fastest for the shape's class on an H200 (2026-11-27, docs/BENCHMARKS.md): D 64 -> 2 (SDXL 4096
+ * tokens: 169 vs 149 TFLOP/s for 1), D 128 non-causal -> 3 (WAN 32760 tokens: 235 vs 220), D 128
+ * causal -> 1 (Qwen prefill: 174 vs 168-169). */
 static int fa_auto_mode(int64_t D, bool causal)
 {
     if (D == 64)
         return 2;
     return causal ? 1 : 3;
+}
+
+/* Launch variant `mode` (1, 2, 3, 5, 6). */
+static int fa_run(ov_backend *be, int mode, const fa_args &a, int64_t B, int64_t Hq, int64_t D, bool f16)
+{
+    if (mode == 6) /* 5 with 128-key K/V tiles: half the barriers and rescales per key */
+        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true, 128>(be, a, B, Hq)
+                              : fa_launch<64, false, 1, 1, true, 128>(be, a, B, Hq))
+                       : (f16 ? fa_launch<128, true, 1, 1, true, 128>(be, a, B, Hq)
+                              : fa_launch<128, false, 1, 1, true, 128>(be, a, B, Hq));
+    if (mode == 5) /* 8 warps x 16 rows, Q resident in registers */
+        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true>(be, a, B, Hq)
+                              : fa_launch<64, false, 1, 1, true>(be, a, B, Hq))
+                       : (f16 ? fa_launch<128, true, 1, 1, true>(be, a, B, Hq)
+                              : fa_launch<128, false, 1, 1, true>(be, a, B, Hq));
+    if (D == 64) {
+        if (mode == 3)
+            return f16 ? fa_launch<64, true, 2, 2>(be, a, B, Hq) : fa_launch<64, false, 2, 2>(be, a, B, Hq);
+        if (mode == 2)
+            return f16 ? fa_launch<64, true, 2, 1>(be, a, B, Hq) : fa_launch<64, false, 2, 1>(be, a, B, Hq);
+        return f16 ? fa_launch<64, true, 1, 1>(be, a, B, Hq) : fa_launch<64, false, 1, 1>(be, a, B, Hq);
+    }
+    if (mode == 3)
+        return f16 ? fa_launch<128, true, 1, 2>(be, a, B, Hq) : fa_launch<128, false, 1, 2>(be, a, B, Hq);
+    if (mode == 2)
+        return f16 ? fa_launch<128, true, 2, 1>(be, a, B, Hq) : fa_launch<128, false, 2, 1>(be, a, B, Hq);
+    return f16 ? fa_launch<128, true, 1, 1>(be, a, B, Hq) : fa_launch<128, false, 1, 1>(be, a, B, Hq);
+}
+
+/* ---- mode 4: measured per shape class ----
+ * Which variant wins depends on the GPU, the head dim, causality and how many CTAs the shape
+ * makes (one H200 run: 2 for SDXL, 3 for WAN, 1 for Qwen prefill; 5 and 6 were added later). So the
+ * first call of a shape class with at least 2e10 FLOPs ($OURVIDZ_CUDA_FLASH_TUNE_MIN: the tests
+ * use 0) runs every variant twice on the
+ * stream (event-timed; each writes the full output, so the caller gets a correct result whichever
+ * ran last), keeps the fastest for the class (per backend, up to 32 classes) and uses it from then
+ * on — as cuDNN's benchmarked algorithm choice does for conv2d. Smaller calls take the static
+ * choice above. Classes: D, causal, dtype and log2 buckets of Lq, Lk and B·H. OURVIDZ_CUDA_FLASH=N
+ * pins one variant (e.g. for run-to-run bit-identical results across processes). */
+#define FA_TUNE_SLOTS 32
+
+static uint32_t fa_log2(int64_t v)
+{
+    uint32_t l = 0;
+    while (v > 1 && l < 63) {
+        v >>= 1;
+        l++;
+    }
+    return l;
+}
+
+static uint32_t fa_class(int64_t D, bool causal, bool f16, int64_t Lq, int64_t Lk, int64_t BH)
+{
+    return (uint32_t)(D == 64) | (uint32_t)causal << 1 | (uint32_t)f16 << 2 | fa_log2(Lq) << 3 | fa_log2(Lk) << 9 |
+           fa_log2(BH) << 15;
+}
+
+/* Time every variant on this call and remember the fastest for its class: 0 (*mode set) or an
+ * error; event failures fall back to the static choice (*mode set, nothing cached). */
+static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, int64_t B, int64_t Hq, int64_t D, bool f16,
+                   int *mode)
+{
+    static const int cand[] = {1, 2, 3, 5, 6};
+    enum { NC = sizeof cand / sizeof cand[0], ROUNDS = 2 };
+    ov_cuda *c = ov_cuda_of(be);
+    cudaEvent_t ev[ROUNDS][NC][2];
+    memset(ev, 0, sizeof ev);
+    int ok = 1, rc = 0;
+    for (int r = 0; r < ROUNDS && ok; r++)
+        for (int i = 0; i < NC && ok; i++)
+            ok = cudaEventCreate(&ev[r][i][0]) == cudaSuccess && cudaEventCreate(&ev[r][i][1]) == cudaSuccess;
+    float best = 1e30f;
+    *mode = fa_auto_mode(D, a.causal != 0);
+    int best_mode = *mode;
+    for (int r = 0; r < ROUNDS && ok && !rc; r++)
+        for (int i = 0; i < NC && !rc; i++) {
+            ok = ok && cudaEventRecord(ev[r][i][0], c->stream) == cudaSuccess;
+            rc = fa_run(be, cand[i], a, B, Hq, D, f16);
+            ok = ok && cudaEventRecord(ev[r][i][1], c->stream) == cudaSuccess;
+        }
+    if (!rc && ok && cudaEventSynchronize(ev[ROUNDS - 1][NC - 1][1]) == cudaSuccess) {
+        for (int i = 0; i < NC; i++)
+            for (int r = 0; r < ROUNDS; r++) {
+                float ms = 0.0f;
+                if (cudaEventElapsedTime(&ms, ev[r][i][0], ev[r][i][1]) == cudaSuccess && ms < best) {
+                    best = ms;
+                    best_mode = cand[i];
+                }
+            }
+        *mode = best_mode;
+        if (c->n_fa_tune < FA_TUNE_SLOTS) {
+            c->fa_tune[c->n_fa_tune].key = key;
+            c->fa_tune[c->n_fa_tune].mode = best_mode;
+            c->n_fa_tune++;
+        }
+        if (c->prof)
+            fprintf(stderr, "cuda (%s): flash attention class B·H %lld Lq %d Lk %d D %lld %s: variant %d (%.3f ms)\n",
+                    c->name, (long long)(B * Hq), a.Lq, a.Lk, (long long)D, a.causal ? "causal" : "full", best_mode,
+                    (double)best);
+    }
+    (void)cudaGetLastError(); /* a failed event call is not a sticky error */
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < NC; i++)
+            for (int e = 0; e < 2; e++)
+                if (ev[r][i][e])
+                    (void)cudaEventDestroy(ev[r][i][e]);
+    return rc;
+}
+
+/* Mode 4's variant for this call: cached, measured now (the call is then already done: *ran = 1),
+ * or the static choice. */
+static int fa_pick(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq, int64_t D, bool f16, int *mode, int *ran)
+{
+    ov_cuda *c = ov_cuda_of(be);
+    *ran = 0;
+    const double flops = 4.0 * (double)B * (double)Hq * (double)a.Lq * (double)a.Lk * (double)D;
+    if (flops < c->fa_tune_min) {
+        *mode = fa_auto_mode(D, a.causal != 0);
+        return 0;
+    }
+    const uint32_t key = fa_class(D, a.causal != 0, f16, a.Lq, a.Lk, B * Hq);
+    for (int i = 0; i < c->n_fa_tune; i++)
+        if (c->fa_tune[i].key == key) {
+            *mode = c->fa_tune[i].mode;
+            return 0;
+        }
+    *ran = 1;
+    return fa_tune(be, key, a, B, Hq, D, f16, mode);
 }
 
 int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
@@ -385,33 +514,17 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
      * 1 = 8 warps x 16 rows, no register cap (D 128: 215, D 64: 143), no spills;
      * 2 = the same capped for 2 CTAs/SM (128 registers; spills 80 B at D 128, 56 B at D 64);
      * 3 = 4 warps x 32 rows (RB 2; D 128: 255 registers + 92 B spills, D 64: 241, none);
-     * 4 = per shape (fa_auto_mode);
+     * 4 = per shape class: measured at its first large call (fa_pick), else fa_auto_mode;
      * 5 = 1 with Q kept in registers across K tiles (D 128: 207 registers, D 64: 152, no spills;
-     *     added 2026-11-27 after the last GPU run: not yet measured, not in mode 4's choice);
+     *     added 2026-11-27 after the last GPU run: not yet measured);
      * 6 = 5 with 128-key K/V tiles (D 128: 250 registers, 174 KB shared; D 64: 216; no spills;
      *     unmeasured likewise) */
-    const int mode = ov_cuda_of(be)->flash == 4 ? fa_auto_mode(D, a.causal) : ov_cuda_of(be)->flash;
     const bool f16 = dt == OV_DTYPE_F16;
-    if (mode == 6) /* 5 with 128-key K/V tiles: half the barriers and rescales per key (unmeasured) */
-        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true, 128>(be, a, B, Hq)
-                              : fa_launch<64, false, 1, 1, true, 128>(be, a, B, Hq))
-                       : (f16 ? fa_launch<128, true, 1, 1, true, 128>(be, a, B, Hq)
-                              : fa_launch<128, false, 1, 1, true, 128>(be, a, B, Hq));
-    if (mode == 5) /* 8 warps x 16 rows, Q resident in registers (unmeasured: bench_ops_cuda decides) */
-        return D == 64 ? (f16 ? fa_launch<64, true, 1, 1, true>(be, a, B, Hq)
-                              : fa_launch<64, false, 1, 1, true>(be, a, B, Hq))
-                       : (f16 ? fa_launch<128, true, 1, 1, true>(be, a, B, Hq)
-                              : fa_launch<128, false, 1, 1, true>(be, a, B, Hq));
-    if (D == 64) {
-        if (mode == 3)
-            return f16 ? fa_launch<64, true, 2, 2>(be, a, B, Hq) : fa_launch<64, false, 2, 2>(be, a, B, Hq);
-        if (mode == 2)
-            return f16 ? fa_launch<64, true, 2, 1>(be, a, B, Hq) : fa_launch<64, false, 2, 1>(be, a, B, Hq);
-        return f16 ? fa_launch<64, true, 1, 1>(be, a, B, Hq) : fa_launch<64, false, 1, 1>(be, a, B, Hq);
+    int mode = ov_cuda_of(be)->flash;
+    if (mode == 4) {
+        int ran = 0, rc = fa_pick(be, a, B, Hq, D, f16, &mode, &ran);
+        if (rc || ran)
+            return rc; /* measured on this very call: the output is written */
     }
-    if (mode == 3)
-        return f16 ? fa_launch<128, true, 1, 2>(be, a, B, Hq) : fa_launch<128, false, 1, 2>(be, a, B, Hq);
-    if (mode == 2)
-        return f16 ? fa_launch<128, true, 2, 1>(be, a, B, Hq) : fa_launch<128, false, 2, 1>(be, a, B, Hq);
-    return f16 ? fa_launch<128, true, 1, 1>(be, a, B, Hq) : fa_launch<128, false, 1, 1>(be, a, B, Hq);
+    return fa_run(be, mode, a, B, Hq, D, f16);
 }
