@@ -212,6 +212,39 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* OURVIDZ_PNG_LEVEL: 0 stores, 9 compresses hardest; both read back to the same pixels; junk is
+ * ignored (the default). */
+START_TEST(compression_level)
+{
+    enum { W = 96, H = 64 };
+    static uint8_t rgb[W * H * 3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < 3; c++)
+                rgb[(y * W + x) * 3 + c] = (uint8_t)(x * 2 + y * c);
+    const char *levels[3] = {"0", "9", "x"};
+    long size[3];
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(setenv("OURVIDZ_PNG_LEVEL", levels[i], 1), 0);
+        ck_assert_int_eq(ov_png_level(), i == 0 ? 0 : i == 1 ? 9 : OV_PNG_LEVEL_DEFAULT);
+        char path[400];
+        snprintf(path, sizeof path, "%s/level%d.png", g_dir, i);
+        ck_assert_msg(ov_png_write(path, rgb, W, H, NULL, 0, g_err, sizeof g_err) == 0, "%s", g_err);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        size[i] = (long)st.st_size;
+        ov_png_image img;
+        ck_assert_msg(ov_png_read(path, &img, g_err, sizeof g_err) == 0, "%s", g_err);
+        ck_assert_mem_eq(img.rgb, rgb, sizeof rgb);
+        ov_png_image_free(&img);
+        unlink(path); /* other tests count the folder's entries */
+    }
+    unsetenv("OURVIDZ_PNG_LEVEL");
+    ck_assert_msg(size[0] > (long)sizeof rgb && size[1] < size[0] / 4, "sizes: level 0 %ld, level 9 %ld", size[0],
+                  size[1]);
+}
+END_TEST
+
 /* The float path end to end: write_float then read gives ov_image_to_rgb8's bytes. */
 START_TEST(write_float)
 {
@@ -335,6 +368,7 @@ int main(void)
     tcase_add_test(tc, nonfinite_is_caught);
     tcase_add_test(tc, params_text);
     tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, compression_level);
     tcase_add_test(tc, write_float);
     tcase_add_test(tc, unwritable_path);
     tcase_add_test(tc, atomic_replace);

@@ -89,6 +89,7 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
         return OV_EIO;
     }
     png_init_io(png, fp);
+    png_set_compression_level(png, ov_png_level());
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     for (size_t i = 0; i < n_text; i++) {
@@ -130,6 +131,14 @@ static void sync_dir_of(const char *path)
         (void)fsync(fd);
         close(fd);
     }
+}
+
+int ov_png_level(void)
+{
+    const char *e = getenv("OURVIDZ_PNG_LEVEL");
+    if (e && e[0] >= '0' && e[0] <= '9' && e[1] == '\0')
+        return e[0] - '0';
+    return OV_PNG_LEVEL_DEFAULT;
 }
 
 int ov_png_write(const char *path, const uint8_t *rgb, int width, int height, const ov_png_text *text,
