@@ -433,13 +433,16 @@ static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, int64_t B, in
             ok = cudaEventCreate(&ev[r][i][0]) == cudaSuccess && cudaEventCreate(&ev[r][i][1]) == cudaSuccess;
     float best = 1e30f;
     *mode = fa_auto_mode(D, a.causal != 0);
-    int best_mode = *mode;
+    int best_mode = *mode, runs = 0;
     for (int r = 0; r < ROUNDS && ok && !rc; r++)
         for (int i = 0; i < NC && !rc; i++) {
             ok = ok && cudaEventRecord(ev[r][i][0], c->stream) == cudaSuccess;
             rc = fa_run(be, cand[i], a, B, Hq, D, f16);
+            runs++;
             ok = ok && cudaEventRecord(ev[r][i][1], c->stream) == cudaSuccess;
         }
+    if (!runs) /* no events: this call still needs its output */
+        rc = fa_run(be, *mode, a, B, Hq, D, f16);
     if (!rc && ok && cudaEventSynchronize(ev[ROUNDS - 1][NC - 1][1]) == cudaSuccess) {
         for (int i = 0; i < NC; i++)
             for (int r = 0; r < ROUNDS; r++) {
