@@ -98,6 +98,35 @@ static const char *mime_format(const char *mime)
     return slash ? slash + 1 : "";
 }
 
+/* The W-HEAD worker's per-image metadata beyond size and seed, from the worker's job metadata where
+ * it reported them: batch_size, steps, guidance_scale, negative_prompt_used, and for image-to-image
+ * pipeline / denoise_strength / resize_policy. */
+static int image_extras(const ov_kvlist *meta, json_t *m)
+{
+    int64_t iv;
+    double dv;
+    const char *sv;
+    int e = 0;
+    if (!meta)
+        return 0;
+    if (ov_kvlist_get_int(meta, "num_images", &iv) == 0)
+        e |= put(m, "batch_size", json_integer(iv));
+    if (ov_kvlist_get_int(meta, "steps", &iv) == 0)
+        e |= put(m, "steps", json_integer(iv));
+    if (ov_kvlist_get_float(meta, "guidance_scale", &dv) == 0)
+        e |= put(m, "guidance_scale", json_real(dv));
+    if (ov_kvlist_get_str(meta, "negative_conditioning", &sv) == 0 && sv)
+        e |= put(m, "negative_prompt_used", json_boolean(strcmp(sv, "encoded") == 0));
+    if (ov_kvlist_get_str(meta, "pipeline", &sv) == 0 && sv && strcmp(sv, "img2img") == 0) {
+        e |= put(m, "pipeline", json_string(sv));
+        if (ov_kvlist_get_float(meta, "denoise_strength", &dv) == 0)
+            e |= put(m, "denoise_strength", json_real(dv));
+        if (ov_kvlist_get_str(meta, "resize_policy", &sv) == 0 && sv)
+            e |= put(m, "resize_policy", json_string(sv));
+    }
+    return e;
+}
+
 static json_t *asset_object(const ov_cb_body *b, const ov_cb_asset *a, int have_seed, int64_t seed)
 {
     json_t *o = json_object(), *m = json_object();
@@ -119,10 +148,11 @@ static json_t *asset_object(const ov_cb_body *b, const ov_cb_asset *a, int have_
         }
         if (have_seed)
             e |= video ? put(m, "generation_seed", json_integer(seed)) : put(m, "seed", json_integer(seed + a->index));
+        if (!video)
+            e |= image_extras(b->meta, m);
         e |= json_object_set(o, "metadata", m) != 0;
     }
     json_decref(m);
-    (void)b;
     if (e) {
         json_decref(o);
         return NULL;

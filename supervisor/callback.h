@@ -50,8 +50,14 @@ typedef struct ov_cb_body {
  *                           "metadata": {"asset_index": i, "bucket": "...", "content_type": "...",
  *                                        "format": "png", "file_size_bytes": n, "width": w,
  *                                        "height": h, "seed": seed+i (images) |
- *                                        "generation_seed": seed (videos)}}]
- *   (width/height/file_size_bytes/seed only when known)
+ *                                        "generation_seed": seed (videos), images also
+ *                                        "batch_size", "steps", "guidance_scale",
+ *                                        "negative_prompt_used" and, for image-to-image,
+ *                                        "pipeline": "img2img", "denoise_strength",
+ *                                        "resize_policy" (the W-HEAD worker's fields)}}]
+ *   (width/height/file_size_bytes/seed and the image fields only when known: taken from `meta`'s
+ *   num_images / steps / guidance_scale / negative_conditioning / pipeline / denoise_strength /
+ *   resize_policy)
  * metadata: every key of `meta` with its type, then "job_type", "num_images" (images, when
  * completed), "timestamp" (ISO 8601 UTC), "progress" (processing), then metadata_json's keys
  * (they win). 0, OV_EINVAL (metadata_json is not a JSON object, missing fields), OV_ENOMEM. */

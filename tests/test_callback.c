@@ -112,6 +112,49 @@ START_TEST(test_body_completed_objects)
 }
 END_TEST
 
+/* The W-HEAD per-image fields from the sdxl worker's metadata: steps, guidance, batch size, whether a
+ * negative prompt was used, and the image-to-image trio. */
+START_TEST(test_body_objects_image_fields)
+{
+    ov_kvlist meta = {0};
+    ov_kvlist_set_int(&meta, "seed", 7);
+    ov_kvlist_set_int(&meta, "num_images", 1);
+    ov_kvlist_set_int(&meta, "steps", 25);
+    ov_kvlist_set_float(&meta, "guidance_scale", 7.5);
+    ov_kvlist_set_str(&meta, "negative_conditioning", "zeros");
+    ov_kvlist_set_str(&meta, "pipeline", "img2img");
+    ov_kvlist_set_float(&meta, "denoise_strength", 0.35);
+    ov_kvlist_set_str(&meta, "resize_policy", "letterbox");
+    ov_cb_asset a = {"workspace-temp", "u/j/0.png", NULL, "image/png", 0, 10, 64, 64};
+    ov_cb_body b = {.job_id = "j", .job_type = "sdxl_image_high", .status = "completed",
+                    .asset_format = OV_CB_ASSETS_OBJECTS, .assets = &a, .nassets = 1, .meta = &meta,
+                    .progress = -1, .unix_ms = T_MS};
+    json_t *j = render(&b);
+    json_t *m = json_object_get(json_array_get(json_object_get(j, "assets"), 0), "metadata");
+    json_t *want = json_loads("{\"asset_index\":0,\"bucket\":\"workspace-temp\",\"content_type\":\"image/png\","
+                              "\"format\":\"png\",\"file_size_bytes\":10,\"width\":64,\"height\":64,\"seed\":7,"
+                              "\"batch_size\":1,\"steps\":25,\"guidance_scale\":7.5,\"negative_prompt_used\":false,"
+                              "\"pipeline\":\"img2img\",\"denoise_strength\":0.35,\"resize_policy\":\"letterbox\"}",
+                              0, NULL);
+    ck_assert_ptr_nonnull(want);
+    char *got = json_dumps(m, JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(m, want), "%s", got);
+    free(got);
+    json_decref(want);
+    json_decref(j);
+    /* text-to-image: no pipeline fields */
+    ov_kvlist_set_str(&meta, "pipeline", "txt2img");
+    ov_kvlist_set_str(&meta, "negative_conditioning", "encoded");
+    j = render(&b);
+    m = json_object_get(json_array_get(json_object_get(j, "assets"), 0), "metadata");
+    ck_assert_ptr_null(json_object_get(m, "pipeline"));
+    ck_assert_ptr_null(json_object_get(m, "denoise_strength"));
+    ck_assert(json_is_true(json_object_get(m, "negative_prompt_used")));
+    json_decref(j);
+    ov_kvlist_free(&meta);
+}
+END_TEST
+
 START_TEST(test_body_failed_both_formats)
 {
     for (int f = 0; f < 2; f++) {
@@ -516,6 +559,7 @@ static Suite *suite(void)
     TCase *b = tcase_create("body");
     tcase_add_test(b, test_body_completed_paths);
     tcase_add_test(b, test_body_completed_objects);
+    tcase_add_test(b, test_body_objects_image_fields);
     tcase_add_test(b, test_body_failed_both_formats);
     tcase_add_test(b, test_body_processing_and_bad_input);
     tcase_add_test(b, test_format_parse);
