@@ -238,6 +238,9 @@ static void norm4d_case(pair *p, const char *gn_what, int channel_rms)
     out2(p, &y4c, &y4g, "y4", 4, s4);
     RUN2(ov_op_group_norm(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm(y4g, x4g, 8, g4g, b4g, 1e-5f));
     same(p, gn_what, y4c, y4g, 1e-4);
+    /* fused SiLU (one pass on CUDA) against the CPU's group_norm + SiLU */
+    RUN2(ov_op_group_norm_silu(y4c, x4c, 8, g4c, b4c, 1e-5f), ov_op_group_norm_silu(y4g, x4g, 8, g4g, b4g, 1e-5f));
+    same(p, "group_norm_silu", y4c, y4g, 1e-4);
     if (!channel_rms)
         return;
     RUN2(ov_op_channel_rms_norm(y4c, x4c, g4c, 1e-12f), ov_op_channel_rms_norm(y4g, x4g, g4g, 1e-12f));

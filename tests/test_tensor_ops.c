@@ -777,7 +777,9 @@ static void body_norms(ov_backend *be)
         ov_tensor *g = tt_act(&c, "g", 1, SHAPE(C), gv);
         ov_tensor *b = tt_act(&c, "b", 1, SHAPE(C), bv);
         ov_tensor *y = tt_out(&c, "y", 4, SHAPE(N, C, H, W)), *z = tt_out(&c, "z", 4, SHAPE(N, C, H, W));
+        ov_tensor *ys = tt_out(&c, "ys", 4, SHAPE(N, C, H, W));
         TT_OK(ov_op_group_norm(y, x, (int)G, g, b, 1e-5f));
+        TT_OK(ov_op_group_norm_silu(ys, x, (int)G, g, b, 1e-5f));
         TT_OK(ov_op_channel_rms_norm(z, x, g, 1e-12f));
         double *ref = dalloc(N * C * S), *rz = dalloc(N * C * S);
         int64_t cg = C / G;
@@ -806,6 +808,9 @@ static void body_norms(ov_backend *be)
             }
         }
         tt_expect("group_norm", y, ref, 1e-5 * tol, 1e-5 * tol);
+        for (int64_t i = 0; i < N * C * S; i++)
+            ref[i] = ref[i] / (1.0 + exp(-ref[i])); /* SiLU */
+        tt_expect("group_norm_silu", ys, ref, 1e-5 * tol, 1e-5 * tol);
         tt_expect("channel_rms_norm", z, rz, 1e-5 * tol, 1e-5 * tol);
         free(ref);
         free(rz);

@@ -66,6 +66,9 @@ typedef struct ov_backend_ops {
     int (*rms_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
     int (*group_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                       const ov_tensor *beta, float eps);
+    /* optional: silu(group_norm(x)) in one pass (NULL: group_norm, then unary SiLU in place) */
+    int (*group_norm_silu)(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                           const ov_tensor *beta, float eps);
     int (*channel_rms_norm)(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                             float eps);
     /* unary element-wise: kind selects the function; a, b its parameters */

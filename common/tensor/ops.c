@@ -447,19 +447,37 @@ int ov_op_rms_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, flo
     DISPATCH(op, rms_norm, y, x, gamma, eps);
 }
 
+static int group_norm_check(const char *op, ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups,
+                            const ov_tensor *gamma, const ov_tensor *beta, float eps)
+{
+    TRY(chk_unary(op, be, y, x));
+    TRY(chk_eps(op, eps));
+    if (x->ndim < 2 || groups < 1 || x->shape[1] % groups)
+        return ov_tensor_fail(OV_EINVAL, "%s: '%s' %s must be [N, C, ...] with C divisible by %d groups", op, nm(x),
+                              shp(x), groups);
+    TRY(chk_vec(op, gamma, x->shape[1], "gamma"));
+    TRY(chk_vec(op, beta, x->shape[1], "beta"));
+    return 0;
+}
+
+int ov_op_group_norm_silu(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                          const ov_tensor *beta, float eps)
+{
+    const char *op = "group_norm_silu";
+    CHECK_COMMON(op, y, x, gamma, beta);
+    TRY(group_norm_check(op, be, y, x, groups, gamma, beta, eps));
+    if (be->ops->group_norm_silu)
+        return be->ops->group_norm_silu(be, y, x, groups, gamma, beta, eps);
+    TRY(ov_op_group_norm(y, x, groups, gamma, beta, eps));
+    return ov_op_silu(y, y);
+}
+
 int ov_op_group_norm(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                      const ov_tensor *beta, float eps)
 {
     const char *op = "group_norm";
     CHECK_COMMON(op, y, x, gamma, beta);
-    TRY(chk_unary(op, be, y, x));
-    TRY(chk_eps(op, eps));
-    if (x->ndim < 2 || groups < 1 || x->shape[1] % groups)
-        return ov_tensor_fail(OV_EINVAL,
-                              "group_norm: '%s' %s must be [N, C, ...] with C divisible by %d groups", nm(x),
-                              shp(x), groups);
-    TRY(chk_vec(op, gamma, x->shape[1], "gamma"));
-    TRY(chk_vec(op, beta, x->shape[1], "beta"));
+    TRY(group_norm_check(op, be, y, x, groups, gamma, beta, eps));
     DISPATCH(op, group_norm, y, x, groups, gamma, beta, eps);
 }
 

@@ -113,6 +113,10 @@ int ov_op_rms_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, flo
  * y = norm·gamma[c] + beta[c] (gamma/beta [C] or NULL). In-place allowed. */
 int ov_op_group_norm(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                      const ov_tensor *beta, float eps);
+/* y = SiLU(group_norm(x)): the norm + nonlinearity pair of SDXL's and the VAE's ResnetBlocks, one
+ * pass over y where the backend fuses it (CUDA), else the two ops. Same rules as ov_op_group_norm. */
+int ov_op_group_norm_silu(ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                          const ov_tensor *beta, float eps);
 /* WAN VAE RMS_norm over the channel dim at each position: x [N, C, *spatial],
  * y = x / max(‖x[n,:,pos]‖₂, eps) · sqrt(C) · gamma[c] (gamma [C] or NULL). eps 1e-12 in WAN. */
 int ov_op_channel_rms_norm(ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);

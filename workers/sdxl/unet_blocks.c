@@ -31,8 +31,7 @@ int ov_unet_res_forward(const unet_res *r, ov_arena *a, const ov_tensor *x, cons
     const int ad = x->dtype; /* the activation dtype (the backend's; ov_sdxl_unet_forward) */
     ov_tensor t_in, h, e, e4;
     TRY(ov_arena_tensor(a, &t_in, "res.in_layers", ad, 4, (int64_t[]){B, r->cin, H, W}));
-    TRY(ov_op_group_norm(&t_in, x, OV_UNET_GN_GROUPS, &r->in_norm_w, &r->in_norm_b, OV_UNET_GN_EPS));
-    TRY(ov_op_silu(&t_in, &t_in));
+    TRY(ov_op_group_norm_silu(&t_in, x, OV_UNET_GN_GROUPS, &r->in_norm_w, &r->in_norm_b, OV_UNET_GN_EPS));
     TRY(ov_arena_tensor(a, &h, "res.h", ad, 4, (int64_t[]){B, r->cout, H, W}));
     TRY(ov_op_conv2d(&h, &t_in, &r->in_conv_w, &r->in_conv_b, &CONV3));
 
@@ -41,8 +40,7 @@ int ov_unet_res_forward(const unet_res *r, ov_arena *a, const ov_tensor *x, cons
     TRY(ov_tensor_reshape(&e4, &e, 4, (int64_t[]){B, r->cout, 1, 1}));
     TRY(ov_op_add(&h, &h, &e4));
 
-    TRY(ov_op_group_norm(&h, &h, OV_UNET_GN_GROUPS, &r->out_norm_w, &r->out_norm_b, OV_UNET_GN_EPS));
-    TRY(ov_op_silu(&h, &h));
+    TRY(ov_op_group_norm_silu(&h, &h, OV_UNET_GN_GROUPS, &r->out_norm_w, &r->out_norm_b, OV_UNET_GN_EPS));
     TRY(ov_op_conv2d(y, &h, &r->out_conv_w, &r->out_conv_b, &CONV3));
 
     if (r->has_skip) {

@@ -415,8 +415,7 @@ static int conv(ov_tensor *y, const ov_tensor *x, const vae_conv *c, int stride,
 /* y = SiLU(GroupNorm32(x)) */
 static int norm_silu(ov_tensor *y, const ov_tensor *x, const vae_norm *n)
 {
-    int rc = ov_op_group_norm(y, x, VAE_GROUPS, &n->g, &n->b, VAE_EPS);
-    return rc ? rc : ov_op_silu(y, y);
+    return ov_op_group_norm_silu(y, x, VAE_GROUPS, &n->g, &n->b, VAE_EPS);
 }
 
 /* ResnetBlock.forward: h = conv1(silu(norm1(x))); h = conv2(dropout(silu(norm2(h))));

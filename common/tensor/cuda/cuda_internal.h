@@ -191,6 +191,8 @@ void ov_cuda_cudnn_close(ov_cuda *c);
 int ov_cuda_layer_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps);
 int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma, float eps);
+int ov_cuda_group_norm_silu(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                            const ov_tensor *beta, float eps);
 int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
                        const ov_tensor *beta, float eps);
 int ov_cuda_channel_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_tensor *gamma,

@@ -184,8 +184,14 @@ int ov_cuda_rms_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, const ov_
 }
 
 /* One block per (n, group): the group's elements are contiguous (C/groups · S). */
+/* act 1: SiLU on the normalised value before the store (ov_op_group_norm_silu). */
+__device__ __forceinline__ float gn_act(float v, int act)
+{
+    return act ? v / (1.0f + expf(-v)) : v;
+}
+
 __global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void *x, int xdt, vec_arg g,
-                                                    vec_arg b, int64_t C, int groups, int64_t S, float eps)
+                                                    vec_arg b, int64_t C, int groups, int64_t S, float eps, int act)
 {
     __shared__ float sh[32];
     const int64_t ng = blockIdx.x, n = ng / groups, gi = ng % groups;
@@ -206,7 +212,7 @@ __global__ void __launch_bounds__(1024) k_groupnorm(void *y, int ydt, const void
         const int64_t c = gi * cpg + cc, cb = base + cc * S;
         const float gs = vec_ld(g, c, 1.0f) * inv, bb = vec_ld(b, c, 0.0f);
         for (int64_t i = threadIdx.x; i < S; i += blockDim.x)
-            ov_st(y, ydt, cb + i, (ov_ld(x, xdt, cb + i) - mean) * gs + bb);
+            ov_st(y, ydt, cb + i, gn_act((ov_ld(x, xdt, cb + i) - mean) * gs + bb, act));
     }
 }
 
@@ -254,26 +260,26 @@ __global__ void k_gn_merge(float *stat /* [NG][2] */, const float *part, int64_t
 }
 
 __global__ void k_gn_apply(void *y, int ydt, const void *x, int xdt, const float *stat, vec_arg g, vec_arg b,
-                           int64_t C, int groups, int64_t S, int64_t n)
+                           int64_t C, int groups, int64_t S, int64_t n, int act)
 {
     const int64_t cpg = C / groups;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t c = (i / S) % C, ng = (i / S) / C * groups + c / cpg;
         float v = (ov_ld(x, xdt, i) - stat[ng * 2]) * stat[ng * 2 + 1] * vec_ld(g, c, 1.0f) + vec_ld(b, c, 0.0f);
-        ov_st(y, ydt, i, v);
+        ov_st(y, ydt, i, gn_act(v, act));
     }
 }
 
 /* The same with multiply-high divisions (n < 2^31): q = i / S is (sample, channel). */
 __global__ void k_gn_apply32(void *y, int ydt, const void *x, int xdt, const float *stat, vec_arg g, vec_arg b,
-                             ov_fdiv dS, ov_fdiv dC, uint32_t cpg, uint32_t groups, uint32_t n)
+                             ov_fdiv dS, ov_fdiv dC, uint32_t cpg, uint32_t groups, uint32_t n, int act)
 {
     for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const uint32_t q = ov_fdiv_q(dS, i), nb = ov_fdiv_q(dC, q), c = q - nb * dC.d;
         const uint32_t ng = nb * groups + c / cpg;
         const float gs = vec_ld(g, c, 1.0f) * stat[ng * 2 + 1];
-        ov_st(y, ydt, i, (ov_ld(x, xdt, i) - stat[ng * 2]) * gs + vec_ld(b, c, 0.0f));
+        ov_st(y, ydt, i, gn_act((ov_ld(x, xdt, i) - stat[ng * 2]) * gs + vec_ld(b, c, 0.0f), act));
     }
 }
 
@@ -286,10 +292,9 @@ static int gn_split(const ov_cuda *c, int64_t ngroups, int64_t cnt)
     return ngroups < 256 && cnt >= ((int64_t)1 << 16);
 }
 
-int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
-                       const ov_tensor *beta, float eps)
+static int group_norm_act(ov_backend *be, const char *op, ov_tensor *y, const ov_tensor *x, int groups,
+                          const ov_tensor *gamma, const ov_tensor *beta, float eps, int act)
 {
-    const char *op = "group_norm";
     int rc = prologue(be, op, y, x, gamma, beta);
     if (rc)
         return rc;
@@ -316,15 +321,27 @@ int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int gro
         if (n < ((int64_t)1 << 31))
             k_gn_apply32<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(
                 y->data, y->dtype, x->data, x->dtype, stat, vec_of(gamma), vec_of(beta), ov_fdiv_make((uint32_t)S),
-                ov_fdiv_make((uint32_t)C), (uint32_t)(C / groups), (uint32_t)groups, (uint32_t)n);
+                ov_fdiv_make((uint32_t)C), (uint32_t)(C / groups), (uint32_t)groups, (uint32_t)n, act);
         else
-            k_gn_apply<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, x->data, x->dtype, stat,
-                                                                      vec_of(gamma), vec_of(beta), C, groups, S, n);
+            k_gn_apply<<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(
+                y->data, y->dtype, x->data, x->dtype, stat, vec_of(gamma), vec_of(beta), C, groups, S, n, act);
         return ov_cuda_launched(be, op);
     }
     k_groupnorm<<<(unsigned)(N * groups), 1024, 0, ov_cuda_of(be)->stream>>>(
-        y->data, y->dtype, x->data, x->dtype, vec_of(gamma), vec_of(beta), C, groups, S, eps);
+        y->data, y->dtype, x->data, x->dtype, vec_of(gamma), vec_of(beta), C, groups, S, eps, act);
     return ov_cuda_launched(be, op);
+}
+
+int ov_cuda_group_norm(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                       const ov_tensor *beta, float eps)
+{
+    return group_norm_act(be, "group_norm", y, x, groups, gamma, beta, eps, 0);
+}
+
+int ov_cuda_group_norm_silu(ov_backend *be, ov_tensor *y, const ov_tensor *x, int groups, const ov_tensor *gamma,
+                            const ov_tensor *beta, float eps)
+{
+    return group_norm_act(be, "group_norm_silu", y, x, groups, gamma, beta, eps, 1);
 }
 
 /* One thread per (n, position): sum of squares over C (stride S), coalesced across positions. */
