@@ -923,6 +923,8 @@ static void body_embed(pair *p)
     out2(p, &ec, &eg, "emb", 2, se);
     RUN2(ov_op_embedding(ec, tbc, ic), ov_op_embedding(eg, tbg, ig));
     same(p, "embedding", ec, eg, 1e-6);
+    RUN2(ov_op_embedding_host(ec, tbc, ids, 7), ov_op_embedding_host(eg, tbg, ids, 7));
+    same(p, "embedding_host", ec, eg, 1e-6);
     /* a bad id is refused, naming it */
     int32_t bad[7] = {0, 1, 2, 50, 4, 5, 6};
     ov_tensor *bi = tt_input(&p->gpu, "bad_ids", OV_DTYPE_I32, 1, sid, (float *)bad);

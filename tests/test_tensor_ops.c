@@ -1245,6 +1245,14 @@ static void body_embeddings(ov_backend *be)
             for (int j = 0; j < 64; j++)
                 ref[i * 64 + j] = tab[ids[i] * 64 + j];
         tt_expect("embedding", y, ref, 0, 0);
+        /* host ids: the same rows; a bad one named, nothing written */
+        ov_tensor *yh = tt_out(&c, "emb_host", 2, SHAPE(5, 64));
+        TT_OK(ov_op_embedding_host(yh, table, ids, 5));
+        tt_expect("embedding_host", yh, ref, 0, 0);
+        int32_t bad[5] = {3, 0, 7, 3, 1};
+        ck_assert_int_eq(ov_op_embedding_host(yh, table, bad, 5), OV_EINVAL);
+        ck_assert_ptr_nonnull(strstr(ov_tensor_last_error(), "id [2] = 7"));
+        ck_assert_int_eq(ov_op_embedding_host(yh, table, ids, 4), OV_EINVAL); /* y is [5, 64] */
         free(tab);
     }
     tt_end(&c);

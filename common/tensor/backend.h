@@ -88,6 +88,8 @@ typedef struct ov_backend_ops {
                       float theta);
     int (*timestep_embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
     int (*embedding)(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+    /* ids in host memory, already checked (0 <= id < V) by ov_op_embedding_host */
+    int (*embedding_host)(ov_backend *be, ov_tensor *y, const ov_tensor *table, const int32_t *ids, int64_t n);
 
     /* Optional streaming entries for checkpoint loading (all four or none; NULL on the CPU
      * backend, whose tensors are read into directly). A backend offering them makes

@@ -69,6 +69,7 @@ int ov_cpu_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t 
                       float theta);
 int ov_cpu_timestep_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
 int ov_cpu_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+int ov_cpu_embedding_host(ov_backend *be, ov_tensor *y, const ov_tensor *table, const int32_t *id, int64_t n);
 
 /* Every CPU entry computes in f32: anything else is refused with this. */
 int ov_cpu_need_f32(const char *op, int n, const ov_tensor *const *ts);

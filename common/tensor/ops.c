@@ -722,6 +722,27 @@ int ov_op_timestep_embedding(ov_tensor *y, const ov_tensor *t, const ov_timestep
     DISPATCH(op, timestep_embedding, y, t, p);
 }
 
+int ov_op_embedding_host(ov_tensor *y, const ov_tensor *table, const int32_t *ids, int64_t n)
+{
+    const char *op = "embedding";
+    CHECK_COMMON(op, y, table);
+    TRY(chk_act(op, y));
+    TRY(chk_contig(op, y));
+    if (table->ndim != 2 || !is_weight(table->dtype) || !ov_tensor_is_contiguous(table))
+        return ov_tensor_fail(OV_EINVAL, "embedding: table '%s' %s must be [V, D] contiguous, a weight dtype",
+                              nm(table), shp(table));
+    if (n < 0 || (n > 0 && !ids) || y->ndim != 2 || y->shape[0] != n || y->shape[1] != table->shape[1])
+        return ov_tensor_fail(OV_EINVAL, "embedding: %lld host ids, y '%s' %s must be [%lld, %lld]", (long long)n,
+                              nm(y), shp(y), (long long)n, (long long)table->shape[1]);
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= table->shape[0])
+            return ov_tensor_fail(OV_EINVAL, "embedding: id [%lld] = %d outside table '%s' [0, %lld)", (long long)i,
+                                  ids[i], table->name, (long long)table->shape[0]);
+    if (n == 0)
+        return 0;
+    DISPATCH(op, embedding_host, y, table, ids, n);
+}
+
 int ov_op_embedding(ov_tensor *y, const ov_tensor *table, const ov_tensor *ids)
 {
     const char *op = "embedding";

@@ -357,6 +357,7 @@ static const ov_backend_ops k_cpu_ops = {
     .rope_wan3d = ov_cpu_rope_wan3d,
     .timestep_embedding = ov_cpu_timestep_embedding,
     .embedding = ov_cpu_embedding,
+    .embedding_host = ov_cpu_embedding_host,
 };
 
 static ov_backend g_cpu = {

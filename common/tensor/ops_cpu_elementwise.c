@@ -651,18 +651,24 @@ int ov_cpu_timestep_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *t, 
     return 0;
 }
 
-int ov_cpu_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids)
+int ov_cpu_embedding_host(ov_backend *be, ov_tensor *y, const ov_tensor *table, const int32_t *id, int64_t n)
 {
     (void)be;
     OV_CPU_NEED_F32("embedding", y);
-    int64_t N = ids->shape[0], V = table->shape[0], D = table->shape[1];
+    const int64_t D = table->shape[1];
+    for (int64_t i = 0; i < n; i++)
+        ov_cpu_to_f32(table->dtype, ov_cpu_elem_ptr(table, (int64_t)id[i] * D), (float *)y->data + i * D, D,
+                      table->scale);
+    return 0;
+}
+
+int ov_cpu_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids)
+{
+    int64_t N = ids->shape[0], V = table->shape[0];
     const int32_t *id = ids->data;
     for (int64_t i = 0; i < N; i++)
         if (id[i] < 0 || id[i] >= V)
             return ov_tensor_fail(OV_EINVAL, "embedding: ids '%s'[%lld] = %d outside table '%s' [0, %lld)",
                                   ids->name, (long long)i, id[i], table->name, (long long)V);
-    for (int64_t i = 0; i < N; i++)
-        ov_cpu_to_f32(table->dtype, ov_cpu_elem_ptr(table, (int64_t)id[i] * D), (float *)y->data + i * D, D,
-                      table->scale);
-    return 0;
+    return ov_cpu_embedding_host(be, y, table, id, N);
 }

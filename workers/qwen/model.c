@@ -26,7 +26,6 @@ size_t ov_qwen_arena_bytes(const ov_qwen_info *in, int64_t rows)
 {
     int64_t qd = (int64_t)in->n_heads * in->head_dim;
     size_t b = 0;
-    b += tbytes(rows);                        /* ids */
     b += 2 * tbytes(rows * in->hidden);       /* hidden_states, normed / block output */
     b += 2 * tbytes(rows * qd);               /* query_states, attn_output */
     b += tbytes(rows * in->intermediate);     /* silu(gate)·up (ov_op_linear_swiglu: no [R, I] up) */
@@ -112,13 +111,11 @@ int ov_qwen_forward(ov_qwen *q, const int32_t *ids, int64_t n, int64_t n_logits,
                               (long long)pos, (long long)n, (long long)in->ctx_max);
     size_t mark = ov_arena_mark(&q->arena);
     int rc;
-    ov_tensor ids_t, x, h;
-    int64_t s_ids[1] = {n}, s_x[2] = {n, H};
-    TRY(ov_arena_tensor(&q->arena, &ids_t, "input_ids", OV_DTYPE_I32, 1, s_ids));
-    TRY(ov_tensor_upload(&ids_t, ids, (size_t)n * sizeof(int32_t)));
+    ov_tensor x, h;
+    int64_t s_x[2] = {n, H};
     TRY(ov_arena_tensor(&q->arena, &x, "hidden_states", q->be->act_dtype, 2, s_x));
     TRY(ov_arena_tensor(&q->arena, &h, "normed", q->be->act_dtype, 2, s_x));
-    TRY(ov_op_embedding(&x, &q->embed_tokens, &ids_t));
+    TRY(ov_op_embedding_host(&x, &q->embed_tokens, ids, n)); /* ids checked on the host, no round trip */
 
     for (int l = 0; l < in->n_layers; l++) {
         ov_qwen_layer *L = &q->layers[l];

@@ -367,6 +367,7 @@ static ov_backend_ops make_ops(void)
     o.rms_norm = ov_cuda_rms_norm;
     o.group_norm = ov_cuda_group_norm;
     o.group_norm_silu = ov_cuda_group_norm_silu;
+    o.embedding_host = ov_cuda_embedding_host;
     o.channel_rms_norm = ov_cuda_channel_rms_norm;
     o.unary = ov_cuda_unary;
     o.binary = ov_cuda_binary;

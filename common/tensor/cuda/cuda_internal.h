@@ -226,5 +226,6 @@ int ov_cuda_rope_wan3d(ov_backend *be, ov_tensor *y, const ov_tensor *x, int64_t
                        float theta);
 int ov_cuda_timestep_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *t, const ov_timestep_params *p);
 int ov_cuda_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids);
+int ov_cuda_embedding_host(ov_backend *be, ov_tensor *y, const ov_tensor *table, const int32_t *ids, int64_t n);
 
 #endif

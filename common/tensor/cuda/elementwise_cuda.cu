@@ -657,6 +657,33 @@ __global__ void k_embedding(void *y, int ydt, const void *tab, int tdt, float sc
     }
 }
 
+/* Host ids (checked by ov_op_embedding_host): copied into stream-ordered scratch (a pageable copy is
+ * staged before cudaMemcpyAsync returns, so ids may go away), then the gather; no sync. */
+int ov_cuda_embedding_host(ov_backend *be, ov_tensor *y, const ov_tensor *table, const int32_t *ids, int64_t n)
+{
+    const char *op = "embedding";
+    int rc = prologue(be, op, y);
+    if (!rc)
+        rc = ov_cuda_need_weight(op, table);
+    if (rc)
+        return rc;
+    const int64_t D = table->shape[1];
+    if (n == 0 || D == 0)
+        return 0;
+    int32_t *dids = NULL;
+    if ((rc = ov_cuda_scratch(be, (size_t)n * sizeof *dids, (void **)&dids, op)))
+        return rc;
+    cudaStream_t st = ov_cuda_of(be)->stream;
+    if ((rc = ov_cuda_check(be, cudaMemcpyAsync(dids, ids, (size_t)n * sizeof *dids, cudaMemcpyHostToDevice, st), op,
+                            "cudaMemcpyAsync(ids)")))
+        return rc;
+    const float sc = table->scale != 0.0f ? table->scale : 1.0f;
+    const int64_t m = n * D;
+    k_embedding<<<ov_cu_blocks(m, THREADS), THREADS, 0, st>>>(y->data, y->dtype, table->data, table->dtype, sc, dids,
+                                                              D, m);
+    return ov_cuda_launched(be, op);
+}
+
 int ov_cuda_embedding(ov_backend *be, ov_tensor *y, const ov_tensor *table, const ov_tensor *ids)
 {
     const char *op = "embedding";
