@@ -210,6 +210,7 @@ static ov_fetch_opts opts(void)
     o.timeout_ms = 5000;
     o.connect_timeout_ms = 2000;
     o.max_redirects = 3;
+    o.allow_private = 1; /* the test servers are on loopback (private_refused tests the guard) */
     return o;
 }
 
@@ -420,6 +421,62 @@ START_TEST(progress_and_cancel)
     ck_assert_int_eq(get("/ok", &o, &d, &n, err, sizeof err), 0);
     ck_assert_uint_eq(n, BODY_OK_LEN);
     free(d);
+}
+END_TEST
+
+/* The SSRF guard: with allow_private 0 (the default) a loopback server is never contacted, by IP or
+ * by a name that resolves there; the message names the address and the switch. Address classes. */
+START_TEST(private_refused)
+{
+    ov_fetch_opts o = opts();
+    o.allow_private = 0;
+    void *d = NULL;
+    size_t n = 0;
+    char err[512];
+    pthread_mutex_lock(&mu);
+    int before = n_requests;
+    pthread_mutex_unlock(&mu);
+    ck_assert_int_eq(get("/ok?token=SECRET", &o, &d, &n, err, sizeof err), OV_EINVAL);
+    ck_assert_msg(strstr(err, "refused to connect to 127.0.0.1") && strstr(err, "OURVIDZ_FETCH_ALLOW_PRIVATE"), "%s",
+                  err);
+    ck_assert_ptr_null(strstr(err, "SECRET"));
+    ck_assert_ptr_null(d);
+    char url[128];
+    snprintf(url, sizeof url, "http://localhost:%d/ok", port);
+    ck_assert_int_eq(ov_fetch(url, &o, &d, &n, err, sizeof err), OV_EINVAL);
+    pthread_mutex_lock(&mu);
+    ck_assert_int_eq(n_requests, before); /* nothing reached the server */
+    pthread_mutex_unlock(&mu);
+    ov_fetch_opts def;
+    ck_assert_int_eq(unsetenv("OURVIDZ_FETCH_ALLOW_PRIVATE"), 0);
+    ov_fetch_opts_default(&def);
+    ck_assert_int_eq(def.allow_private, 0);
+    ck_assert_int_eq(setenv("OURVIDZ_FETCH_ALLOW_PRIVATE", "1", 1), 0);
+    ov_fetch_opts_default(&def);
+    ck_assert_int_eq(def.allow_private, 1);
+    unsetenv("OURVIDZ_FETCH_ALLOW_PRIVATE");
+    static const struct {
+        const char *ip;
+        int priv;
+    } v4[] = {{"127.0.0.1", 1},     {"10.1.2.3", 1},      {"172.16.0.1", 1},   {"172.31.255.1", 1},
+              {"172.32.0.1", 0},    {"192.168.1.1", 1},   {"169.254.169.254", 1}, {"100.64.0.1", 1},
+              {"100.128.0.1", 0},   {"0.0.0.0", 1},       {"224.0.0.1", 1},    {"8.8.8.8", 0},
+              {"104.18.0.1", 0}};
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        ck_assert_int_eq(inet_pton(AF_INET, v4[i].ip, &a.sin_addr), 1);
+        ck_assert_msg(ov_fetch_addr_private((const struct sockaddr *)&a) == v4[i].priv, "%s", v4[i].ip);
+    }
+    static const struct {
+        const char *ip;
+        int priv;
+    } v6[] = {{"::1", 1}, {"::", 1}, {"fd00::1", 1}, {"fe80::1", 1}, {"ff02::1", 1}, {"::ffff:127.0.0.1", 1},
+              {"::ffff:8.8.8.8", 0}, {"2606:4700::1", 0}};
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+        ck_assert_int_eq(inet_pton(AF_INET6, v6[i].ip, &a.sin6_addr), 1);
+        ck_assert_msg(ov_fetch_addr_private((const struct sockaddr *)&a) == v6[i].priv, "%s", v6[i].ip);
+    }
 }
 END_TEST
 
@@ -747,6 +804,7 @@ END_TEST
 
 START_TEST(null_opts_use_env)
 {
+    setenv("OURVIDZ_FETCH_ALLOW_PRIVATE", "1", 1); /* the server is on loopback */
     setenv("OURVIDZ_FETCH_MAX_BYTES", "4", 1);
     void *d = NULL;
     size_t n = 0;
@@ -761,6 +819,7 @@ START_TEST(null_opts_use_env)
     ck_assert_int_eq(get("/small", NULL, &d, &n, err, sizeof err), OV_EINVAL);
     unsetenv("OURVIDZ_FETCH_MAX_BYTES");
     unsetenv("OURVIDZ_FETCH_ALLOW_HOSTS");
+    unsetenv("OURVIDZ_FETCH_ALLOW_PRIVATE");
 }
 END_TEST
 
@@ -780,6 +839,7 @@ static Suite *suite(void)
     tcase_add_test(net, timeout_no_answer);
     tcase_add_test(net, timeout_slow_body);
     tcase_add_test(net, progress_and_cancel);
+    tcase_add_test(net, private_refused);
     tcase_add_test(net, connect_refused);
     tcase_add_test(net, redirect_followed);
     tcase_add_test(net, redirect_loop);

@@ -414,6 +414,9 @@ START_TEST(service_img2img_end_to_end)
     fclose(f);
     ck_assert_uint_gt(n, 8);
     ov_ts_set_body_bytes(img, png, n);
+    /* the image server is on loopback, which the worker's fetch refuses unless allowed (SSRF guard);
+     * the supervisor's workers inherit this */
+    ck_assert_int_eq(setenv("OURVIDZ_FETCH_ALLOW_PRIVATE", "1", 1), 0);
     tsup t;
     start_supervisor(&t, &r, ts);
     char job[2048];

@@ -1,8 +1,11 @@
 /* Worker-side HTTP(S) GET into memory (reference images): libcurl easy, manual redirects, caps, redaction. */
 #include "fetch.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -192,6 +195,38 @@ void ov_fetch_opts_default(ov_fetch_opts *o)
     v = getenv("OURVIDZ_FETCH_ALLOW_HOSTS");
     if (v && *v)
         o->allow_hosts = v;
+    v = getenv("OURVIDZ_FETCH_ALLOW_PRIVATE");
+    o->allow_private = v && strcmp(v, "1") == 0;
+}
+
+/* ---------- private addresses (SSRF guard) ---------- */
+
+static int v4_private(uint32_t a /* host order */)
+{
+    const uint32_t b0 = a >> 24, b1 = (a >> 16) & 0xff;
+    return b0 == 0 || b0 == 10 || b0 == 127 || (b0 == 169 && b1 == 254) || (b0 == 172 && (b1 & 0xf0) == 16) ||
+           (b0 == 192 && b1 == 168) || (b0 == 100 && (b1 & 0xc0) == 64) || b0 >= 224;
+}
+
+int ov_fetch_addr_private(const struct sockaddr *sa)
+{
+    if (!sa)
+        return 1;
+    if (sa->sa_family == AF_INET)
+        return v4_private(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
+    if (sa->sa_family != AF_INET6)
+        return 1; /* not an internet address: nothing to fetch there */
+    const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(b, mapped, 12) == 0)
+        return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
+    int zero = 1;
+    for (int i = 0; i < 15; i++)
+        zero &= b[i] == 0;
+    if (zero && (b[15] == 0 || b[15] == 1)) /* :: and ::1 */
+        return 1;
+    return (b[0] & 0xfe) == 0xfc /* ULA fc00::/7 */ || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 */ ||
+           b[0] == 0xff /* multicast */;
 }
 
 /* ---------- the body sink ---------- */
@@ -208,7 +243,25 @@ typedef struct fetch_sink {
     const ov_fetch_opts *o; /* for the progress callback */
     int64_t next_report;    /* now_ms() of the next progress call */
     int cancelled;          /* the callback asked to stop */
+    int blocked;            /* a connection to a private address was refused */
+    char blocked_addr[64];  /* that address, numeric */
 } fetch_sink;
+
+/* CURLOPT_OPENSOCKETFUNCTION: the address curl resolved and is about to connect to; private ones are
+ * refused unless allowed (no socket: curl reports "couldn't connect", the sink says why). */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    fetch_sink *s = clientp;
+    if (purpose == CURLSOCKTYPE_IPCXN && !s->o->allow_private && ov_fetch_addr_private(&a->addr)) {
+        s->blocked = 1;
+        const void *ip = a->family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr
+                                               : (const void *)&((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+        if (!inet_ntop(a->family, ip, s->blocked_addr, sizeof s->blocked_addr))
+            snprintf(s->blocked_addr, sizeof s->blocked_addr, "(address family %d)", a->family);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
 
 /* CURLOPT_XFERINFOFUNCTION: the caller's progress hook, at most every OV_FETCH_PROGRESS_MS; non-zero
  * aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
@@ -344,6 +397,8 @@ static void setup_easy(CURL *e, const ov_fetch_opts *o, fetch_sink *s, char *err
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
     if (o->progress) {
         curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer);
         curl_easy_setopt(e, CURLOPT_XFERINFODATA, s);
@@ -415,13 +470,19 @@ int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, 
         errbuf[0] = '\0';
         s.len = 0;
         s.other = 0;
-        s.too_big = s.other_cut = s.oom = 0;
+        s.too_big = s.other_cut = s.oom = s.blocked = 0;
         CURLcode cc = curl_easy_perform(e);
         long code = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
         if (s.cancelled) {
             set_err(err, errlen, "fetch %s: cancelled", red);
             rc = OV_ECANCELED;
+        } else if (s.blocked && cc != CURLE_OK) { /* (another address of the name may have connected) */
+            set_err(err, errlen,
+                    "fetch %s: refused to connect to %s, a loopback/private/link-local address "
+                    "(OURVIDZ_FETCH_ALLOW_PRIVATE=1 allows it)",
+                    red, s.blocked_addr);
+            rc = OV_EINVAL;
         } else if (s.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
             set_err(err, errlen, "fetch %s: body larger than %zu bytes", red, max);
             rc = OV_ERANGE;

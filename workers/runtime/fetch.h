@@ -25,6 +25,12 @@ typedef struct ov_fetch_opts {
      * the fetch with OV_ECANCELED (a job cancel). NULL = none. */
     int (*progress)(void *ud, uint64_t got, uint64_t total);
     void *progress_ud;
+    /* 0 (the default, also for a zeroed struct): never connect to a loopback, private (RFC 1918,
+     * CGNAT, IPv6 ULA), link-local (cloud metadata 169.254.169.254), multicast or unspecified address,
+     * checked on the address curl is about to connect to (so a DNS name that resolves there, or a
+     * redirect, is caught too): OV_EINVAL "refused to connect to ...". 1: allow them
+     * (OURVIDZ_FETCH_ALLOW_PRIVATE=1; tests on loopback, an internal image store). */
+    int allow_private;
 } ov_fetch_opts;
 
 #define OV_FETCH_PROGRESS_MS 250
@@ -47,8 +53,14 @@ int ov_fetch(const char *url, const ov_fetch_opts *o, void **data, size_t *len, 
  * not look like scheme://... gives "(malformed url)". Always NUL-terminates out (outlen > 0). */
 void ov_fetch_redact_url(const char *url, char *out, size_t outlen);
 
+/* 1 when the socket address is one allow_private = 0 refuses (see above; IPv4-mapped IPv6 checked
+ * as IPv4). */
+struct sockaddr;
+int ov_fetch_addr_private(const struct sockaddr *sa);
+
 /* Fill the defaults above, then apply the environment: OURVIDZ_FETCH_MAX_BYTES (bytes, > 0),
- * OURVIDZ_FETCH_TIMEOUT_MS (> 0), OURVIDZ_FETCH_ALLOW_HOSTS (o->allow_hosts points into the environment:
+ * OURVIDZ_FETCH_TIMEOUT_MS (> 0), OURVIDZ_FETCH_ALLOW_PRIVATE (1 allows private addresses),
+ * OURVIDZ_FETCH_ALLOW_HOSTS (o->allow_hosts points into the environment:
  * valid until that variable is changed). Invalid values are logged (fetch_config_invalid) and ignored. */
 void ov_fetch_opts_default(ov_fetch_opts *o);
 
