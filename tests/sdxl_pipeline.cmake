@@ -12,14 +12,14 @@ if(TARGET ov_image)
   ov_add_check_test(test_sdxl_pipeline SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_pipeline.c
                     ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_te.c ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_unet.c
                     ${CMAKE_SOURCE_DIR}/tools/mkmodel/sdxl_vae.c ${CMAKE_CURRENT_LIST_DIR}/support/golden_rec.c
-                    ${CMAKE_CURRENT_LIST_DIR}/support/sdxl_golden_check.c
+                    ${CMAKE_CURRENT_LIST_DIR}/support/sdxl_golden_check.c ${CMAKE_CURRENT_LIST_DIR}/support/sdxl_tiny.c
                     LIBS ov_sdxl ov_mk ZLIB::ZLIB TIMEOUT 300)
   target_include_directories(test_sdxl_pipeline PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   add_dependencies(test_sdxl_pipeline ourvidz-mkmodel)
   # Image-to-image on the tiny model against diffusers' StableDiffusionXLImg2ImgPipeline.
   ov_add_check_test(test_sdxl_img2img SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sdxl_img2img.c
                     ${CMAKE_CURRENT_LIST_DIR}/support/golden_rec.c ${CMAKE_CURRENT_LIST_DIR}/support/sdxl_golden_check.c
-                    LIBS ov_sdxl ZLIB::ZLIB TIMEOUT 300)
+                    ${CMAKE_CURRENT_LIST_DIR}/support/sdxl_tiny.c LIBS ov_sdxl ZLIB::ZLIB TIMEOUT 300)
   target_include_directories(test_sdxl_img2img PRIVATE ${CMAKE_CURRENT_LIST_DIR})
   add_dependencies(test_sdxl_img2img ourvidz-mkmodel)
 endif()

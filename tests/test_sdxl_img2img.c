@@ -11,49 +11,24 @@
 
 #include "common/error.h"
 #include "support/golden_rec.h"
+#include "support/sdxl_tiny.h"
 #include "support/sdxl_golden_check.h"
 #include "workers/sdxl/pipeline.h"
 
-static char g_dir[] = "/tmp/ov_sdxl_i2i_XXXXXX";
-static char g_model[512];
-static ov_sdxl_pipeline *g_pipe;
+static ov_sdxl_tiny g_tiny; /* loaded once in the parent; each test forks a copy */
 static ov_golden g_gold;
 
-static const char *env_or(const char *k, const char *d)
-{
-    const char *v = getenv(k);
-    return v && *v ? v : d;
-}
 
 static void setup_once(void)
 {
-    if (!mkdtemp(g_dir))
-        abort();
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s/ourvidz-mkmodel sdxl --preset tiny --out %s > /dev/null",
-             env_or("OURVIDZ_BIN_DIR", "bin"), g_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "test_sdxl_img2img: %s failed\n", cmd);
-        abort();
-    }
-    snprintf(g_model, sizeof g_model, "%s/model.safetensors", g_dir);
+    ov_sdxl_tiny_setup(&g_tiny, "ov_sdxl_i2i_");
     ov_golden_load(&g_gold, "tests/golden/sdxl/img2img_golden.bin.gz");
-    char err[512];
-    ov_sdxl_load_opts o = {.model_path = g_model, .weight_dtype = -1};
-    if (ov_sdxl_pipeline_load(&o, &g_pipe, err, sizeof err) != 0) {
-        fprintf(stderr, "test_sdxl_img2img: load: %s\n", err);
-        abort();
-    }
 }
 
 static void teardown_once(void)
 {
-    ov_sdxl_pipeline_free(g_pipe);
+    ov_sdxl_tiny_teardown(&g_tiny);
     ov_golden_free(&g_gold);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of %s failed\n", g_dir);
 }
 
 static const ov_golden_rec *rec(const char *c, const char *field)
@@ -64,7 +39,7 @@ static const ov_golden_rec *rec(const char *c, const char *field)
 static void gen_ok(const ov_sdxl_request *r, ov_sdxl_result *res)
 {
     char err[512] = "";
-    int rc = ov_sdxl_generate(g_pipe, r, NULL, NULL, res, err, sizeof err);
+    int rc = ov_sdxl_generate(g_tiny.pipe, r, NULL, NULL, res, err, sizeof err);
     ck_assert_msg(rc == 0, "generate: %d %s", rc, err);
 }
 
@@ -91,7 +66,7 @@ static ov_sdxl_request base_req(void)
 
 START_TEST(model_is_the_golden_one)
 {
-    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_tiny.pipe);
     const ov_golden_rec *h = rec("model_hash", NULL);
     ck_assert_msg(strcmp(in->hash, (const char *)h->data) == 0,
                   "tiny model hash %s != golden %s: tools/mkmodel changed; rerun tests/golden/sdxl/make_img2img.py",
@@ -268,7 +243,7 @@ START_TEST(progress_counts_the_steps_run)
     phases ph = {0};
     ov_sdxl_result res;
     char err[256] = "";
-    ck_assert_int_eq(ov_sdxl_generate(g_pipe, &r, on_progress, &ph, &res, err, sizeof err), 0);
+    ck_assert_int_eq(ov_sdxl_generate(g_tiny.pipe, &r, on_progress, &ph, &res, err, sizeof err), 0);
     ck_assert_int_eq(ph.encode, 2);
     ck_assert_int_eq(ph.denoise_total, 3);
     ck_assert_int_eq(ph.denoise_last, 3);
@@ -278,7 +253,7 @@ START_TEST(progress_counts_the_steps_run)
     /* text-to-image: no encode phase, all steps */
     r.init_image = NULL;
     memset(&ph, 0, sizeof ph);
-    ck_assert_int_eq(ov_sdxl_generate(g_pipe, &r, on_progress, &ph, &res, err, sizeof err), 0);
+    ck_assert_int_eq(ov_sdxl_generate(g_tiny.pipe, &r, on_progress, &ph, &res, err, sizeof err), 0);
     ck_assert_int_eq(ph.encode, 0);
     ck_assert_int_eq(ph.denoise_total, 10);
     ck_assert_int_eq(res.begin_step, 0);
@@ -294,7 +269,7 @@ START_TEST(bad_strength_is_a_clear_error)
         r.strength = bad[i];
         ov_sdxl_result res;
         char err[256] = "";
-        int rc = ov_sdxl_generate(g_pipe, &r, NULL, NULL, &res, err, sizeof err);
+        int rc = ov_sdxl_generate(g_tiny.pipe, &r, NULL, NULL, &res, err, sizeof err);
         ck_assert_int_eq(rc, OV_EINVAL);
         ck_assert_msg(strstr(err, "denoise strength") != NULL, "%s", err);
         ck_assert_ptr_null(res.rgb);

@@ -15,18 +15,12 @@
 #include "tools/mkmodel/mk.h"
 #include "tools/mkmodel/mkmodel_sdxl.h"
 #include "support/golden_rec.h"
+#include "support/sdxl_tiny.h"
 #include "support/sdxl_golden_check.h"
 #include "workers/sdxl/pipeline.h"
 
-static char g_dir[] = "/tmp/ov_sdxl_pipe_XXXXXX";
-static char g_model[512];
-static ov_sdxl_pipeline *g_pipe; /* loaded once in the parent; each test forks a copy */
+static ov_sdxl_tiny g_tiny; /* loaded once in the parent; each test forks a copy */
 
-static const char *env_or(const char *k, const char *d)
-{
-    const char *v = getenv(k);
-    return v && *v ? v : d;
-}
 
 static ov_golden g_gold;
 
@@ -37,33 +31,14 @@ static const ov_golden_rec *rec(const char *case_name, const char *field)
 
 static void setup_once(void)
 {
-    if (!mkdtemp(g_dir))
-        abort();
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s/ourvidz-mkmodel sdxl --preset tiny --out %s > /dev/null",
-             env_or("OURVIDZ_BIN_DIR", "bin"), g_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "test_sdxl_pipeline: %s failed\n", cmd);
-        abort();
-    }
-    snprintf(g_model, sizeof g_model, "%s/model.safetensors", g_dir);
+    ov_sdxl_tiny_setup(&g_tiny, "ov_sdxl_pipe_");
     ov_golden_load(&g_gold, "tests/golden/sdxl/pipeline_golden.bin.gz");
-    char err[512];
-    ov_sdxl_load_opts o = {.model_path = g_model, .weight_dtype = -1};
-    if (ov_sdxl_pipeline_load(&o, &g_pipe, err, sizeof err) != 0) {
-        fprintf(stderr, "test_sdxl_pipeline: load: %s\n", err);
-        abort();
-    }
 }
 
 static void teardown_once(void)
 {
-    ov_sdxl_pipeline_free(g_pipe);
+    ov_sdxl_tiny_teardown(&g_tiny);
     ov_golden_free(&g_gold);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of %s failed\n", g_dir);
 }
 
 static ov_sdxl_request base_req(void)
@@ -92,7 +67,7 @@ static void gen_ok(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_result
  * seed): its header hash must match, else the golden data needs regenerating. */
 START_TEST(model_is_the_golden_one)
 {
-    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_tiny.pipe);
     const ov_golden_rec *h = rec("model_hash", NULL);
     ck_assert_msg(
         strcmp(in->hash, (const char *)h->data) == 0,
@@ -131,7 +106,7 @@ START_TEST(runs_match_diffusers)
         r.init_noise = rec(c, "noise")->data;
         r.keep_float = 1;
         ov_sdxl_result res;
-        gen_ok(g_pipe, &r, &res);
+        gen_ok(g_tiny.pipe, &r, &res);
         char label[96];
         snprintf(label, sizeof label, "%s (%s %d steps cfg %.1f %dx%d x%d)", c, ov_sdxl_sampler_name(r.sampler),
                  r.steps, r.cfg, r.width, r.height, r.count);
@@ -153,10 +128,10 @@ START_TEST(same_seed_same_bytes)
         r.sampler = samplers[s];
         r.steps = 2;
         ov_sdxl_result a, b, c;
-        gen_ok(g_pipe, &r, &a);
-        gen_ok(g_pipe, &r, &b);
+        gen_ok(g_tiny.pipe, &r, &a);
+        gen_ok(g_tiny.pipe, &r, &b);
         r.seed++;
-        gen_ok(g_pipe, &r, &c);
+        gen_ok(g_tiny.pipe, &r, &c);
         size_t n = (size_t)64 * 64 * 3;
         ck_assert_msg(memcmp(a.rgb, b.rgb, n) == 0, "%s: same seed, different bytes",
                       ov_sdxl_sampler_name(r.sampler));
@@ -184,7 +159,7 @@ START_TEST(batch_equals_single_runs)
         r.count = 3;
         r.seed = 77;
         ov_sdxl_result batch;
-        gen_ok(g_pipe, &r, &batch);
+        gen_ok(g_tiny.pipe, &r, &batch);
         ck_assert_int_eq(batch.sub_batches, 1);
         size_t n = (size_t)64 * 64 * 3, equal = 0;
         for (int i = 0; i < 3; i++) {
@@ -192,7 +167,7 @@ START_TEST(batch_equals_single_runs)
             r1.count = 1;
             r1.seed = 77 + (uint64_t)i;
             ov_sdxl_result one;
-            gen_ok(g_pipe, &r1, &one);
+            gen_ok(g_tiny.pipe, &r1, &one);
             ck_assert_uint_eq(batch.seeds[i], 77 + (uint64_t)i);
             for (size_t k = 0; k < n; k++) {
                 int d = abs((int)one.rgb[k] - (int)batch.rgb[(size_t)i * n + k]);
@@ -215,11 +190,11 @@ END_TEST
  * sub-batches; the images are the unsplit run's. */
 START_TEST(budget_splits_into_sub_batches)
 {
-    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_pipe);
-    size_t one = ov_sdxl_pipeline_arena_bytes(g_pipe, 1, 1, 128, 128, 77);
-    size_t three = ov_sdxl_pipeline_arena_bytes(g_pipe, 3, 1, 128, 128, 77);
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_tiny.pipe);
+    size_t one = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 1, 1, 128, 128, 77);
+    size_t three = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 3, 1, 128, 128, 77);
     ck_assert_uint_gt(three, one);
-    ov_sdxl_load_opts o = {.model_path = g_model,
+    ov_sdxl_load_opts o = {.model_path = g_tiny.model,
                            .weight_dtype = -1,
                            .budget_bytes = (size_t)in->weight_bytes + one + (three - one) / 4};
     ov_sdxl_pipeline *p = NULL;
@@ -231,8 +206,8 @@ START_TEST(budget_splits_into_sub_batches)
     r.steps = 1;
     ov_sdxl_result split, whole;
     gen_ok(p, &r, &split);
-    gen_ok(g_pipe, &r, &whole);
-    size_t est = ov_sdxl_pipeline_unet_bytes(g_pipe, 6, 16, 16, 77);
+    gen_ok(g_tiny.pipe, &r, &whole);
+    size_t est = ov_sdxl_pipeline_unet_bytes(g_tiny.pipe, 6, 16, 16, 77);
     fprintf(stderr,
             "budget %zu MiB: %d sub-batches of %d; arena %zu KiB, peak %zu KiB; unsplit: arena %zu KiB, "
             "UNet-phase "
@@ -307,7 +282,7 @@ START_TEST(bad_inputs_are_clear_errors)
         apply_field(&r, cases[i].field, cases[i].v);
         ov_sdxl_result res;
         char err[512] = "";
-        int rc = ov_sdxl_generate(g_pipe, &r, NULL, NULL, &res, err, sizeof err);
+        int rc = ov_sdxl_generate(g_tiny.pipe, &r, NULL, NULL, &res, err, sizeof err);
         ck_assert_msg(rc == OV_EINVAL, "%s: rc %d", cases[i].what, rc);
         ck_assert_msg(strstr(err, cases[i].needle) != NULL, "%s: message '%s'", cases[i].what, err);
         ck_assert_ptr_null(res.rgb);
@@ -328,15 +303,15 @@ START_TEST(prompt_edge_cases)
     r.steps = 1;
     ov_sdxl_result res;
     r.prompt = "";
-    gen_ok(g_pipe, &r, &res);
+    gen_ok(g_tiny.pipe, &r, &res);
     ov_sdxl_result_free(&res);
     r.prompt = "((a:";
     r.emphasis = 1;
-    gen_ok(g_pipe, &r, &res);
+    gen_ok(g_tiny.pipe, &r, &res);
     ov_sdxl_result_free(&res);
     r.prompt = "(cat:1.4), [dog], ((masterpiece)), (broken:abc";
     r.negative_prompt = "(blurry:1.2)";
-    gen_ok(g_pipe, &r, &res);
+    gen_ok(g_tiny.pipe, &r, &res);
     ov_sdxl_result_free(&res);
     r.emphasis = 0;
 
@@ -347,7 +322,7 @@ START_TEST(prompt_edge_cases)
     r.prompt = huge;
     r.negative_prompt = NULL;
     char err[512] = "";
-    int rc = ov_sdxl_generate(g_pipe, &r, NULL, NULL, &res, err, sizeof err);
+    int rc = ov_sdxl_generate(g_tiny.pipe, &r, NULL, NULL, &res, err, sizeof err);
     ck_assert_int_eq(rc, OV_EINVAL);
     ck_assert_msg(strstr(err, "prompt too long") != NULL, "%s", err);
 
@@ -357,11 +332,11 @@ START_TEST(prompt_edge_cases)
         n += (size_t)snprintf(huge + n, sizeof huge - n, "red cat, ");
     r.prompt = huge;
     r.negative_prompt = "blurry";
-    gen_ok(g_pipe, &r, &res);
+    gen_ok(g_tiny.pipe, &r, &res);
     ov_sdxl_result_free(&res);
     r.prompt = "cat";
     r.negative_prompt = huge;
-    gen_ok(g_pipe, &r, &res);
+    gen_ok(g_tiny.pipe, &r, &res);
     ov_sdxl_result_free(&res);
 }
 END_TEST
@@ -398,7 +373,7 @@ START_TEST(nan_weights_fail_the_job)
     const char *needles[] = {"UNet produced NaN", "VAE produced NaN"};
     for (int i = 0; i < 2; i++) {
         char path[600];
-        snprintf(path, sizeof path, "%s/nan%d.safetensors", g_dir, i);
+        snprintf(path, sizeof path, "%s/nan%d.safetensors", g_tiny.dir, i);
         write_poisoned(path, tensors[i]);
         ov_sdxl_load_opts o = {.model_path = path, .weight_dtype = -1};
         ov_sdxl_pipeline *p = NULL;
@@ -433,7 +408,7 @@ START_TEST(cancel_stops_the_run)
     ov_sdxl_result res;
     int64_t calls = 0;
     char err[256];
-    int rc = ov_sdxl_generate(g_pipe, &r, cancel_at, &calls, &res, err, sizeof err);
+    int rc = ov_sdxl_generate(g_tiny.pipe, &r, cancel_at, &calls, &res, err, sizeof err);
     ck_assert_int_eq(rc, OV_ECANCELED);
     ck_assert_ptr_null(res.rgb);
     ck_assert_int_le(calls, 5); /* text 0/1, text 1/1, denoise 1, denoise 2 */
@@ -450,7 +425,7 @@ START_TEST(load_errors_name_the_problem)
     /* a checkpoint with only the UNet's first tensor: refused, naming the first missing component
      * tensor in its single-file name */
     char path[600];
-    snprintf(path, sizeof path, "%s/partial.safetensors", g_dir);
+    snprintf(path, sizeof path, "%s/partial.safetensors", g_tiny.dir);
     ov_mk_list l;
     ov_mk_list_init(&l);
     ck_assert_int_eq(ov_mk_sdxl_unet(&l, "tiny"), 0);
@@ -471,7 +446,7 @@ START_TEST(load_errors_name_the_problem)
             strstr(err, "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight"),
         "%s", err);
     /* weights over the budget */
-    o.model_path = g_model;
+    o.model_path = g_tiny.model;
     o.budget_bytes = 1 << 20;
     rc = ov_sdxl_pipeline_load(&o, &p, err, sizeof err);
     ck_assert_int_eq(rc, OV_EBUDGET);
