@@ -215,6 +215,49 @@ START_TEST(seeded_and_batch_equals_singles)
 }
 END_TEST
 
+/* A budget that holds one image's UNet batch but not three: image-to-image splits into sub-batches
+ * like text-to-image (the init image is encoded once, before the first), same pictures within 1. */
+START_TEST(budget_splits_into_sub_batches)
+{
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_tiny.pipe);
+    size_t one = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 1, 1, 128, 128, 77);
+    size_t three = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 3, 1, 128, 128, 77);
+    ov_sdxl_load_opts o = {.model_path = g_tiny.model,
+                           .weight_dtype = -1,
+                           .budget_bytes = (size_t)in->weight_bytes + one + (three - one) / 4};
+    ov_sdxl_pipeline *p = NULL;
+    char err[512];
+    ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
+    static uint8_t pic[128 * 128 * 3];
+    for (int y = 0; y < 128; y++)
+        for (int x = 0; x < 128; x++) {
+            pic[(y * 128 + x) * 3] = (uint8_t)(2 * x);
+            pic[(y * 128 + x) * 3 + 1] = (uint8_t)(2 * y);
+            pic[(y * 128 + x) * 3 + 2] = (uint8_t)(x ^ y);
+        }
+    ov_sdxl_request r = base_req();
+    r.width = r.height = 128;
+    r.count = 3;
+    r.steps = 2;
+    r.init_image = pic;
+    ov_sdxl_result split, whole;
+    int rc = ov_sdxl_generate(p, &r, NULL, NULL, &split, err, sizeof err);
+    ck_assert_msg(rc == 0, "split run: %d %s", rc, err);
+    gen_ok(&r, &whole);
+    ck_assert_int_eq(whole.sub_batches, 1);
+    ck_assert_int_ge(split.sub_batches, 2);
+    ck_assert_int_eq(split.steps_run, 1);
+    const size_t n = sizeof pic * 3;
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_le(abs((int)split.rgb[k] - (int)whole.rgb[k]), 1);
+    fprintf(stderr, "image-to-image under a budget: %d sub-batches of %d, arena %zu KiB\n", split.sub_batches,
+            split.batch_images, split.arena_bytes >> 10);
+    ov_sdxl_result_free(&split);
+    ov_sdxl_result_free(&whole);
+    ov_sdxl_pipeline_free(p);
+}
+END_TEST
+
 typedef struct phases {
     int text, encode, denoise_last, denoise_total, decode;
 } phases;
@@ -297,6 +340,7 @@ int main(void)
     tcase_add_test(tc, init_image_steers_the_result);
     tcase_add_test(tc, seeded_and_batch_equals_singles);
     tcase_add_test(tc, progress_counts_the_steps_run);
+    tcase_add_test(tc, budget_splits_into_sub_batches);
     tcase_add_test(tc, bad_strength_is_a_clear_error);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
