@@ -478,19 +478,20 @@ static void bench_attention(void)
         {"Qwen prefill 1x28(4)x4096x128 causal", 1, 28, 4, 4096, 128, 1},
     };
     /* the general kernel first: should a flash variant fault, the context is lost for the rest */
-    static const char *const modes[7] = {"0", "1", "2", "3", "5", "6", "4"};
-    static const char *const mode_names[7] = {"general kernel",
+    static const char *const modes[8] = {"0", "1", "2", "3", "5", "6", "7", "4"};
+    static const char *const mode_names[8] = {"general kernel",
                                               "flash 1 (8 warps x 16 rows)",
                                               "flash 2 (2 CTA/SM cap)",
                                               "flash 3 (4 warps x 32 rows)",
                                               "flash 5 (1, Q in registers)",
                                               "flash 6 (5, 128-key tiles)",
+                                              "flash 7 (cuDNN fused SDPA)",
                                               "flash default (per shape)"};
     printf(
         "\n### attention (bf16)\n\n| shape | kernel | Lq timed | time | TFLOP/s |\n|---|---|---|---|---|\n");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct attn_shape *a = &shapes[si];
-        for (int m = 0; m < 7; m++) {
+        for (int m = 0; m < 8; m++) {
             setenv("OURVIDZ_CUDA_FLASH", modes[m], 1);
             ov_backend *be = NULL;
             if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
@@ -508,16 +509,20 @@ static void bench_attention(void)
                 ov_backend_close(be);
                 continue;
             }
-            long long f0 = ov_backend_cuda_flash_calls(be);
+            long long f0 = ov_backend_cuda_flash_calls(be), s0 = ov_backend_cuda_sdpa_calls(be);
             int64_t lq = 0;
             double t = time_attention(be, &q, &k, &v, &o, a->causal, &lq);
             int used_flash = ov_backend_cuda_flash_calls(be) > f0;
+            const int sdpa_declined = modes[m][0] == '7' && ov_backend_cuda_sdpa_calls(be) == s0;
             if (t > 0) {
                 double flops = 4.0 * (double)a->B * (double)a->Hq * (double)lq * (double)a->L * (double)a->D;
                 if (a->causal) /* the last lq rows of an L x L causal square */
                     flops *= ((double)a->L - (double)lq / 2.0) / (double)a->L;
                 printf("| %s | %s%s | %lld%s | %.2f ms | %.1f |\n", a->what, mode_names[m],
-                       m > 0 && !used_flash ? " (NOT dispatched: general kernel ran)" : "", (long long)lq,
+                       m > 0 && !used_flash       ? " (NOT dispatched: general kernel ran)"
+                       : sdpa_declined ? " (cuDNN declined: static flash variant ran)"
+                                                  : "",
+                       (long long)lq,
                        lq == a->L ? "" : " (slice)", t * 1e3, flops / t * 1e-12);
             }
             dev_free(be, &q);

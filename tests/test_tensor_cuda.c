@@ -696,16 +696,16 @@ static void body_flash_wan(pair *p, int want)
 }
 
 /* Every variant pinned, the default (mode 4: small calls take the static choice), the general
- * kernel, and "4t": mode 4 with OURVIDZ_CUDA_FLASH_TUNE_MIN=0, so every case's first call times all
+ * kernel, "4t": mode 4 with OURVIDZ_CUDA_FLASH_TUNE_MIN=0, so every case's first call times all
  * variants (the output must still be complete and right), then one case again on the same backend
- * runs its class's cached choice. */
+ * runs its class's cached choice; and "7": cuDNN's fused SDPA for the non-causal cases it takes. */
 static void flash_modes(int dt)
 {
-    static const char *const modes[8] = {"1", "2", "3", "5", "6", "4", "0", "4t"};
+    static const char *const modes[9] = {"1", "2", "3", "5", "6", "4", "0", "4t", "7"};
     static void (*const bodies[3])(pair *, int) = {body_flash_a, body_flash_b, body_flash_wan};
     /* the split-K decode kernel would take the Lq 1 cases first (t_decode_attn tests it) */
     ck_assert_int_eq(setenv("OURVIDZ_CUDA_DECODE_ATTN", "0", 1), 0);
-    for (int m = 0; m < 8; m++) {
+    for (int m = 0; m < 9; m++) {
         const int tuned = modes[m][1] == 't';
         ck_assert_int_eq(setenv("OURVIDZ_CUDA_FLASH", tuned ? "4" : modes[m], 1), 0);
         if (tuned)
@@ -713,9 +713,13 @@ static void flash_modes(int dt)
         for (int b = 0; b < 3; b++) {
             pair p;
             pair_begin(&p, dt);
+            const long long sdpa0 = ov_backend_cuda_sdpa_calls(p.gpu.be);
             bodies[b](&p, modes[m][0] != '0');
             if (tuned && b == 0) /* body_flash_a's first case again: its class's cached variant */
                 flash_case(&p, 1, 2, 2, 200, 200, 128, 0, 1);
+            if (modes[m][0] == '7') /* cuDNN's SDPA where it took the case (cuDNN >= 9.13.1), checked alike */
+                fprintf(stderr, "flash mode 7 [%s], body %d: %lld call(s) served by cuDNN SDPA\n",
+                        ov_dtype_name(dt), b, ov_backend_cuda_sdpa_calls(p.gpu.be) - sdpa0);
             pair_end(&p);
         }
         unsetenv("OURVIDZ_CUDA_FLASH_TUNE_MIN");

@@ -396,6 +396,11 @@ extern "C" long long ov_backend_cuda_flash_calls(const ov_backend *be)
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->flash_calls : 0;
 }
 
+extern "C" long long ov_backend_cuda_sdpa_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->sdpa_calls : 0;
+}
+
 extern "C" long long ov_backend_cuda_decode_attn_calls(const ov_backend *be)
 {
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->decode_calls : 0;
@@ -508,6 +513,7 @@ extern "C" void ov_backend_cuda_close(ov_backend *be)
         if (c->stream)
             (void)cudaStreamSynchronize(c->stream);
         ov_cuda_prof_close(c);
+        ov_cuda_sdpa_close(c); /* its plans hold the cuDNN handle */
         ov_cuda_cudnn_close(c);
         ov_cuda_lt_close(c);
         if (c->scratch)

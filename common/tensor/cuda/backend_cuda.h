@@ -24,6 +24,8 @@ void ov_backend_cuda_close(ov_backend *be);
 /* Attention calls on be served by the tensor-core flash kernel so far (tests and benchmarks check
  * the dispatch with it). */
 long long ov_backend_cuda_flash_calls(const ov_backend *be);
+/* Attention calls cuDNN's fused SDPA served (OURVIDZ_CUDA_FLASH=7). */
+long long ov_backend_cuda_sdpa_calls(const ov_backend *be);
 /* Attention calls on be served by the split-K decode kernel (Lq <= 8; off with
  * $OURVIDZ_CUDA_DECODE_ATTN=0, read at open) so far. */
 long long ov_backend_cuda_decode_attn_calls(const ov_backend *be);

@@ -301,6 +301,19 @@ static int ws_reserve(ov_backend *be, const char *op, size_t bytes)
     return 0;
 }
 
+/* For sdpa_cudnn.cu: the same handle and workspace (one stream, so never in use by two calls). */
+const ov_cudnn_api *ov_cuda_cudnn_ready(ov_backend *be)
+{
+    return cdn_ready(ov_cuda_of(be));
+}
+
+int ov_cuda_cudnn_ws(ov_backend *be, const char *op, size_t bytes, void **ws)
+{
+    int rc = ws_reserve(be, op, bytes);
+    *ws = rc ? NULL : ov_cuda_of(be)->cudnn_ws;
+    return rc;
+}
+
 static int fits_int(int64_t v)
 {
     return v >= 0 && v <= INT_MAX;

@@ -32,6 +32,8 @@ typedef struct ov_cuda {
     void *blas_ws;         /* cuBLAS workspace bound to the handle */
     char name[16];         /* "cuda:N" */
     long long flash_calls; /* attention calls the flash kernel served */
+    struct ov_sdpa_cache *sdpa_cache; /* cuDNN SDPA plans per shape (sdpa_cudnn.cu; NULL until used) */
+    long long sdpa_calls;             /* attention calls cuDNN's SDPA served */
     int flash; /* flash attention: 0 off, 1-3, 5, 6 one variant, 4 per shape (ov_cuda_flash_mode) */
     struct {
         uint32_t key; /* shape class (flash_attn_cuda.cu fa_class) */
@@ -213,9 +215,15 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
                             const ov_tensor *v, const ov_attn_params *p);
 /* $OURVIDZ_CUDA_FLASH read when a backend opens: "0" -> 0 (general kernel only), "1".."3", "5", "6"
  * -> that flash variant (flash_attn_cuda.cu: 1 = 8 warps x 16 rows, 2 = capped for 2 CTAs/SM, 3 =
- * 32 rows per warp, 5 = 1 with Q resident in registers, 6 = 5 with 128-key tiles), "4" or anything
+ * 32 rows per warp, 5 = 1 with Q resident in registers, 6 = 5 with 128-key tiles, 7 = cuDNN's
+ * fused SDPA where it takes the case), "4" or anything
  * else -> 4 (per shape: every variant timed at a shape class's first large call, the fastest kept). */
 int ov_cuda_flash_mode(void);
+/* sdpa_cudnn.cu: cuDNN's fused SDPA (graph API, cuDNN >= 9.13.1) for non-causal, unbiased bf16/f16
+ * attention with D contiguous: 0 or an error once launched, 1 when cuDNN does not take the case. */
+int ov_cuda_sdpa_cudnn(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
+                       const ov_attn_params *p);
+void ov_cuda_sdpa_close(ov_cuda *c);
 /* decode_attn_cuda.cu: split-K (flash-decoding) kernel for Lq <= 8, no bias, D <= 256 with D % 8
  * == 0, q/k/v/o all f32, f16 or bf16: 0 or an error once launched, 1 when the case does not fit
  * (or $OURVIDZ_CUDA_DECODE_ATTN=0 turned it off at open). */

@@ -78,6 +78,15 @@ static void load(void)
     SYM(GetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize")
     SYM(ConvolutionForward, "cudnnConvolutionForward")
 #undef SYM
+    /* optional: the graph API (fused attention); all or none */
+    const int graph = !sym(lib, &a.BackendCreateDescriptor, "cudnnBackendCreateDescriptor") &&
+                      !sym(lib, &a.BackendDestroyDescriptor, "cudnnBackendDestroyDescriptor") &&
+                      !sym(lib, &a.BackendSetAttribute, "cudnnBackendSetAttribute") &&
+                      !sym(lib, &a.BackendGetAttribute, "cudnnBackendGetAttribute") &&
+                      !sym(lib, &a.BackendFinalize, "cudnnBackendFinalize") &&
+                      !sym(lib, &a.BackendExecute, "cudnnBackendExecute");
+    if (!graph)
+        a.BackendCreateDescriptor = NULL;
     if (missing) {
         fprintf(stderr, "cuda: cuDNN not available (%s lacks %s), conv2d uses im2col\n", path, missing);
         dlclose(lib);

@@ -11,6 +11,8 @@
 #include <cudnn.h>
 #endif
 
+#include "common/tensor/backend.h"
+
 #if defined(CUDNN_MAJOR) && CUDNN_MAJOR == 9
 #define OV_HAVE_CUDNN 1
 
@@ -38,11 +40,25 @@ typedef struct ov_cudnn_api {
     decltype(&cudnnFindConvolutionForwardAlgorithmEx) FindConvolutionForwardAlgorithmEx;
     decltype(&cudnnGetConvolutionForwardWorkspaceSize) GetConvolutionForwardWorkspaceSize;
     decltype(&cudnnConvolutionForward) ConvolutionForward;
+    /* The graph (backend) API, for fused attention (sdpa_cudnn.cu); NULL when the library lacks it
+     * (conv2d does not need it). */
+    decltype(&cudnnBackendCreateDescriptor) BackendCreateDescriptor;
+    decltype(&cudnnBackendDestroyDescriptor) BackendDestroyDescriptor;
+    decltype(&cudnnBackendSetAttribute) BackendSetAttribute;
+    decltype(&cudnnBackendGetAttribute) BackendGetAttribute;
+    decltype(&cudnnBackendFinalize) BackendFinalize;
+    decltype(&cudnnBackendExecute) BackendExecute;
 } ov_cudnn_api;
 
 /* The process-wide table: loaded on the first call (pthread_once; one stderr line saying which
  * library was loaded or why none was), NULL when cuDNN is unavailable. */
 const ov_cudnn_api *ov_cudnn_get(void);
+
+/* conv_cuda.cu: be's cuDNN handle on its stream (made at the first use; NULL when cuDNN is off for
+ * be), and the cuDNN workspace of at least `bytes` (0, 1 = no memory: fall back, or a sticky
+ * error). One stream: conv2d and attention never use them at the same time. */
+const ov_cudnn_api *ov_cuda_cudnn_ready(ov_backend *be);
+int ov_cuda_cudnn_ws(ov_backend *be, const char *op, size_t bytes, void **ws);
 #endif
 
 /* 1 when the table above loads (loads it on the first call), else 0. */

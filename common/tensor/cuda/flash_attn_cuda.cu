@@ -346,7 +346,7 @@ static int fa_aligned(const ov_tensor *t)
 int ov_cuda_flash_mode(void)
 {
     const char *e = getenv("OURVIDZ_CUDA_FLASH");
-    if (e && e[0] >= '0' && e[0] <= '6' && e[1] == '\0')
+    if (e && e[0] >= '0' && e[0] <= '7' && e[1] == '\0')
         return e[0] - '0';
     return 4;
 }
@@ -521,9 +521,17 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
      * 5 = 1 with Q kept in registers across K tiles (D 128: 207 registers, D 64: 152, no spills;
      *     added 2026-11-27 after the last GPU run: not yet measured);
      * 6 = 5 with 128-key K/V tiles (D 128: 250 registers, 174 KB shared; D 64: 216; no spills;
-     *     unmeasured likewise) */
+     *     unmeasured likewise);
+     * 7 = cuDNN's fused SDPA (sdpa_cudnn.cu) for the non-causal cases it takes, else the static
+     *     choice (unmeasured: not a tuning candidate until a GPU run shows it correct and fast) */
     const bool f16 = dt == OV_DTYPE_F16;
     int mode = ov_cuda_of(be)->flash;
+    if (mode == 7) { /* cuDNN's fused SDPA where it takes the case (sdpa_cudnn.cu), else the static variant */
+        int rc = ov_cuda_sdpa_cudnn(be, o, q, k, v, p);
+        if (rc <= 0)
+            return rc;
+        mode = fa_auto_mode(D, a.causal != 0);
+    }
     if (mode == 4) {
         int ran = 0, rc = fa_pick(be, a, B, Hq, D, f16, &mode, &ran);
         if (rc || ran)

@@ -12,6 +12,7 @@ set(OV_TENSOR_CUDA_SOURCES
   cudnn_loader.cu
   attention_cuda.cu
   flash_attn_cuda.cu
+  sdpa_cudnn.cu
   decode_attn_cuda.cu
   weight_cuda.cu
   profile_cuda.cu
