@@ -417,34 +417,148 @@ static uint32_t fa_class(int64_t D, bool causal, bool f16, int64_t Lq, int64_t L
            fa_log2(BH) << 15;
 }
 
-/* Time every variant on this call and remember the fastest for its class: 0 (*mode set) or an
- * error; event failures fall back to the static choice (*mode set, nothing cached). */
-static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, int64_t B, int64_t Hq, int64_t D, bool f16,
-                   int *mode)
+/* The call's tensors, for the cuDNN candidate (mode 7), which takes them rather than fa_args. */
+struct fa_call {
+    ov_tensor *o;
+    const ov_tensor *q, *k, *v;
+    const ov_attn_params *p;
+};
+
+/* Variant `mode` (1, 2, 3, 5, 6, or 7 = cuDNN's SDPA: 1 when it declines). */
+static int fa_run_any(ov_backend *be, int mode, const fa_args &a, const fa_call &call, int64_t B, int64_t Hq,
+                      int64_t D, bool f16)
 {
-    static const int cand[] = {1, 2, 3, 5, 6};
+    if (mode == 7)
+        return ov_cuda_sdpa_cudnn(be, call.o, call.q, call.k, call.v, call.p);
+    return fa_run(be, mode, a, B, Hq, D, f16);
+}
+
+/* out[0] = max |x − y| (NaN wins), out[1] = max |y|, as float bits (non-negative: atomicMax on the bits). */
+template <bool F16> __global__ void k_fa_cmp(const uint16_t *x, const uint16_t *y, int64_t n, unsigned *out)
+{
+    float d = 0.0f, m = 0.0f;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const float a = F16 ? __half2float(__ushort_as_half(x[i])) : __uint_as_float((unsigned)x[i] << 16);
+        const float b = F16 ? __half2float(__ushort_as_half(y[i])) : __uint_as_float((unsigned)y[i] << 16);
+        const float e = fabsf(a - b);
+        if (!(e <= d))
+            d = e; /* a NaN difference is kept */
+        m = fmaxf(m, fabsf(b));
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float od = __shfl_xor_sync(0xffffffffu, d, o), om = __shfl_xor_sync(0xffffffffu, m, o);
+        if (!(od <= d))
+            d = od;
+        m = fmaxf(m, om);
+    }
+    if ((threadIdx.x & 31) == 0) {
+        atomicMax(&out[0], __float_as_uint(d));
+        atomicMax(&out[1], __float_as_uint(m));
+    }
+}
+
+/* Before cuDNN's SDPA may compete for a class, its output must agree with variant 1's on this call
+ * (both bf16/f16: |Δ| <= 2e-2 + 2e-2·max|ref| over o's storage span): 1 agrees, 0 declined or
+ * disagrees (one stderr line), < 0 a device error. o ends up holding a correct result either way. */
+static int fa_cudnn_agrees(ov_backend *be, const fa_args &a, const fa_call &call, int64_t B, int64_t Hq, int64_t D,
+                           bool f16)
+{
+    ov_cuda *c = ov_cuda_of(be);
+    const ov_tensor *o = call.o;
+    int64_t span = 1;
+    for (int i = 0; i < o->ndim; i++) {
+        if (o->stride[i] < 0)
+            return 0;
+        span += (o->shape[i] - 1) * o->stride[i];
+    }
+    if (span > 4 * ov_tensor_nelem(o))
+        return 0; /* a sparse view: not worth checking, cuDNN stays out */
+    int rc = fa_run(be, 1, a, B, Hq, D, f16);
+    if (rc)
+        return rc;
+    void *scr = NULL;
+    const size_t bytes = (size_t)span * 2;
+    if ((rc = ov_cuda_scratch(be, bytes + 64, &scr, "attention")))
+        return rc;
+    uint16_t *ref = (uint16_t *)scr;
+    unsigned *res = (unsigned *)((char *)scr + ((bytes + 15) & ~(size_t)15));
+    if ((rc = ov_cuda_check(be, cudaMemcpyAsync(ref, o->data, bytes, cudaMemcpyDeviceToDevice, c->stream),
+                            "attention", "cudaMemcpyAsync(flash reference)")) ||
+        (rc = ov_cuda_check(be, cudaMemsetAsync(res, 0, 2 * sizeof(unsigned), c->stream), "attention",
+                            "cudaMemsetAsync")))
+        return rc;
+    rc = ov_cuda_sdpa_cudnn(be, call.o, call.q, call.k, call.v, call.p);
+    if (rc == 1) { /* declined: o still holds variant 1's result */
+        return 0;
+    }
+    if (rc)
+        return rc;
+    const unsigned blocks = (unsigned)((span + 255) / 256 < 1024 ? (span + 255) / 256 : 1024);
+    if (f16)
+        k_fa_cmp<true><<<blocks, 256, 0, c->stream>>>((const uint16_t *)o->data, ref, span, res);
+    else
+        k_fa_cmp<false><<<blocks, 256, 0, c->stream>>>((const uint16_t *)o->data, ref, span, res);
+    unsigned h[2] = {0, 0};
+    if ((rc = ov_cuda_launched(be, "attention")) ||
+        (rc = ov_cuda_check(be, cudaMemcpyAsync(h, res, sizeof h, cudaMemcpyDeviceToHost, c->stream), "attention",
+                            "cudaMemcpyAsync(compare)")) ||
+        (rc = ov_cuda_check(be, cudaStreamSynchronize(c->stream), "attention", "cudaStreamSynchronize")))
+        return rc;
+    float d, m;
+    memcpy(&d, &h[0], sizeof d);
+    memcpy(&m, &h[1], sizeof m);
+    if (d <= 2e-2f + 2e-2f * m)
+        return 1;
+    fprintf(stderr,
+            "cuda (%s): cuDNN SDPA disagrees with the flash kernel (max |d| %g, max |ref| %g) for B·H %lld Lq %d "
+            "Lk %d D %lld: not used for this class\n",
+            c->name, (double)d, (double)m, (long long)(B * Hq), a.Lq, a.Lk, (long long)D);
+    /* o holds cuDNN's disagreeing result: put the reference back */
+    return ov_cuda_check(be, cudaMemcpyAsync(o->data, ref, bytes, cudaMemcpyDeviceToDevice, c->stream), "attention",
+                         "cudaMemcpyAsync(flash reference back)");
+}
+
+/* Time every variant on this call and remember the fastest for its class: 0 (*mode set) or an
+ * error; event failures fall back to the static choice (*mode set, nothing cached). cuDNN's SDPA
+ * (7) competes once it agreed with variant 1 on this call (fa_cudnn_agrees). */
+static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, const fa_call &call, int64_t B, int64_t Hq,
+                   int64_t D, bool f16, int *mode)
+{
+    int cand[] = {1, 2, 3, 5, 6, 7};
     enum { NC = sizeof cand / sizeof cand[0], ROUNDS = 2 };
     ov_cuda *c = ov_cuda_of(be);
+    int nc = NC - 1; /* 7 only when it agrees */
+    if (!a.causal) {
+        int ag = fa_cudnn_agrees(be, a, call, B, Hq, D, f16);
+        if (ag < 0)
+            return ag;
+        nc = ag ? NC : NC - 1;
+    }
     cudaEvent_t ev[ROUNDS][NC][2];
     memset(ev, 0, sizeof ev);
     int ok = 1, rc = 0;
     for (int r = 0; r < ROUNDS && ok; r++)
-        for (int i = 0; i < NC && ok; i++)
+        for (int i = 0; i < nc && ok; i++)
             ok = cudaEventCreate(&ev[r][i][0]) == cudaSuccess && cudaEventCreate(&ev[r][i][1]) == cudaSuccess;
     float best = 1e30f;
     *mode = fa_auto_mode(D, a.causal != 0);
-    int best_mode = *mode, runs = 0;
+    int best_mode = *mode, runs = 0, declined = 0;
     for (int r = 0; r < ROUNDS && ok && !rc; r++)
-        for (int i = 0; i < NC && !rc; i++) {
+        for (int i = 0; i < nc && !rc; i++) {
             ok = ok && cudaEventRecord(ev[r][i][0], c->stream) == cudaSuccess;
-            rc = fa_run(be, cand[i], a, B, Hq, D, f16);
-            runs++;
+            rc = fa_run_any(be, cand[i], a, call, B, Hq, D, f16);
+            if (rc == 1) { /* cuDNN declined after all: it did not run, drop it */
+                rc = 0;
+                declined = 1;
+            } else {
+                runs++;
+            }
             ok = ok && cudaEventRecord(ev[r][i][1], c->stream) == cudaSuccess;
         }
-    if (!runs) /* no events: this call still needs its output */
-        rc = fa_run(be, *mode, a, B, Hq, D, f16);
-    if (!rc && ok && cudaEventSynchronize(ev[ROUNDS - 1][NC - 1][1]) == cudaSuccess) {
-        for (int i = 0; i < NC; i++)
+    if (!runs || declined) /* no events, or the last candidate declined: this call needs its output */
+        rc = rc ? rc : fa_run(be, *mode, a, B, Hq, D, f16);
+    if (!rc && ok && cudaEventSynchronize(ev[ROUNDS - 1][nc - 1][1]) == cudaSuccess) {
+        for (int i = 0; i < nc - declined * (cand[nc - 1] == 7); i++)
             for (int r = 0; r < ROUNDS; r++) {
                 float ms = 0.0f;
                 if (cudaEventElapsedTime(&ms, ev[r][i][0], ev[r][i][1]) == cudaSuccess && ms < best) {
@@ -474,7 +588,8 @@ static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, int64_t B, in
 
 /* Mode 4's variant for this call: cached, measured now (the call is then already done: *ran = 1),
  * or the static choice. */
-static int fa_pick(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq, int64_t D, bool f16, int *mode, int *ran)
+static int fa_pick(ov_backend *be, const fa_args &a, const fa_call &call, int64_t B, int64_t Hq, int64_t D, bool f16,
+                   int *mode, int *ran)
 {
     ov_cuda *c = ov_cuda_of(be);
     *ran = 0;
@@ -490,7 +605,7 @@ static int fa_pick(ov_backend *be, const fa_args &a, int64_t B, int64_t Hq, int6
             return 0;
         }
     *ran = 1;
-    return fa_tune(be, key, a, B, Hq, D, f16, mode);
+    return fa_tune(be, key, a, call, B, Hq, D, f16, mode);
 }
 
 int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k,
@@ -523,19 +638,21 @@ int ov_cuda_flash_attention(ov_backend *be, ov_tensor *o, const ov_tensor *q, co
      * 6 = 5 with 128-key K/V tiles (D 128: 250 registers, 174 KB shared; D 64: 216; no spills;
      *     unmeasured likewise);
      * 7 = cuDNN's fused SDPA (sdpa_cudnn.cu) for the non-causal cases it takes, else the static
-     *     choice (unmeasured: not a tuning candidate until a GPU run shows it correct and fast) */
+     *     choice; in mode 4's tuning a candidate once its output agreed with variant 1's
+     *     (fa_cudnn_agrees; unmeasured) */
     const bool f16 = dt == OV_DTYPE_F16;
     int mode = ov_cuda_of(be)->flash;
-    if (mode == 7) { /* cuDNN's fused SDPA where it takes the case (sdpa_cudnn.cu), else the static variant */
+    if (mode == 4) {
+        const fa_call call = {o, q, k, v, p};
+        int ran = 0, rc = fa_pick(be, a, call, B, Hq, D, f16, &mode, &ran);
+        if (rc || ran)
+            return rc; /* measured on this very call: the output is written */
+    }
+    if (mode == 7) { /* pinned, or the tuned choice: cuDNN where it takes the case, else the static variant */
         int rc = ov_cuda_sdpa_cudnn(be, o, q, k, v, p);
         if (rc <= 0)
             return rc;
         mode = fa_auto_mode(D, a.causal != 0);
-    }
-    if (mode == 4) {
-        int ran = 0, rc = fa_pick(be, a, B, Hq, D, f16, &mode, &ran);
-        if (rc || ran)
-            return rc; /* measured on this very call: the output is written */
     }
     return fa_run(be, mode, a, B, Hq, D, f16);
 }

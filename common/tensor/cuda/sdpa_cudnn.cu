@@ -196,6 +196,8 @@ int ov_cuda_sdpa_cudnn(ov_backend *be, ov_tensor *o, const ov_tensor *q, const o
         (uintptr_t)v->data % 16 || (uintptr_t)o->data % 16)
         return 1;
     ov_cuda *c = ov_cuda_of(be);
+    if (!c->cudnn) /* OURVIDZ_CUDA_CUDNN=0: no cuDNN at all */
+        return 1;
     const ov_cudnn_api *a = ov_cuda_cudnn_ready(be);
     if (!a || !a->BackendCreateDescriptor || a->version < 91301)
         return 1;
