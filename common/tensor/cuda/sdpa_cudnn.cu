@@ -31,24 +31,26 @@ struct sdpa_key {
     int dt;
 };
 
-struct sdpa_ent {
-    int used, ok;
-    struct sdpa_key k;
-    cudnnBackendDescriptor_t plan;
-    int64_t ws;
-};
-
-struct ov_sdpa_cache {
-    struct sdpa_ent e[SDPA_SLOTS];
-    int next;
-};
-
-/* Descriptors made while building one plan, destroyed together (the plan keeps what it needs). */
+/* Every descriptor made for one plan (tensors, the operation, the graph, heuristics, engine
+ * configs): kept alive with the plan, destroyed with it (the plan refers to them). */
 struct sdpa_build {
     const ov_cudnn_api *a;
     cudnnBackendDescriptor_t d[32];
     int n;
     cudnnStatus_t st; /* the first failure */
+};
+
+struct sdpa_ent {
+    int used, ok;
+    struct sdpa_key k;
+    cudnnBackendDescriptor_t plan;
+    int64_t ws;
+    struct sdpa_build b;
+};
+
+struct ov_sdpa_cache {
+    struct sdpa_ent e[SDPA_SLOTS];
+    int next;
 };
 
 static cudnnBackendDescriptor_t mk(struct sdpa_build *b, cudnnBackendDescriptorType_t type)
@@ -102,7 +104,8 @@ static cudnnBackendDescriptor_t tensor(struct sdpa_build *b, int64_t uid, cudnnD
     return d;
 }
 
-/* Build the plan for k: 0 with e->plan / e->ws set, or the cuDNN status that stopped it. */
+/* Build the plan for k: 0 with e->plan / e->ws / e->b set, or the cuDNN status that stopped it
+ * (everything made is destroyed then). */
 static cudnnStatus_t plan_make(const ov_cudnn_api *a, cudnnHandle_t h, const struct sdpa_key *k, struct sdpa_ent *e)
 {
     struct sdpa_build b = {a, {0}, 0, CUDNN_STATUS_SUCCESS};
@@ -165,8 +168,22 @@ static cudnnStatus_t plan_make(const ov_cudnn_api *a, cudnnHandle_t h, const str
         if (plan)
             (void)a->BackendDestroyDescriptor(plan);
     }
-    build_free(&b);
-    return e->plan ? CUDNN_STATUS_SUCCESS : st;
+    if (!e->plan) {
+        build_free(&b);
+        return st;
+    }
+    e->b = b;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* Destroy an entry's plan and the descriptors it refers to. */
+static void ent_free(const ov_cudnn_api *a, struct sdpa_ent *e)
+{
+    if (e->plan)
+        (void)a->BackendDestroyDescriptor(e->plan);
+    e->plan = NULL;
+    if (e->b.a)
+        build_free(&e->b);
 }
 
 static int key_of(struct sdpa_key *k, const ov_tensor *o, const ov_tensor *q, const ov_tensor *kt,
@@ -213,8 +230,7 @@ int ov_cuda_sdpa_cudnn(ov_backend *be, ov_tensor *o, const ov_tensor *q, const o
     if (!e) {
         e = &t->e[t->next];
         t->next = (t->next + 1) % SDPA_SLOTS;
-        if (e->plan)
-            (void)a->BackendDestroyDescriptor(e->plan);
+        ent_free(a, e);
         memset(e, 0, sizeof *e);
         e->used = 1;
         e->k = key;
@@ -266,8 +282,7 @@ void ov_cuda_sdpa_close(ov_cuda *c)
     struct ov_sdpa_cache *t = c->sdpa_cache;
     const ov_cudnn_api *a = t ? ov_cudnn_get() : NULL;
     for (int i = 0; a && i < SDPA_SLOTS; i++)
-        if (t->e[i].plan)
-            (void)a->BackendDestroyDescriptor(t->e[i].plan);
+        ent_free(a, &t->e[i]);
     free(t);
     c->sdpa_cache = NULL;
 }
