@@ -91,20 +91,8 @@ START_TEST(runs_match_diffusers)
     const char *cases[] = {"c0", "c1", "c2", "c3"};
     for (size_t ci = 0; ci < 4; ci++) {
         const char *c = cases[ci];
-        const int32_t *pr = rec(c, "params")->data;
         ov_sdxl_request r = base_req();
-        r.prompt = rec(c, "prompt")->data;
-        r.negative_prompt = rec(c, "negative")->data;
-        int kind;
-        ck_assert_int_eq(ov_sdxl_sampler_parse(rec(c, "sampler")->data, &kind, NULL, 0), 0);
-        r.sampler = kind;
-        r.steps = pr[0];
-        r.width = pr[1];
-        r.height = pr[2];
-        r.count = pr[3];
-        r.cfg = ((const float *)rec(c, "cfg")->data)[0];
-        r.init_noise = rec(c, "noise")->data;
-        r.keep_float = 1;
+        ov_sdxl_golden_request(&g_gold, c, &r);
         ov_sdxl_result res;
         gen_ok(g_tiny.pipe, &r, &res);
         char label[96];

@@ -6,6 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+void ov_sdxl_golden_request(const ov_golden *g, const char *c, ov_sdxl_request *r)
+{
+    const int32_t *pr = ov_golden_get(g, c, "params")->data;
+    r->prompt = ov_golden_get(g, c, "prompt")->data;
+    r->negative_prompt = ov_golden_get(g, c, "negative")->data;
+    int kind;
+    ck_assert_int_eq(ov_sdxl_sampler_parse(ov_golden_get(g, c, "sampler")->data, &kind, NULL, 0), 0);
+    r->sampler = kind;
+    r->steps = pr[0];
+    r->width = pr[1];
+    r->height = pr[2];
+    r->count = pr[3];
+    r->cfg = ((const float *)ov_golden_get(g, c, "cfg")->data)[0];
+    r->init_noise = ov_golden_get(g, c, "noise")->data;
+    r->keep_float = 1;
+}
+
 void ov_sdxl_expect_golden(const char *label, const ov_sdxl_result *res, const ov_golden_rec *lat,
                            const ov_golden_rec *img, const ov_golden_rec *u8)
 {

@@ -13,5 +13,9 @@
  * line "<label>: latents max|Δ| ..." to stderr, then Check assertions. */
 void ov_sdxl_expect_golden(const char *label, const ov_sdxl_result *res, const ov_golden_rec *lat,
                            const ov_golden_rec *img, const ov_golden_rec *u8);
+/* The request of golden case `c` over *r: prompt, negative, sampler, steps / width / height / count
+ * (the "params" record's first four), cfg, the stored initial noise, keep_float. Strings point
+ * into g. */
+void ov_sdxl_golden_request(const ov_golden *g, const char *c, ov_sdxl_request *r);
 
 #endif
