@@ -208,15 +208,8 @@ END_TEST
  * like text-to-image (the init image is encoded once, before the first), same pictures within 1. */
 START_TEST(budget_splits_into_sub_batches)
 {
-    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(g_tiny.pipe);
-    size_t one = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 1, 1, 128, 128, 77);
-    size_t three = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 3, 1, 128, 128, 77);
-    ov_sdxl_load_opts o = {.model_path = g_tiny.model,
-                           .weight_dtype = -1,
-                           .budget_bytes = (size_t)in->weight_bytes + one + (three - one) / 4};
-    ov_sdxl_pipeline *p = NULL;
+    ov_sdxl_pipeline *p = ov_sdxl_tiny_load_tight(&g_tiny, 128, NULL);
     char err[512];
-    ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
     static uint8_t pic[128 * 128 * 3];
     for (int y = 0; y < 128; y++)
         for (int x = 0; x < 128; x++) {

@@ -182,12 +182,9 @@ START_TEST(budget_splits_into_sub_batches)
     size_t one = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 1, 1, 128, 128, 77);
     size_t three = ov_sdxl_pipeline_arena_bytes(g_tiny.pipe, 3, 1, 128, 128, 77);
     ck_assert_uint_gt(three, one);
-    ov_sdxl_load_opts o = {.model_path = g_tiny.model,
-                           .weight_dtype = -1,
-                           .budget_bytes = (size_t)in->weight_bytes + one + (three - one) / 4};
-    ov_sdxl_pipeline *p = NULL;
+    ov_sdxl_load_opts o = {.model_path = g_tiny.model, .weight_dtype = -1};
+    ov_sdxl_pipeline *p = ov_sdxl_tiny_load_tight(&g_tiny, 128, &o.budget_bytes);
     char err[512];
-    ck_assert_msg(ov_sdxl_pipeline_load(&o, &p, err, sizeof err) == 0, "%s", err);
     ov_sdxl_request r = base_req();
     r.width = r.height = 128;
     r.count = 3;

@@ -332,8 +332,8 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
         return OV_EINVAL;
     }
     if (i2i) {
-        /* check the request first: a bad size fails before the download */
-        r.init_image = (const uint8_t *)"";
+        /* check the request first (sizes; reference_plan checked the strength): a bad one fails
+         * before the download */
         r.strength = strength;
         if ((rc = ov_sdxl_request_validate(s->p, &r, err, sizeof err)) ||
             (rc = reference_fetch(job_id, ref, r.width, r.height, fit, io, &init, &fetch_ms))) {

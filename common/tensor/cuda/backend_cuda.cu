@@ -129,6 +129,21 @@ int ov_cuda_need_float(const char *op, const ov_tensor *t, int allow_f8)
                           ov_dtype_name(dt) ? ov_dtype_name(dt) : "?");
 }
 
+int ov_cuda_enter_weighted(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x,
+                           const ov_tensor *w, const ov_tensor *b)
+{
+    int rc = ov_cuda_enter(be, op);
+    if (!rc)
+        rc = ov_cuda_need_float(op, y, 0);
+    if (!rc)
+        rc = ov_cuda_need_float(op, x, 0);
+    if (!rc)
+        rc = ov_cuda_need_weight(op, w);
+    if (!rc)
+        rc = ov_cuda_need_float(op, b, 0);
+    return rc;
+}
+
 ov_cu_view ov_cu_view_of(const ov_tensor *t)
 {
     ov_cu_view v;

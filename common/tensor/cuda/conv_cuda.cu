@@ -518,15 +518,7 @@ static int conv_im2col(ov_backend *be, const char *op, const ov_conv_geom *g, in
 static int conv_run(ov_backend *be, const char *op, const ov_conv_geom *g, int groups, ov_tensor *y,
                     const ov_tensor *x, const ov_tensor *w, const ov_tensor *b, int try_cudnn)
 {
-    int rc = ov_cuda_enter(be, op);
-    if (!rc)
-        rc = ov_cuda_need_float(op, y, 0);
-    if (!rc)
-        rc = ov_cuda_need_float(op, x, 0);
-    if (!rc)
-        rc = ov_cuda_need_weight(op, w);
-    if (!rc)
-        rc = ov_cuda_need_float(op, b, 0);
+    int rc = ov_cuda_enter_weighted(be, op, y, x, w, b);
     if (rc)
         return rc;
     if (!ov_tensor_is_contiguous(x) || !ov_tensor_is_contiguous(y))

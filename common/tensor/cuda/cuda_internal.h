@@ -108,6 +108,10 @@ int ov_cuda_need_float(const char *op, const ov_tensor *t, int allow_f8);
 
 /* Refuse weight dtypes the CUDA backend cannot read: f32/f16/bf16/f8 and Q8_0/Q4_K/Q6_K pass. */
 int ov_cuda_need_weight(const char *op, const ov_tensor *w);
+/* The prologue of the weighted ops (linear family, conv): ov_cuda_enter, y and x float, w a
+ * weight, b (NULL: none) float. */
+int ov_cuda_enter_weighted(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x,
+                           const ov_tensor *w, const ov_tensor *b);
 /* A tensor's read scale (1 when unset). */
 static inline float ov_cuda_scale_of(const ov_tensor *t)
 {

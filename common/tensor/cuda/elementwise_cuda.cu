@@ -445,10 +445,10 @@ int ov_cuda_binary(ov_backend *be, ov_tensor *y, const ov_tensor *a, const ov_te
     cudaStream_t st = ov_cuda_of(be)->stream;
     ov_cu_view av = ov_cu_view_bcast(a, y), bv = ov_cu_view_bcast(b, y);
     ov_cu_v32 a32, b32;
-    if (fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32) &&
-        binary_v8(be, op, y, &a32, &b32, kind, n, &rc))
+    const int v32 = fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32);
+    if (v32 && binary_v8(be, op, y, &a32, &b32, kind, n, &rc))
         return rc;
-    if (fits32(n) && ov_cu_v32_of(&av, &a32) && ov_cu_v32_of(&bv, &b32))
+    if (v32)
         k_binary<ov_cu_v32><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, a32, b32, kind, n);
     else
         k_binary<ov_cu_view><<<ov_cu_blocks(n, THREADS), THREADS, 0, st>>>(y->data, y->dtype, av, bv, kind, n);

@@ -558,7 +558,7 @@ static int fa_tune(ov_backend *be, uint32_t key, const fa_args &a, const fa_call
     if (!runs || declined) /* no events, or the last candidate declined: this call needs its output */
         rc = rc ? rc : fa_run(be, *mode, a, B, Hq, D, f16);
     if (!rc && ok && cudaEventSynchronize(ev[ROUNDS - 1][nc - 1][1]) == cudaSuccess) {
-        for (int i = 0; i < nc - declined * (cand[nc - 1] == 7); i++)
+        for (int i = 0; i < nc - declined; i++) /* a decline can only be 7's, the last candidate */
             for (int r = 0; r < ROUNDS; r++) {
                 float ms = 0.0f;
                 if (cudaEventElapsedTime(&ms, ev[r][i][0], ev[r][i][1]) == cudaSuccess && ms < best) {

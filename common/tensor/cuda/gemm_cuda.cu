@@ -70,15 +70,7 @@ static int run_plan(ov_backend *be, const char *op, const ov_gemm_plan *p, float
 static int linear_enter(ov_backend *be, const char *op, const ov_tensor *y, const ov_tensor *x,
                         const ov_tensor *w, const ov_tensor *b)
 {
-    int rc = ov_cuda_enter(be, op);
-    if (!rc)
-        rc = ov_cuda_need_float(op, y, 0);
-    if (!rc)
-        rc = ov_cuda_need_float(op, x, 0);
-    if (!rc)
-        rc = ov_cuda_need_weight(op, w);
-    if (!rc)
-        rc = ov_cuda_need_float(op, b, 0);
+    int rc = ov_cuda_enter_weighted(be, op, y, x, w, b);
     if (rc)
         return rc;
     if (!out_ok(x->dtype, y->dtype))

@@ -186,7 +186,7 @@ static void ent_free(const ov_cudnn_api *a, struct sdpa_ent *e)
         build_free(&e->b);
 }
 
-static int key_of(struct sdpa_key *k, const ov_tensor *o, const ov_tensor *q, const ov_tensor *kt,
+static void key_of(struct sdpa_key *k, const ov_tensor *o, const ov_tensor *q, const ov_tensor *kt,
                   const ov_tensor *v)
 {
     memset(k, 0, sizeof *k);
@@ -199,7 +199,6 @@ static int key_of(struct sdpa_key *k, const ov_tensor *o, const ov_tensor *q, co
         k->so[i] = o->stride[i];
     }
     k->dt = q->dtype;
-    return 0;
 }
 
 int ov_cuda_sdpa_cudnn(ov_backend *be, ov_tensor *o, const ov_tensor *q, const ov_tensor *k, const ov_tensor *v,
