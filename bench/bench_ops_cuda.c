@@ -611,17 +611,27 @@ static void bench_conv(void)
         {"UNet 3x3 640->640 64x64 x12", 12, 640, 64, 64, 640},
         {"VAE 3x3 128->128 1024x1024 x1", 1, 128, 1024, 1024, 128},
         {"VAE 3x3 512->512 128x128 x1", 1, 512, 128, 128, 512},
+        {"VAE 3x3 256->256 1024x1024 x1", 1, 256, 1024, 1024, 256},
     };
-    static const char *const modes[3] = {"0", "heur", NULL};
-    static const char *const mode_names[3] = {"im2col + cuBLAS", "cuDNN heuristic", "cuDNN benchmarked"};
+    /* OURVIDZ_CUDA_CUDNN, OURVIDZ_CUDA_CUDNN_SPLIT_KB (NULL: unset); the last mode is one call
+     * however large (no output-channel parts: conv_cuda.cu) */
+    static const char *const modes[4][2] = {{"0", NULL}, {"heur", NULL}, {NULL, NULL}, {NULL, "1073741824"}};
+    static const char *const mode_names[4] = {"im2col + cuBLAS", "cuDNN heuristic", "cuDNN benchmarked",
+                                              "cuDNN benchmarked, one call (no parts)"};
     printf("\n### conv2d (bf16, 3x3 pad 1, bias)\n\n| shape | path | ms | TFLOP/s |\n|---|---|---|---|\n");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct conv_shape *a = &shapes[si];
-        for (int m = 0; m < 3; m++) {
-            if (modes[m])
-                setenv("OURVIDZ_CUDA_CUDNN", modes[m], 1);
+        for (int m = 0; m < 4; m++) {
+            if (m == 3 && a->C * a->H * a->W < ((int64_t)256 << 20))
+                continue; /* parts only start past 768 MiB of operands */
+            if (modes[m][0])
+                setenv("OURVIDZ_CUDA_CUDNN", modes[m][0], 1);
             else
                 unsetenv("OURVIDZ_CUDA_CUDNN");
+            if (modes[m][1])
+                setenv("OURVIDZ_CUDA_CUDNN_SPLIT_KB", modes[m][1], 1);
+            else
+                unsetenv("OURVIDZ_CUDA_CUDNN_SPLIT_KB");
             ov_backend *be = NULL;
             if (ov_backend_open(OV_BACKEND_CUDA, 0, &be)) {
                 printf("| %s | %s | open failed: %s | |\n", a->what, mode_names[m], ov_tensor_last_error());
@@ -664,6 +674,7 @@ static void bench_conv(void)
         }
     }
     unsetenv("OURVIDZ_CUDA_CUDNN");
+    unsetenv("OURVIDZ_CUDA_CUDNN_SPLIT_KB");
 }
 
 /* ---- page cache -> VRAM through the loader's double-buffered pinned staging ---- */

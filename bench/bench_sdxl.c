@@ -4,9 +4,11 @@
  *
  *   build/bench/bench_sdxl [--model FILE] [--size WxH] [--count N] [--steps N] [--sampler S]
  *                          [--cfg X] [--repeat R] [--backend cpu|cuda|auto] [--dtype keep|f32|f16|bf16]
- *                          [--strength X]
+ *                          [--strength X] [--png-after 0|1]
  * --strength runs image-to-image from a synthetic gradient picture at the output size (the VAE
- * encode is reported as encode_ms; s/step is over the steps that run).
+ * encode is reported as encode_ms; s/step is over the steps that run). PNGs are encoded as the
+ * worker does, each image's as soon as it is decoded (png_ms: what is left after the last decode);
+ * --png-after 1 encodes them all after generate returns (the pre-overlap way, for A/B).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
                          .height = 256,
                          .count = 1,
                          .seed = 42};
-    int repeat = 1;
+    int repeat = 1, png_after = 0;
     double strength = -1;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -103,6 +105,8 @@ int main(int argc, char **argv)
             dtype = v;
         else if (strcmp(a, "--strength") == 0)
             strength = strtod(v, NULL);
+        else if (strcmp(a, "--png-after") == 0)
+            png_after = (int)strtol(v, NULL, 10);
         else if (strcmp(a, "--sampler") == 0) {
             if (ov_sdxl_sampler_parse(v, &r.sampler, NULL, 0)) {
                 fprintf(stderr, "bench_sdxl: unknown sampler %s\n", v);
@@ -167,26 +171,36 @@ int main(int argc, char **argv)
     printf("%-4s %9s %9s %10s %10s %10s %9s %9s %9s\n", "run", "text_ms", "encode_ms", "s/step", "step_min",
            "decode_ms", "png_ms", "total_s", "s/image");
     for (int k = 0; k < repeat; k++) {
+        /* PNG encode of every image as the worker does it (one thread per image, started as each
+         * image is decoded, with the parameters chunk; --png-after 1: all after generate returns),
+         * to temp files. png_ms: the encoding left once generate returns. */
+        char paths[OV_SDXL_COUNT_MAX][256];
+        const char *pp[OV_SDXL_COUNT_MAX];
+        for (int i = 0; i < r.count && i < OV_SDXL_COUNT_MAX; i++) {
+            snprintf(paths[i], sizeof paths[i], "/tmp/bench_sdxl_%d_%d.png", (int)getpid(), i);
+            pp[i] = paths[i];
+        }
+        ov_sdxl_png_batch *pngs = NULL;
+        if (ov_sdxl_png_batch_open(&pngs, pp, r.count, &r, in)) {
+            fprintf(stderr, "bench_sdxl: out of memory\n");
+            rc = 1;
+            break;
+        }
+        r.on_image = png_after ? NULL : ov_sdxl_png_batch_add;
+        r.on_image_ud = pngs;
         ov_sdxl_result res;
         rc = ov_sdxl_generate(p, &r, NULL, NULL, &res, err, sizeof err);
         if (rc) {
             fprintf(stderr, "bench_sdxl: %s\n", err);
+            (void)ov_sdxl_png_batch_close(pngs, NULL, NULL, NULL, 0);
             break;
         }
-        /* PNG encode of every image as the worker does it (concurrently, with the parameters
-         * chunk), to temp files */
         double tp = now_ms();
-        char paths[OV_SDXL_COUNT_MAX][256];
-        const char *pp[OV_SDXL_COUNT_MAX];
-        for (int i = 0; i < res.count; i++) {
-            snprintf(paths[i], sizeof paths[i], "/tmp/bench_sdxl_%d_%d.png", (int)getpid(), i);
-            pp[i] = paths[i];
-        }
-        if (ov_sdxl_write_pngs(pp, &res, &r, in, NULL, err, sizeof err) != 0)
+        if (ov_sdxl_png_batch_close(pngs, &res, NULL, err, sizeof err) != 0)
             fprintf(stderr, "bench_sdxl: png: %s\n", err);
+        double png_ms = now_ms() - tp;
         for (int i = 0; i < res.count; i++)
             unlink(paths[i]);
-        double png_ms = now_ms() - tp;
         double total = (res.t.total_ms + png_ms) / 1e3;
         printf("%-4d %9.1f %9.1f %10.3f %10.3f %10.1f %9.1f %9.2f %9.2f\n", k, res.t.text_ms, res.t.encode_ms,
                res.t.step_ms_mean / 1e3, res.t.step_ms_min / 1e3, res.t.decode_ms, png_ms, total,

@@ -1,7 +1,8 @@
 /* Tests for the SDXL pipeline (workers/sdxl/pipeline.c) on the tiny random-weight model
  * (ourvidz-mkmodel sdxl --preset tiny): complete runs against diffusers' StableDiffusionXLPipeline
  * (golden data: tests/golden/sdxl/make_pipeline.py), reproducibility, batching, budgets, bad
- * inputs, NaN detection, cancellation. */
+ * inputs, NaN detection, cancellation, images handed on as they are decoded (on_image, the PNG
+ * batch). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -17,7 +18,9 @@
 #include "support/golden_rec.h"
 #include "support/sdxl_tiny.h"
 #include "support/sdxl_golden_check.h"
+#include "common/image/png.h"
 #include "workers/sdxl/pipeline.h"
+#include "workers/sdxl/png_out.h"
 
 static ov_sdxl_tiny g_tiny; /* loaded once in the parent; each test forks a copy */
 
@@ -400,6 +403,125 @@ START_TEST(cancel_stops_the_run)
 }
 END_TEST
 
+/* ---- on_image: each image handed on once, in order, final, while the job runs ---- */
+
+typedef struct seen {
+    int calls, order_ok, fail_at;
+    uint8_t *copy; /* count images, copied in the callback */
+    size_t plane;
+} seen;
+
+static int record_image(void *ud, const ov_sdxl_result *res, int idx)
+{
+    seen *s = ud;
+    if (idx != s->calls)
+        s->order_ok = 0;
+    s->calls++;
+    if (idx == s->fail_at)
+        return OV_EIO;
+    memcpy(s->copy + (size_t)idx * s->plane, res->rgb + (size_t)idx * s->plane, s->plane);
+    return 0;
+}
+
+START_TEST(on_image_hands_on_each_final_image)
+{
+    ov_sdxl_request r = base_req();
+    r.steps = 2;
+    r.count = 3;
+    seen s = {.order_ok = 1, .fail_at = -1, .plane = (size_t)64 * 64 * 3};
+    s.copy = calloc(3, s.plane);
+    ck_assert_ptr_nonnull(s.copy);
+    r.on_image = record_image;
+    r.on_image_ud = &s;
+    ov_sdxl_result res;
+    gen_ok(g_tiny.pipe, &r, &res);
+    ck_assert_int_eq(s.calls, 3);
+    ck_assert_msg(s.order_ok, "on_image out of image order");
+    ck_assert_msg(memcmp(s.copy, res.rgb, 3 * s.plane) == 0, "an image changed after on_image saw it");
+    /* the same bytes without a consumer */
+    ov_sdxl_result plain;
+    r.on_image = NULL;
+    gen_ok(g_tiny.pipe, &r, &plain);
+    ck_assert_msg(memcmp(plain.rgb, res.rgb, 3 * s.plane) == 0, "on_image changed the images");
+    ov_sdxl_result_free(&plain);
+    ov_sdxl_result_free(&res);
+
+    /* a consumer failing on image 2 fails the job with its code, no result, no later call */
+    s = (seen){.order_ok = 1, .fail_at = 1, .plane = s.plane, .copy = s.copy};
+    r.on_image = record_image;
+    char err[512] = "";
+    int rc = ov_sdxl_generate(g_tiny.pipe, &r, NULL, NULL, &res, err, sizeof err);
+    ck_assert_int_eq(rc, OV_EIO);
+    ck_assert_msg(strstr(err, "image 2 could not be handed on") != NULL, "%s", err);
+    ck_assert_ptr_null(res.rgb);
+    ck_assert_int_eq(s.calls, 2);
+    free(s.copy);
+}
+END_TEST
+
+/* The PNG batch: images added as they come (any order) and the rest written at close are the same
+ * files ov_sdxl_write_png makes; a second add of one image, or one past the end, is refused. */
+START_TEST(png_batch_writes_what_write_png_writes)
+{
+    ov_sdxl_request r = base_req();
+    r.steps = 2;
+    r.count = 3;
+    ov_sdxl_result res;
+    gen_ok(g_tiny.pipe, &r, &res);
+    const ov_sdxl_model_info *info = ov_sdxl_pipeline_info(g_tiny.pipe);
+    char paths[3][600], ref[3][600];
+    const char *pp[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/batch_%d.png", g_tiny.dir, i);
+        snprintf(ref[i], sizeof ref[i], "%s/ref_%d.png", g_tiny.dir, i);
+        pp[i] = paths[i];
+        char err[256];
+        ck_assert_int_eq(ov_sdxl_write_png(ref[i], &res, i, &r, info, err, sizeof err), 0);
+    }
+    ov_sdxl_png_batch *b = NULL;
+    ck_assert_int_eq(ov_sdxl_png_batch_open(&b, pp, 3, &r, info), 0);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 2), 0);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 2), OV_EINVAL);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 3), OV_EINVAL);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 0), 0);
+    int bad = 7;
+    char err[256] = "";
+    ck_assert_msg(ov_sdxl_png_batch_close(b, &res, &bad, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(bad, -1);
+    for (int i = 0; i < 3; i++) {
+        ov_png_image a, c;
+        ck_assert_int_eq(ov_png_read(paths[i], &a, err, sizeof err), 0);
+        ck_assert_int_eq(ov_png_read(ref[i], &c, err, sizeof err), 0);
+        ck_assert_int_eq(a.width, 64);
+        ck_assert_msg(memcmp(a.rgb, c.rgb, (size_t)64 * 64 * 3) == 0, "image %d pixels differ", i);
+        ck_assert_str_eq(ov_png_image_text(&a, "parameters"), ov_png_image_text(&c, "parameters"));
+        ov_png_image_free(&a);
+        ov_png_image_free(&c);
+        unlink(paths[i]);
+        unlink(ref[i]);
+    }
+    /* a failed job: close without a result only waits for what was started */
+    ck_assert_int_eq(ov_sdxl_png_batch_open(&b, pp, 3, &r, info), 0);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 1), 0);
+    ck_assert_int_eq(ov_sdxl_png_batch_close(b, NULL, NULL, NULL, 0), 0);
+    ck_assert_int_eq(access(paths[1], F_OK), 0);
+    ck_assert_int_ne(access(paths[0], F_OK), 0);
+    unlink(paths[1]);
+    /* an encode that fails names its image */
+    char badpath[700];
+    snprintf(badpath, sizeof badpath, "%s/no/such/dir/x.png", g_tiny.dir);
+    pp[1] = badpath;
+    ck_assert_int_eq(ov_sdxl_png_batch_open(&b, pp, 3, &r, info), 0);
+    ck_assert_int_eq(ov_sdxl_png_batch_add(b, &res, 1), 0);
+    ck_assert_int_ne(ov_sdxl_png_batch_close(b, &res, &bad, err, sizeof err), 0);
+    ck_assert_int_eq(bad, 1);
+    ck_assert_msg(err[0] != '\0', "no message");
+    unlink(paths[0]);
+    unlink(paths[2]);
+    ov_sdxl_result_free(&res);
+}
+END_TEST
+
 START_TEST(load_errors_name_the_problem)
 {
     ov_sdxl_pipeline *p = NULL;
@@ -456,6 +578,8 @@ int main(void)
     tcase_add_test(tc, nan_weights_fail_the_job);
     tcase_add_test(tc, cancel_stops_the_run);
     tcase_add_test(tc, load_errors_name_the_problem);
+    tcase_add_test(tc, on_image_hands_on_each_final_image);
+    tcase_add_test(tc, png_batch_writes_what_write_png_writes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1158,6 +1158,18 @@ static void conv_cases_counted(pair *p)
     }
 }
 
+/* conv_cases with every cuDNN call in parts (a 1 KiB cap: one sample per call, up to 8
+ * output-channel parts): the same results, and some calls counted as parted */
+static void conv_cases_parted(pair *p)
+{
+    const long long before = ov_backend_cuda_cudnn_part_calls(p->gpu.be);
+    conv_cases_counted(p);
+    const long long parted = ov_backend_cuda_cudnn_part_calls(p->gpu.be) - before;
+    if (ov_backend_cuda_cudnn_available())
+        ck_assert_msg(parted > 0, "a 1 KiB cuDNN call cap but no conv2d call went in parts [%s]",
+                      ov_dtype_name(p->dt));
+}
+
 /* every case on both im2col kernels (the 32-bit one and the generic one, cuDNN off), then through
  * cuDNN (algorithm benchmarked per shape, the default, and chosen by heuristic) */
 START_TEST(t_conv)
@@ -1168,6 +1180,7 @@ START_TEST(t_conv)
     unsetenv("OURVIDZ_CUDA_CUDNN");
     FOR_DT(conv_cases_counted);
     with_env("OURVIDZ_CUDA_CUDNN", "heur", conv_cases_counted);
+    with_env("OURVIDZ_CUDA_CUDNN_SPLIT_KB", "1", conv_cases_parted);
 }
 END_TEST
 TEST_DT(t_quant, body_quant)

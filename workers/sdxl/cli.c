@@ -121,30 +121,41 @@ static int load_generate_write(const char *model, const char *backend, int64_t b
     if (!quiet)
         fprintf(stderr, "model %s on %s: %.1f MiB of weights, loaded in %.2f s\n", info->model_id,
                 info->backend, (double)info->weight_bytes / (1 << 20), info->load_s);
+    /* image i is seed + i (the pipeline's rule); each PNG starts encoding once its image is decoded */
+    char(*paths)[4096] = calloc((size_t)r.count, sizeof *paths);
+    const char **pp = calloc((size_t)r.count, sizeof *pp);
+    ov_sdxl_png_batch *pngs = NULL;
+    if (!paths || !pp || ov_sdxl_png_batch_open(&pngs, pp, r.count, &r, info)) {
+        fprintf(stderr, "ourvidz-sdxl: out of memory\n");
+        free(paths);
+        free(pp);
+        ov_sdxl_pipeline_free(p);
+        return 1;
+    }
+    for (int i = 0; i < r.count; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/sdxl_%llu.png", out_dir, (unsigned long long)(r.seed + (uint64_t)i));
+        pp[i] = paths[i];
+    }
+    r.on_image = ov_sdxl_png_batch_add;
+    r.on_image_ud = pngs;
     ov_sdxl_result res;
     rc = ov_sdxl_generate(p, &r, on_progress, &quiet, &res, err, sizeof err);
     if (rc) {
         fprintf(stderr, "ourvidz-sdxl: %s\n", err);
+        (void)ov_sdxl_png_batch_close(pngs, NULL, NULL, NULL, 0);
+        for (int i = 0; i < r.count; i++)
+            (void)unlink(paths[i]);
+        free(paths);
+        free(pp);
         ov_sdxl_pipeline_free(p);
         return 1;
     }
-    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
-    const char **pp = calloc((size_t)res.count, sizeof *pp);
-    if (!paths || !pp) {
-        fprintf(stderr, "ourvidz-sdxl: out of memory\n");
-        rc = OV_ENOMEM;
-    } else {
-        for (int i = 0; i < res.count; i++) {
-            snprintf(paths[i], sizeof paths[i], "%s/sdxl_%llu.png", out_dir, (unsigned long long)res.seeds[i]);
-            pp[i] = paths[i];
-        }
-        int bad = -1;
-        rc = ov_sdxl_write_pngs(pp, &res, &r, info, &bad, err, sizeof err);
-        if (rc)
-            fprintf(stderr, "ourvidz-sdxl: image %d: %s\n", bad + 1, err);
-        for (int i = 0; i < res.count && !rc; i++)
-            printf("%s\n", paths[i]);
-    }
+    int bad = -1;
+    rc = ov_sdxl_png_batch_close(pngs, &res, &bad, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "ourvidz-sdxl: image %d: %s\n", bad + 1, err);
+    for (int i = 0; i < res.count && !rc; i++)
+        printf("%s\n", paths[i]);
     free(paths);
     free(pp);
     char enc[48] = "";

@@ -3,6 +3,7 @@
 #include "pipeline.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,9 @@ struct ov_sdxl_pipeline {
     ov_sdxl_vae *vae;
     ov_sdxl_model_info info;
     int context_dim, pooled_dim, adm_dim, time_dim;
+    void *img[2];   /* decode_all's two f32 image buffers (pinned when the backend can), kept */
+    size_t img_cap; /* bytes each */
+    int img_pinned; /* img[] from the backend's host_alloc */
 };
 
 static double now_ms(void)
@@ -257,6 +261,8 @@ bad:
     return rc;
 }
 
+static void img_bufs_free(ov_sdxl_pipeline *p);
+
 void ov_sdxl_pipeline_free(ov_sdxl_pipeline *p)
 {
     if (!p)
@@ -268,6 +274,8 @@ void ov_sdxl_pipeline_free(ov_sdxl_pipeline *p)
     if (p->vae)
         ov_sdxl_vae_free(p->vae, &p->mem);
     ov_tok_clip_free(p->tok);
+    if (p->be)
+        img_bufs_free(p); /* before the backend closes: its host_free */
     if (p->be)
         ov_backend_close(p->be);
     free(p);
@@ -698,15 +706,15 @@ out:
     return rc;
 }
 
-/* VAE decode of image idx: z = latents / 0.13025, image = clamp(x·0.5 + 0.5, 0, 1), then
- * round(·255) (diffusers VaeImageProcessor.denormalize + numpy_to_pil, via ov_image_to_rgb8). */
-static int decode(job *j, int idx, ov_sdxl_result *res)
+/* VAE decode of image idx into host f32 img (3·H·W, planar): z = latents / 0.13025 on the backend,
+ * the image downloaded as it comes out of the VAE (the range mapping is post_image's). */
+static int decode_gpu(job *j, int idx, float *img, char *err, size_t errlen)
 {
     ov_sdxl_pipeline *p = j->p;
     const int64_t C = ov_sdxl_unet_get_info(p->unet)->in_channels, H = j->r->height, W = j->r->width;
     size_t mark = ov_arena_mark(&j->arena);
-    float *z = malloc((size_t)j->per * sizeof(float)), *img = malloc((size_t)(3 * H * W) * sizeof(float));
-    int rc = z && img ? 0 : OV_ENOMEM;
+    float *z = malloc((size_t)j->per * sizeof(float));
+    int rc = z ? 0 : OV_ENOMEM;
     ov_tensor zt, it;
     const float *lat = j->x + (int64_t)idx * j->per;
     for (int64_t k = 0; !rc && k < j->per; k++)
@@ -722,21 +730,29 @@ static int decode(job *j, int idx, ov_sdxl_result *res)
         rc = ov_sdxl_vae_decode(p->vae, &j->arena, &zt, &it);
     if (!rc)
         rc = get_f32(&j->arena, &it, img);
-    if (rc) {
-        fail(j->err, j->errlen, rc, "VAE decode of image %d: %s", idx + 1,
+    if (rc)
+        fail(err, errlen, rc, "VAE decode of image %d: %s", idx + 1,
              rc == OV_ENOMEM ? "out of memory" : ov_tensor_last_error());
-        goto out;
-    }
-    if (ov_image_has_nonfinite(img, (size_t)(3 * H * W))) {
-        rc = fail(j->err, j->errlen, OV_ERANGE,
-                  "the VAE produced NaN/Inf for image %d (fp16 overflow or a broken VAE); no image was made",
-                  idx + 1);
-        goto out;
-    }
-    if ((rc = ov_image_to_rgb8(img, (int)W, (int)H, res->rgb + (size_t)idx * (size_t)(3 * H * W)))) {
-        fail(j->err, j->errlen, rc, "image %d: conversion to RGB8 failed", idx + 1);
-        goto out;
-    }
+    free(z);
+    ov_arena_release(&j->arena, mark);
+    return rc;
+}
+
+/* Image idx from the VAE's f32 output to the result: image = clamp(x·0.5 + 0.5, 0, 1), then
+ * round(·255) (diffusers VaeImageProcessor.denormalize + numpy_to_pil, via ov_image_to_rgb8), the
+ * float copy when kept, then r->on_image. Runs on decode_all's helper thread: touches only image
+ * idx's part of res and its own err. */
+static int post_image(const ov_sdxl_request *r, ov_sdxl_result *res, int idx, const float *img, char *err,
+                      size_t errlen)
+{
+    const int64_t H = r->height, W = r->width;
+    if (ov_image_has_nonfinite(img, (size_t)(3 * H * W)))
+        return fail(err, errlen, OV_ERANGE,
+                    "the VAE produced NaN/Inf for image %d (fp16 overflow or a broken VAE); no image was made",
+                    idx + 1);
+    int rc = ov_image_to_rgb8(img, (int)W, (int)H, res->rgb + (size_t)idx * (size_t)(3 * H * W));
+    if (rc)
+        return fail(err, errlen, rc, "image %d: conversion to RGB8 failed", idx + 1);
     if (res->pixels) {
         float *pix = res->pixels + (size_t)idx * (size_t)(3 * H * W);
         for (int64_t y = 0; y < H; y++)
@@ -746,11 +762,114 @@ static int decode(job *j, int idx, ov_sdxl_result *res)
                     pix[(y * W + x) * 3 + ch] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
                 }
     }
-out:
-    free(z);
-    free(img);
-    ov_arena_release(&j->arena, mark);
-    return rc;
+    if (r->on_image && (rc = r->on_image(r->on_image_ud, res, idx)))
+        return fail(err, errlen, rc, "image %d could not be handed on for encoding (%s)", idx + 1,
+                    ov_strerror(rc));
+    return 0;
+}
+
+typedef struct post_job {
+    const ov_sdxl_request *r;
+    ov_sdxl_result *res;
+    int idx;
+    const float *img;
+    int rc;
+    char err[512];
+} post_job;
+
+static void *post_run(void *arg)
+{
+    post_job *q = arg;
+    q->rc = post_image(q->r, q->res, q->idx, q->img, q->err, sizeof q->err);
+    return NULL;
+}
+
+/* Host buffers for two decoded f32 images of `bytes` each, kept on the pipeline across jobs: pinned
+ * where the backend offers it (a device-to-host copy at full speed, no page faults), else malloc. */
+static int img_bufs(ov_sdxl_pipeline *p, size_t bytes)
+{
+    if (bytes <= p->img_cap)
+        return 0;
+    const ov_backend_ops *o = p->be->ops;
+    for (int k = 0; k < 2; k++) {
+        if (p->img_pinned)
+            o->host_free(p->be, p->img[k]);
+        else
+            free(p->img[k]);
+        p->img[k] = NULL;
+    }
+    p->img_cap = 0;
+    p->img_pinned = o->host_alloc && o->host_free;
+    for (int k = 0; k < 2; k++) {
+        void *q = NULL;
+        if (p->img_pinned ? o->host_alloc(p->be, bytes, &q) != 0 || !q : !(q = malloc(bytes)))
+            return OV_ENOMEM;
+        p->img[k] = q;
+    }
+    p->img_cap = bytes;
+    return 0;
+}
+
+static void img_bufs_free(ov_sdxl_pipeline *p)
+{
+    for (int k = 0; k < 2; k++) {
+        if (p->img_pinned && p->img[k])
+            p->be->ops->host_free(p->be, p->img[k]);
+        else
+            free(p->img[k]);
+        p->img[k] = NULL;
+    }
+    p->img_cap = 0;
+}
+
+/* Decode every image: the VAE of image i runs on the backend while a helper thread checks, converts
+ * and hands on image i - 1 (post_image), so the host work of one image hides behind the next's
+ * decode. The first failure (in image order) is the job's. */
+static int decode_all(job *j, ov_sdxl_result *res)
+{
+    ov_sdxl_pipeline *p = j->p;
+    const int n = j->r->count;
+    int rc = img_bufs(p, (size_t)(3 * j->r->height * j->r->width) * sizeof(float));
+    if (rc)
+        return fail(j->err, j->errlen, rc, "out of host memory for the decoded images");
+    post_job q[2];
+    pthread_t tid;
+    int running = -1; /* the q slot a helper thread is working on */
+    for (int i = 0; i < n && !rc; i++) {
+        post_job *cur = &q[i & 1];
+        memset(cur, 0, sizeof *cur);
+        if (!(rc = report(j, "decode", i, n)))
+            rc = decode_gpu(j, i, p->img[i & 1], cur->err, sizeof cur->err);
+        if (running >= 0) { /* image i - 1's verdict first: it is the earlier image */
+            pthread_join(tid, NULL);
+            const post_job *prev = &q[running];
+            running = -1;
+            if (prev->rc) {
+                snprintf(j->err, j->errlen, "%s", prev->err);
+                rc = prev->rc;
+                break;
+            }
+        }
+        if (rc) {
+            if (cur->err[0]) /* report() wrote j->err itself */
+                snprintf(j->err, j->errlen, "%s", cur->err);
+            break;
+        }
+        *cur = (post_job){.r = j->r, .res = res, .idx = i, .img = p->img[i & 1]};
+        if (pthread_create(&tid, NULL, post_run, cur) == 0) {
+            running = i & 1;
+        } else if ((rc = post_image(j->r, res, i, cur->img, j->err, j->errlen))) {
+            break;
+        }
+    }
+    if (running >= 0) {
+        pthread_join(tid, NULL);
+        if (!rc && q[running].rc) {
+            snprintf(j->err, j->errlen, "%s", q[running].err);
+            rc = q[running].rc;
+        }
+    }
+    return rc ? rc : report(j, "decode", n, n);
 }
 
 /* Arena bytes the image-to-image encode takes: the VAE encoder's scratch at the image size, the
@@ -945,13 +1064,9 @@ int ov_sdxl_generate(ov_sdxl_pipeline *p, const ov_sdxl_request *r, ov_sdxl_prog
     if (j.steps_done)
         out->t.step_ms_mean /= (double)j.steps_done;
 
-    /* 4. decode image by image */
+    /* 4. decode image by image (the host side of each behind the next one's VAE) */
     t0 = now_ms();
-    for (int i = 0; i < r->count; i++) {
-        if ((rc = report(&j, "decode", i, r->count)) || (rc = decode(&j, i, out)))
-            goto out;
-    }
-    if ((rc = report(&j, "decode", r->count, r->count)))
+    if ((rc = decode_all(&j, out)))
         goto out;
     out->t.decode_ms = now_ms() - t0;
     if (out->latents)

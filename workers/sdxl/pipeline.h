@@ -51,6 +51,8 @@ typedef struct ov_sdxl_model_info {
 } ov_sdxl_model_info;
 const ov_sdxl_model_info *ov_sdxl_pipeline_info(const ov_sdxl_pipeline *p);
 
+struct ov_sdxl_result;
+
 /* One request. Strings are borrowed for the call. */
 typedef struct ov_sdxl_request {
     const char *prompt;          /* "" allowed: encoded as "" (what diffusers does for prompt="") */
@@ -78,6 +80,13 @@ typedef struct ov_sdxl_request {
     const float *init_noise;
     const float *init_image_eps;
     int keep_float; /* also return the float images and final latents */
+    /* Optional: called once per image, in image order, as soon as image idx's RGB8 in res (and
+     * res->width, height, seeds) is final, from a helper thread of the pipeline (one call at a
+     * time) while later images still decode: a consumer can start encoding it. The image's bytes
+     * stay valid only until ov_sdxl_generate returns (on failure the result is freed): copy them.
+     * Non-zero fails the job with that code. */
+    int (*on_image)(void *ud, const struct ov_sdxl_result *res, int idx);
+    void *on_image_ud;
 } ov_sdxl_request;
 
 /* Progress: phase "text" | "encode" (image-to-image) | "denoise" | "decode", step of total. Return non-zero to cancel. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -345,39 +346,54 @@ static int s_run(void *state, const char *job_id, const char *task, const ov_kvl
         r.init_image = init.rgb;
     }
 
+    /* PNGs into the spool dir, each encoded on its own thread as soon as its image is decoded (the
+     * pipeline's on_image), then one output each, in order */
+    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
+    char(*paths)[4096] = calloc((size_t)r.count, sizeof *paths);
+    const char **pp = calloc((size_t)r.count, sizeof *pp);
+    ov_sdxl_png_batch *pngs = NULL;
+    if (!paths || !pp || ov_sdxl_png_batch_open(&pngs, pp, r.count, &r, in)) {
+        ov_job_set_error(io, true, "out of memory for %d images' PNG encoding", r.count);
+        free(paths);
+        free(pp);
+        free(full_prompt);
+        ov_sdxl_init_image_free(&init);
+        return OV_ENOMEM;
+    }
+    for (int i = 0; i < r.count; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/image_%d.png", ov_job_spool_dir(io), i + 1);
+        pp[i] = paths[i];
+    }
+    r.on_image = ov_sdxl_png_batch_add;
+    r.on_image_ud = pngs;
+
     ov_sdxl_result res;
     rc = ov_sdxl_generate(s->p, &r, on_progress, io, &res, err, sizeof err);
     if (rc) {
+        (void)ov_sdxl_png_batch_close(pngs, NULL, NULL, NULL, 0); /* waits for the encodes started */
+        for (int i = 0; i < r.count; i++)
+            (void)unlink(paths[i]);
         if (rc != OV_ECANCELED)
             ov_job_set_error(io, rc == OV_ENOMEM || rc == OV_EIO, "%s", err[0] ? err : ov_strerror(rc));
         ov_log(OV_LOG_WARN, "sdxl_failed", "job=%s code=%s", job_id, ov_errname(rc));
+        free(paths);
+        free(pp);
         free(full_prompt);
         ov_sdxl_init_image_free(&init);
         return rc;
     }
-    /* PNGs into the spool dir (encoded concurrently), then one output each, in order */
-    const ov_sdxl_model_info *in = ov_sdxl_pipeline_info(s->p);
-    double t0 = now_ms();
-    char(*paths)[4096] = calloc((size_t)res.count, sizeof *paths);
-    const char **pp = calloc((size_t)res.count, sizeof *pp);
-    if (!paths || !pp) {
-        rc = OV_ENOMEM;
-        ov_job_set_error(io, true, "out of memory for %d image paths", res.count);
-    } else if (ov_job_progress(io, "png", 0, res.count) == OV_ECANCELED) {
+    double t0 = now_ms(); /* png_ms: the encoding still left once the last image is decoded */
+    int bad = -1;
+    rc = ov_sdxl_png_batch_close(pngs, &res, &bad, err, sizeof err);
+    if (rc)
+        ov_job_set_error(io, true, "writing image %d: %s", bad + 1, err);
+    else if (ov_job_progress(io, "png", res.count, res.count) == OV_ECANCELED)
         rc = OV_ECANCELED;
-    } else {
-        for (int i = 0; i < res.count; i++) {
-            snprintf(paths[i], sizeof paths[i], "%s/image_%d.png", ov_job_spool_dir(io), i + 1);
-            pp[i] = paths[i];
-        }
-        int bad = -1;
-        rc = ov_sdxl_write_pngs(pp, &res, &r, in, &bad, err, sizeof err);
-        if (rc)
-            ov_job_set_error(io, true, "writing image %d: %s", bad + 1, err);
-        for (int i = 0; i < res.count && !rc; i++)
-            if ((rc = ov_job_add_output(io, paths[i], "image/png")))
-                ov_job_set_error(io, false, "cannot declare output %s (%s)", paths[i], ov_strerror(rc));
-    }
+    for (int i = 0; i < res.count && !rc; i++)
+        if ((rc = ov_job_add_output(io, paths[i], "image/png")))
+            ov_job_set_error(io, false, "cannot declare output %s (%s)", paths[i], ov_strerror(rc));
+    for (int i = 0; rc && i < res.count; i++) /* no result: no files left behind */
+        (void)unlink(paths[i]);
     free(paths);
     free(pp);
     double png_ms = now_ms() - t0;

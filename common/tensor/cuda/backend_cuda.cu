@@ -436,6 +436,11 @@ extern "C" long long ov_backend_cuda_cudnn_calls(const ov_backend *be)
     return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->cudnn_calls : 0;
 }
 
+extern "C" long long ov_backend_cuda_cudnn_part_calls(const ov_backend *be)
+{
+    return be && be->kind == OV_BACKEND_CUDA ? ((const ov_cuda *)be->impl)->cudnn_part_calls : 0;
+}
+
 extern "C" int ov_backend_cuda_device_count(void)
 {
     int n = 0;
@@ -470,6 +475,8 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->im2col_fast = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_CUDNN"); /* conv2d: "0" im2col only, "heur" heuristic, else benchmarked */
     c->cudnn = e && e[0] == '0' && e[1] == '\0' ? 0 : e && strcmp(e, "heur") == 0 ? 2 : 1;
+    e = getenv("OURVIDZ_CUDA_CUDNN_SPLIT_KB"); /* KiB; unset: 768 MiB (conv_cuda.cu) */
+    c->cudnn_split_bytes = e && *e ? (size_t)strtoull(e, NULL, 10) << 10 : (size_t)768 << 20;
     e = getenv("OURVIDZ_CUDA_GN_SPLIT");
     c->gn_split = e && (e[0] == '0' || e[0] == '1') && e[1] == '\0' ? e[0] - '0' : -1;
     e = getenv("OURVIDZ_CUDA_DECODE_ATTN");

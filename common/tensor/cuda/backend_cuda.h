@@ -32,6 +32,9 @@ long long ov_backend_cuda_decode_attn_calls(const ov_backend *be);
 /* conv2d calls on be served by cuDNN so far ($OURVIDZ_CUDA_CUDNN, read at open: "0" never, "heur"
  * heuristic algorithm choice, else benchmarked once per shape; im2col + cuBLAS otherwise). */
 long long ov_backend_cuda_cudnn_calls(const ov_backend *be);
+/* Of those, the calls cuDNN served in parts (fewer samples per call, or output-channel parts) because
+ * one call's operands passed $OURVIDZ_CUDA_CUDNN_SPLIT_KB (read at open; default 768 MiB). */
+long long ov_backend_cuda_cudnn_part_calls(const ov_backend *be);
 /* Linears whose bias cuBLASLt added in its epilogue (gemm_lt_cuda.cu); 0 for other backends. */
 long long ov_backend_cuda_lt_calls(const ov_backend *be);
 /* linear_add / linear_swiglu calls on be that a fused path served (the GEMV's residual or

@@ -344,14 +344,36 @@ static int conv_cudnn(ov_backend *be, const char *op, const ov_conv_geom *g, int
         if (!fits_int(dims[i]))
             return 1;
     /* cuDNN's strides are int: samples go in chunks of at most INT_MAX elements per tensor */
-    const int64_t nchunk = per > 0 && INT_MAX / per < N ? INT_MAX / per : N;
+    int64_t nchunk = per > 0 && INT_MAX / per < N ? INT_MAX / per : N;
     if (nchunk < 1)
         return 1;
     /* 16-byte aligned operands (every chunk's too) or im2col: tensor-core kernels need them */
     const int need_w = w->dtype != adt || ov_cuda_scale_of(w) != 1.0f;
+    const size_t es = esz(adt);
+    const int chunk_ok = ((size_t)xper * es) % 16 == 0 && ((size_t)yper * es) % 16 == 0;
     if ((((uintptr_t)x->data | (uintptr_t)y->data | (need_w ? 0 : (uintptr_t)w->data)) & 15) ||
-        (nchunk < N && (((size_t)xper * esz(adt)) % 16 || ((size_t)yper * esz(adt)) % 16)))
+        (nchunk < N && !chunk_ok))
         return 1;
+    /* Large calls in parts: one call's x + y + w stays within c->cudnn_split_bytes, first by fewer
+     * samples per call, then (one sample still past it, groups 1) as og convolutions of O/og output
+     * channels each (weights and y of a part are contiguous blocks). Why: on the H200 (2026-11-27)
+     * cuDNN ran the SDXL VAE's 3x3 256->256 at 1024² (x and y 512 MiB each, bf16) at 30 TFLOP/s,
+     * 42 ms a call, while 256->128 at the same size (x + y 768 MiB) ran at 326 TFLOP/s: past ~1 GiB
+     * the fast algorithms' layout transforms no longer fit the workspace (CUDNN_WS_LIMIT). Halving O
+     * gives that fast shape twice; the input is read once more. */
+    const size_t wb = (size_t)(O * KK) * es, sample_b = (size_t)(xper + yper) * es, cap = c->cudnn_split_bytes;
+    const int64_t nchunk_int = nchunk;
+    if (chunk_ok && N > 1 && (size_t)nchunk * sample_b + wb > cap) {
+        const size_t fit = cap > wb ? (cap - wb) / sample_b : 0;
+        nchunk = fit < 1 ? 1 : (int64_t)fit < nchunk ? (int64_t)fit : nchunk;
+    }
+    int64_t og = 1;
+    if (groups == 1 && nchunk == 1)
+        while (og < 8 && O % (og * 2) == 0 && (size_t)xper * es + ((size_t)yper * es + wb) / (size_t)og > cap &&
+               ((size_t)(O / (og * 2) * KK) * es) % 16 == 0 &&
+               ((size_t)(O / (og * 2) * g->Ho * g->Wo) * es) % 16 == 0)
+            og *= 2;
+    const int64_t Op = O / og; /* output channels per part */
     const ov_cudnn_api *a = cdn_ready(c);
     if (!a)
         return 1;
@@ -360,7 +382,7 @@ static int conv_cudnn(ov_backend *be, const char *op, const ov_conv_geom *g, int
     k.c = (int)g->C;
     k.h = (int)g->H;
     k.w = (int)g->W;
-    k.o = (int)O;
+    k.o = (int)Op;
     k.ho = (int)g->Ho;
     k.wo = (int)g->Wo;
     k.kh = (int)g->kh;
@@ -395,29 +417,34 @@ static int conv_cudnn(ov_backend *be, const char *op, const ov_conv_geom *g, int
     const float one = 1.0f, zero = 0.0f;
     for (int64_t n0 = 0; n0 < N; n0 += nchunk) {
         k.n = (int)(N - n0 < nchunk ? N - n0 : nchunk);
-        const char *xp = (const char *)x->data + (size_t)(n0 * xper) * esz(adt);
-        char *yp = (char *)y->data + (size_t)(n0 * yper) * esz(adt);
-        cdn_ent *e = ent_find(c->cudnn_cache, &k);
-        if (!e) {
-            e = ent_new(a, c->cudnn_cache, &k);
-            if ((rc = ent_setup(be, op, a, e, c->cudnn, xp, wp, yp)))
+        const char *xp = (const char *)x->data + (size_t)(n0 * xper) * es;
+        for (int64_t part = 0; part < og; part++) {
+            const char *wpp = (const char *)wp + (size_t)(part * Op * KK) * es;
+            char *yp = (char *)y->data + (size_t)(n0 * yper + part * Op * g->Ho * g->Wo) * es;
+            cdn_ent *e = ent_find(c->cudnn_cache, &k);
+            if (!e) {
+                e = ent_new(a, c->cudnn_cache, &k);
+                if ((rc = ent_setup(be, op, a, e, c->cudnn, xp, wpp, yp)))
+                    return rc;
+            }
+            if (!e->ok)
+                return 1;
+            if ((rc = ws_reserve(be, op, e->ws)))
                 return rc;
-        }
-        if (!e->ok)
-            return 1;
-        if ((rc = ws_reserve(be, op, e->ws)))
-            return rc;
-        cudnnStatus_t st =
-            a->ConvolutionForward((cudnnHandle_t)c->cudnn_handle, &one, e->xd, xp, e->wd, wp, e->cd, e->algo,
-                                  e->ws ? c->cudnn_ws : NULL, e->ws, &zero, e->yd, yp);
-        if (!CDN_OK(st)) {
-            if ((rc = cdn_cuda_err(be, op, "cudnnConvolutionForward")) < 0)
-                return rc;
-            e->ok = 0; /* the shape goes to im2col from now on */
-            return 1;
+            cudnnStatus_t st = a->ConvolutionForward((cudnnHandle_t)c->cudnn_handle, &one, e->xd, xp, e->wd, wpp,
+                                                     e->cd, e->algo, e->ws ? c->cudnn_ws : NULL, e->ws, &zero,
+                                                     e->yd, yp);
+            if (!CDN_OK(st)) {
+                if ((rc = cdn_cuda_err(be, op, "cudnnConvolutionForward")) < 0)
+                    return rc;
+                e->ok = 0; /* the shape goes to im2col from now on */
+                return 1;
+            }
         }
     }
     c->cudnn_calls++;
+    if (og > 1 || nchunk < nchunk_int)
+        c->cudnn_part_calls++;
     if (c->prof)
         ov_cuda_prof_end(c);
     return 0;

@@ -47,10 +47,13 @@ typedef struct ov_cuda {
      * unusable), 1 algorithm benchmarked once per shape (default), 2 heuristic ("heur") */
     int cudnn;
     long long cudnn_calls;              /* conv2d calls cuDNN served */
+    long long cudnn_part_calls;         /* of those, served in parts (cudnn_split_bytes) */
     void *cudnn_handle;                 /* cudnnHandle_t on `stream`, created at the first conv2d */
     void *cudnn_ws;                     /* cuDNN workspace: its own buffer, never the scratch */
     size_t cudnn_ws_bytes;
     struct ov_cudnn_cache *cudnn_cache; /* per-shape algorithm choice (conv_cuda.cu) */
+    size_t cudnn_split_bytes; /* a call's x + y + w past this goes in output-channel parts (conv_cuda.cu;
+                                 $OURVIDZ_CUDA_CUDNN_SPLIT_KB, default 768 MiB) */
     int decode_attn; /* split-K decode attention for Lq <= 8 ($OURVIDZ_CUDA_DECODE_ATTN=0: never) */
     long long decode_calls; /* attention calls the decode kernel served */
     int sm_count;           /* multiprocessors (0 until the decode kernel first asks) */
