@@ -418,13 +418,15 @@ static void bench_fused(ov_backend *be)
 
 /* ---- attention: WAN 1.3B (32,760 tokens, 12 heads x 128, non-causal), SDXL 64x64 self-attention
  * (4096 tokens, 10 heads x 64, CFG batch 2), Qwen prefill (4096 tokens causal, 28 q / 4 kv heads
- * x 128), each on the three flash-kernel variants and the general kernel.
+ * x 128), SDXL 64x64 cross-attention (77 text keys, 6 images with CFG), each on every flash
+ * variant, cuDNN's SDPA, the per-shape default and the general kernel.
  * TFLOP/s = 4·B·H·Lq·Lk·D / time (causal: halved). ---- */
 
 struct attn_shape {
     const char *what;
     int64_t B, Hq, Hkv, L, D;
     int causal;
+    int64_t Lk; /* keys (0: L, self-attention) */
 };
 
 /* Seconds of one attention call over the first *lq_out queries (best of 3 after a warm-up). A
@@ -473,9 +475,10 @@ static double time_attention(ov_backend *be, ov_tensor *q, ov_tensor *k, ov_tens
 static void bench_attention(void)
 {
     static const struct attn_shape shapes[] = {
-        {"WAN 1x12x32760x128", 1, 12, 12, 32760, 128, 0},
-        {"SDXL 2x10x4096x64", 2, 10, 10, 4096, 64, 0},
-        {"Qwen prefill 1x28(4)x4096x128 causal", 1, 28, 4, 4096, 128, 1},
+        {"WAN 1x12x32760x128", 1, 12, 12, 32760, 128, 0, 0},
+        {"SDXL 2x10x4096x64", 2, 10, 10, 4096, 64, 0, 0},
+        {"Qwen prefill 1x28(4)x4096x128 causal", 1, 28, 4, 4096, 128, 1, 0},
+        {"SDXL cross 12x10x4096x64, 77 keys", 12, 10, 10, 4096, 64, 0, 77},
     };
     /* the general kernel first: should a flash variant fault, the context is lost for the rest */
     static const char *const modes[8] = {"0", "1", "2", "3", "5", "6", "7", "4"};
@@ -499,7 +502,8 @@ static void bench_attention(void)
                 continue;
             }
             ov_tensor q, k, v, o;
-            const int64_t sq[4] = {a->B, a->Hq, a->L, a->D}, sk[4] = {a->B, a->Hkv, a->L, a->D};
+            const int64_t Lk = a->Lk ? a->Lk : a->L;
+            const int64_t sq[4] = {a->B, a->Hq, a->L, a->D}, sk[4] = {a->B, a->Hkv, Lk, a->D};
             if (dev_tensor(be, &q, "q", OV_DTYPE_BF16, 4, sq) ||
                 dev_tensor(be, &k, "k", OV_DTYPE_BF16, 4, sk) ||
                 dev_tensor(be, &v, "v", OV_DTYPE_BF16, 4, sk) ||
@@ -515,7 +519,7 @@ static void bench_attention(void)
             int used_flash = ov_backend_cuda_flash_calls(be) > f0;
             const int sdpa_declined = modes[m][0] == '7' && ov_backend_cuda_sdpa_calls(be) == s0;
             if (t > 0) {
-                double flops = 4.0 * (double)a->B * (double)a->Hq * (double)lq * (double)a->L * (double)a->D;
+                double flops = 4.0 * (double)a->B * (double)a->Hq * (double)lq * (double)Lk * (double)a->D;
                 if (a->causal) /* the last lq rows of an L x L causal square */
                     flops *= ((double)a->L - (double)lq / 2.0) / (double)a->L;
                 printf("| %s | %s%s | %lld%s | %.2f ms | %.1f |\n", a->what, mode_names[m],

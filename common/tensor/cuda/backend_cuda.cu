@@ -469,8 +469,8 @@ extern "C" int ov_backend_cuda_open(int device, ov_backend **out)
     c->device = device;
     c->flash = ov_cuda_flash_mode();
     /* kernel switches (triage, and the tests that run both paths), read once here */
-    const char *e = getenv("OURVIDZ_CUDA_FLASH_TUNE_MIN"); /* FLOPs; unset: 2e10 (flash_attn_cuda.cu) */
-    c->fa_tune_min = e && *e ? strtod(e, NULL) : 2e10;
+    const char *e = getenv("OURVIDZ_CUDA_FLASH_TUNE_MIN"); /* FLOPs; unset: 2e9 (flash_attn_cuda.cu) */
+    c->fa_tune_min = e && *e ? strtod(e, NULL) : 2e9;
     e = getenv("OURVIDZ_CUDA_IM2COL");
     c->im2col_fast = !(e && e[0] == '0' && e[1] == '\0');
     e = getenv("OURVIDZ_CUDA_CUDNN"); /* conv2d: "0" im2col only, "heur" heuristic, else benchmarked */

@@ -392,8 +392,10 @@ static int fa_run(ov_backend *be, int mode, const fa_args &a, int64_t B, int64_t
 /* ---- mode 4: measured per shape class ----
  * Which variant wins depends on the GPU, the head dim, causality and how many CTAs the shape
  * makes (one H200 run: 2 for SDXL, 3 for WAN, 1 for Qwen prefill; 5 and 6 were added later). So the
- * first call of a shape class with at least 2e10 FLOPs ($OURVIDZ_CUDA_FLASH_TUNE_MIN: the tests
- * use 0) runs every variant twice on the
+ * first call of a shape class with at least 2e9 FLOPs ($OURVIDZ_CUDA_FLASH_TUNE_MIN: the tests
+ * use 0; 2e10 until the H200 run of 2026-11-27 12:23 showed SDXL's cross-attention, 5e9-1e10 FLOPs
+ * a call with 77 keys, at 51 TFLOP/s, ~6x its memory time, on the untimed static choice) runs
+ * every variant twice on the
  * stream (event-timed; each writes the full output, so the caller gets a correct result whichever
  * ran last), keeps the fastest for the class (per backend, up to 32 classes) and uses it from then
  * on — as cuDNN's benchmarked algorithm choice does for conv2d. Smaller calls take the static
