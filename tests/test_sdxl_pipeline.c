@@ -21,6 +21,7 @@
 #include "common/image/png.h"
 #include "workers/sdxl/pipeline.h"
 #include "workers/sdxl/png_out.h"
+#include "workers/sdxl/warmup.h"
 
 static ov_sdxl_tiny g_tiny; /* loaded once in the parent; each test forks a copy */
 
@@ -522,6 +523,67 @@ START_TEST(png_batch_writes_what_write_png_writes)
 }
 END_TEST
 
+/* ---- warm-up plans ---- */
+
+START_TEST(warmup_specs_parse_or_name_the_bad_part)
+{
+    ov_sdxl_warmup_plan w;
+    char err[256];
+    ck_assert_int_eq(ov_sdxl_warmup_parse(OV_SDXL_WARMUP_DEFAULT, &w, err, sizeof err), 0);
+    ck_assert_int_eq(w.n, 3);
+    ck_assert_int_eq(w.counts[0], 1);
+    ck_assert_int_eq(w.counts[1], 3);
+    ck_assert_int_eq(w.counts[2], 6);
+    ck_assert_int_eq(w.img2img, 1);
+    ck_assert_int_eq(w.width, 1024);
+    ck_assert_int_eq(w.height, 1024);
+    ck_assert_int_eq(ov_sdxl_warmup_parse("2@96x64", &w, err, sizeof err), 0);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_int_eq(w.img2img, 0);
+    ck_assert_int_eq(w.width, 96);
+    ck_assert_int_eq(w.height, 64);
+    const char *off[] = {NULL, "", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(ov_sdxl_warmup_parse(off[i], &w, err, sizeof err), 0);
+        ck_assert_int_eq(w.n + w.img2img, 0);
+    }
+    const char *bad[] = {"7", "1,,3", "x", "1@1024", "1@1000x1024x", "1@100x64", "1@4096x64", "i2j", "@64x64",
+                         "1,1,1,1,1,1,1,1,1", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_msg(ov_sdxl_warmup_parse(bad[i], &w, err, sizeof err) == OV_EINVAL, "\"%s\" accepted", bad[i]);
+        ck_assert_msg(strstr(err, "warm-up spec") != NULL, "\"%s\": %s", bad[i], err);
+    }
+}
+END_TEST
+
+/* A plan runs every entry (image-to-image last) and leaves the pipeline serving the same bytes. */
+START_TEST(warmup_runs_every_entry)
+{
+    ov_sdxl_request r = base_req();
+    r.steps = 2;
+    ov_sdxl_result before, after;
+    gen_ok(g_tiny.pipe, &r, &before);
+    ov_sdxl_warmup_plan w;
+    char err[512] = "";
+    ck_assert_int_eq(ov_sdxl_warmup_parse("1,2,i2i@64x64", &w, err, sizeof err), 0);
+    double ms[OV_SDXL_WARMUP_MAX + 1];
+    int n = 0;
+    ck_assert_msg(ov_sdxl_warmup_run(g_tiny.pipe, &w, ms, &n, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(n, 3);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(ms[i] > 0.0, "run %d: %g ms", i, ms[i]);
+    gen_ok(g_tiny.pipe, &r, &after);
+    ck_assert_msg(memcmp(before.rgb, after.rgb, (size_t)64 * 64 * 3) == 0, "the warm-up changed a later job");
+    ov_sdxl_result_free(&before);
+    ov_sdxl_result_free(&after);
+    /* a size the model cannot take: the run's own error */
+    ck_assert_int_eq(ov_sdxl_warmup_parse("1@72x64", &w, err, sizeof err), 0);
+    ck_assert_int_eq(ov_sdxl_warmup_run(g_tiny.pipe, &w, ms, &n, err, sizeof err), OV_EINVAL);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(load_errors_name_the_problem)
 {
     ov_sdxl_pipeline *p = NULL;
@@ -580,6 +642,8 @@ int main(void)
     tcase_add_test(tc, load_errors_name_the_problem);
     tcase_add_test(tc, on_image_hands_on_each_final_image);
     tcase_add_test(tc, png_batch_writes_what_write_png_writes);
+    tcase_add_test(tc, warmup_specs_parse_or_name_the_bad_part);
+    tcase_add_test(tc, warmup_runs_every_entry);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

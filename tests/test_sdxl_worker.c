@@ -346,15 +346,21 @@ static void start_supervisor(tsup *t, const tredis *r, ov_ts *ts)
 
 /* Both SDXL job types through Redis, the supervisor and the real worker. The types' own sizes
  * and steps (1024², 15/25) are overridden in the payload (config.resolution,
- * config.num_inference_steps; docs/JOBS.md) to keep the suite fast on the tiny model. */
+ * config.num_inference_steps; docs/JOBS.md) to keep the suite fast on the tiny model. The worker
+ * warms up first (OURVIDZ_SDXL_WARMUP, which the CPU backend only runs when asked): three runs,
+ * logged, before ready. */
 START_TEST(service_both_job_types_end_to_end)
 {
     tredis r;
     redis_start(&r);
     ov_ts *ts = NULL;
     ck_assert_int_eq(ov_ts_start(&ts), 0);
+    ck_assert_int_eq(setenv("OURVIDZ_SDXL_WARMUP", "1,2,i2i@64x64", 1), 0);
     tsup t;
     start_supervisor(&t, &r, ts);
+    ck_assert_msg(tsup_log_count(&t, "sdxl_warmup spec=1,2,i2i@64x64 runs_ms=") == 1,
+                  "no warm-up line with three runs in the log");
+    ck_assert_int_eq(tsup_log_count(&t, "sdxl_warmup_failed"), 0);
     int64_t t0 = tsup_now_ms();
     push(&r, "{\"id\":\"sdxl-fast-1\",\"type\":\"sdxl_image_fast\",\"prompt\":\"a red fox in the snow\","
              "\"user_id\":\"user-1\",\"config\":{\"num_images\":3,\"seed\":500,\"resolution\":\"64x64\","
@@ -473,6 +479,30 @@ START_TEST(service_img2img_end_to_end)
 }
 END_TEST
 
+/* A warm-up spec the worker cannot read stops its start with the reason, not a respawn loop. */
+START_TEST(service_bad_warmup_spec_stops_the_start)
+{
+    char body[2048], sdxl_bin[1024];
+    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    ck_assert_int_eq(setenv("OURVIDZ_SDXL_WARMUP", "1,9@64x64", 1), 0);
+    tsup t;
+    snprintf(body, sizeof body,
+             "spawn_workers = true\nstop_timeout = 2s\n"
+             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
+             "[worker.sdxl]\nbinary = %s\nmodel = %s\n",
+             sdxl_bin, g_model);
+    tsup_prepare(&t, body);
+    tsup_start(&t, NULL);
+    ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "failed", 60000), "worker not failed");
+    json_t *st = tsup_status(&t);
+    const char *reason = json_string_value(json_object_get(tsup_worker(st, "sdxl.0"), "reason"));
+    ck_assert_msg(reason && strstr(reason, "OURVIDZ_SDXL_WARMUP") && strstr(reason, "\"9\""), "reason: %s",
+                  reason ? reason : "(null)");
+    json_decref(st);
+    tsup_kill_all(&t);
+}
+END_TEST
+
 /* A missing checkpoint: the worker says why and is not respawned in a loop. */
 START_TEST(service_missing_model_fails_without_respawn)
 {
@@ -517,6 +547,7 @@ int main(void)
     tcase_add_test(svc, service_both_job_types_end_to_end);
     tcase_add_test(svc, service_img2img_end_to_end);
     tcase_add_test(svc, service_missing_model_fails_without_respawn);
+    tcase_add_test(svc, service_bad_warmup_spec_stops_the_start);
     suite_add_tcase(s, svc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -16,12 +16,20 @@
 #include "workers/runtime/worker.h"
 #include "workers/sdxl/init_image.h"
 #include "workers/sdxl/sdxl_bin.h"
+#include "workers/sdxl/warmup.h"
 
 typedef struct ssvc {
     ov_sdxl_pipeline *p;
     const ov_worker_env *env;
     int backend_kind;
 } ssvc;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static void s_unload(void *state)
 {
@@ -30,6 +38,43 @@ static void s_unload(void *state)
         return;
     ov_sdxl_pipeline_free(s->p);
     free(s);
+}
+
+/* Before ready: the warm-up plan of $OURVIDZ_SDXL_WARMUP (unset: OV_SDXL_WARMUP_DEFAULT on a GPU,
+ * none on the CPU, where there is no one-time per-shape work). A bad spec stops the start (the
+ * operator's typo, not retried); a run that fails is logged and the worker serves anyway, unless
+ * the device is lost. */
+static int warm_up(const ov_worker_env *env, ssvc *s)
+{
+    const char *spec = getenv("OURVIDZ_SDXL_WARMUP");
+    if (!spec && s->backend_kind == OV_BACKEND_CUDA)
+        spec = OV_SDXL_WARMUP_DEFAULT;
+    ov_sdxl_warmup_plan plan;
+    char err[1024] = "";
+    if (ov_sdxl_warmup_parse(spec, &plan, err, sizeof err)) {
+        ov_worker_load_error(env, "OURVIDZ_SDXL_WARMUP: %s", err);
+        return OV_ECONFIG;
+    }
+    if (!plan.n && !plan.img2img)
+        return 0;
+    double ms[OV_SDXL_WARMUP_MAX + 1];
+    int n = 0;
+    const double t0 = now_ms();
+    int rc = ov_sdxl_warmup_run(s->p, &plan, ms, &n, err, sizeof err);
+    char esc[1200], runs[256] = "";
+    for (int i = 0, o = 0; i < n && o < (int)sizeof runs - 16; i++)
+        o += snprintf(runs + o, sizeof runs - (size_t)o, "%s%.0f", i ? "," : "", ms[i]);
+    if (rc == OV_EGPU) {
+        ov_worker_load_error(env, "SDXL warm-up (%s): %s", spec, err);
+        return ov_worker_load_code(rc);
+    }
+    if (rc)
+        ov_log(OV_LOG_WARN, "sdxl_warmup_failed", "spec=%s runs_ms=%s code=%s error=\"%s\"", spec, runs,
+               ov_errname(rc), ov_log_escape(esc, sizeof esc, err));
+    else
+        ov_log(OV_LOG_NOTICE, "sdxl_warmup", "spec=%s runs_ms=%s total_s=%.2f", spec, runs,
+               (now_ms() - t0) / 1e3);
+    return 0;
 }
 
 static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t model_id_len)
@@ -74,6 +119,10 @@ static int s_load(const ov_worker_env *env, void **state, char *model_id, size_t
         ov_worker_set_vram_used(env, in->weight_bytes);
     ov_log(OV_LOG_NOTICE, "sdxl_loaded", "model=%s backend=%s weights_mib=%.1f load_s=%.2f", in->model_id,
            in->backend, (double)in->weight_bytes / (1 << 20), in->load_s);
+    if ((rc = warm_up(env, s)) != 0) {
+        s_unload(s);
+        return rc;
+    }
     *state = s;
     return 0;
 }
@@ -148,13 +197,6 @@ static int put_meta(ov_job_io *io, const ssvc *s, const ov_sdxl_request *r, cons
     if (note && *note)
         rc |= ov_kvlist_set_str(m, "worker_note", note);
     return rc ? OV_ENOMEM : 0;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Image-to-image from the job's reference fields: whether to run it, and with what strength and fit.
