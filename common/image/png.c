@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/image/png_idat.h"
 #include "common/image/rgb8.h"
 
 __attribute__((format(printf, 4, 5))) static int fail(char *err, size_t cap, int code, const char *fmt, ...)
@@ -68,14 +69,42 @@ static int is_ascii(const char *s)
     return 1;
 }
 
-/* Encodes the whole PNG to fp. Everything that changes after setjmp lives behind pointers
- * fixed before it (tx), so a longjmp leaves no indeterminate locals. */
+/* Threads for one image's IDAT ($OURVIDZ_PNG_THREADS, default min(8, online CPUs)); 1: libpng
+ * compresses on the calling thread. */
+static int png_threads(void)
+{
+    const char *e = getenv("OURVIDZ_PNG_THREADS");
+    if (e && *e) {
+        long v = strtol(e, NULL, 10);
+        return v < 1 ? 1 : v > OV_PNG_IDAT_THREADS_MAX ? OV_PNG_IDAT_THREADS_MAX : (int)v;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+}
+
+/* Images of at least this many bytes get their IDAT from ov_png_idat on several threads. */
+#define IDAT_PARALLEL_BYTES ((size_t)1 << 20)
+
+/* Encodes the whole PNG to fp: libpng writes the signature, IHDR and text chunks, then either its
+ * own IDAT (small images, one thread, level 0) or the one ov_png_idat made, and IEND. Everything
+ * that changes after setjmp lives behind pointers fixed before it (tx, idat), so a longjmp leaves
+ * no indeterminate locals. */
 static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, const ov_png_text *text,
                         size_t n_text, png_msg *msg)
 {
+    const int level = ov_png_level(), threads = png_threads();
+    uint8_t *idat = NULL;
+    size_t idat_len = 0;
+    if (level > 0 && threads > 1 && (size_t)width * (size_t)height * 3 >= IDAT_PARALLEL_BYTES) {
+        int rc = ov_png_idat(rgb, width, height, level, threads, &idat, &idat_len);
+        if (rc)
+            return rc;
+    }
     png_textp tx = calloc(n_text ? n_text : 1, sizeof *tx);
-    if (!tx)
+    if (!tx) {
+        free(idat);
         return OV_ENOMEM;
+    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, msg, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -86,10 +115,11 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(tx);
+        free(idat);
         return OV_EIO;
     }
     png_init_io(png, fp);
-    png_set_compression_level(png, ov_png_level());
+    png_set_compression_level(png, level);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     for (size_t i = 0; i < n_text; i++) {
@@ -103,11 +133,22 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
     if (n_text)
         png_set_text(png, info, tx, (int)n_text);
     png_write_info(png, info);
-    for (int y = 0; y < height; y++)
-        png_write_row(png, rgb + (size_t)y * (size_t)width * 3);
-    png_write_end(png, info);
+    if (idat) {
+        /* the zlib stream in IDAT chunks of at most 1 MiB (readers concatenate them), then IEND */
+        for (size_t o = 0; o < idat_len; o += (size_t)1 << 20) {
+            const size_t n = idat_len - o < ((size_t)1 << 20) ? idat_len - o : (size_t)1 << 20;
+            png_write_chunk(png, (png_const_bytep) "IDAT", idat + o, n);
+        }
+        png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
+        png_write_flush(png);
+    } else {
+        for (int y = 0; y < height; y++)
+            png_write_row(png, rgb + (size_t)y * (size_t)width * 3);
+        png_write_end(png, info);
+    }
     png_destroy_write_struct(&png, &info);
     free(tx);
+    free(idat);
     return 0;
 }
 

@@ -27,7 +27,8 @@ int ov_png_level(void);
  * a reader sees the old file or the whole new one, never half a PNG; on any failure the temp
  * file is removed. 0, or OV_EINVAL (bad size, key or NULL), OV_ERANGE (value too long),
  * OV_EIO (create, write, fsync or rename failed; message names the path and errno text),
- * OV_ENOMEM; the message goes to err (err_cap bytes; err may be NULL). */
+ * OV_ENOMEM; the message goes to err (err_cap bytes; err may be NULL). Pictures of 1 MiB and more
+ * are compressed on $OURVIDZ_PNG_THREADS threads (default min(8, CPUs); common/image/png_idat.h). */
 int ov_png_write(const char *path, const uint8_t *rgb, int width, int height, const ov_png_text *text,
                  size_t n_text, char *err, size_t err_cap);
 
