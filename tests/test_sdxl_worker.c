@@ -479,20 +479,26 @@ START_TEST(service_img2img_end_to_end)
 }
 END_TEST
 
-/* A warm-up spec the worker cannot read stops its start with the reason, not a respawn loop. */
-START_TEST(service_bad_warmup_spec_stops_the_start)
+/* A supervisor running only an sdxl worker on `model`, without Redis (start failures). */
+static void start_sdxl_only(tsup *t, const char *model)
 {
     char body[2048], sdxl_bin[1024];
     snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
-    ck_assert_int_eq(setenv("OURVIDZ_SDXL_WARMUP", "1,9@64x64", 1), 0);
-    tsup t;
     snprintf(body, sizeof body,
              "spawn_workers = true\nstop_timeout = 2s\n"
              "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
              "[worker.sdxl]\nbinary = %s\nmodel = %s\n",
-             sdxl_bin, g_model);
-    tsup_prepare(&t, body);
-    tsup_start(&t, NULL);
+             sdxl_bin, model);
+    tsup_prepare(t, body);
+    tsup_start(t, NULL);
+}
+
+/* A warm-up spec the worker cannot read stops its start with the reason, not a respawn loop. */
+START_TEST(service_bad_warmup_spec_stops_the_start)
+{
+    ck_assert_int_eq(setenv("OURVIDZ_SDXL_WARMUP", "1,9@64x64", 1), 0);
+    tsup t;
+    start_sdxl_only(&t, g_model);
     ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "failed", 60000), "worker not failed");
     json_t *st = tsup_status(&t);
     const char *reason = json_string_value(json_object_get(tsup_worker(st, "sdxl.0"), "reason"));
@@ -506,16 +512,10 @@ END_TEST
 /* A missing checkpoint: the worker says why and is not respawned in a loop. */
 START_TEST(service_missing_model_fails_without_respawn)
 {
-    char body[2048], sdxl_bin[1024];
-    snprintf(sdxl_bin, sizeof sdxl_bin, "%s/ourvidz-sdxl", bin_dir());
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/missing.safetensors", g_dir);
     tsup t;
-    snprintf(body, sizeof body,
-             "spawn_workers = true\nstop_timeout = 2s\n"
-             "[worker.wan]\nenabled = false\n[worker.qwen]\nenabled = false\n"
-             "[worker.sdxl]\nbinary = %s\nmodel = %s/missing.safetensors\n",
-             sdxl_bin, g_dir);
-    tsup_prepare(&t, body);
-    tsup_start(&t, NULL);
+    start_sdxl_only(&t, missing);
     ck_assert_msg(tsup_wait_state(&t, "sdxl.0", "failed", 30000), "worker not failed");
     json_t *st = tsup_status(&t);
     json_t *w = tsup_worker(st, "sdxl.0");
