@@ -82,29 +82,19 @@ static int png_threads(void)
     return cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
 }
 
-/* Images of at least this many bytes get their IDAT from ov_png_idat on several threads. */
+/* Images of at least this many bytes get their IDAT from ov_png_idat on several threads (small ones,
+ * one thread, level 0: libpng's own). */
 #define IDAT_PARALLEL_BYTES ((size_t)1 << 20)
 
 /* Encodes the whole PNG to fp: libpng writes the signature, IHDR and text chunks, then either its
- * own IDAT (small images, one thread, level 0) or the one ov_png_idat made, and IEND. Everything
- * that changes after setjmp lives behind pointers fixed before it (tx, idat), so a longjmp leaves
- * no indeterminate locals. */
-static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, const ov_png_text *text,
-                        size_t n_text, png_msg *msg)
+ * own IDAT (idat NULL) or idat's idat_len bytes, and IEND. Everything that changes after setjmp
+ * lives behind pointers fixed before it (tx), so a longjmp leaves no indeterminate locals. */
+static int write_png(FILE *fp, const uint8_t *rgb, int width, int height, const ov_png_text *text,
+                     size_t n_text, png_msg *msg, int level, const uint8_t *idat, size_t idat_len)
 {
-    const int level = ov_png_level(), threads = png_threads();
-    uint8_t *idat = NULL;
-    size_t idat_len = 0;
-    if (level > 0 && threads > 1 && (size_t)width * (size_t)height * 3 >= IDAT_PARALLEL_BYTES) {
-        int rc = ov_png_idat(rgb, width, height, level, threads, &idat, &idat_len);
-        if (rc)
-            return rc;
-    }
     png_textp tx = calloc(n_text ? n_text : 1, sizeof *tx);
-    if (!tx) {
-        free(idat);
+    if (!tx)
         return OV_ENOMEM;
-    }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, msg, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -115,7 +105,6 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(tx);
-        free(idat);
         return OV_EIO;
     }
     png_init_io(png, fp);
@@ -148,8 +137,23 @@ static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, con
     }
     png_destroy_write_struct(&png, &info);
     free(tx);
-    free(idat);
     return 0;
+}
+
+static int write_stream(FILE *fp, const uint8_t *rgb, int width, int height, const ov_png_text *text,
+                        size_t n_text, png_msg *msg)
+{
+    const int level = ov_png_level(), threads = png_threads();
+    uint8_t *idat = NULL;
+    size_t idat_len = 0;
+    if (level > 0 && threads > 1 && (size_t)width * (size_t)height * 3 >= IDAT_PARALLEL_BYTES) {
+        int rc = ov_png_idat(rgb, width, height, level, threads, &idat, &idat_len);
+        if (rc)
+            return rc;
+    }
+    int rc = write_png(fp, rgb, width, height, text, n_text, msg, level, idat, idat_len);
+    free(idat);
+    return rc;
 }
 
 /* Makes the rename durable: fsync the folder that holds path (best effort). */
