@@ -196,21 +196,3 @@ int ov_sdxl_png_batch_close(ov_sdxl_png_batch *b, const ov_sdxl_result *res, int
     free(b);
     return rc;
 }
-
-int ov_sdxl_write_pngs(const char *const *paths, const ov_sdxl_result *res, const ov_sdxl_request *r,
-                       const ov_sdxl_model_info *info, int *failed, char *err, size_t errlen)
-{
-    ov_sdxl_png_batch *b = NULL;
-    if (res->count <= 0) {
-        if (failed)
-            *failed = -1;
-        return 0;
-    }
-    if (ov_sdxl_png_batch_open(&b, paths, res->count, r, info)) {
-        if (failed)
-            *failed = -1;
-        snprintf(err, errlen, "out of memory");
-        return OV_ENOMEM;
-    }
-    return ov_sdxl_png_batch_close(b, res, failed, err, errlen);
-}

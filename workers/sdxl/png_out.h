@@ -12,12 +12,6 @@
 int ov_sdxl_write_png(const char *path, const ov_sdxl_result *res, int i, const ov_sdxl_request *r,
                       const ov_sdxl_model_info *info, char *err, size_t errlen);
 
-/* Every image of res, image i to paths[i], encoded concurrently (one thread per image). 0, or the
- * first failing image's code with its index in *failed (NULL allowed) and its message in err;
- * the other files may have been written. */
-int ov_sdxl_write_pngs(const char *const *paths, const ov_sdxl_result *res, const ov_sdxl_request *r,
-                       const ov_sdxl_model_info *info, int *failed, char *err, size_t errlen);
-
 /* A batch written as images arrive: open with the n paths (borrowed, like r and info, until close;
  * each read when its image is added), pass ov_sdxl_png_batch_add and the batch as the request's
  * on_image / on_image_ud, generate, then close. add copies image idx of res and starts its encode
@@ -25,7 +19,7 @@ int ov_sdxl_write_pngs(const char *const *paths, const ov_sdxl_result *res, cons
  * every encode started, then (res not NULL) writes the images never added from res; 0, or the first
  * failing image's code with its index in *failed (NULL allowed) and its message in err. res NULL:
  * the job failed, close only waits (the caller removes whatever files were written). close frees
- * the batch (NULL: no-op). */
+ * the batch (NULL: no-op). Without add, close writes every image of res, concurrently. */
 typedef struct ov_sdxl_png_batch ov_sdxl_png_batch;
 int ov_sdxl_png_batch_open(ov_sdxl_png_batch **out, const char *const *paths, int n, const ov_sdxl_request *r,
                            const ov_sdxl_model_info *info);
