@@ -103,8 +103,9 @@ static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int
     }
     int32_t *ids = malloc((size_t)prompt_tokens * sizeof *ids);
     bench_ids(ids, prompt_tokens);
-    double best_pf = 0, best_dec = 0;
+    double best_pf = 0, best_dec = 0, *all_dec = calloc((size_t)(reps > 0 ? reps : 1), sizeof *all_dec);
     size_t n_dec = 0;
+    int n_runs = 0;
     for (int r = 0; r < reps && !rc; r++) {
         ov_gen_params p = {
             .temperature = 0, .top_p = 1, .repetition_penalty = 1, .max_new_tokens = decode_tokens};
@@ -121,12 +122,28 @@ static int bench_one(const char *path, int prompt_tokens, int decode_tokens, int
             best_pf = pf;
         if (dec > best_dec)
             best_dec = dec;
+        if (all_dec)
+            all_dec[n_runs] = dec;
+        n_runs++;
         n_dec = res.n_ids;
         ov_gen_result_free(&res);
     }
-    if (!rc)
-        printf("  prefill %d tokens: %.1f tok/s; decode %zu tokens: %.2f tok/s (best of %d)\n", prompt_tokens,
-               best_pf, n_dec, best_dec, reps);
+    if (!rc) {
+        /* the decode median too (the lower middle run for an even count) */
+        double med = 0;
+        if (all_dec && n_runs > 0) {
+            for (int a = 1; a < n_runs; a++)
+                for (int b = a; b > 0 && all_dec[b - 1] > all_dec[b]; b--) {
+                    double t = all_dec[b];
+                    all_dec[b] = all_dec[b - 1];
+                    all_dec[b - 1] = t;
+                }
+            med = all_dec[(n_runs - 1) / 2];
+        }
+        printf("  prefill %d tokens: %.1f tok/s; decode %zu tokens: %.2f tok/s (best of %d; decode median %.2f)\n",
+               prompt_tokens, best_pf, n_dec, best_dec, reps, med);
+    }
+    free(all_dec);
     free(ids);
     ov_qwen_free(q);
     return rc;
