@@ -225,7 +225,12 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
   [ "${shm_kb:-0}" -gt $((18 * 1024 * 1024)) ] && mroot=/dev/shm
   mdir=$(mktemp -d "$mroot/ov-models.XXXXXX")
   mend=$(($(date +%s) + ${OURVIDZ_GPU_MODELS_BUDGET_S:-260})) # the models phase's own deadline
-  mleft() { local a=$((mend - $(date +%s))) b=$(left); echo $((a < b ? a : b)); }
+  mleft() {
+    local a b
+    a=$((mend - $(date +%s)))
+    b=$(left)
+    echo $((a < b ? a : b))
+  }
   # model step: name timeout cmd... -> row (ok / FAILED), output kept for the report
   mstep() {
     local name=$1 to=$2
@@ -338,9 +343,9 @@ elif [ -x "$bundle/bin/bench_qwen" ] && [ "$have_gpu" -eq 1 ]; then
       # the same probe without this session's element-wise vector paths and fused residual linears
       OURVIDZ_CUDA_VEC=0 OURVIDZ_CUDA_FUSE=0 mstep sdxl-full-probe-novec 90 "$mb/bin/bench_sdxl" --backend cuda \
         --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
-      # the same probe on the older kernels (generic im2col, no cuDNN, one-block group norm)
-      OURVIDZ_CUDA_IM2COL=0 OURVIDZ_CUDA_GN_SPLIT=0 OURVIDZ_CUDA_CUDNN=0 mstep sdxl-full-probe-old 90 "$mb/bin/bench_sdxl" \
-        --backend cuda --model "$mdir/sdxl/model.safetensors" --size 1024x1024 --count 6 --steps 3 --repeat 1 || true
+      # sdxl_image_fast measured directly (15 steps, CFG 6): the Targets table's 15-step row
+      mstep sdxl-full-15 60 "$mb/bin/bench_sdxl" --backend cuda --model "$mdir/sdxl/model.safetensors" \
+        --size 1024x1024 --count 6 --steps 15 --cfg 6.0 --repeat 2 || true
       # the default cuDNN mode (algorithm search): its cost lands in the profile's phase "unet step 1",
       # so the "unet" phase (steps 2 and 3) is the steady state, with per-shape rows (conv, attention)
       OURVIDZ_CUDA_PROFILE=1 mstep sdxl-full-profile 90 "$mb/bin/bench_sdxl" --backend cuda \
