@@ -457,7 +457,9 @@ START_TEST(idle_polling_backs_off)
     env_run(&e, 3000);
     ck_assert_int_eq(e.ngot, 1);
     ck_assert_int_le((int)(e.got[0].at_ms - t0), 1300);
-    ck_assert_int_eq(ov_upstash_poller_delay_ms(e.p), 100);
+    /* reset to poll_min by the claim; one empty poll after it (a loaded machine, ASan) may have
+     * doubled it once before the run stopped */
+    ck_assert_int_le(ov_upstash_poller_delay_ms(e.p), 200);
     env_down(&e);
     redisFree(c);
     front_down();
