@@ -626,8 +626,9 @@ static void bench_conv(void)
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const struct conv_shape *a = &shapes[si];
         for (int m = 0; m < 4; m++) {
-            if (m == 3 && a->C * a->H * a->W < ((int64_t)256 << 20))
-                continue; /* parts only start past 768 MiB of operands */
+            const double operand_bytes = 2.0 * (double)a->N * (double)(a->C + a->O) * (double)a->H * (double)a->W;
+            if (m == 3 && operand_bytes <= (double)(768 << 20))
+                continue; /* parts only start past 768 MiB of operands (bf16 x and y) */
             if (modes[m][0])
                 setenv("OURVIDZ_CUDA_CUDNN", modes[m][0], 1);
             else

@@ -155,18 +155,27 @@ static void body_binary(pair *p)
     same(p, "modulate", mc, mg, 1e-4);
 }
 
-static void body_glu(pair *p)
+/* GEGLU of [rows, 2·half] and SwiGLU of two [rows, half]; checks named "<tag>geglu" / "<tag>swiglu". */
+static void glu_cases(pair *p, int64_t rows, int64_t half, const char *tag)
 {
-    const int64_t sx[2] = {5, 96}, sy[2] = {5, 48};
+    const int64_t sx[2] = {rows, 2 * half}, sy[2] = {rows, half};
     ov_tensor *xc, *xg, *yc, *yg, *uc, *ug, *gc, *gg;
-    act2(p, &xc, &xg, "x", 2, sx, 3.0);
-    out2(p, &yc, &yg, "y", 2, sy);
+    char what[32];
+    act2(p, &xc, &xg, "glu_x", 2, sx, 3.0);
+    out2(p, &yc, &yg, "glu_y", 2, sy);
     RUN2(ov_op_geglu(yc, xc), ov_op_geglu(yg, xg));
-    same(p, "geglu", yc, yg, 1e-4);
+    snprintf(what, sizeof what, "%sgeglu", tag);
+    same(p, what, yc, yg, 1e-4);
     act2(p, &gc, &gg, "gate", 2, sy, 3.0);
     act2(p, &uc, &ug, "up", 2, sy, 3.0);
     RUN2(ov_op_swiglu(yc, gc, uc), ov_op_swiglu(yg, gg, ug));
-    same(p, "swiglu", yc, yg, 1e-4);
+    snprintf(what, sizeof what, "%sswiglu", tag);
+    same(p, what, yc, yg, 1e-4);
+}
+
+static void body_glu(pair *p)
+{
+    glu_cases(p, 5, 48, "");
 }
 
 /* Shapes the 16-byte vector paths take (elementwise_cuda.cu: dense 16-bit, counts and broadcast
@@ -213,16 +222,7 @@ static void body_vec8(pair *p)
     out2(p, &mc, &mg, "m", 2, s56);
     RUN2(ov_op_add(mc, &avc, &bvc), ov_op_add(mg, &avg, &bvg));
     same(p, "vec8 misaligned view add", mc, mg, 1e-4);
-    const int64_t sx[2] = {3, 256}, sh[2] = {3, 128};
-    ov_tensor *gxc, *gxg, *gyc, *gyg, *uc, *ug, *gc, *gg;
-    act2(p, &gxc, &gxg, "gx", 2, sx, 3.0);
-    out2(p, &gyc, &gyg, "gy", 2, sh);
-    RUN2(ov_op_geglu(gyc, gxc), ov_op_geglu(gyg, gxg));
-    same(p, "vec8 geglu", gyc, gyg, 1e-4);
-    act2(p, &gc, &gg, "gate", 2, sh, 3.0);
-    act2(p, &uc, &ug, "up", 2, sh, 3.0);
-    RUN2(ov_op_swiglu(gyc, gc, uc), ov_op_swiglu(gyg, gg, ug));
-    same(p, "vec8 swiglu", gyc, gyg, 1e-4);
+    glu_cases(p, 3, 128, "vec8 ");
 }
 
 /* ---- norms and softmax ---- */

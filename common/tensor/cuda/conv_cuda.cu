@@ -418,22 +418,24 @@ static int conv_cudnn(ov_backend *be, const char *op, const ov_conv_geom *g, int
     for (int64_t n0 = 0; n0 < N; n0 += nchunk) {
         k.n = (int)(N - n0 < nchunk ? N - n0 : nchunk);
         const char *xp = (const char *)x->data + (size_t)(n0 * xper) * es;
+        char *yp = (char *)y->data + (size_t)(n0 * yper) * es;
+        /* every part of a chunk has the same key: one lookup (and search, on part 0's buffers) */
+        cdn_ent *e = ent_find(c->cudnn_cache, &k);
+        if (!e) {
+            e = ent_new(a, c->cudnn_cache, &k);
+            if ((rc = ent_setup(be, op, a, e, c->cudnn, xp, wp, yp)))
+                return rc;
+        }
+        if (!e->ok)
+            return 1;
+        if ((rc = ws_reserve(be, op, e->ws)))
+            return rc;
         for (int64_t part = 0; part < og; part++) {
             const char *wpp = (const char *)wp + (size_t)(part * Op * KK) * es;
-            char *yp = (char *)y->data + (size_t)(n0 * yper + part * Op * g->Ho * g->Wo) * es;
-            cdn_ent *e = ent_find(c->cudnn_cache, &k);
-            if (!e) {
-                e = ent_new(a, c->cudnn_cache, &k);
-                if ((rc = ent_setup(be, op, a, e, c->cudnn, xp, wpp, yp)))
-                    return rc;
-            }
-            if (!e->ok)
-                return 1;
-            if ((rc = ws_reserve(be, op, e->ws)))
-                return rc;
+            char *ypp = yp + (size_t)(part * Op * g->Ho * g->Wo) * es;
             cudnnStatus_t st = a->ConvolutionForward((cudnnHandle_t)c->cudnn_handle, &one, e->xd, xp, e->wd, wpp,
                                                      e->cd, e->algo, e->ws ? c->cudnn_ws : NULL, e->ws, &zero,
-                                                     e->yd, yp);
+                                                     e->yd, ypp);
             if (!CDN_OK(st)) {
                 if ((rc = cdn_cuda_err(be, op, "cudnnConvolutionForward")) < 0)
                     return rc;
